@@ -1,0 +1,46 @@
+use sea_orm::entity::prelude::*;
+
+/// A filing order (备案订单): one subject and its websites, moving through the review workflow.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "filings")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub filing_type: String,
+    pub status: String,
+    /// Optimistic concurrency: every change increments it, and a write naming an older version is refused.
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_one = "super::filing_subject::Entity")]
+    Subject,
+    #[sea_orm(has_many = "super::website::Entity")]
+    Website,
+    #[sea_orm(has_many = "super::filing_event::Entity")]
+    Event,
+}
+
+impl Related<super::filing_subject::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subject.def()
+    }
+}
+
+impl Related<super::website::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Website.def()
+    }
+}
+
+impl Related<super::filing_event::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Event.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

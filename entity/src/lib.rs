@@ -1,0 +1,11 @@
+//! sea-orm entities of beian: the shape of the tables, nothing else.
+//!
+//! Enumerated columns are stored as their stable string names (`DRAFT`, `ENTERPRISE`, ...); the service layer parses
+//! them into the domain enums, so the database never needs a migration when a registrar-facing list grows.
+
+pub mod api_key;
+pub mod filing;
+pub mod filing_event;
+pub mod filing_subject;
+pub mod tenant;
+pub mod website;

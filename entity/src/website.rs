@@ -1,0 +1,48 @@
+use sea_orm::entity::prelude::*;
+
+/// A website of a filing, with its responsible person (网站负责人, columns prefixed `rp_`).
+///
+/// List-valued columns are JSON arrays: `domains` of ASCII (punycode) names, `service_content` and `languages` of
+/// enum names, `pre_approvals` of `{"category": ..., "licenceNumber": ...}` objects.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "websites")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub filing_id: Uuid,
+    pub name: String,
+    pub domains: Json,
+    pub homepage_url: String,
+    pub service_content: Json,
+    pub languages: Json,
+    pub pre_approvals: Json,
+    pub access_method: String,
+    pub remark: Option<String>,
+    pub rp_name: String,
+    pub rp_certificate_type: String,
+    pub rp_certificate_number: String,
+    pub rp_mobile: String,
+    pub rp_emergency_phone: Option<String>,
+    pub rp_email: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::filing::Entity",
+        from = "Column::FilingId",
+        to = "super::filing::Column::Id"
+    )]
+    Filing,
+}
+
+impl Related<super::filing::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Filing.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

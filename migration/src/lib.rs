@@ -1,0 +1,25 @@
+//! Database migrations of beian.
+//!
+//! Each step is named `mYYYYMMDD_HHMMSS_<verb>_<noun>` and is never edited once released: a change to the schema is
+//! a new step. Steps declare their own identifiers and never import the `entity` crate, so they keep describing the
+//! schema as it was when they were written.
+//!
+//! Migrations run through `beian migrate`, or automatically when the server runs on its embedded SQLite default
+//! (or when `database.auto_migrate` is set).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_tenants;
+mod m20261128_000002_create_filings;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_create_tenants::Migration),
+            Box::new(m20261128_000002_create_filings::Migration),
+        ]
+    }
+}

@@ -1,0 +1,197 @@
+//! The `beian` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, redact_url};
+use crate::services::ServiceError;
+use crate::services::tenants::{self, TenantStatus};
+use crate::startup::{Application, shutdown_signal};
+use crate::{db, graphql, telemetry};
+
+/// beian: the ICP filing (ICP备案) server for registrars.
+#[derive(Parser, Debug)]
+#[command(name = "beian", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (see deploy/beian.example.toml). Without it: the embedded defaults, then BEIAN_*
+    /// environment variables.
+    #[arg(long, short, env = "BEIAN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (GraphQL at /graphql, /healthz, /readyz).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, or `listen` in the configuration, or BEIAN_LISTEN].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage registrars (tenants).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Print the GraphQL schema (SDL) the server serves.
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCommand {
+    /// Create a registrar and print its id and a new API key (shown once; only its hash is stored).
+    Create {
+        /// Short unique name: 2-63 lower-case letters, digits and hyphens, e.g. `xinnet`.
+        #[arg(long)]
+        slug: String,
+        /// Display name, e.g. "新网".
+        #[arg(long)]
+        name: String,
+    },
+    /// List the registrars.
+    List,
+    /// Suspend a registrar: its API keys are refused until it is activated again.
+    Suspend {
+        /// The registrar's slug.
+        slug: String,
+    },
+    /// Activate a suspended registrar.
+    Activate {
+        /// The registrar's slug.
+        slug: String,
+    },
+}
+
+/// Runs the command line and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // Operator commands print their own results; only the server logs at the configured level by default.
+    let mut log = config.log.clone();
+    if !matches!(cli.command, Command::Serve { .. }) && log.filter == Config::default().log.filter {
+        log.filter = "warn".to_owned();
+    }
+    telemetry::init(&log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let app = Application::build(config).await?;
+            app.run_until(shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let db = db::connect(&config).await?;
+            db::migrate(&db).await?;
+            println!(
+                "migrations applied to {}",
+                redact_url(&config.database_url())
+            );
+        }
+        Command::Tenant(command) => tenant(command, &config).await?,
+        Command::Schema => print!("{}", graphql::sdl()),
+    }
+    Ok(())
+}
+
+async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
+    let db = db::connect_ready(config).await?;
+    match command {
+        TenantCommand::Create { slug, name } => {
+            let created = tenants::create_tenant(&db, &slug, &name)
+                .await
+                .map_err(describe)?;
+            println!("tenant created");
+            println!("  id:      {}", created.tenant.id);
+            println!("  slug:    {}", created.tenant.slug);
+            println!("  name:    {}", created.tenant.name);
+            println!("  api key: {}", created.api_key);
+            println!();
+            println!(
+                "Store the API key now: it is shown only once. Send it as `Authorization: Bearer <key>`."
+            );
+        }
+        TenantCommand::List => {
+            let list = tenants::list_tenants(&db).await.map_err(describe)?;
+            if list.is_empty() {
+                println!(
+                    "no tenants yet: create one with `beian tenant create --slug <slug> --name <name>`"
+                );
+            }
+            for t in list {
+                println!(
+                    "{:<24} {:<10} {}  {}  {}",
+                    t.slug,
+                    t.status,
+                    t.id,
+                    t.created_at.format("%Y-%m-%d"),
+                    t.name
+                );
+            }
+        }
+        TenantCommand::Suspend { slug } => {
+            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Suspended)
+                .await
+                .map_err(describe)?;
+            println!("tenant {} suspended: its API keys are refused", t.slug);
+        }
+        TenantCommand::Activate { slug } => {
+            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Active)
+                .await
+                .map_err(describe)?;
+            println!("tenant {} active", t.slug);
+        }
+    }
+    Ok(())
+}
+
+/// A service error as an operator reads it on the terminal.
+fn describe(error: ServiceError) -> anyhow::Error {
+    match error {
+        ServiceError::InvalidInput(fields) => {
+            let lines: Vec<String> = fields
+                .iter()
+                .map(|f| format!("--{}: {}", f.field, f.message))
+                .collect();
+            anyhow::anyhow!("{}", lines.join("; "))
+        }
+        ServiceError::NotFound => anyhow::anyhow!("no such tenant"),
+        ServiceError::Internal(cause) => cause,
+        other => anyhow::anyhow!("{other}"),
+    }
+}

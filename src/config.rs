@@ -1,0 +1,263 @@
+//! Configuration in layers: built-in defaults (the embedded run), then a TOML file, then `BEIAN_*` environment
+//! variables, then command-line flags. Every setting is documented in `deploy/beian.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of a beian process.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder for the embedded defaults (SQLite database, later attachments and mail).
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub graphql: GraphqlConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`. Unset: a SQLite file `beian.sqlite` in `data_dir`.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub url: Option<SecretString>,
+    /// Apply pending migrations at start-up. Unset: on for SQLite (the embedded run), off for PostgreSQL, where
+    /// `beian migrate` runs them once before a rollout.
+    pub auto_migrate: Option<bool>,
+    /// Upper bound of the connection pool.
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlConfig {
+    /// Serve the GraphiQL IDE at `GET /graphql`.
+    pub graphiql: bool,
+    /// Answer introspection queries.
+    pub introspection: bool,
+    /// Deepest selection nesting a query may have.
+    pub max_depth: usize,
+    /// Highest complexity (roughly: fields resolved, multiplied through connection sizes) a query may have.
+    pub max_complexity: usize,
+    /// Page size of a connection when `first` is not given.
+    pub default_page_size: u32,
+    /// Largest `first` a connection accepts.
+    pub max_page_size: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `beian=debug,sqlx=warn`, ...
+    pub filter: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseConfig {
+                url: None,
+                auto_migrate: None,
+                max_connections: 10,
+            },
+            graphql: GraphqlConfig {
+                graphiql: true,
+                introspection: true,
+                max_depth: 12,
+                max_complexity: 2000,
+                default_page_size: 20,
+                max_page_size: 100,
+            },
+            log: LogConfig {
+                filter: "info".to_owned(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}
+
+/// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
+const SECTIONS: &[&str] = &["database", "graphql", "log"];
+
+impl Config {
+    /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                let message = format!("configuration file {} does not exist", file.display());
+                return Err(Box::new(figment::Error::from(message)));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(
+                Env::prefixed("BEIAN_")
+                    .ignore(&["CONFIG", "TEST_DATABASE_URL"])
+                    .map(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        for section in SECTIONS {
+                            if let Some(rest) =
+                                key.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
+                            {
+                                return format!("{section}.{rest}").into();
+                            }
+                        }
+                        key.into()
+                    }),
+            )
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL in effect, with the embedded SQLite default filled in.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("beian.sqlite").display()
+            ),
+        }
+    }
+
+    /// Whether the database is the embedded SQLite kind.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Whether start-up applies pending migrations.
+    pub fn auto_migrate(&self) -> bool {
+        self.database
+            .auto_migrate
+            .unwrap_or_else(|| self.is_sqlite())
+    }
+}
+
+/// A database URL fit for logs: the password, if any, replaced.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("*****"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+fn serialize_optional_secret<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+// figment::Jail closures must return figment::Error, whatever its size.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(
+            redact_url("postgres://beian:s3cret@db:5432/beian"),
+            "postgres://beian:*****@db:5432/beian"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        let config = Config {
+            database: DatabaseConfig {
+                url: Some(SecretString::from("postgres://u:hunter2@h/d")),
+                ..Config::default().database
+            },
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "beian.toml",
+                r#"
+                listen = "0.0.0.0:9000"
+                [database]
+                max_connections = 3
+                [graphql]
+                max_page_size = 50
+                graphiql = false
+                "#,
+            )?;
+            jail.set_env("BEIAN_GRAPHQL_MAX_PAGE_SIZE", "70");
+            jail.set_env("BEIAN_DATABASE_URL", "postgres://beian:pw@db/beian");
+            jail.set_env("BEIAN_DATABASE_AUTO_MIGRATE", "true");
+            let config = Config::load(Some(Path::new("beian.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen.to_string(), "0.0.0.0:9000", "from the file");
+            assert_eq!(config.database.max_connections, 3, "from the file");
+            assert!(!config.graphql.graphiql, "from the file");
+            assert_eq!(
+                config.graphql.max_page_size, 70,
+                "the environment wins over the file"
+            );
+            assert_eq!(config.graphql.default_page_size, 20, "built-in default");
+            assert_eq!(config.database_url(), "postgres://beian:pw@db/beian");
+            assert!(config.auto_migrate(), "explicitly on for PostgreSQL");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_file_or_a_bad_value_is_an_error() {
+        assert!(Config::load(Some(Path::new("/nonexistent/beian.toml"))).is_err());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BEIAN_LISTEN", "not an address");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_embedded_default_is_a_migrated_sqlite_file_in_the_data_folder() {
+        let config = Config::default();
+        assert_eq!(
+            config.database_url(),
+            "sqlite://./data/beian.sqlite?mode=rwc"
+        );
+        assert!(config.is_sqlite());
+        assert!(config.auto_migrate());
+        let postgres = Config {
+            database: DatabaseConfig {
+                url: Some(SecretString::from("postgres://h/d")),
+                ..Config::default().database
+            },
+            ..Config::default()
+        };
+        assert!(!postgres.auto_migrate());
+    }
+}

@@ -1,0 +1,51 @@
+//! Masking of personal data for audit trails and logs: enough to recognise a value, not enough to reuse it.
+
+/// Keeps the first `head` and last `tail` characters and stars the rest (`110101********1234`).
+pub fn mask_middle(value: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// A certificate number: the region or issuer prefix and the last four characters stay.
+pub fn mask_certificate_number(value: &str) -> String {
+    mask_middle(value, 3, 4)
+}
+
+/// A phone number: `138****5678`.
+pub fn mask_phone(value: &str) -> String {
+    mask_middle(value, 3, 4)
+}
+
+/// An email address: the first character of the local part and the whole domain (`a***@example.com`).
+pub fn mask_email(value: &str) -> String {
+    match value.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => mask_middle(value, 1, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_only_the_recognisable_ends() {
+        assert_eq!(
+            mask_certificate_number("11010519491231002X"),
+            "110***********002X"
+        );
+        assert_eq!(mask_phone("13800138000"), "138****8000");
+        assert_eq!(mask_email("alice@example.com"), "a***@example.com");
+        assert_eq!(mask_middle("abc", 2, 2), "***");
+        assert_eq!(mask_middle("张三丰先生", 1, 1), "张***生");
+    }
+}

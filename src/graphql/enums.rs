@@ -1,0 +1,310 @@
+//! GraphQL enumerations. Each mirrors a domain enumeration (`remote`), which generates the conversions both ways;
+//! the GraphQL names are the stored names, so a value means the same in the API, the database and the logs.
+
+use async_graphql::Enum;
+
+use crate::domain;
+
+/// The kind of filing order.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::FilingType")]
+pub enum FilingType {
+    /// 首次备案 (first filing)
+    FirstFiling,
+    /// 新增网站 (add website)
+    AddWebsite,
+    /// 新增接入 (add access)
+    AddAccess,
+    /// 变更主体 (change subject)
+    ChangeSubject,
+    /// 变更网站 (change website)
+    ChangeWebsite,
+    /// 变更接入 (change access)
+    ChangeAccess,
+    /// 注销主体 (cancel subject)
+    CancelSubject,
+    /// 注销网站 (cancel website)
+    CancelWebsite,
+    /// 取消接入 (cancel access)
+    CancelAccess,
+}
+
+/// Where a filing stands in the review workflow.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::FilingStatus")]
+pub enum FilingStatus {
+    /// 草稿 (draft)
+    Draft,
+    /// 待初审 (pending review)
+    PendingReview,
+    /// 初审中 (in review)
+    InReview,
+    /// 已退回 (returned)
+    Returned,
+    /// 工信部短信核验 (sms verification)
+    SmsVerification,
+    /// 管局审核 (bureau review)
+    BureauReview,
+    /// 已备案 (approved)
+    Approved,
+    /// 已放弃 (abandoned)
+    Abandoned,
+}
+
+/// Subject type (单位性质).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::SubjectType")]
+pub enum SubjectType {
+    /// 国防机构 (national defence)
+    NationalDefence,
+    /// 政府机关 (government)
+    Government,
+    /// 事业单位 (public institution)
+    PublicInstitution,
+    /// 企业 (enterprise)
+    Enterprise,
+    /// 个人 (individual)
+    Individual,
+    /// 社会团体 (social organisation)
+    SocialOrganisation,
+    /// 民办非企业单位 (private non enterprise)
+    PrivateNonEnterprise,
+    /// 基金会 (foundation)
+    Foundation,
+    /// 律师执业机构 (law firm)
+    LawFirm,
+    /// 外国在华文化中心 (foreign cultural centre)
+    ForeignCulturalCentre,
+    /// 群众性团体组织 (mass organisation)
+    MassOrganisation,
+    /// 司法鉴定机构 (forensic institution)
+    ForensicInstitution,
+    /// 宗教团体 (religious group)
+    ReligiousGroup,
+    /// 境外机构 (overseas institution)
+    OverseasInstitution,
+    /// 医疗机构 (medical institution)
+    MedicalInstitution,
+    /// 公证机构 (notary)
+    Notary,
+    /// 集体经济 (collective economy)
+    CollectiveEconomy,
+    /// 仲裁机构 (arbitration)
+    Arbitration,
+}
+
+/// Certificate (证件) types, of people and of organisations.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::CertificateType")]
+pub enum CertificateType {
+    /// 居民身份证 (resident id card)
+    ResidentIdCard,
+    /// 护照 (passport)
+    Passport,
+    /// 台湾居民来往大陆通行证 (taiwan travel permit)
+    TaiwanTravelPermit,
+    /// 港澳居民来往内地通行证 (hk macau travel permit)
+    HkMacauTravelPermit,
+    /// 外国人永久居留身份证 (foreign permanent resident id)
+    ForeignPermanentResidentId,
+    /// 港澳居民居住证 (hk macau residence permit)
+    HkMacauResidencePermit,
+    /// 台湾居民居住证 (taiwan residence permit)
+    TaiwanResidencePermit,
+    /// 营业执照 (business licence)
+    BusinessLicence,
+    /// 组织机构代码证 (organisation code certificate)
+    OrganisationCodeCertificate,
+    /// 外国企业常驻代表机构登记证 (foreign enterprise representative office)
+    ForeignEnterpriseRepresentativeOffice,
+    /// 统一社会信用代码证书 (uscc certificate)
+    UsccCertificate,
+    /// 事业单位法人证书 (public institution legal person certificate)
+    PublicInstitutionLegalPersonCertificate,
+    /// 社会团体法人登记证书 (social organisation registration)
+    SocialOrganisationRegistration,
+    /// 民办非企业单位登记证书 (private non enterprise registration)
+    PrivateNonEnterpriseRegistration,
+    /// 基金会法人登记证书 (foundation registration)
+    FoundationRegistration,
+    /// 律师事务所执业许可证 (law firm practice licence)
+    LawFirmPracticeLicence,
+    /// 其他组织证件 (other organisation certificate)
+    OtherOrganisationCertificate,
+}
+
+/// Service content (服务内容) of a website.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::ServiceContent")]
+pub enum ServiceContent {
+    /// 即时通信 (instant messaging)
+    InstantMessaging,
+    /// 搜索引擎 (search engine)
+    SearchEngine,
+    /// 综合门户 (comprehensive portal)
+    ComprehensivePortal,
+    /// 网上邮局 (webmail)
+    Webmail,
+    /// 网络新闻 (online news)
+    OnlineNews,
+    /// 博客/个人空间 (blog personal space)
+    BlogPersonalSpace,
+    /// 网络广告/信息 (online advertising)
+    OnlineAdvertising,
+    /// 单位门户网站 (organisation portal)
+    OrganisationPortal,
+    /// 网上购物 (online shopping)
+    OnlineShopping,
+    /// 网上支付 (online payment)
+    OnlinePayment,
+    /// 网上银行 (online banking)
+    OnlineBanking,
+    /// 网上炒股/股票基金 (online securities)
+    OnlineSecurities,
+    /// 网络游戏 (online games)
+    OnlineGames,
+    /// 网络音乐 (online music)
+    OnlineMusic,
+    /// 网络影视 (online video)
+    OnlineVideo,
+    /// 网络图片 (online pictures)
+    OnlinePictures,
+    /// 网络软件/下载 (software download)
+    SoftwareDownload,
+    /// 求职招聘 (job search)
+    JobSearch,
+    /// 网上交友/婚介 (dating)
+    Dating,
+    /// 房地产 (real estate)
+    RealEstate,
+    /// 网络教育 (online education)
+    OnlineEducation,
+    /// 网站建设 (website building)
+    WebsiteBuilding,
+    /// WAP (wap)
+    Wap,
+    /// 其他 (other)
+    Other,
+    /// APP (app)
+    App,
+    /// P2P网络借贷中介 (p2p lending)
+    #[graphql(name = "P2P_LENDING")]
+    P2pLending,
+    /// 股权众筹 (equity crowdfunding)
+    EquityCrowdfunding,
+    /// 互联网保险 (online insurance)
+    OnlineInsurance,
+    /// 互联网跨界金融 (cross sector finance)
+    CrossSectorFinance,
+    /// 非银行支付 (non bank payment)
+    NonBankPayment,
+}
+
+/// Languages a website is published in.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::Language")]
+pub enum Language {
+    /// 中文简体 (simplified chinese)
+    SimplifiedChinese,
+    /// 中文繁体 (traditional chinese)
+    TraditionalChinese,
+    /// 维吾尔语 (uyghur)
+    Uyghur,
+    /// 哈萨克语 (kazakh)
+    Kazakh,
+    /// 柯尔克孜语 (kyrgyz)
+    Kyrgyz,
+    /// 蒙古语 (mongolian)
+    Mongolian,
+    /// 藏语 (tibetan)
+    Tibetan,
+    /// 壮语 (zhuang)
+    Zhuang,
+    /// 朝鲜语 (korean)
+    Korean,
+    /// 彝语 (yi)
+    Yi,
+    /// 苗语 (miao)
+    Miao,
+    /// 英语 (english)
+    English,
+    /// 日语 (japanese)
+    Japanese,
+    /// 法语 (french)
+    French,
+    /// 俄语 (russian)
+    Russian,
+    /// 西班牙语 (spanish)
+    Spanish,
+    /// 阿拉伯语 (arabic)
+    Arabic,
+}
+
+/// How a website is connected to the registrar (接入方式).
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::AccessMethod")]
+pub enum AccessMethod {
+    /// 专线 (leased line)
+    LeasedLine,
+    /// 主机托管 (colocation)
+    Colocation,
+    /// 虚拟主机 (virtual hosting)
+    VirtualHosting,
+    /// 云主机 (cloud)
+    Cloud,
+    /// 其他 (other)
+    Other,
+}
+
+/// Pre-approval categories (前置审批). A website with none lists no pre-approvals, explicitly.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::PreApprovalCategory")]
+pub enum PreApprovalCategory {
+    /// 新闻 (news)
+    News,
+    /// 出版 (publishing)
+    Publishing,
+    /// 教育 (education)
+    Education,
+    /// 医疗保健 (medical care)
+    MedicalCare,
+    /// 药品和医疗器械 (drugs and medical devices)
+    DrugsAndMedicalDevices,
+    /// 电子公告服务 (electronic bulletin)
+    ElectronicBulletin,
+    /// 文化 (culture)
+    Culture,
+    /// 广播电影电视节目 (radio film tv)
+    RadioFilmTv,
+    /// 网络预约出租汽车 (ride hailing)
+    RideHailing,
+    /// 互联网金融 (internet finance)
+    InternetFinance,
+    /// 校外培训 (off campus tutoring)
+    OffCampusTutoring,
+    /// 宗教 (religion)
+    Religion,
+}
+/// What happened to a filing, as recorded in its audit trail.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::services::audit::FilingAction")]
+pub enum FilingAction {
+    /// The draft was created.
+    FilingCreated,
+    /// The subject or its responsible person changed.
+    SubjectUpdated,
+    /// A website was added.
+    WebsiteAdded,
+    /// A website or its responsible person changed.
+    WebsiteUpdated,
+    /// A website was removed.
+    WebsiteRemoved,
+}
+
+/// The kind of caller that acted.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::auth::ActorKind")]
+pub enum ActorKind {
+    /// A registrar backend, calling with one of the tenant's API keys.
+    ApiKey,
+}

@@ -1,0 +1,78 @@
+//! Maps service errors to GraphQL errors with a stable `extensions.code` from a closed set.
+
+use async_graphql::{ErrorExtensions, Value};
+
+use crate::services::ServiceError;
+
+/// The closed set of `extensions.code` values clients can rely on.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// Converts a service error for the client. Internal causes are logged here, with their whole chain, and never sent.
+pub fn to_gql(error: ServiceError) -> async_graphql::Error {
+    match error {
+        ServiceError::Unauthenticated(message) => async_graphql::Error::new(message)
+            .extend_with(|_, e| e.set("code", code::UNAUTHENTICATED)),
+        ServiceError::NotFound => async_graphql::Error::new("not found")
+            .extend_with(|_, e| e.set("code", code::NOT_FOUND)),
+        ServiceError::InvalidInput(fields) => {
+            let list: Vec<Value> = fields
+                .iter()
+                .map(|f| {
+                    let mut m = async_graphql::indexmap::IndexMap::new();
+                    m.insert(
+                        async_graphql::Name::new("field"),
+                        Value::from(f.field.clone()),
+                    );
+                    m.insert(
+                        async_graphql::Name::new("code"),
+                        Value::from(f.code.as_str()),
+                    );
+                    m.insert(
+                        async_graphql::Name::new("message"),
+                        Value::from(f.message.clone()),
+                    );
+                    m.insert(
+                        async_graphql::Name::new("messageZh"),
+                        Value::from(f.message_zh.clone()),
+                    );
+                    Value::Object(m)
+                })
+                .collect();
+            let summary = match fields.as_slice() {
+                [one] => format!("invalid input: {one}"),
+                _ => format!("invalid input: {} fields refused", fields.len()),
+            };
+            async_graphql::Error::new(summary).extend_with(|_, e| {
+                e.set("code", code::BAD_USER_INPUT);
+                e.set("fields", Value::List(list.clone()));
+            })
+        }
+        e @ ServiceError::InvalidTransition { .. } => async_graphql::Error::new(e.to_string())
+            .extend_with(|_, ext| ext.set("code", code::INVALID_TRANSITION)),
+        e @ ServiceError::Conflict { current_version } => async_graphql::Error::new(e.to_string())
+            .extend_with(|_, ext| {
+                ext.set("code", code::CONFLICT);
+                ext.set("currentVersion", current_version);
+            }),
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error");
+            async_graphql::Error::new("internal error")
+                .extend_with(|_, e| e.set("code", code::INTERNAL))
+        }
+    }
+}
+
+/// Shorthand for resolvers: `service(...).await.map_err(gql)?`.
+pub fn gql(error: ServiceError) -> async_graphql::Error {
+    to_gql(error)
+}

@@ -1,0 +1,105 @@
+//! Opaque global IDs (`base64url("Filing:<uuid>")`) and connection cursors.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::domain::FieldErrorCode;
+use crate::services::ServiceError;
+
+/// Object types that have global IDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Filing,
+    Website,
+    FilingEvent,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Filing => "Filing",
+            Kind::Website => "Website",
+            Kind::FilingEvent => "FilingEvent",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [Kind::Filing, Kind::Website, Kind::FilingEvent]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+}
+
+pub fn encode(kind: Kind, id: Uuid) -> async_graphql::ID {
+    async_graphql::ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", kind.name(), id)))
+}
+
+/// Decodes any global ID into its kind and UUID; a malformed ID is a BAD_USER_INPUT on `field`.
+pub fn decode_any(id: &str, field: &str) -> Result<(Kind, Uuid), ServiceError> {
+    let invalid = || ServiceError::invalid(field, FieldErrorCode::InvalidId);
+    let bytes = URL_SAFE_NO_PAD
+        .decode(id.trim_end_matches('='))
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (name, uuid) = text.split_once(':').ok_or_else(invalid)?;
+    let kind = Kind::from_name(name).ok_or_else(invalid)?;
+    Ok((kind, Uuid::parse_str(uuid).map_err(|_| invalid())?))
+}
+
+/// Decodes a global ID that must be of `kind`. An ID of another type names no object of this one: NOT_FOUND.
+pub fn decode(id: &str, kind: Kind, field: &str) -> Result<Uuid, ServiceError> {
+    match decode_any(id, field)? {
+        (found, uuid) if found == kind => Ok(uuid),
+        _ => Err(ServiceError::NotFound),
+    }
+}
+
+const CURSOR_PREFIX: &str = "cursor:v1:";
+
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<Uuid, ServiceError> {
+    let invalid = || ServiceError::invalid("after", FieldErrorCode::InvalidFormat);
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let uuid = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    Uuid::parse_str(uuid).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_ids_round_trip_and_keep_their_type() {
+        let uuid = Uuid::now_v7();
+        let id = encode(Kind::Website, uuid);
+        assert_eq!(decode(&id, Kind::Website, "id").unwrap(), uuid);
+        assert!(matches!(
+            decode(&id, Kind::Filing, "id"),
+            Err(ServiceError::NotFound)
+        ));
+        assert!(matches!(
+            decode("not an id", Kind::Filing, "id"),
+            Err(ServiceError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            decode(&encode_cursor(uuid), Kind::Filing, "id"),
+            Err(ServiceError::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let uuid = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(uuid)).unwrap(), uuid);
+        assert!(decode_cursor("garbage").is_err());
+        assert!(decode_cursor(&encode(Kind::Filing, uuid)).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! GraphQL input objects, converted once into the service inputs.
+
+use async_graphql::{ID, InputObject};
+use chrono::{DateTime, Utc};
+
+use super::enums;
+use crate::services::filings::FilingFilter;
+use crate::services::inputs as svc;
+
+/// A responsible person (负责人).
+#[derive(InputObject)]
+pub struct PersonInput {
+    /// Full name as on the certificate (1-100 characters).
+    pub name: String,
+    /// A personal document type.
+    pub certificate_type: enums::CertificateType,
+    /// Certificate number (1-64 characters).
+    pub certificate_number: String,
+    /// Mainland mobile number.
+    pub mobile: String,
+    /// Emergency phone: a mobile or a landline such as 010-12345678.
+    pub emergency_phone: Option<String>,
+    /// Email address.
+    pub email: String,
+}
+
+/// The subject (主体) of a filing.
+#[derive(InputObject)]
+pub struct SubjectInput {
+    /// Subject type (单位性质).
+    pub subject_type: enums::SubjectType,
+    /// Name of the organisation or person (1-200 characters).
+    pub name: String,
+    /// Certificate type; an individual uses a personal document, an organisation its own certificate.
+    pub certificate_type: enums::CertificateType,
+    /// Certificate number (1-64 characters).
+    pub certificate_number: String,
+    /// Address on the certificate (证件住所).
+    pub certificate_address: Option<String>,
+    /// Six-digit GB/T 2260 code of the province, e.g. 110000. It decides which bureau reviews the filing.
+    pub province_code: String,
+    /// Six-digit code of the city, within the province, e.g. 110100.
+    pub city_code: String,
+    /// Six-digit code of the district or county, within the city, e.g. 110105.
+    pub district_code: String,
+    /// Mailing address (通信地址), within the district.
+    pub mailing_address: String,
+    /// Investor or supervising unit (投资者或上级主管单位).
+    pub investor: Option<String>,
+    /// Remarks.
+    pub remark: Option<String>,
+    /// The subject's responsible person (主体负责人).
+    pub responsible_person: PersonInput,
+}
+
+/// A pre-approval (前置审批) a website holds.
+#[derive(InputObject)]
+pub struct PreApprovalInput {
+    /// The category.
+    pub category: enums::PreApprovalCategory,
+    /// Number of the licence or approval document.
+    pub licence_number: String,
+}
+
+/// A website of a filing.
+#[derive(InputObject)]
+pub struct WebsiteInput {
+    /// Website name (1-100 characters).
+    pub name: String,
+    /// 1-10 domain names, e.g. `example.com` or `例子.中国`; stored in ASCII.
+    pub domains: Vec<String>,
+    /// Homepage URL, `http://` or `https://`.
+    pub homepage_url: String,
+    /// Service content (服务内容): at least one.
+    pub service_content: Vec<enums::ServiceContent>,
+    /// Languages: at least one.
+    pub languages: Vec<enums::Language>,
+    /// Pre-approvals; pass an empty list to state explicitly that the website needs none.
+    pub pre_approvals: Vec<PreApprovalInput>,
+    /// Access method (接入方式).
+    pub access_method: enums::AccessMethod,
+    /// Description of the service (备注).
+    pub remark: Option<String>,
+    /// The website's responsible person (网站负责人).
+    pub responsible_person: PersonInput,
+}
+
+/// A new first-filing draft.
+#[derive(InputObject)]
+pub struct CreateFilingInput {
+    /// The subject.
+    pub subject: SubjectInput,
+    /// Websites to add at once (more can be added later with `addWebsite`).
+    #[graphql(default)]
+    pub websites: Vec<WebsiteInput>,
+}
+
+/// Replace the subject of a draft.
+#[derive(InputObject)]
+pub struct UpdateFilingSubjectInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// The filing's version as last read.
+    pub version: i32,
+    /// The whole subject, as it should be.
+    pub subject: SubjectInput,
+}
+
+/// Add a website to a draft.
+#[derive(InputObject)]
+pub struct AddWebsiteInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// The filing's version as last read.
+    pub version: i32,
+    /// The website.
+    pub website: WebsiteInput,
+}
+
+/// Replace a website of a draft.
+#[derive(InputObject)]
+pub struct UpdateWebsiteInput {
+    /// The website.
+    pub website_id: ID,
+    /// The version of the website's filing as last read.
+    pub version: i32,
+    /// The whole website, as it should be.
+    pub website: WebsiteInput,
+}
+
+/// Remove a website from a draft.
+#[derive(InputObject)]
+pub struct RemoveWebsiteInput {
+    /// The website.
+    pub website_id: ID,
+    /// The version of the website's filing as last read.
+    pub version: i32,
+}
+
+/// Filters of the filing list; every given filter must match.
+#[derive(InputObject, Default)]
+pub struct FilingFilterInput {
+    /// Any of these statuses.
+    pub status: Option<Vec<enums::FilingStatus>>,
+    /// Any of these filing types.
+    pub filing_type: Option<Vec<enums::FilingType>>,
+    /// The subject's province: six-digit code (110000) or two-digit prefix (11).
+    pub province_code: Option<String>,
+    /// Case-insensitive part of the subject's name.
+    pub subject_name_contains: Option<String>,
+    /// Created at or after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl From<PersonInput> for svc::PersonInput {
+    fn from(p: PersonInput) -> Self {
+        Self {
+            name: p.name,
+            certificate_type: p.certificate_type.into(),
+            certificate_number: p.certificate_number,
+            mobile: p.mobile,
+            emergency_phone: p.emergency_phone,
+            email: p.email,
+        }
+    }
+}
+
+impl From<SubjectInput> for svc::SubjectInput {
+    fn from(s: SubjectInput) -> Self {
+        Self {
+            subject_type: s.subject_type.into(),
+            name: s.name,
+            certificate_type: s.certificate_type.into(),
+            certificate_number: s.certificate_number,
+            certificate_address: s.certificate_address,
+            province_code: s.province_code,
+            city_code: s.city_code,
+            district_code: s.district_code,
+            mailing_address: s.mailing_address,
+            investor: s.investor,
+            remark: s.remark,
+            responsible_person: s.responsible_person.into(),
+        }
+    }
+}
+
+impl From<WebsiteInput> for svc::WebsiteInput {
+    fn from(w: WebsiteInput) -> Self {
+        Self {
+            name: w.name,
+            domains: w.domains,
+            homepage_url: w.homepage_url,
+            service_content: w.service_content.into_iter().map(Into::into).collect(),
+            languages: w.languages.into_iter().map(Into::into).collect(),
+            pre_approvals: w
+                .pre_approvals
+                .into_iter()
+                .map(|a| svc::PreApprovalInput {
+                    category: a.category.into(),
+                    licence_number: a.licence_number,
+                })
+                .collect(),
+            access_method: w.access_method.into(),
+            remark: w.remark,
+            responsible_person: w.responsible_person.into(),
+        }
+    }
+}
+
+impl From<CreateFilingInput> for svc::CreateFilingInput {
+    fn from(c: CreateFilingInput) -> Self {
+        Self {
+            subject: c.subject.into(),
+            websites: c.websites.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<FilingFilterInput> for FilingFilter {
+    fn from(f: FilingFilterInput) -> Self {
+        Self {
+            statuses: f
+                .status
+                .map(|list| list.into_iter().map(Into::into).collect()),
+            filing_types: f
+                .filing_type
+                .map(|list| list.into_iter().map(Into::into).collect()),
+            province_code: f.province_code,
+            subject_name_contains: f.subject_name_contains,
+            created_after: f.created_after,
+            created_before: f.created_before,
+        }
+    }
+}

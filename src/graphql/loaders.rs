@@ -1,0 +1,100 @@
+//! Per-request DataLoaders: nested fields of a list are fetched in one statement per field, whatever the page size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::auth::Actor;
+use crate::services::ServiceError;
+use crate::services::filings;
+use crate::services::models::{FilingEvent, Subject, Website};
+
+/// Loads through the services, scoped to the caller's tenant.
+pub struct TenantLoader {
+    db: DatabaseConnection,
+    actor: Actor,
+}
+
+/// The loaders of one request.
+pub fn for_request(db: &DatabaseConnection, actor: &Actor) -> DataLoader<TenantLoader> {
+    DataLoader::new(
+        TenantLoader {
+            db: db.clone(),
+            actor: actor.clone(),
+        },
+        tokio::spawn,
+    )
+}
+
+/// Key: the subject of a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubjectOf(pub Uuid);
+/// Key: the websites of a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WebsitesOf(pub Uuid);
+/// Key: the audit trail of a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventsOf(pub Uuid);
+
+impl Loader<SubjectOf> for TenantLoader {
+    type Value = Subject;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[SubjectOf]) -> Result<HashMap<SubjectOf, Subject>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = filings::subjects_by_filing(&self.db, &self.actor, &ids)
+            .await
+            .map_err(Arc::new)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, s)| (SubjectOf(id), s))
+            .collect())
+    }
+}
+
+impl Loader<WebsitesOf> for TenantLoader {
+    type Value = Vec<Website>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(
+        &self,
+        keys: &[WebsitesOf],
+    ) -> Result<HashMap<WebsitesOf, Vec<Website>>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = filings::websites_by_filing(&self.db, &self.actor, &ids)
+            .await
+            .map_err(Arc::new)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, w)| (WebsitesOf(id), w))
+            .collect())
+    }
+}
+
+impl Loader<EventsOf> for TenantLoader {
+    type Value = Vec<FilingEvent>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(
+        &self,
+        keys: &[EventsOf],
+    ) -> Result<HashMap<EventsOf, Vec<FilingEvent>>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = filings::events_by_filing(&self.db, &self.actor, &ids)
+            .await
+            .map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect())
+    }
+}
+
+/// Turns a loader failure into the client's error without leaking the cause.
+pub fn loader_error(error: Arc<ServiceError>) -> async_graphql::Error {
+    let error = Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
+        ServiceError::NotFound => ServiceError::NotFound,
+        other => ServiceError::internal(anyhow::anyhow!("{other:?}")),
+    });
+    super::error::gql(error)
+}

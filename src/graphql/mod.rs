@@ -1,0 +1,50 @@
+//! The GraphQL API: schema, types, resolvers. Resolvers are thin: they take the caller from the context, call one
+//! service function and map its result.
+
+pub mod context;
+pub mod enums;
+pub mod error;
+pub mod ids;
+pub mod inputs;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::config::GraphqlConfig;
+use context::AppData;
+use mutation::MutationRoot;
+use query::QueryRoot;
+
+pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema the server serves.
+pub fn build_schema(db: DatabaseConnection, config: &GraphqlConfig) -> BeianSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(AppData {
+            db,
+            graphql: Arc::new(config.clone()),
+        })
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity);
+    if !config.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The SDL of the schema, sorted, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish();
+    schema.sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}

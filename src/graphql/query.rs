@@ -1,0 +1,145 @@
+//! Query root: filings, the filing list, and `node`.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::context::{actor, db, settings};
+use super::error::gql;
+use super::ids::{self, Kind};
+use super::inputs::FilingFilterInput;
+use super::types::{Filing, FilingEdge, FilingEvent, Node, PageInfo, Website};
+use crate::auth::Actor;
+use crate::domain::FieldErrorCode;
+use crate::services::filings::{self, FilingFilter};
+use crate::services::{Page, ServiceError, models};
+
+/// Reads: filings of the caller's registrar.
+pub struct QueryRoot;
+
+/// Reads: filings of the caller's registrar.
+#[Object]
+impl QueryRoot {
+    /// A filing of the caller's registrar. Another registrar's filing is NOT_FOUND.
+    async fn filing(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The filing's global ID.")] id: ID,
+    ) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
+        Ok(Filing(
+            filings::get_filing(db(ctx), actor, id).await.map_err(gql)?,
+        ))
+    }
+
+    /// The caller's filings, newest first, as a cursor connection.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn filings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(
+            desc = "Continue after this cursor (`pageInfo.endCursor` of the previous page)."
+        )]
+        after: Option<String>,
+        #[graphql(desc = "Filters; every given filter must match.")] filter: Option<
+            FilingFilterInput,
+        >,
+    ) -> Result<FilingConnection> {
+        let actor = actor(ctx)?;
+        let limits = settings(ctx);
+        let first = match first {
+            None => limits.default_page_size,
+            Some(n) if n >= 1 && n as u32 <= limits.max_page_size => n as u32,
+            Some(_) => {
+                return Err(gql(ServiceError::InvalidInput(vec![
+                    crate::domain::FieldError::new("first", FieldErrorCode::InvalidFormat)
+                        .with_message(
+                            format!("first must be between 1 and {}.", limits.max_page_size),
+                            format!("first 须在 1 到 {} 之间。", limits.max_page_size),
+                        ),
+                ])));
+            }
+        };
+        let after = after
+            .as_deref()
+            .map(ids::decode_cursor)
+            .transpose()
+            .map_err(gql)?;
+        let filter: FilingFilter = filter.unwrap_or_default().into();
+        let page = filings::list_filings(db(ctx), actor, &filter, u64::from(first), after)
+            .await
+            .map_err(gql)?;
+        Ok(FilingConnection {
+            page,
+            filter,
+            actor: actor.clone(),
+        })
+    }
+
+    /// Any object with a global ID. Another registrar's object is NOT_FOUND.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID.")] id: ID,
+    ) -> Result<Node> {
+        let actor = actor(ctx)?;
+        let db = db(ctx);
+        let node = match ids::decode_any(&id, "id").map_err(gql)? {
+            (Kind::Filing, id) => Node::Filing(Filing(
+                filings::get_filing(db, actor, id).await.map_err(gql)?,
+            )),
+            (Kind::Website, id) => Node::Website(Website(
+                filings::get_website(db, actor, id).await.map_err(gql)?,
+            )),
+            (Kind::FilingEvent, id) => Node::FilingEvent(FilingEvent(
+                filings::get_event(db, actor, id).await.map_err(gql)?,
+            )),
+        };
+        Ok(node)
+    }
+}
+
+/// A page of filings (Relay cursor connection).
+pub struct FilingConnection {
+    page: Page<models::Filing>,
+    filter: FilingFilter,
+    actor: Actor,
+}
+
+/// A page of filings (Relay cursor connection).
+#[Object]
+impl FilingConnection {
+    /// The filings of this page with their cursors.
+    async fn edges(&self) -> Vec<FilingEdge> {
+        self.page
+            .items
+            .iter()
+            .map(|f| FilingEdge {
+                cursor: ids::encode_cursor(f.id),
+                node: Filing(f.clone()),
+            })
+            .collect()
+    }
+
+    /// The filings of this page.
+    async fn nodes(&self) -> Vec<Filing> {
+        self.page.items.iter().cloned().map(Filing).collect()
+    }
+
+    /// Where this page stands.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.page.has_next_page,
+            has_previous_page: false,
+            start_cursor: self.page.items.first().map(|f| ids::encode_cursor(f.id)),
+            end_cursor: self.page.items.last().map(|f| ids::encode_cursor(f.id)),
+        }
+    }
+
+    /// How many filings match the filter in all (costs one counting query; ask only when shown).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        filings::count_filings(db(ctx), &self.actor, &self.filter)
+            .await
+            .map_err(gql)
+    }
+}

@@ -1,0 +1,439 @@
+//! GraphQL object types. Each wraps a service read model; resolvers of nested data go through the DataLoaders.
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::enums;
+use super::ids::{self, Kind};
+use super::loaders::{EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
+use crate::domain;
+use crate::services::{ServiceError, audit, models};
+
+/// An object with a global ID, fetchable with `node(id:)`.
+// Built once per `node` answer and dropped right after: boxing the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "The object's opaque global ID."))]
+pub enum Node {
+    Filing(Filing),
+    Website(Website),
+    FilingEvent(FilingEvent),
+}
+
+fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
+    ctx.data_unchecked::<DataLoader<TenantLoader>>()
+}
+
+/// A filing order (备案订单): a subject and its websites, moving through the review workflow.
+pub struct Filing(pub models::Filing);
+
+/// A filing order (备案订单): a subject and its websites, moving through the review workflow.
+#[Object]
+impl Filing {
+    /// The filing's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Filing, self.0.id)
+    }
+
+    /// The kind of order.
+    async fn filing_type(&self) -> enums::FilingType {
+        self.0.filing_type.into()
+    }
+
+    /// Where the filing stands in the review workflow.
+    async fn status(&self) -> enums::FilingStatus {
+        self.0.status.into()
+    }
+
+    /// Optimistic-concurrency version: pass it to every mutation of this filing. It grows with every change; a
+    /// mutation naming an older version fails with CONFLICT.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When the draft was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the filing last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The subject (主体) the filing is for.
+    async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
+        loader(ctx)
+            .load_one(SubjectOf(self.0.id))
+            .await
+            .map_err(loader_error)?
+            .map(Subject)
+            .ok_or_else(|| {
+                super::error::gql(ServiceError::internal(anyhow::anyhow!(
+                    "filing without subject"
+                )))
+            })
+    }
+
+    /// The websites of the filing, in the order they were added.
+    async fn websites(&self, ctx: &Context<'_>) -> Result<Vec<Website>> {
+        let found = loader(ctx)
+            .load_one(WebsitesOf(self.0.id))
+            .await
+            .map_err(loader_error)?;
+        Ok(found.unwrap_or_default().into_iter().map(Website).collect())
+    }
+
+    /// The audit trail: every change of the filing, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<FilingEvent>> {
+        let found = loader(ctx)
+            .load_one(EventsOf(self.0.id))
+            .await
+            .map_err(loader_error)?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(FilingEvent)
+            .collect())
+    }
+}
+
+/// A province-level division and the ICP-number prefix of its bureau (管局).
+#[derive(SimpleObject)]
+pub struct Province {
+    /// Six-digit GB/T 2260 code, e.g. `110000`.
+    pub code: String,
+    /// Chinese name, e.g. 北京市.
+    pub name: String,
+    /// English name, e.g. Beijing.
+    pub name_en: String,
+    /// Prefix of the ICP numbers this province issues, e.g. 京 (蜀 for Sichuan, 黔 for Guizhou).
+    pub icp_prefix: String,
+}
+
+impl From<domain::Province> for Province {
+    fn from(p: domain::Province) -> Self {
+        Self {
+            code: p.division_code(),
+            name: p.name_zh.to_owned(),
+            name_en: p.name_en.to_owned(),
+            icp_prefix: p.icp_prefix.to_owned(),
+        }
+    }
+}
+
+/// The subject (主体) of a filing: the person or organisation that runs the websites.
+pub struct Subject(pub models::Subject);
+
+/// The subject (主体) of a filing: the person or organisation that runs the websites.
+#[Object]
+impl Subject {
+    /// Subject type (单位性质).
+    async fn subject_type(&self) -> enums::SubjectType {
+        self.0.subject_type.into()
+    }
+
+    /// Name of the organisation, or of the person (主办单位名称).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Type of the subject's certificate.
+    async fn certificate_type(&self) -> enums::CertificateType {
+        self.0.certificate_type.into()
+    }
+
+    /// Number of the subject's certificate (for organisations usually the Unified Social Credit Code).
+    async fn certificate_number(&self) -> &str {
+        &self.0.certificate_number
+    }
+
+    /// Address on the certificate (证件住所).
+    async fn certificate_address(&self) -> Option<&str> {
+        self.0.certificate_address.as_deref()
+    }
+
+    /// The province whose bureau reviews the filing (the subject's domicile).
+    async fn province(&self) -> Option<Province> {
+        domain::Province::of_division_code(&self.0.province_code).map(Province::from)
+    }
+
+    /// Six-digit division code of the province.
+    async fn province_code(&self) -> &str {
+        &self.0.province_code
+    }
+
+    /// Six-digit division code of the city.
+    async fn city_code(&self) -> &str {
+        &self.0.city_code
+    }
+
+    /// Six-digit division code of the district or county.
+    async fn district_code(&self) -> &str {
+        &self.0.district_code
+    }
+
+    /// Mailing address (通信地址), within the district.
+    async fn mailing_address(&self) -> &str {
+        &self.0.mailing_address
+    }
+
+    /// Investor or supervising unit (投资者或上级主管单位).
+    async fn investor(&self) -> Option<&str> {
+        self.0.investor.as_deref()
+    }
+
+    /// Remarks on the subject.
+    async fn remark(&self) -> Option<&str> {
+        self.0.remark.as_deref()
+    }
+
+    /// The subject's responsible person (主体负责人); for organisations normally the legal representative.
+    async fn responsible_person(&self) -> ResponsiblePerson {
+        ResponsiblePerson(self.0.responsible_person.clone())
+    }
+}
+
+/// A responsible person (负责人) of a subject or a website.
+pub struct ResponsiblePerson(pub models::ResponsiblePerson);
+
+/// A responsible person (负责人) of a subject or a website.
+#[Object]
+impl ResponsiblePerson {
+    /// Full name as on the certificate.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Type of the person's certificate.
+    async fn certificate_type(&self) -> enums::CertificateType {
+        self.0.certificate_type.into()
+    }
+
+    /// Number of the person's certificate.
+    async fn certificate_number(&self) -> &str {
+        &self.0.certificate_number
+    }
+
+    /// Mainland mobile number; MIIT texts the verification code to it.
+    async fn mobile(&self) -> &str {
+        &self.0.mobile
+    }
+
+    /// Emergency phone (mobile or landline).
+    async fn emergency_phone(&self) -> Option<&str> {
+        self.0.emergency_phone.as_deref()
+    }
+
+    /// Email address.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+}
+
+/// A pre-approval (前置审批) a website holds.
+pub struct PreApproval(pub models::PreApproval);
+
+/// A pre-approval (前置审批) a website holds.
+#[Object]
+impl PreApproval {
+    /// The pre-approval category.
+    async fn category(&self) -> enums::PreApprovalCategory {
+        self.0.category.into()
+    }
+
+    /// Number of the licence or approval document.
+    async fn licence_number(&self) -> &str {
+        &self.0.licence_number
+    }
+}
+
+/// A website of a filing.
+pub struct Website(pub models::Website);
+
+/// A website of a filing.
+#[Object]
+impl Website {
+    /// The website's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::Website, self.0.id)
+    }
+
+    /// The filing this website belongs to.
+    async fn filing_id(&self) -> ID {
+        ids::encode(Kind::Filing, self.0.filing_id)
+    }
+
+    /// Website name (网站名称).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Domain names, in ASCII (internationalised names as punycode).
+    async fn domains(&self) -> &[String] {
+        &self.0.domains
+    }
+
+    /// Homepage URL.
+    async fn homepage_url(&self) -> &str {
+        &self.0.homepage_url
+    }
+
+    /// Service content (服务内容).
+    async fn service_content(&self) -> Vec<enums::ServiceContent> {
+        self.0.service_content.iter().map(|&s| s.into()).collect()
+    }
+
+    /// Languages the website is published in.
+    async fn languages(&self) -> Vec<enums::Language> {
+        self.0.languages.iter().map(|&l| l.into()).collect()
+    }
+
+    /// Pre-approvals (前置审批); empty when the website needs none.
+    async fn pre_approvals(&self) -> Vec<PreApproval> {
+        self.0
+            .pre_approvals
+            .iter()
+            .cloned()
+            .map(PreApproval)
+            .collect()
+    }
+
+    /// How the website is connected to the registrar (接入方式).
+    async fn access_method(&self) -> enums::AccessMethod {
+        self.0.access_method.into()
+    }
+
+    /// Description of the service (备注).
+    async fn remark(&self) -> Option<&str> {
+        self.0.remark.as_deref()
+    }
+
+    /// The website's responsible person (网站负责人), who does the face verification.
+    async fn responsible_person(&self) -> ResponsiblePerson {
+        ResponsiblePerson(self.0.responsible_person.clone())
+    }
+
+    /// When the website was added to the filing.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the website last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// One entry of a filing's audit trail: who did what, when, and what changed.
+pub struct FilingEvent(pub models::FilingEvent);
+
+/// One entry of a filing's audit trail: who did what, when, and what changed.
+#[Object]
+impl FilingEvent {
+    /// The event's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::FilingEvent, self.0.id)
+    }
+
+    /// The filing the event belongs to.
+    async fn filing_id(&self) -> ID {
+        ids::encode(Kind::Filing, self.0.filing_id)
+    }
+
+    /// Who acted.
+    async fn actor(&self) -> EventActor {
+        EventActor {
+            kind: self.0.actor_kind.into(),
+            name: self.0.actor_label.clone(),
+        }
+    }
+
+    /// What happened.
+    async fn action(&self) -> enums::FilingAction {
+        self.0.action.into()
+    }
+
+    /// The status before, for status changes.
+    async fn from_status(&self) -> Option<enums::FilingStatus> {
+        self.0.from_status.map(Into::into)
+    }
+
+    /// The status after, for status changes.
+    async fn to_status(&self) -> Option<enums::FilingStatus> {
+        self.0.to_status.map(Into::into)
+    }
+
+    /// The fields that changed; certificate numbers, phones and emails are masked.
+    async fn changes(&self) -> Vec<FieldChange> {
+        self.0
+            .changes
+            .iter()
+            .cloned()
+            .map(FieldChange::from)
+            .collect()
+    }
+
+    /// The reason given, if any.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// When it happened.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Who performed an audited action.
+#[derive(SimpleObject)]
+pub struct EventActor {
+    /// The kind of caller.
+    pub kind: enums::ActorKind,
+    /// The caller's name at the time, e.g. the API key's name.
+    pub name: String,
+}
+
+/// One changed field of an audited action.
+#[derive(SimpleObject)]
+pub struct FieldChange {
+    /// Path of the field, as in the mutation input (`subject.name`, `website.domains`).
+    pub field: String,
+    /// The value before (absent when the field was empty).
+    pub old_value: Option<String>,
+    /// The value after (absent when the field was cleared).
+    pub new_value: Option<String>,
+}
+
+impl From<audit::FieldChange> for FieldChange {
+    fn from(c: audit::FieldChange) -> Self {
+        Self {
+            field: c.field,
+            old_value: c.old,
+            new_value: c.new,
+        }
+    }
+}
+
+/// Relay page information.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Whether another page follows; fetch it with `after: endCursor`.
+    pub has_next_page: bool,
+    /// Always false: pages are walked forwards only.
+    pub has_previous_page: bool,
+    /// Cursor of the first item of the page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of the page.
+    pub end_cursor: Option<String>,
+}
+
+/// A filing and its cursor.
+#[derive(SimpleObject)]
+pub struct FilingEdge {
+    /// Pass as `after` to continue after this filing.
+    pub cursor: String,
+    /// The filing.
+    pub node: Filing,
+}

@@ -1,0 +1,121 @@
+//! HTTP routes: GraphQL, GraphiQL, health and readiness.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
+use poem::http::{HeaderMap, StatusCode, header};
+use poem::middleware::SizeLimit;
+use poem::web::{Data, Html, Json};
+use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::graphql::context::RequestContext;
+use crate::graphql::error::code;
+use crate::graphql::{BeianSchema, loaders};
+use crate::services::{ServiceError, tenants};
+
+/// Largest GraphQL request body accepted (queries and variables; files go to S3 directly).
+pub const MAX_GRAPHQL_BODY: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct State {
+    schema: BeianSchema,
+    db: DatabaseConnection,
+    graphiql: bool,
+}
+
+/// All routes of the server.
+pub fn routes(schema: BeianSchema, db: DatabaseConnection, graphiql: bool) -> impl poem::Endpoint {
+    Route::new()
+        .at(
+            "/graphql",
+            get(graphiql_page).post(graphql.with(SizeLimit::new(MAX_GRAPHQL_BODY))),
+        )
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .data(State {
+            schema,
+            db,
+            graphiql,
+        })
+}
+
+#[handler]
+async fn graphql(state: Data<&State>, headers: &HeaderMap, request: GraphQLRequest) -> Response {
+    let actor = match bearer_token(headers) {
+        None => None,
+        Some(token) => match tenants::authenticate_api_key(&state.db, token).await {
+            Ok(actor) => Some(actor),
+            Err(ServiceError::Unauthenticated(message)) => {
+                return error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
+                    .with_header(header::WWW_AUTHENTICATE, "Bearer")
+                    .into_response();
+            }
+            Err(other) => {
+                tracing::error!(error = ?other, "authentication failed");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                    code::INTERNAL,
+                )
+                .into_response();
+            }
+        },
+    };
+    let mut request = request.0;
+    if let Some(actor) = &actor {
+        request = request.data(loaders::for_request(&state.db, actor));
+    }
+    request = request.data(RequestContext { actor });
+    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn error_response(
+    status: StatusCode,
+    message: &str,
+    code: &str,
+) -> poem::web::WithStatus<Json<serde_json::Value>> {
+    Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+        .with_status(status)
+}
+
+#[handler]
+async fn graphiql_page(state: Data<&State>) -> Response {
+    if !state.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("beian GraphQL")
+            .finish(),
+    )
+    .into_response()
+}
+
+/// The process is up.
+#[handler]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process can serve: its database answers.
+#[handler]
+async fn readyz(state: Data<&State>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! beian: an ICP filing (ICP备案) platform for registrars.
+//!
+//! Layers, with dependencies pointing down only:
+//! - [`graphql`] and [`http`]: the API surface;
+//! - [`services`]: one function per use case, scoped to the caller's tenant, one transaction each;
+//! - [`domain`]: pure ICP rules; [`auth`]: callers and credentials;
+//! - `entity` and `migration` crates: the database.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,52 @@
+use crate::domain::{FieldError, FilingStatus};
+
+/// Why a use case refused or failed. The GraphQL layer maps each variant to one `extensions.code`.
+///
+/// `Display` never contains internal detail, so even a careless `?` into a GraphQL error leaks nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The object does not exist in the caller's tenant (it may exist in another: that is not said).
+    #[error("not found")]
+    NotFound,
+    /// Every refused field of the input; nothing was written.
+    #[error("invalid input")]
+    InvalidInput(Vec<FieldError>),
+    /// The action is not allowed in the filing's current state.
+    #[error("a filing in state {from} cannot be changed this way ({action})")]
+    InvalidTransition {
+        action: &'static str,
+        from: FilingStatus,
+    },
+    /// The caller named an older version than the current one: someone else changed the filing first.
+    #[error("the filing was changed by someone else: it is now at version {current_version}")]
+    Conflict { current_version: i32 },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn invalid(field: impl Into<String>, code: crate::domain::FieldErrorCode) -> Self {
+        Self::InvalidInput(vec![FieldError::new(field, code)])
+    }
+}
+
+impl From<sea_orm::DbErr> for ServiceError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<sea_orm::TransactionError<ServiceError>> for ServiceError {
+    fn from(error: sea_orm::TransactionError<ServiceError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(service) => service,
+        }
+    }
+}

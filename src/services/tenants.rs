@@ -1,0 +1,190 @@
+//! Registrars (tenants) and their API keys: operator commands and request authentication.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use sea_orm::{SqlErr, TransactionTrait};
+use uuid::Uuid;
+
+use super::ServiceError;
+use crate::auth::api_key;
+use crate::auth::{Actor, ActorKind};
+use crate::domain::{FieldError, FieldErrorCode};
+
+/// Whether a registrar may use the server.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new tenant with the secret of its first API key, to be shown once.
+pub struct CreatedTenant {
+    pub tenant: Tenant,
+    pub api_key: String,
+}
+
+impl TryFrom<entity::tenant::Model> for Tenant {
+    type Error = ServiceError;
+
+    fn try_from(row: entity::tenant::Model) -> Result<Self, ServiceError> {
+        Ok(Self {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            status: super::models::parse("tenants.status", &row.status)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Whether `slug` is a tenant slug: 2-63 lower-case letters, digits and inner hyphens.
+pub fn is_valid_slug(slug: &str) -> bool {
+    (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+/// Creates a registrar and its first API key (named `default`).
+pub async fn create_tenant(
+    db: &DatabaseConnection,
+    slug: &str,
+    name: &str,
+) -> Result<CreatedTenant, ServiceError> {
+    let name = name.trim();
+    let mut errors = Vec::new();
+    if !is_valid_slug(slug) {
+        errors.push(
+            FieldError::new("slug", FieldErrorCode::InvalidFormat).with_message(
+                "A slug is 2-63 lower-case letters, digits and inner hyphens.",
+                "标识须为 2-63 位小写字母、数字或中间的连字符。",
+            ),
+        );
+    }
+    if name.is_empty() {
+        errors.push(FieldError::new("name", FieldErrorCode::Required));
+    } else if name.chars().count() > 200 {
+        errors.push(FieldError::new("name", FieldErrorCode::TooLong));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let now = Utc::now();
+    let key = api_key::generate();
+    let txn = db.begin().await?;
+    let inserted = entity::tenant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(slug.to_owned()),
+        name: Set(name.to_owned()),
+        status: Set(TenantStatus::Active.to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await;
+    let tenant = match inserted {
+        Ok(row) => row,
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(ServiceError::InvalidInput(vec![
+                FieldError::new("slug", FieldErrorCode::Duplicate).with_message(
+                    "A tenant with this slug already exists.",
+                    "该标识已被其他租户使用。",
+                ),
+            ]));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    entity::api_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.id),
+        name: Set("default".to_owned()),
+        key_prefix: Set(key.display_prefix),
+        key_hash: Set(key.hash),
+        created_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(CreatedTenant {
+        tenant: Tenant::try_from(tenant)?,
+        api_key: key.secret,
+    })
+}
+
+/// Every tenant, oldest first.
+pub async fn list_tenants(db: &DatabaseConnection) -> Result<Vec<Tenant>, ServiceError> {
+    entity::tenant::Entity::find()
+        .order_by_asc(entity::tenant::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Tenant::try_from)
+        .collect()
+}
+
+/// Sets a tenant's status; a suspended tenant's keys are refused from the next request on.
+pub async fn set_tenant_status(
+    db: &DatabaseConnection,
+    slug: &str,
+    status: TenantStatus,
+) -> Result<Tenant, ServiceError> {
+    let row = entity::tenant::Entity::find()
+        .filter(entity::tenant::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mut active: entity::tenant::ActiveModel = row.into();
+    active.status = Set(status.to_string());
+    active.updated_at = Set(Utc::now());
+    Tenant::try_from(active.update(db).await?)
+}
+
+/// The actor an API key stands for; unknown, revoked and suspended-tenant keys are refused.
+pub async fn authenticate_api_key(
+    db: &DatabaseConnection,
+    secret: &str,
+) -> Result<Actor, ServiceError> {
+    const REFUSED: &str = "the API key is not valid";
+    if !secret.starts_with(api_key::KEY_PREFIX) {
+        return Err(ServiceError::Unauthenticated(REFUSED));
+    }
+    let found = entity::api_key::Entity::find()
+        .filter(entity::api_key::Column::KeyHash.eq(api_key::hash(secret)))
+        .find_also_related(entity::tenant::Entity)
+        .one(db)
+        .await?;
+    let Some((key, Some(tenant))) = found else {
+        return Err(ServiceError::Unauthenticated(REFUSED));
+    };
+    if key.revoked_at.is_some() {
+        return Err(ServiceError::Unauthenticated(REFUSED));
+    }
+    if tenant.status != TenantStatus::Active.to_string() {
+        return Err(ServiceError::Unauthenticated(
+            "this registrar's access is suspended",
+        ));
+    }
+    Ok(Actor {
+        tenant_id: tenant.id,
+        kind: ActorKind::ApiKey,
+        id: key.id,
+        label: format!("API key {}", key.name),
+    })
+}

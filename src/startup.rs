@@ -1,0 +1,84 @@
+//! Building and running the server: `Application::build` binds the port (0 in tests) before serving.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{EndpointExt, Server};
+use sea_orm::DatabaseConnection;
+
+use crate::config::{Config, redact_url};
+use crate::{db, graphql, http};
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    db: DatabaseConnection,
+    config: Config,
+}
+
+impl Application {
+    /// Connects to the database (migrating where the configuration says so) and binds the listen address.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect_ready(&config).await?;
+        tracing::info!(database = %redact_url(&config.database_url()), "database ready");
+        let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
+        Ok(Self {
+            acceptor,
+            local_addr,
+            db,
+            config,
+        })
+    }
+
+    /// The address the server is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The database connection the server uses.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let schema = graphql::build_schema(self.db.clone(), &self.config.graphql);
+        let app = http::routes(schema, self.db.clone(), self.config.graphql.graphiql)
+            .with(poem::middleware::Tracing);
+        tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
+            .await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,298 @@
+//! Spawning the app against a fresh database, and talking GraphQL to it.
+
+use std::net::SocketAddr;
+
+use beian::config::Config;
+use beian::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// A database of its own for one test: a SQLite file in a temporary folder, or a new PostgreSQL database that is
+/// dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        match std::env::var("BEIAN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) => {
+                let name = format!("beian_test_{}", Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to BEIAN_TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url =
+                    url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    dir,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+            None => {
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("beian.sqlite").display()
+                );
+                Self {
+                    url,
+                    dir,
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// A configuration pointing at this database, listening on a free port.
+    pub fn config(&self) -> Config {
+        let mut config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: self.dir.path().join("data"),
+            ..Config::default()
+        };
+        config.database.url = Some(SecretString::from(self.url.clone()));
+        config.database.auto_migrate = Some(true);
+        config.log.filter = "warn".into();
+        config
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs inside the test's runtime, which cannot block on async work: use a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub database: Option<TestDatabase>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDatabase::new().await).await
+}
+
+pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
+    spawn_app_with(database, |_| {}).await
+}
+
+/// Spawns the app with a configuration adjusted by `tweak`.
+pub async fn spawn_app_with(database: TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = database.config();
+    tweak(&mut config);
+    let app = Application::build(config).await.expect("the app builds");
+    let address = format!("http://{}", app.local_addr());
+    let db = app.db().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        db,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        server: Some(server),
+        database: Some(database),
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and hands back its database, e.g. to start another server on it.
+    pub async fn stop(mut self) -> TestDatabase {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
+        self.db.clone().close().await.ok();
+        self.database.take().expect("database")
+    }
+
+    /// Creates a tenant and returns its API key.
+    pub async fn tenant(&self, slug: &str) -> String {
+        beian::services::tenants::create_tenant(&self.db, slug, &format!("Registrar {slug}"))
+            .await
+            .map_err(|e| format!("{e:?}"))
+            .expect("tenant created")
+            .api_key
+    }
+
+    /// POSTs a GraphQL request and returns the HTTP status and the JSON body.
+    pub async fn post(&self, key: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}/graphql", self.address));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// A GraphQL request that must succeed: returns `data`.
+    pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(Some(key), query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// A GraphQL request that must fail: returns the first error.
+    pub async fn err(&self, key: &str, query: &str, variables: Value) -> Value {
+        let (_, body) = self.post(Some(key), query, variables).await;
+        let errors = body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected errors: {body}"));
+        errors[0].clone()
+    }
+
+    /// Creates a draft from `fixtures::filing_input` and returns the created filing.
+    pub async fn create_filing(&self, key: &str, subject_name: &str) -> Value {
+        let data = self
+            .ok(key, &CREATE, json!({ "input": filing_input(subject_name) }))
+            .await;
+        data["createFiling"].clone()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `extensions.code` of an error.
+pub fn code(error: &Value) -> &str {
+    error["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error without code: {error}"))
+}
+
+/// The refused fields of a BAD_USER_INPUT error, as (field, code) pairs.
+pub fn fields(error: &Value) -> Vec<(String, String)> {
+    assert_eq!(code(error), "BAD_USER_INPUT", "{error}");
+    error["extensions"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_owned(),
+                f["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub const FILING_FIELDS: &str = "id status version filingType createdAt updatedAt
+    subject { subjectType name certificateType certificateNumber certificateAddress provinceCode cityCode
+      districtCode mailingAddress investor remark province { code name nameEn icpPrefix }
+      responsiblePerson { name certificateType certificateNumber mobile emergencyPhone email } }
+    websites { id filingId name domains homepageUrl serviceContent languages accessMethod remark
+      preApprovals { category licenceNumber }
+      responsiblePerson { name certificateType certificateNumber mobile emergencyPhone email } }
+    events { id action fromStatus toStatus reason actor { kind name } changes { field oldValue newValue } }";
+
+pub static CREATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "mutation($input: CreateFilingInput!) {{ createFiling(input: $input) {{ {FILING_FIELDS} }} }}"
+    )
+});
+
+pub static GET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("query($id: ID!) {{ filing(id: $id) {{ {FILING_FIELDS} }} }}")
+});
+
+pub fn person(name: &str, mobile: &str, email: &str) -> Value {
+    json!({
+        "name": name,
+        "certificateType": "RESIDENT_ID_CARD",
+        "certificateNumber": "11010519491231002X",
+        "mobile": mobile,
+        "emergencyPhone": "010-12345678",
+        "email": email,
+    })
+}
+
+pub fn subject_input(name: &str) -> Value {
+    json!({
+        "subjectType": "ENTERPRISE",
+        "name": name,
+        "certificateType": "BUSINESS_LICENCE",
+        "certificateNumber": "91110105MA01ABCD1X",
+        "certificateAddress": "北京市朝阳区示例路1号",
+        "provinceCode": "110000",
+        "cityCode": "110100",
+        "districtCode": "110105",
+        "mailingAddress": "北京市朝阳区示例路1号",
+        "responsiblePerson": person("张三", "13800138000", "zhangsan@example.com"),
+    })
+}
+
+pub fn website_input(name: &str, domain: &str) -> Value {
+    json!({
+        "name": name,
+        "domains": [domain],
+        "homepageUrl": format!("https://www.{domain}"),
+        "serviceContent": ["ORGANISATION_PORTAL"],
+        "languages": ["SIMPLIFIED_CHINESE"],
+        "preApprovals": [],
+        "accessMethod": "CLOUD",
+        "remark": "公司介绍与产品展示",
+        "responsiblePerson": person("李四", "13900139000", "lisi@example.com"),
+    })
+}
+
+pub fn filing_input(subject_name: &str) -> Value {
+    json!({ "subject": subject_input(subject_name), "websites": [website_input("示例科技官网", "example.com")] })
+}

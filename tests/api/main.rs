@@ -1,0 +1,15 @@
+//! Integration tests: the real server on port 0, over HTTP, against SQLite (default) or PostgreSQL
+//! (`BEIAN_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres`), a fresh database per test.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod filings;
+mod health;
+mod isolation;
+mod limits;
+mod pagination;
+mod persistence;
+mod schema;
+mod validation;

@@ -24,6 +24,11 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect_ready(&config).await?;
         tracing::info!(database = %redact_url(&config.database_url()), "database ready");
+        Self::with_database(config, db).await
+    }
+
+    /// Binds the listen address and serves on an already connected and migrated database.
+    pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
         let local_addr = acceptor
             .local_addr()

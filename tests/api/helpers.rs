@@ -124,6 +124,18 @@ pub async fn spawn_app_with(database: TestDatabase, tweak: impl FnOnce(&mut Conf
     let mut config = database.config();
     tweak(&mut config);
     let app = Application::build(config).await.expect("the app builds");
+    start(app, database)
+}
+
+/// Spawns the app on a connection the test prepared itself (e.g. with a statement counter).
+pub async fn spawn_app_with_db(database: TestDatabase, db: DatabaseConnection) -> TestApp {
+    let app = Application::with_database(database.config(), db)
+        .await
+        .expect("the app builds");
+    start(app, database)
+}
+
+fn start(app: Application, database: TestDatabase) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
     let (tx, rx) = oneshot::channel::<()>();

@@ -12,4 +12,5 @@ mod limits;
 mod pagination;
 mod persistence;
 mod schema;
+mod statements;
 mod validation;

@@ -12,7 +12,6 @@ use super::inputs::{
 use super::types::{Filing, Website};
 use crate::services::filings;
 
-/// Writes: filing drafts of the caller's registrar.
 pub struct MutationRoot;
 
 /// A changed website with its filing (whose version moved on).

@@ -12,7 +12,6 @@ use crate::domain::FieldErrorCode;
 use crate::services::filings::{self, FilingFilter};
 use crate::services::{Page, ServiceError, models};
 
-/// Reads: filings of the caller's registrar.
 pub struct QueryRoot;
 
 /// Reads: filings of the caller's registrar.
@@ -99,7 +98,6 @@ impl QueryRoot {
     }
 }
 
-/// A page of filings (Relay cursor connection).
 pub struct FilingConnection {
     page: Page<models::Filing>,
     filter: FilingFilter,

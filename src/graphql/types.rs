@@ -25,7 +25,6 @@ fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
     ctx.data_unchecked::<DataLoader<TenantLoader>>()
 }
 
-/// A filing order (备案订单): a subject and its websites, moving through the review workflow.
 pub struct Filing(pub models::Filing);
 
 /// A filing order (备案订单): a subject and its websites, moving through the review workflow.
@@ -123,7 +122,6 @@ impl From<domain::Province> for Province {
     }
 }
 
-/// The subject (主体) of a filing: the person or organisation that runs the websites.
 pub struct Subject(pub models::Subject);
 
 /// The subject (主体) of a filing: the person or organisation that runs the websites.
@@ -195,7 +193,6 @@ impl Subject {
     }
 }
 
-/// A responsible person (负责人) of a subject or a website.
 pub struct ResponsiblePerson(pub models::ResponsiblePerson);
 
 /// A responsible person (负责人) of a subject or a website.
@@ -232,7 +229,6 @@ impl ResponsiblePerson {
     }
 }
 
-/// A pre-approval (前置审批) a website holds.
 pub struct PreApproval(pub models::PreApproval);
 
 /// A pre-approval (前置审批) a website holds.
@@ -249,7 +245,6 @@ impl PreApproval {
     }
 }
 
-/// A website of a filing.
 pub struct Website(pub models::Website);
 
 /// A website of a filing.
@@ -326,7 +321,6 @@ impl Website {
     }
 }
 
-/// One entry of a filing's audit trail: who did what, when, and what changed.
 pub struct FilingEvent(pub models::FilingEvent);
 
 /// One entry of a filing's audit trail: who did what, when, and what changed.

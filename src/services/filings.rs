@@ -379,13 +379,7 @@ pub async fn websites_by_filing(
         .order_by_asc(website::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<Uuid, Vec<Website>> = HashMap::new();
-    for row in rows {
-        out.entry(row.filing_id)
-            .or_default()
-            .push(Website::try_from(row)?);
-    }
-    Ok(out)
+    group_by_filing(rows, |r| r.filing_id, Website::try_from)
 }
 
 /// The audit trails of the given filings, oldest event first, keyed by filing id.
@@ -400,11 +394,18 @@ pub async fn events_by_filing(
         .order_by_asc(filing_event::Column::Id)
         .all(db)
         .await?;
-    let mut out: HashMap<Uuid, Vec<FilingEvent>> = HashMap::new();
+    group_by_filing(rows, |r| r.filing_id, FilingEvent::try_from)
+}
+
+/// Groups rows by their filing, converting each, keeping their order.
+fn group_by_filing<R, T>(
+    rows: Vec<R>,
+    filing_id: fn(&R) -> Uuid,
+    convert: fn(R) -> Result<T, ServiceError>,
+) -> Result<HashMap<Uuid, Vec<T>>, ServiceError> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
     for row in rows {
-        out.entry(row.filing_id)
-            .or_default()
-            .push(FilingEvent::try_from(row)?);
+        out.entry(filing_id(&row)).or_default().push(convert(row)?);
     }
     Ok(out)
 }

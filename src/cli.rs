@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, redact_url};
 use crate::services::ServiceError;
 use crate::services::tenants::{self, TenantStatus};
+use crate::services::{accounts, outbox};
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, graphql, telemetry};
 
@@ -40,6 +41,22 @@ enum Command {
     Tenant(TenantCommand),
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Show the messages waiting to be sent (verification and reset links, invitations).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// List the newest queued messages with their contents.
+    List {
+        /// Only this registrar's messages.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How many messages at most.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,6 +69,10 @@ enum TenantCommand {
         /// Display name, e.g. "新网".
         #[arg(long)]
         name: String,
+        /// Email of the tenant's first administrator: prints a one-time setup token with which they choose a
+        /// password (GraphQL `completeAccountSetup`).
+        #[arg(long)]
+        admin_email: Option<String>,
     },
     /// List the registrars.
     List,
@@ -87,10 +108,7 @@ pub fn main() -> ExitCode {
         log.filter = "warn".to_owned();
     }
     telemetry::init(&log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -118,12 +136,38 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             let db = db::connect(&config).await?;
             db::migrate(&db).await?;
-            println!(
-                "migrations applied to {}",
-                redact_url(&config.database_url())
-            );
+            println!("migrations applied to {}", redact_url(&config.database_url()));
         }
         Command::Tenant(command) => tenant(command, &config).await?,
+        Command::Outbox(OutboxCommand::List { tenant, limit }) => {
+            let db = db::connect_ready(&config).await?;
+            let tenant_id = match tenant {
+                Some(slug) => Some(
+                    tenants::list_tenants(&db)
+                        .await
+                        .map_err(describe)?
+                        .into_iter()
+                        .find(|t| t.slug == slug)
+                        .ok_or_else(|| anyhow::anyhow!("no such tenant"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let messages = outbox::latest(&db, tenant_id, limit).await.map_err(describe)?;
+            if messages.is_empty() {
+                println!("no queued messages");
+            }
+            for m in messages {
+                println!(
+                    "{}  {:<20} {:<8} to {}",
+                    m.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    m.template,
+                    m.status,
+                    m.recipient
+                );
+                println!("    {}", m.payload);
+            }
+        }
         Command::Schema => print!("{}", graphql::sdl()),
     }
     Ok(())
@@ -132,48 +176,45 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
 async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
     let db = db::connect_ready(config).await?;
     match command {
-        TenantCommand::Create { slug, name } => {
-            let created = tenants::create_tenant(&db, &slug, &name)
-                .await
-                .map_err(describe)?;
+        TenantCommand::Create { slug, name, admin_email } => {
+            let created = tenants::create_tenant(&db, &slug, &name).await.map_err(describe)?;
             println!("tenant created");
             println!("  id:      {}", created.tenant.id);
             println!("  slug:    {}", created.tenant.slug);
             println!("  name:    {}", created.tenant.name);
             println!("  api key: {}", created.api_key);
+            if let Some(email) = admin_email {
+                let (admin, token) = accounts::create_first_admin(&db, &config.auth, created.tenant.id, &email)
+                    .await
+                    .map_err(describe)?;
+                println!("  admin:   {}", admin.email);
+                println!("  setup token: {token}");
+                println!();
+                println!("The administrator chooses a password with the GraphQL mutation");
+                println!("  completeAccountSetup(token: \"<setup token>\", password: \"...\")");
+                println!(
+                    "within {} hours, then signs in with login(tenant: \"{}\", ...).",
+                    config.auth.invitation_ttl_hours, created.tenant.slug
+                );
+            }
             println!();
-            println!(
-                "Store the API key now: it is shown only once. Send it as `Authorization: Bearer <key>`."
-            );
+            println!("Store the API key now: it is shown only once. Send it as `Authorization: Bearer <key>`.");
         }
         TenantCommand::List => {
             let list = tenants::list_tenants(&db).await.map_err(describe)?;
             if list.is_empty() {
-                println!(
-                    "no tenants yet: create one with `beian tenant create --slug <slug> --name <name>`"
-                );
+                println!("no tenants yet: create one with `beian tenant create --slug <slug> --name <name>`");
             }
             for t in list {
-                println!(
-                    "{:<24} {:<10} {}  {}  {}",
-                    t.slug,
-                    t.status,
-                    t.id,
-                    t.created_at.format("%Y-%m-%d"),
-                    t.name
-                );
+                println!("{:<24} {:<10} {}  {}  {}", t.slug, t.status, t.id, t.created_at.format("%Y-%m-%d"), t.name);
             }
         }
         TenantCommand::Suspend { slug } => {
-            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Suspended)
-                .await
-                .map_err(describe)?;
+            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Suspended).await.map_err(describe)?;
             println!("tenant {} suspended: its API keys are refused", t.slug);
         }
         TenantCommand::Activate { slug } => {
-            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Active)
-                .await
-                .map_err(describe)?;
+            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Active).await.map_err(describe)?;
             println!("tenant {} active", t.slug);
         }
     }
@@ -184,10 +225,7 @@ async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
 fn describe(error: ServiceError) -> anyhow::Error {
     match error {
         ServiceError::InvalidInput(fields) => {
-            let lines: Vec<String> = fields
-                .iter()
-                .map(|f| format!("--{}: {}", f.field, f.message))
-                .collect();
+            let lines: Vec<String> = fields.iter().map(|f| format!("--{}: {}", f.field, f.message)).collect();
             anyhow::anyhow!("{}", lines.join("; "))
         }
         ServiceError::NotFound => anyhow::anyhow!("no such tenant"),

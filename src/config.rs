@@ -19,7 +19,34 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Secret that signs access tokens, at least 32 bytes; every replica needs the same one. Unset: in the embedded
+    /// default a random secret is created in `data_dir/jwt-secret` and kept there, so restarts keep sessions;
+    /// with PostgreSQL it must be set.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub jwt_secret: Option<SecretString>,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_seconds: i64,
+    /// Lifetime of a refresh token (a signed-in session without activity), in days.
+    pub refresh_token_ttl_days: i64,
+    /// Clock skew allowed when checking token expiry, in seconds.
+    pub clock_skew_seconds: i64,
+    /// Login attempts allowed per account every 15 minutes.
+    pub login_attempts_per_account: u32,
+    /// Login attempts allowed per client address every minute.
+    pub login_attempts_per_address: u32,
+    /// Lifetime of an email verification link, in hours.
+    pub email_verification_ttl_hours: i64,
+    /// Lifetime of a password reset link, in minutes.
+    pub password_reset_ttl_minutes: i64,
+    /// Lifetime of a staff invitation (account setup link), in hours.
+    pub invitation_ttl_hours: i64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -73,11 +100,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
-            database: DatabaseConfig {
-                url: None,
-                auto_migrate: None,
-                max_connections: 10,
-            },
+            database: DatabaseConfig { url: None, auto_migrate: None, max_connections: 10 },
             graphql: GraphqlConfig {
                 graphiql: true,
                 introspection: true,
@@ -86,16 +109,24 @@ impl Default for Config {
                 default_page_size: 20,
                 max_page_size: 100,
             },
-            log: LogConfig {
-                filter: "info".to_owned(),
-                format: LogFormat::Text,
+            auth: AuthConfig {
+                jwt_secret: None,
+                access_token_ttl_seconds: 15 * 60,
+                refresh_token_ttl_days: 30,
+                clock_skew_seconds: 30,
+                login_attempts_per_account: 10,
+                login_attempts_per_address: 30,
+                email_verification_ttl_hours: 48,
+                password_reset_ttl_minutes: 60,
+                invitation_ttl_hours: 72,
             },
+            log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
         }
     }
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] = &["database", "graphql", "log"];
+const SECTIONS: &[&str] = &["database", "graphql", "auth", "log"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
@@ -109,21 +140,15 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(
-                Env::prefixed("BEIAN_")
-                    .ignore(&["CONFIG", "TEST_DATABASE_URL"])
-                    .map(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        for section in SECTIONS {
-                            if let Some(rest) =
-                                key.strip_prefix(section).and_then(|r| r.strip_prefix('_'))
-                            {
-                                return format!("{section}.{rest}").into();
-                            }
-                        }
-                        key.into()
-                    }),
-            )
+            .merge(Env::prefixed("BEIAN_").ignore(&["CONFIG", "TEST_DATABASE_URL"]).map(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                for section in SECTIONS {
+                    if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+                        return format!("{section}.{rest}").into();
+                    }
+                }
+                key.into()
+            }))
             .extract()
             .map_err(Box::new)
     }
@@ -132,10 +157,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(url) => url.expose_secret().to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("beian.sqlite").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("beian.sqlite").display()),
         }
     }
 
@@ -144,11 +166,30 @@ impl Config {
         self.database_url().starts_with("sqlite:")
     }
 
+    /// The token-signing secret: configured, or in the embedded default created once and kept in the data folder.
+    pub fn jwt_secret(&self) -> Result<Vec<u8>, String> {
+        if let Some(secret) = &self.auth.jwt_secret {
+            return Ok(secret.expose_secret().as_bytes().to_vec());
+        }
+        if self.database.url.is_some() && !self.is_sqlite() {
+            return Err(
+                "set auth.jwt_secret (BEIAN_AUTH_JWT_SECRET): every replica must sign with the same secret".into()
+            );
+        }
+        let path = self.data_dir.join("jwt-secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
+        let (secret, _) = crate::auth::tokens::opaque("");
+        write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(secret.into_bytes())
+    }
+
     /// Whether start-up applies pending migrations.
     pub fn auto_migrate(&self) -> bool {
-        self.database
-            .auto_migrate
-            .unwrap_or_else(|| self.is_sqlite())
+        self.database.auto_migrate.unwrap_or_else(|| self.is_sqlite())
     }
 }
 
@@ -164,10 +205,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn serialize_optional_secret<S: serde::Serializer>(
-    value: &Option<SecretString>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+fn serialize_optional_secret<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(secret) => s.serialize_some(secret.expose_secret()),
         None => s.serialize_none(),
@@ -182,14 +230,8 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_logs() {
-        assert_eq!(
-            redact_url("postgres://beian:s3cret@db:5432/beian"),
-            "postgres://beian:*****@db:5432/beian"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
+        assert_eq!(redact_url("postgres://beian:s3cret@db:5432/beian"), "postgres://beian:*****@db:5432/beian");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
         let config = Config {
             database: DatabaseConfig {
                 url: Some(SecretString::from("postgres://u:hunter2@h/d")),
@@ -221,10 +263,7 @@ mod tests {
             assert_eq!(config.listen.to_string(), "0.0.0.0:9000", "from the file");
             assert_eq!(config.database.max_connections, 3, "from the file");
             assert!(!config.graphql.graphiql, "from the file");
-            assert_eq!(
-                config.graphql.max_page_size, 70,
-                "the environment wins over the file"
-            );
+            assert_eq!(config.graphql.max_page_size, 70, "the environment wins over the file");
             assert_eq!(config.graphql.default_page_size, 20, "built-in default");
             assert_eq!(config.database_url(), "postgres://beian:pw@db/beian");
             assert!(config.auto_migrate(), "explicitly on for PostgreSQL");
@@ -245,17 +284,11 @@ mod tests {
     #[test]
     fn the_embedded_default_is_a_migrated_sqlite_file_in_the_data_folder() {
         let config = Config::default();
-        assert_eq!(
-            config.database_url(),
-            "sqlite://./data/beian.sqlite?mode=rwc"
-        );
+        assert_eq!(config.database_url(), "sqlite://./data/beian.sqlite?mode=rwc");
         assert!(config.is_sqlite());
         assert!(config.auto_migrate());
         let postgres = Config {
-            database: DatabaseConfig {
-                url: Some(SecretString::from("postgres://h/d")),
-                ..Config::default().database
-            },
+            database: DatabaseConfig { url: Some(SecretString::from("postgres://h/d")), ..Config::default().database },
             ..Config::default()
         };
         assert!(!postgres.auto_migrate());

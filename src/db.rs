@@ -11,10 +11,7 @@ use crate::config::{Config, redact_url};
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
     #[error("cannot create the data folder {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("cannot connect to the database {url}: {source}")]
     Connect { url: String, source: DbErr },
     #[error("cannot apply migrations: {0}")]
@@ -29,10 +26,8 @@ pub enum DbSetupError {
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError> {
     let url = config.database_url();
     if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| DbSetupError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| DbSetupError::DataDir { path: config.data_dir.display().to_string(), source })?;
     }
     let mut options = ConnectOptions::new(url.clone());
     options
@@ -42,16 +37,9 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the one writer; the busy timeout queues writers instead of failing them.
-            opts.journal_mode(SqliteJournalMode::Wal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
+            opts.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
         });
-    Database::connect(options)
-        .await
-        .map_err(|source| DbSetupError::Connect {
-            url: redact_url(&url),
-            source,
-        })
+    Database::connect(options).await.map_err(|source| DbSetupError::Connect { url: redact_url(&url), source })
 }
 
 /// Applies every pending migration.
@@ -65,9 +53,7 @@ pub async fn connect_ready(config: &Config) -> Result<DatabaseConnection, DbSetu
     if config.auto_migrate() {
         migrate(&db).await?;
     } else {
-        let pending = Migrator::get_pending_migrations(&db)
-            .await
-            .map_err(DbSetupError::Migrate)?;
+        let pending = Migrator::get_pending_migrations(&db).await.map_err(DbSetupError::Migrate)?;
         if !pending.is_empty() {
             return Err(DbSetupError::PendingMigrations(pending.len()));
         }

@@ -1,10 +1,12 @@
 //! HTTP routes: GraphQL, GraphiQL, health and readiness.
 
+use std::sync::Arc;
+
 use async_graphql::http::GraphiQLSource;
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::http::{HeaderMap, StatusCode, header};
 use poem::middleware::SizeLimit;
-use poem::web::{Data, Html, Json};
+use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
@@ -12,6 +14,7 @@ use serde_json::json;
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
+use crate::services::accounts::{self, AuthContext};
 use crate::services::{ServiceError, tenants};
 
 /// Largest GraphQL request body accepted (queries and variables; files go to S3 directly).
@@ -21,30 +24,29 @@ pub const MAX_GRAPHQL_BODY: usize = 1024 * 1024;
 struct State {
     schema: BeianSchema,
     db: DatabaseConnection,
+    auth: Arc<AuthContext>,
     graphiql: bool,
 }
 
 /// All routes of the server.
-pub fn routes(schema: BeianSchema, db: DatabaseConnection, graphiql: bool) -> impl poem::Endpoint {
+pub fn routes(
+    schema: BeianSchema,
+    db: DatabaseConnection,
+    auth: Arc<AuthContext>,
+    graphiql: bool,
+) -> impl poem::Endpoint {
     Route::new()
-        .at(
-            "/graphql",
-            get(graphiql_page).post(graphql.with(SizeLimit::new(MAX_GRAPHQL_BODY))),
-        )
+        .at("/graphql", get(graphiql_page).post(graphql.with(SizeLimit::new(MAX_GRAPHQL_BODY))))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .data(State {
-            schema,
-            db,
-            graphiql,
-        })
+        .data(State { schema, db, auth, graphiql })
 }
 
 #[handler]
-async fn graphql(state: Data<&State>, headers: &HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, request: GraphQLRequest) -> Response {
     let actor = match bearer_token(headers) {
         None => None,
-        Some(token) => match tenants::authenticate_api_key(&state.db, token).await {
+        Some(token) => match authenticate(&state, token).await {
             Ok(actor) => Some(actor),
             Err(ServiceError::Unauthenticated(message)) => {
                 return error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
@@ -53,12 +55,8 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, request: GraphQLReque
             }
             Err(other) => {
                 tracing::error!(error = ?other, "authentication failed");
-                return error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error",
-                    code::INTERNAL,
-                )
-                .into_response();
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL)
+                    .into_response();
             }
         },
     };
@@ -66,26 +64,28 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, request: GraphQLReque
     if let Some(actor) = &actor {
         request = request.data(loaders::for_request(&state.db, actor));
     }
-    request = request.data(RequestContext { actor });
+    let client_ip = remote.as_socket_addr().map(|addr| addr.ip());
+    request = request.data(RequestContext { actor, client_ip });
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// API keys are recognised by their prefix; anything else must be an access token.
+async fn authenticate(state: &State, token: &str) -> Result<crate::auth::Actor, ServiceError> {
+    if token.starts_with(crate::auth::api_key::KEY_PREFIX) {
+        tenants::authenticate_api_key(&state.db, token).await
+    } else {
+        accounts::authenticate_access_token(&state.db, &state.auth, token).await
+    }
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-fn error_response(
-    status: StatusCode,
-    message: &str,
-    code: &str,
-) -> poem::web::WithStatus<Json<serde_json::Value>> {
-    Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-        .with_status(status)
+fn error_response(status: StatusCode, message: &str, code: &str) -> poem::web::WithStatus<Json<serde_json::Value>> {
+    Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })).with_status(status)
 }
 
 #[handler]
@@ -93,13 +93,7 @@ async fn graphiql_page(state: Data<&State>) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("beian GraphQL")
-            .finish(),
-    )
-    .into_response()
+    Html(GraphiQLSource::build().endpoint("/graphql").title("beian GraphQL").finish()).into_response()
 }
 
 /// The process is up.

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -9,6 +10,7 @@ use poem::{EndpointExt, Server};
 use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, redact_url};
+use crate::services::accounts::AuthContext;
 use crate::{db, graphql, http};
 
 /// A bound, ready-to-run server.
@@ -16,6 +18,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
     db: DatabaseConnection,
+    auth: Arc<AuthContext>,
     config: Config,
 }
 
@@ -35,12 +38,9 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
-        Ok(Self {
-            acceptor,
-            local_addr,
-            db,
-            config,
-        })
+        let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
+        let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
+        Ok(Self { acceptor, local_addr, db, auth, config })
     }
 
     /// The address the server is bound to.
@@ -55,8 +55,8 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let schema = graphql::build_schema(self.db.clone(), &self.config.graphql);
-        let app = http::routes(schema, self.db.clone(), self.config.graphql.graphiql)
+        let schema = graphql::build_schema(self.db.clone(), &self.config.graphql, self.auth.clone());
+        let app = http::routes(schema, self.db.clone(), self.auth, self.config.graphql.graphiql)
             .with(poem::middleware::Tracing);
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         Server::new_with_acceptor(self.acceptor)

@@ -11,17 +11,15 @@ pub struct Model {
     pub key_prefix: String,
     #[sea_orm(unique)]
     pub key_hash: String,
+    /// `FULL` or `READ_ONLY`.
+    pub scope: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::tenant::Entity",
-        from = "Column::TenantId",
-        to = "super::tenant::Column::Id"
-    )]
+    #[sea_orm(belongs_to = "super::tenant::Entity", from = "Column::TenantId", to = "super::tenant::Column::Id")]
     Tenant,
 }
 

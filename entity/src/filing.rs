@@ -7,6 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub tenant_id: Uuid,
+    /// The applicant account that owns the filing; none when a registrar backend created it.
+    pub owner_account_id: Option<Uuid>,
     pub filing_type: String,
     pub status: String,
     /// Optimistic concurrency: every change increments it, and a write naming an older version is refused.

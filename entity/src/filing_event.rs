@@ -24,11 +24,7 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::filing::Entity",
-        from = "Column::FilingId",
-        to = "super::filing::Column::Id"
-    )]
+    #[sea_orm(belongs_to = "super::filing::Entity", from = "Column::FilingId", to = "super::filing::Column::Id")]
     Filing,
 }
 

@@ -3,9 +3,13 @@
 //! Enumerated columns are stored as their stable string names (`DRAFT`, `ENTERPRISE`, ...); the service layer parses
 //! them into the domain enums, so the database never needs a migration when a registrar-facing list grows.
 
+pub mod account;
+pub mod account_token;
 pub mod api_key;
 pub mod filing;
 pub mod filing_event;
 pub mod filing_subject;
+pub mod outbox_message;
+pub mod session;
 pub mod tenant;
 pub mod website;

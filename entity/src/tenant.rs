@@ -11,6 +11,10 @@ pub struct Model {
     pub name: String,
     /// `ACTIVE` or `SUSPENDED`.
     pub status: String,
+    /// Whether applicants may register themselves.
+    pub open_signup: bool,
+    /// Where the registrar's filing frontend lives; links in messages point there.
+    pub frontend_base_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

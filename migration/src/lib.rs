@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tenants;
 mod m20261128_000002_create_filings;
+mod m20261128_000003_create_accounts;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tenants::Migration),
             Box::new(m20261128_000002_create_filings::Migration),
+            Box::new(m20261128_000003_create_accounts::Migration),
         ]
     }
 }

@@ -22,21 +22,13 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Filings::CreatedAt))
                     .col(timestamp_with_time_zone(Filings::UpdatedAt))
                     .foreign_key(
-                        ForeignKey::create()
-                            .from(Filings::Table, Filings::TenantId)
-                            .to(Tenants::Table, Tenants::Id),
+                        ForeignKey::create().from(Filings::Table, Filings::TenantId).to(Tenants::Table, Tenants::Id),
                     )
                     .to_owned(),
             )
             .await?;
         // Keyset pagination walks (tenant_id, id DESC); ids are UUIDv7, so this is newest first.
-        index(
-            manager,
-            "idx_filings_tenant_id",
-            Filings::Table,
-            &[Filings::TenantId, Filings::Id],
-        )
-        .await?;
+        index(manager, "idx_filings_tenant_id", Filings::Table, &[Filings::TenantId, Filings::Id]).await?;
         index(
             manager,
             "idx_filings_tenant_status_id",
@@ -44,13 +36,8 @@ impl MigrationTrait for Migration {
             &[Filings::TenantId, Filings::Status, Filings::Id],
         )
         .await?;
-        index(
-            manager,
-            "idx_filings_tenant_created_at",
-            Filings::Table,
-            &[Filings::TenantId, Filings::CreatedAt],
-        )
-        .await?;
+        index(manager, "idx_filings_tenant_created_at", Filings::Table, &[Filings::TenantId, Filings::CreatedAt])
+            .await?;
 
         manager
             .create_table(
@@ -161,11 +148,7 @@ impl MigrationTrait for Migration {
             manager,
             "idx_filing_events_tenant_filing",
             FilingEvents::Table,
-            &[
-                FilingEvents::TenantId,
-                FilingEvents::FilingId,
-                FilingEvents::Id,
-            ],
+            &[FilingEvents::TenantId, FilingEvents::FilingId, FilingEvents::Id],
         )
         .await
     }
@@ -177,9 +160,7 @@ impl MigrationTrait for Migration {
             FilingSubjects::Table.into_iden(),
             Filings::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -20,11 +20,7 @@ pub fn generate() -> NewApiKey {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    NewApiKey {
-        hash: hash(&secret),
-        display_prefix: secret[..KEY_PREFIX.len() + 6].to_owned(),
-        secret,
-    }
+    NewApiKey { hash: hash(&secret), display_prefix: secret[..KEY_PREFIX.len() + 6].to_owned(), secret }
 }
 
 /// The stored form of a key.

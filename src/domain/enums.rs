@@ -259,10 +259,7 @@ mod tests {
             assert_eq!(value.as_str().parse::<CertificateType>().unwrap(), value);
         }
         assert_eq!(FilingStatus::PendingReview.as_str(), "PENDING_REVIEW");
-        assert_eq!(
-            SubjectType::PrivateNonEnterprise.as_str(),
-            "PRIVATE_NON_ENTERPRISE"
-        );
+        assert_eq!(SubjectType::PrivateNonEnterprise.as_str(), "PRIVATE_NON_ENTERPRISE");
         assert_eq!(ServiceContent::P2pLending.as_str(), "P2P_LENDING");
         assert!("draft".parse::<FilingStatus>().is_err());
     }
@@ -275,17 +272,12 @@ mod tests {
         assert_eq!(SubjectType::Arbitration.miit_code(), 20);
         let mut codes: Vec<u8> = SubjectType::iter().map(SubjectType::miit_code).collect();
         codes.dedup();
-        assert_eq!(
-            codes.len(),
-            SubjectType::iter().count(),
-            "codes are distinct and ascending"
-        );
+        assert_eq!(codes.len(), SubjectType::iter().count(), "codes are distinct and ascending");
     }
 
     #[test]
     fn only_drafts_and_returned_filings_are_editable() {
-        let editable: Vec<FilingStatus> =
-            FilingStatus::iter().filter(|s| s.is_editable()).collect();
+        let editable: Vec<FilingStatus> = FilingStatus::iter().filter(|s| s.is_editable()).collect();
         assert_eq!(editable, vec![FilingStatus::Draft, FilingStatus::Returned]);
     }
 

@@ -39,10 +39,7 @@ mod tests {
 
     #[test]
     fn masks_keep_only_the_recognisable_ends() {
-        assert_eq!(
-            mask_certificate_number("11010519491231002X"),
-            "110***********002X"
-        );
+        assert_eq!(mask_certificate_number("11010519491231002X"), "110***********002X");
         assert_eq!(mask_phone("13800138000"), "138****8000");
         assert_eq!(mask_email("alice@example.com"), "a***@example.com");
         assert_eq!(mask_middle("abc", 2, 2), "***");

@@ -11,18 +11,8 @@ pub struct Province {
     pub icp_prefix: &'static str,
 }
 
-const fn p(
-    code: &'static str,
-    name_zh: &'static str,
-    name_en: &'static str,
-    icp_prefix: &'static str,
-) -> Province {
-    Province {
-        code,
-        name_zh,
-        name_en,
-        icp_prefix,
-    }
+const fn p(code: &'static str, name_zh: &'static str, name_en: &'static str, icp_prefix: &'static str) -> Province {
+    Province { code, name_zh, name_en, icp_prefix }
 }
 
 /// The 31 mainland provinces, autonomous regions and municipalities.
@@ -64,10 +54,7 @@ impl Province {
     /// The province of a six-digit division code (`110000`, `110105`) or its two-digit prefix.
     pub fn of_division_code(code: &str) -> Option<Province> {
         let prefix = code.get(..2)?;
-        PROVINCES
-            .iter()
-            .copied()
-            .find(|province| province.code == prefix)
+        PROVINCES.iter().copied().find(|province| province.code == prefix)
     }
 
     /// The six-digit division code of the province itself (`110000`).
@@ -97,10 +84,7 @@ mod tests {
 
     #[test]
     fn unknown_codes_have_no_province() {
-        assert!(
-            Province::of_division_code("710000").is_none(),
-            "Taiwan has no bureau"
-        );
+        assert!(Province::of_division_code("710000").is_none(), "Taiwan has no bureau");
         assert!(Province::of_division_code("99").is_none());
         assert!(Province::of_division_code("1").is_none());
         assert_eq!(PROVINCES.len(), 31);
@@ -111,9 +95,6 @@ mod tests {
         assert!(is_division_code("310115"));
         assert!(!is_division_code("31011"));
         assert!(!is_division_code("31011a"));
-        assert_eq!(
-            Province::of_division_code("31").unwrap().division_code(),
-            "310000"
-        );
+        assert_eq!(Province::of_division_code("31").unwrap().division_code(), "310000");
     }
 }

@@ -1,5 +1,6 @@
 //! What every resolver can reach: the database, the caller, the GraphQL settings.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::Context;
@@ -9,11 +10,13 @@ use super::error::gql;
 use crate::auth::Actor;
 use crate::config::GraphqlConfig;
 use crate::services::ServiceError;
+use crate::services::accounts::AuthContext;
 
-/// Per-request data: who is calling.
+/// Per-request data: who is calling, and from where.
 #[derive(Clone)]
 pub struct RequestContext {
     pub actor: Option<Actor>,
+    pub client_ip: Option<IpAddr>,
 }
 
 /// Per-schema data: shared handles.
@@ -21,6 +24,7 @@ pub struct RequestContext {
 pub struct AppData {
     pub db: DatabaseConnection,
     pub graphql: Arc<GraphqlConfig>,
+    pub auth: Arc<AuthContext>,
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
@@ -31,13 +35,18 @@ pub fn settings<'a>(ctx: &'a Context<'_>) -> &'a GraphqlConfig {
     &ctx.data_unchecked::<AppData>().graphql
 }
 
+pub fn auth<'a>(ctx: &'a Context<'_>) -> &'a AuthContext {
+    &ctx.data_unchecked::<AppData>().auth
+}
+
+/// The client's address, for throttling.
+pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
+    ctx.data_opt::<RequestContext>().and_then(|r| r.client_ip)
+}
+
 /// The authenticated caller, or UNAUTHENTICATED.
 pub fn actor<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Actor> {
-    ctx.data_opt::<RequestContext>()
-        .and_then(|r| r.actor.as_ref())
-        .ok_or_else(|| {
-            gql(ServiceError::Unauthenticated(
-                "send a tenant API key as `Authorization: Bearer <key>`",
-            ))
-        })
+    ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()).ok_or_else(|| {
+        gql(ServiceError::Unauthenticated("sign in, or send an API key: `Authorization: Bearer <token>`"))
+    })
 }

@@ -307,4 +307,60 @@ pub enum FilingAction {
 pub enum ActorKind {
     /// A registrar backend, calling with one of the tenant's API keys.
     ApiKey,
+    /// A person signed in with an account.
+    Account,
+}
+
+/// The role of an account within its registrar.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::auth::Role")]
+pub enum Role {
+    /// Files for their own subject and websites; sees only their own filings.
+    Applicant,
+    /// Registrar staff doing the preliminary review (初审); sees every filing of the registrar.
+    Reviewer,
+    /// Registrar staff managing accounts, API keys and settings; sees every filing of the registrar.
+    Admin,
+}
+
+/// Whether an account may sign in.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::services::accounts::AccountStatus")]
+pub enum AccountStatus {
+    /// May sign in.
+    Active,
+    /// Registered; the email address is not confirmed yet.
+    Pending,
+    /// Invited staff who has not set a password yet.
+    Invited,
+    /// Switched off by an administrator.
+    Disabled,
+}
+
+/// What an API key may do.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::auth::ApiKeyScope")]
+pub enum ApiKeyScope {
+    /// Read every filing of the registrar; change nothing.
+    ReadOnly,
+    /// Read, and create and edit filings on the applicants' behalf.
+    Full,
+}
+
+/// Something a caller may do.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::auth::Permission")]
+pub enum Permission {
+    /// Read the filings the caller owns.
+    ReadOwnFilings,
+    /// Read every filing of the registrar.
+    ReadAllFilings,
+    /// Create filings and edit their data while they are editable.
+    EditFilings,
+    /// Invite staff, change roles, disable accounts.
+    ManageAccounts,
+    /// Create and revoke API keys.
+    ManageApiKeys,
+    /// Change the registrar's settings.
+    ManageSettings,
 }

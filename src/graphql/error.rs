@@ -20,31 +20,30 @@ pub mod code {
 /// Converts a service error for the client. Internal causes are logged here, with their whole chain, and never sent.
 pub fn to_gql(error: ServiceError) -> async_graphql::Error {
     match error {
-        ServiceError::Unauthenticated(message) => async_graphql::Error::new(message)
-            .extend_with(|_, e| e.set("code", code::UNAUTHENTICATED)),
-        ServiceError::NotFound => async_graphql::Error::new("not found")
-            .extend_with(|_, e| e.set("code", code::NOT_FOUND)),
+        ServiceError::Unauthenticated(message) => {
+            async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code::UNAUTHENTICATED))
+        }
+        ServiceError::Forbidden(message) => {
+            async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code::FORBIDDEN))
+        }
+        e @ ServiceError::RateLimited { retry_after } => {
+            async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+                ext.set("code", code::RATE_LIMITED);
+                ext.set("retryAfterSeconds", retry_after.as_secs().max(1));
+            })
+        }
+        ServiceError::NotFound => {
+            async_graphql::Error::new("not found").extend_with(|_, e| e.set("code", code::NOT_FOUND))
+        }
         ServiceError::InvalidInput(fields) => {
             let list: Vec<Value> = fields
                 .iter()
                 .map(|f| {
                     let mut m = async_graphql::indexmap::IndexMap::new();
-                    m.insert(
-                        async_graphql::Name::new("field"),
-                        Value::from(f.field.clone()),
-                    );
-                    m.insert(
-                        async_graphql::Name::new("code"),
-                        Value::from(f.code.as_str()),
-                    );
-                    m.insert(
-                        async_graphql::Name::new("message"),
-                        Value::from(f.message.clone()),
-                    );
-                    m.insert(
-                        async_graphql::Name::new("messageZh"),
-                        Value::from(f.message_zh.clone()),
-                    );
+                    m.insert(async_graphql::Name::new("field"), Value::from(f.field.clone()));
+                    m.insert(async_graphql::Name::new("code"), Value::from(f.code.as_str()));
+                    m.insert(async_graphql::Name::new("message"), Value::from(f.message.clone()));
+                    m.insert(async_graphql::Name::new("messageZh"), Value::from(f.message_zh.clone()));
                     Value::Object(m)
                 })
                 .collect();
@@ -57,17 +56,18 @@ pub fn to_gql(error: ServiceError) -> async_graphql::Error {
                 e.set("fields", Value::List(list.clone()));
             })
         }
-        e @ ServiceError::InvalidTransition { .. } => async_graphql::Error::new(e.to_string())
-            .extend_with(|_, ext| ext.set("code", code::INVALID_TRANSITION)),
-        e @ ServiceError::Conflict { current_version } => async_graphql::Error::new(e.to_string())
-            .extend_with(|_, ext| {
+        e @ ServiceError::InvalidTransition { .. } => {
+            async_graphql::Error::new(e.to_string()).extend_with(|_, ext| ext.set("code", code::INVALID_TRANSITION))
+        }
+        e @ ServiceError::Conflict { current_version } => {
+            async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
                 ext.set("code", code::CONFLICT);
                 ext.set("currentVersion", current_version);
-            }),
+            })
+        }
         ServiceError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error");
-            async_graphql::Error::new("internal error")
-                .extend_with(|_, e| e.set("code", code::INTERNAL))
+            async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))
         }
     }
 }

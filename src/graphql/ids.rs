@@ -13,6 +13,8 @@ pub enum Kind {
     Filing,
     Website,
     FilingEvent,
+    Account,
+    ApiKey,
 }
 
 impl Kind {
@@ -21,11 +23,13 @@ impl Kind {
             Kind::Filing => "Filing",
             Kind::Website => "Website",
             Kind::FilingEvent => "FilingEvent",
+            Kind::Account => "Account",
+            Kind::ApiKey => "ApiKey",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Kind::Filing, Kind::Website, Kind::FilingEvent]
+        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey]
             .into_iter()
             .find(|k| k.name() == name)
     }
@@ -38,9 +42,7 @@ pub fn encode(kind: Kind, id: Uuid) -> async_graphql::ID {
 /// Decodes any global ID into its kind and UUID; a malformed ID is a BAD_USER_INPUT on `field`.
 pub fn decode_any(id: &str, field: &str) -> Result<(Kind, Uuid), ServiceError> {
     let invalid = || ServiceError::invalid(field, FieldErrorCode::InvalidId);
-    let bytes = URL_SAFE_NO_PAD
-        .decode(id.trim_end_matches('='))
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(id.trim_end_matches('=')).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (name, uuid) = text.split_once(':').ok_or_else(invalid)?;
     let kind = Kind::from_name(name).ok_or_else(invalid)?;
@@ -63,11 +65,7 @@ pub fn encode_cursor(id: Uuid) -> String {
 
 pub fn decode_cursor(cursor: &str) -> Result<Uuid, ServiceError> {
     let invalid = || ServiceError::invalid("after", FieldErrorCode::InvalidFormat);
-    let text = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid)?;
+    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
     let uuid = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
     Uuid::parse_str(uuid).map_err(|_| invalid())
 }
@@ -81,18 +79,9 @@ mod tests {
         let uuid = Uuid::now_v7();
         let id = encode(Kind::Website, uuid);
         assert_eq!(decode(&id, Kind::Website, "id").unwrap(), uuid);
-        assert!(matches!(
-            decode(&id, Kind::Filing, "id"),
-            Err(ServiceError::NotFound)
-        ));
-        assert!(matches!(
-            decode("not an id", Kind::Filing, "id"),
-            Err(ServiceError::InvalidInput(_))
-        ));
-        assert!(matches!(
-            decode(&encode_cursor(uuid), Kind::Filing, "id"),
-            Err(ServiceError::InvalidInput(_))
-        ));
+        assert!(matches!(decode(&id, Kind::Filing, "id"), Err(ServiceError::NotFound)));
+        assert!(matches!(decode("not an id", Kind::Filing, "id"), Err(ServiceError::InvalidInput(_))));
+        assert!(matches!(decode(&encode_cursor(uuid), Kind::Filing, "id"), Err(ServiceError::InvalidInput(_))));
     }
 
     #[test]

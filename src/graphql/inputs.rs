@@ -197,10 +197,7 @@ impl From<WebsiteInput> for svc::WebsiteInput {
             pre_approvals: w
                 .pre_approvals
                 .into_iter()
-                .map(|a| svc::PreApprovalInput {
-                    category: a.category.into(),
-                    licence_number: a.licence_number,
-                })
+                .map(|a| svc::PreApprovalInput { category: a.category.into(), licence_number: a.licence_number })
                 .collect(),
             access_method: w.access_method.into(),
             remark: w.remark,
@@ -211,22 +208,15 @@ impl From<WebsiteInput> for svc::WebsiteInput {
 
 impl From<CreateFilingInput> for svc::CreateFilingInput {
     fn from(c: CreateFilingInput) -> Self {
-        Self {
-            subject: c.subject.into(),
-            websites: c.websites.into_iter().map(Into::into).collect(),
-        }
+        Self { subject: c.subject.into(), websites: c.websites.into_iter().map(Into::into).collect() }
     }
 }
 
 impl From<FilingFilterInput> for FilingFilter {
     fn from(f: FilingFilterInput) -> Self {
         Self {
-            statuses: f
-                .status
-                .map(|list| list.into_iter().map(Into::into).collect()),
-            filing_types: f
-                .filing_type
-                .map(|list| list.into_iter().map(Into::into).collect()),
+            statuses: f.status.map(|list| list.into_iter().map(Into::into).collect()),
+            filing_types: f.filing_type.map(|list| list.into_iter().map(Into::into).collect()),
             province_code: f.province_code,
             subject_name_contains: f.subject_name_contains,
             created_after: f.created_after,

@@ -20,13 +20,7 @@ pub struct TenantLoader {
 
 /// The loaders of one request.
 pub fn for_request(db: &DatabaseConnection, actor: &Actor) -> DataLoader<TenantLoader> {
-    DataLoader::new(
-        TenantLoader {
-            db: db.clone(),
-            actor: actor.clone(),
-        },
-        tokio::spawn,
-    )
+    DataLoader::new(TenantLoader { db: db.clone(), actor: actor.clone() }, tokio::spawn)
 }
 
 /// Key: the subject of a filing.
@@ -45,13 +39,8 @@ impl Loader<SubjectOf> for TenantLoader {
 
     async fn load(&self, keys: &[SubjectOf]) -> Result<HashMap<SubjectOf, Subject>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::subjects_by_filing(&self.db, &self.actor, &ids)
-            .await
-            .map_err(Arc::new)?;
-        Ok(found
-            .into_iter()
-            .map(|(id, s)| (SubjectOf(id), s))
-            .collect())
+        let found = filings::subjects_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, s)| (SubjectOf(id), s)).collect())
     }
 }
 
@@ -59,18 +48,10 @@ impl Loader<WebsitesOf> for TenantLoader {
     type Value = Vec<Website>;
     type Error = Arc<ServiceError>;
 
-    async fn load(
-        &self,
-        keys: &[WebsitesOf],
-    ) -> Result<HashMap<WebsitesOf, Vec<Website>>, Self::Error> {
+    async fn load(&self, keys: &[WebsitesOf]) -> Result<HashMap<WebsitesOf, Vec<Website>>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::websites_by_filing(&self.db, &self.actor, &ids)
-            .await
-            .map_err(Arc::new)?;
-        Ok(found
-            .into_iter()
-            .map(|(id, w)| (WebsitesOf(id), w))
-            .collect())
+        let found = filings::websites_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, w)| (WebsitesOf(id), w)).collect())
     }
 }
 
@@ -78,14 +59,9 @@ impl Loader<EventsOf> for TenantLoader {
     type Value = Vec<FilingEvent>;
     type Error = Arc<ServiceError>;
 
-    async fn load(
-        &self,
-        keys: &[EventsOf],
-    ) -> Result<HashMap<EventsOf, Vec<FilingEvent>>, Self::Error> {
+    async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Vec<FilingEvent>>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::events_by_filing(&self.db, &self.actor, &ids)
-            .await
-            .map_err(Arc::new)?;
+        let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect())
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL API: schema, types, resolvers. Resolvers are thin: they take the caller from the context, call one
 //! service function and map its result.
 
+pub mod accounts;
 pub mod context;
 pub mod enums;
 pub mod error;
@@ -13,23 +14,27 @@ pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, SDLExportOptions, Schema};
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
+use crate::services::accounts::AuthContext;
 use context::AppData;
-use mutation::MutationRoot;
-use query::QueryRoot;
+
+/// Reads: filings, accounts, keys and settings of the caller's registrar.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery);
+
+/// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(mutation::FilingMutation, accounts::AccountMutation);
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema the server serves.
-pub fn build_schema(db: DatabaseConnection, config: &GraphqlConfig) -> BeianSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .data(AppData {
-            db,
-            graphql: Arc::new(config.clone()),
-        })
+pub fn build_schema(db: DatabaseConnection, config: &GraphqlConfig, auth: Arc<AuthContext>) -> BeianSchema {
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .data(AppData { db, graphql: Arc::new(config.clone()), auth })
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity);
     if !config.introspection {
@@ -40,11 +45,6 @@ pub fn build_schema(db: DatabaseConnection, config: &GraphqlConfig) -> BeianSche
 
 /// The SDL of the schema, sorted, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish();
-    schema.sdl_with_options(
-        SDLExportOptions::new()
-            .sorted_fields()
-            .sorted_arguments()
-            .sorted_enum_items(),
-    )
+    let schema = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish();
+    schema.sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }

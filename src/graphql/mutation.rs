@@ -6,13 +6,13 @@ use super::context::{actor, db};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
-    AddWebsiteInput, CreateFilingInput, RemoveWebsiteInput, UpdateFilingSubjectInput,
-    UpdateWebsiteInput,
+    AddWebsiteInput, CreateFilingInput, RemoveWebsiteInput, UpdateFilingSubjectInput, UpdateWebsiteInput,
 };
 use super::types::{Filing, Website};
 use crate::services::filings;
 
-pub struct MutationRoot;
+#[derive(Default)]
+pub struct FilingMutation;
 
 /// A changed website with its filing (whose version moved on).
 #[derive(SimpleObject)]
@@ -23,77 +23,45 @@ pub struct WebsitePayload {
     pub website: Website,
 }
 
-/// Writes: filing drafts of the caller's registrar.
 #[Object]
-impl MutationRoot {
+impl FilingMutation {
     /// Creates a first-filing (首次备案) draft with its subject and, optionally, websites. Every refused field is
     /// listed in `extensions.fields` of a BAD_USER_INPUT error, and nothing is written.
     async fn create_filing(&self, ctx: &Context<'_>, input: CreateFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(
-            filings::create_filing(db(ctx), actor, input.into())
-                .await
-                .map_err(gql)?,
-        ))
+        Ok(Filing(filings::create_filing(db(ctx), actor, input.into()).await.map_err(gql)?))
     }
 
     /// Replaces the subject of a draft (or a returned filing). A stale `version` is CONFLICT.
-    async fn update_filing_subject(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateFilingSubjectInput,
-    ) -> Result<Filing> {
+    async fn update_filing_subject(&self, ctx: &Context<'_>, input: UpdateFilingSubjectInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
-        let filing =
-            filings::update_subject(db(ctx), actor, id, input.version, input.subject.into()).await;
+        let filing = filings::update_subject(db(ctx), actor, id, input.version, input.subject.into()).await;
         Ok(Filing(filing.map_err(gql)?))
     }
 
     /// Adds a website to a draft (at most 10 per filing). A stale `version` is CONFLICT.
-    async fn add_website(
-        &self,
-        ctx: &Context<'_>,
-        input: AddWebsiteInput,
-    ) -> Result<WebsitePayload> {
+    async fn add_website(&self, ctx: &Context<'_>, input: AddWebsiteInput) -> Result<WebsitePayload> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let (filing, website) =
-            filings::add_website(db(ctx), actor, id, input.version, input.website.into())
-                .await
-                .map_err(gql)?;
-        Ok(WebsitePayload {
-            filing: Filing(filing),
-            website: Website(website),
-        })
+            filings::add_website(db(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
+        Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
     /// Replaces a website of a draft. A stale `version` is CONFLICT.
-    async fn update_website(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateWebsiteInput,
-    ) -> Result<WebsitePayload> {
+    async fn update_website(&self, ctx: &Context<'_>, input: UpdateWebsiteInput) -> Result<WebsitePayload> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let (filing, website) =
-            filings::update_website(db(ctx), actor, id, input.version, input.website.into())
-                .await
-                .map_err(gql)?;
-        Ok(WebsitePayload {
-            filing: Filing(filing),
-            website: Website(website),
-        })
+            filings::update_website(db(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
+        Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
     /// Removes a website from a draft. A stale `version` is CONFLICT.
     async fn remove_website(&self, ctx: &Context<'_>, input: RemoveWebsiteInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
-        Ok(Filing(
-            filings::remove_website(db(ctx), actor, id, input.version)
-                .await
-                .map_err(gql)?,
-        ))
+        Ok(Filing(filings::remove_website(db(ctx), actor, id, input.version).await.map_err(gql)?))
     }
 }

@@ -8,26 +8,21 @@ use super::ids::{self, Kind};
 use super::inputs::FilingFilterInput;
 use super::types::{Filing, FilingEdge, FilingEvent, Node, PageInfo, Website};
 use crate::auth::Actor;
+use crate::config::GraphqlConfig;
 use crate::domain::FieldErrorCode;
 use crate::services::filings::{self, FilingFilter};
 use crate::services::{Page, ServiceError, models};
 
-pub struct QueryRoot;
+#[derive(Default)]
+pub struct FilingQuery;
 
-/// Reads: filings of the caller's registrar.
 #[Object]
-impl QueryRoot {
+impl FilingQuery {
     /// A filing of the caller's registrar. Another registrar's filing is NOT_FOUND.
-    async fn filing(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The filing's global ID.")] id: ID,
-    ) -> Result<Filing> {
+    async fn filing(&self, ctx: &Context<'_>, #[graphql(desc = "The filing's global ID.")] id: ID) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
-        Ok(Filing(
-            filings::get_filing(db(ctx), actor, id).await.map_err(gql)?,
-        ))
+        Ok(Filing(filings::get_filing(db(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// The caller's filings, newest first, as a cursor connection.
@@ -36,63 +31,32 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
-        #[graphql(
-            desc = "Continue after this cursor (`pageInfo.endCursor` of the previous page)."
-        )]
-        after: Option<String>,
-        #[graphql(desc = "Filters; every given filter must match.")] filter: Option<
-            FilingFilterInput,
+        #[graphql(desc = "Continue after this cursor (`pageInfo.endCursor` of the previous page).")] after: Option<
+            String,
         >,
+        #[graphql(desc = "Filters; every given filter must match.")] filter: Option<FilingFilterInput>,
     ) -> Result<FilingConnection> {
         let actor = actor(ctx)?;
-        let limits = settings(ctx);
-        let first = match first {
-            None => limits.default_page_size,
-            Some(n) if n >= 1 && n as u32 <= limits.max_page_size => n as u32,
-            Some(_) => {
-                return Err(gql(ServiceError::InvalidInput(vec![
-                    crate::domain::FieldError::new("first", FieldErrorCode::InvalidFormat)
-                        .with_message(
-                            format!("first must be between 1 and {}.", limits.max_page_size),
-                            format!("first 须在 1 到 {} 之间。", limits.max_page_size),
-                        ),
-                ])));
-            }
-        };
-        let after = after
-            .as_deref()
-            .map(ids::decode_cursor)
-            .transpose()
-            .map_err(gql)?;
+        let first = page_size(settings(ctx), first)?;
+        let after = after.as_deref().map(ids::decode_cursor).transpose().map_err(gql)?;
         let filter: FilingFilter = filter.unwrap_or_default().into();
-        let page = filings::list_filings(db(ctx), actor, &filter, u64::from(first), after)
-            .await
-            .map_err(gql)?;
-        Ok(FilingConnection {
-            page,
-            filter,
-            actor: actor.clone(),
-        })
+        let page = filings::list_filings(db(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
+        Ok(FilingConnection { page, filter, actor: actor.clone() })
     }
 
     /// Any object with a global ID. Another registrar's object is NOT_FOUND.
-    async fn node(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "A global ID.")] id: ID,
-    ) -> Result<Node> {
+    async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID.")] id: ID) -> Result<Node> {
         let actor = actor(ctx)?;
         let db = db(ctx);
         let node = match ids::decode_any(&id, "id").map_err(gql)? {
-            (Kind::Filing, id) => Node::Filing(Filing(
-                filings::get_filing(db, actor, id).await.map_err(gql)?,
-            )),
-            (Kind::Website, id) => Node::Website(Website(
-                filings::get_website(db, actor, id).await.map_err(gql)?,
-            )),
-            (Kind::FilingEvent, id) => Node::FilingEvent(FilingEvent(
-                filings::get_event(db, actor, id).await.map_err(gql)?,
-            )),
+            (Kind::Filing, id) => Node::Filing(Filing(filings::get_filing(db, actor, id).await.map_err(gql)?)),
+            (Kind::Website, id) => Node::Website(Website(filings::get_website(db, actor, id).await.map_err(gql)?)),
+            (Kind::FilingEvent, id) => {
+                Node::FilingEvent(FilingEvent(filings::get_event(db, actor, id).await.map_err(gql)?))
+            }
+            (kind @ (Kind::Account | Kind::ApiKey), id) => {
+                super::accounts::node(ctx, kind, id).await?.ok_or_else(|| gql(ServiceError::NotFound))?
+            }
         };
         Ok(node)
     }
@@ -112,10 +76,7 @@ impl FilingConnection {
         self.page
             .items
             .iter()
-            .map(|f| FilingEdge {
-                cursor: ids::encode_cursor(f.id),
-                node: Filing(f.clone()),
-            })
+            .map(|f| FilingEdge { cursor: ids::encode_cursor(f.id), node: Filing(f.clone()) })
             .collect()
     }
 
@@ -136,8 +97,20 @@ impl FilingConnection {
 
     /// How many filings match the filter in all (costs one counting query; ask only when shown).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        filings::count_filings(db(ctx), &self.actor, &self.filter)
-            .await
-            .map_err(gql)
+        filings::count_filings(db(ctx), &self.actor, &self.filter).await.map_err(gql)
+    }
+}
+
+/// The page size a connection asked for, within the configured bounds.
+pub fn page_size(limits: &GraphqlConfig, first: Option<i32>) -> Result<u32> {
+    match first {
+        None => Ok(limits.default_page_size),
+        Some(n) if n >= 1 && n as u32 <= limits.max_page_size => Ok(n as u32),
+        Some(_) => Err(gql(ServiceError::InvalidInput(vec![
+            crate::domain::FieldError::new("first", FieldErrorCode::InvalidFormat).with_message(
+                format!("first must be between 1 and {}.", limits.max_page_size),
+                format!("first 须在 1 到 {} 之间。", limits.max_page_size),
+            ),
+        ]))),
     }
 }

@@ -19,6 +19,8 @@ pub enum Node {
     Filing(Filing),
     Website(Website),
     FilingEvent(FilingEvent),
+    Account(super::accounts::Account),
+    ApiKey(super::accounts::ApiKey),
 }
 
 fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
@@ -68,33 +70,19 @@ impl Filing {
             .await
             .map_err(loader_error)?
             .map(Subject)
-            .ok_or_else(|| {
-                super::error::gql(ServiceError::internal(anyhow::anyhow!(
-                    "filing without subject"
-                )))
-            })
+            .ok_or_else(|| super::error::gql(ServiceError::internal(anyhow::anyhow!("filing without subject"))))
     }
 
     /// The websites of the filing, in the order they were added.
     async fn websites(&self, ctx: &Context<'_>) -> Result<Vec<Website>> {
-        let found = loader(ctx)
-            .load_one(WebsitesOf(self.0.id))
-            .await
-            .map_err(loader_error)?;
+        let found = loader(ctx).load_one(WebsitesOf(self.0.id)).await.map_err(loader_error)?;
         Ok(found.unwrap_or_default().into_iter().map(Website).collect())
     }
 
     /// The audit trail: every change of the filing, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<FilingEvent>> {
-        let found = loader(ctx)
-            .load_one(EventsOf(self.0.id))
-            .await
-            .map_err(loader_error)?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(FilingEvent)
-            .collect())
+        let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?;
+        Ok(found.unwrap_or_default().into_iter().map(FilingEvent).collect())
     }
 }
 
@@ -287,12 +275,7 @@ impl Website {
 
     /// Pre-approvals (前置审批); empty when the website needs none.
     async fn pre_approvals(&self) -> Vec<PreApproval> {
-        self.0
-            .pre_approvals
-            .iter()
-            .cloned()
-            .map(PreApproval)
-            .collect()
+        self.0.pre_approvals.iter().cloned().map(PreApproval).collect()
     }
 
     /// How the website is connected to the registrar (接入方式).
@@ -338,10 +321,7 @@ impl FilingEvent {
 
     /// Who acted.
     async fn actor(&self) -> EventActor {
-        EventActor {
-            kind: self.0.actor_kind.into(),
-            name: self.0.actor_label.clone(),
-        }
+        EventActor { kind: self.0.actor_kind.into(), name: self.0.actor_label.clone() }
     }
 
     /// What happened.
@@ -361,12 +341,7 @@ impl FilingEvent {
 
     /// The fields that changed; certificate numbers, phones and emails are masked.
     async fn changes(&self) -> Vec<FieldChange> {
-        self.0
-            .changes
-            .iter()
-            .cloned()
-            .map(FieldChange::from)
-            .collect()
+        self.0.changes.iter().cloned().map(FieldChange::from).collect()
     }
 
     /// The reason given, if any.
@@ -402,11 +377,7 @@ pub struct FieldChange {
 
 impl From<audit::FieldChange> for FieldChange {
     fn from(c: audit::FieldChange) -> Self {
-        Self {
-            field: c.field,
-            old_value: c.old,
-            new_value: c.new,
-        }
+        Self { field: c.field, old_value: c.old, new_value: c.new }
     }
 }
 

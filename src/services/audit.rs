@@ -36,11 +36,7 @@ impl ChangeSet {
     /// Records `field` if the value changed.
     pub fn compare(&mut self, field: impl Into<String>, old: Option<&str>, new: Option<&str>) {
         if old != new {
-            self.0.push(FieldChange {
-                field: field.into(),
-                old: old.map(str::to_owned),
-                new: new.map(str::to_owned),
-            });
+            self.0.push(FieldChange { field: field.into(), old: old.map(str::to_owned), new: new.map(str::to_owned) });
         }
     }
 
@@ -53,11 +49,7 @@ impl ChangeSet {
         mask: fn(&str) -> String,
     ) {
         if old != new {
-            self.0.push(FieldChange {
-                field: field.into(),
-                old: old.map(mask),
-                new: new.map(mask),
-            });
+            self.0.push(FieldChange { field: field.into(), old: old.map(mask), new: new.map(mask) });
         }
     }
 
@@ -81,16 +73,12 @@ pub struct NewEvent<'a> {
     pub at: DateTime<Utc>,
 }
 
-pub async fn record(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    event: NewEvent<'_>,
-) -> Result<(), ServiceError> {
+pub async fn record(db: &impl ConnectionTrait, actor: &Actor, event: NewEvent<'_>) -> Result<(), ServiceError> {
     entity::filing_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(actor.tenant_id),
         filing_id: Set(event.filing_id),
-        actor_kind: Set(actor.kind.as_str().to_owned()),
+        actor_kind: Set(actor.kind().as_str().to_owned()),
         actor_id: Set(Some(actor.id)),
         actor_label: Set(actor.label.clone()),
         action: Set(<&str>::from(event.action).to_owned()),

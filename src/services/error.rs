@@ -7,6 +7,12 @@ use crate::domain::{FieldError, FilingStatus};
 pub enum ServiceError {
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// The caller may not do this (its role or key scope does not allow it).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Too many attempts: try again after the given time.
+    #[error("too many attempts: try again in {} seconds", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: std::time::Duration },
     /// The object does not exist in the caller's tenant (it may exist in another: that is not said).
     #[error("not found")]
     NotFound,
@@ -15,10 +21,7 @@ pub enum ServiceError {
     InvalidInput(Vec<FieldError>),
     /// The action is not allowed in the filing's current state.
     #[error("a filing in state {from} cannot be changed this way ({action})")]
-    InvalidTransition {
-        action: &'static str,
-        from: FilingStatus,
-    },
+    InvalidTransition { action: &'static str, from: FilingStatus },
     /// The caller named an older version than the current one: someone else changed the filing first.
     #[error("the filing was changed by someone else: it is now at version {current_version}")]
     Conflict { current_version: i32 },

@@ -6,17 +6,16 @@ use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Set,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::audit::{self, ChangeSet, FilingAction, NewEvent};
 use super::inputs::{
-    CreateFilingInput, MAX_WEBSITES_PER_FILING, PersonInput, SubjectInput, WebsiteInput,
-    validate_create_filing, validate_subject, validate_website,
+    CreateFilingInput, MAX_WEBSITES_PER_FILING, PersonInput, SubjectInput, WebsiteInput, validate_create_filing,
+    validate_subject, validate_website,
 };
 use super::models::{Filing, FilingEvent, Subject, Website};
 use super::{Page, ServiceError};
@@ -45,16 +44,18 @@ pub async fn create_filing(
     actor: &Actor,
     mut input: CreateFilingInput,
 ) -> Result<Filing, ServiceError> {
+    require_editor(actor)?;
     let errors = validate_create_filing(&mut input);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let now = Utc::now();
     let filing_id = Uuid::now_v7();
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let row = filing::ActiveModel {
         id: Set(filing_id),
         tenant_id: Set(actor.tenant_id),
+        owner_account_id: Set(actor.owner_scope()),
         filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
         status: Set(FilingStatus::Draft.as_str().to_owned()),
         version: Set(1),
@@ -63,13 +64,9 @@ pub async fn create_filing(
     }
     .insert(&txn)
     .await?;
-    subject_row(actor, filing_id, Uuid::now_v7(), &input.subject)
-        .insert(&txn)
-        .await?;
+    subject_row(actor, filing_id, Uuid::now_v7(), &input.subject).insert(&txn).await?;
     for website in &input.websites {
-        website_row(actor, filing_id, Uuid::now_v7(), website, now, now)
-            .insert(&txn)
-            .await?;
+        website_row(actor, filing_id, Uuid::now_v7(), website, now, now).insert(&txn).await?;
     }
     audit::record(
         &txn,
@@ -99,40 +96,28 @@ pub async fn update_subject(
     version: i32,
     mut subject: SubjectInput,
 ) -> Result<Filing, ServiceError> {
+    require_editor(actor)?;
     let errors = validate_subject(&mut subject, "subject");
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let now = Utc::now();
-    let txn = db.begin().await?;
-    let (before, after) =
-        begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
+    let txn = super::write_txn(db).await?;
+    let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
     let old = filing_subject::Entity::find()
         .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
         .filter(filing_subject::Column::FilingId.eq(filing_id))
         .one(&txn)
         .await?
-        .ok_or_else(|| {
-            ServiceError::internal(anyhow::anyhow!("filing {filing_id} has no subject"))
-        })?;
+        .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("filing {filing_id} has no subject")))?;
     let changes = subject_changes(&old, &subject);
     if changes.is_empty() {
         // Nothing to record: leave the version where it was.
         txn.rollback().await?;
         return Ok(before);
     }
-    subject_row(actor, filing_id, old.id, &subject)
-        .update(&txn)
-        .await?;
-    record_edit(
-        &txn,
-        actor,
-        &after,
-        FilingAction::SubjectUpdated,
-        changes.into_vec(),
-        now,
-    )
-    .await?;
+    subject_row(actor, filing_id, old.id, &subject).update(&txn).await?;
+    record_edit(&txn, actor, &after, FilingAction::SubjectUpdated, changes.into_vec(), now).await?;
     txn.commit().await?;
     Ok(after)
 }
@@ -146,44 +131,29 @@ pub async fn add_website(
     version: i32,
     mut input: WebsiteInput,
 ) -> Result<(Filing, Website), ServiceError> {
+    require_editor(actor)?;
     let errors = validate_website(&mut input, "website");
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "addWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
     let mut errors = Vec::new();
     if existing.len() >= MAX_WEBSITES_PER_FILING {
-        errors.push(
-            FieldError::new("filingId", FieldErrorCode::TooMany).with_message(
-                format!("A filing carries at most {MAX_WEBSITES_PER_FILING} websites."),
-                format!("一个备案订单最多包含 {MAX_WEBSITES_PER_FILING} 个网站。"),
-            ),
-        );
+        errors.push(FieldError::new("filingId", FieldErrorCode::TooMany).with_message(
+            format!("A filing carries at most {MAX_WEBSITES_PER_FILING} websites."),
+            format!("一个备案订单最多包含 {MAX_WEBSITES_PER_FILING} 个网站。"),
+        ));
     }
     errors.extend(domains_taken_by_others(&existing, None, &input.domains));
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let row = website_row(actor, filing_id, Uuid::now_v7(), &input, now, now)
-        .insert(&txn)
-        .await?;
-    let changes = vec![audit::FieldChange {
-        field: "website".into(),
-        old: None,
-        new: Some(input.name.clone()),
-    }];
-    record_edit(
-        &txn,
-        actor,
-        &after,
-        FilingAction::WebsiteAdded,
-        changes,
-        now,
-    )
-    .await?;
+    let row = website_row(actor, filing_id, Uuid::now_v7(), &input, now, now).insert(&txn).await?;
+    let changes = vec![audit::FieldChange { field: "website".into(), old: None, new: Some(input.name.clone()) }];
+    record_edit(&txn, actor, &after, FilingAction::WebsiteAdded, changes, now).await?;
     txn.commit().await?;
     Ok((after, Website::try_from(row)?))
 }
@@ -197,6 +167,7 @@ pub async fn update_website(
     version: i32,
     mut input: WebsiteInput,
 ) -> Result<(Filing, Website), ServiceError> {
+    require_editor(actor)?;
     let errors = validate_website(&mut input, "website");
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
@@ -204,7 +175,7 @@ pub async fn update_website(
     // A website never moves to another filing, so its filing can be read before the transaction starts.
     let filing_id = find_website(db, actor, website_id).await?.filing_id;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
     let Some(old) = existing.iter().find(|w| w.id == website_id).cloned() else {
@@ -219,18 +190,8 @@ pub async fn update_website(
         txn.rollback().await?;
         return Ok((before, Website::try_from(old)?));
     }
-    let row = website_row(actor, filing_id, website_id, &input, old.created_at, now)
-        .update(&txn)
-        .await?;
-    record_edit(
-        &txn,
-        actor,
-        &after,
-        FilingAction::WebsiteUpdated,
-        changes.into_vec(),
-        now,
-    )
-    .await?;
+    let row = website_row(actor, filing_id, website_id, &input, old.created_at, now).update(&txn).await?;
+    record_edit(&txn, actor, &after, FilingAction::WebsiteUpdated, changes.into_vec(), now).await?;
     txn.commit().await?;
     Ok((after, Website::try_from(row)?))
 }
@@ -243,9 +204,10 @@ pub async fn remove_website(
     website_id: Uuid,
     version: i32,
 ) -> Result<Filing, ServiceError> {
+    require_editor(actor)?;
     let filing_id = find_website(db, actor, website_id).await?.filing_id;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "removeWebsite", now).await?;
     let removed = website::Entity::find()
         .filter(website::Column::TenantId.eq(actor.tenant_id))
@@ -254,60 +216,32 @@ pub async fn remove_website(
         .await?
         .ok_or(ServiceError::NotFound)?;
     website::Entity::delete_by_id(website_id).exec(&txn).await?;
-    let changes = vec![audit::FieldChange {
-        field: "website".into(),
-        old: Some(removed.name),
-        new: None,
-    }];
-    record_edit(
-        &txn,
-        actor,
-        &after,
-        FilingAction::WebsiteRemoved,
-        changes,
-        now,
-    )
-    .await?;
+    let changes = vec![audit::FieldChange { field: "website".into(), old: Some(removed.name), new: None }];
+    record_edit(&txn, actor, &after, FilingAction::WebsiteRemoved, changes, now).await?;
     txn.commit().await?;
     Ok(after)
 }
 
 /// One filing of the caller's tenant.
-pub async fn get_filing(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<Filing, ServiceError> {
-    let row = filing::Entity::find()
-        .filter(filing::Column::TenantId.eq(actor.tenant_id))
-        .filter(filing::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
+pub async fn get_filing(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Filing, ServiceError> {
+    let row = visible(actor).filter(filing::Column::Id.eq(id)).one(db).await?.ok_or(ServiceError::NotFound)?;
     Filing::try_from(row)
 }
 
 /// One website of the caller's tenant.
-pub async fn get_website(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<Website, ServiceError> {
+pub async fn get_website(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Website, ServiceError> {
     Website::try_from(find_website(db, actor, id).await?)
 }
 
 /// One audit event of the caller's tenant.
-pub async fn get_event(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<FilingEvent, ServiceError> {
+pub async fn get_event(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<FilingEvent, ServiceError> {
     let row = filing_event::Entity::find()
         .filter(filing_event::Column::TenantId.eq(actor.tenant_id))
         .filter(filing_event::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
+    ensure_visible(db, actor, row.filing_id).await?;
     FilingEvent::try_from(row)
 }
 
@@ -325,29 +259,15 @@ pub async fn list_filings(
     if let Some(after) = after {
         query = query.filter(filing::Column::Id.lt(after));
     }
-    let mut rows = query
-        .order_by_desc(filing::Column::Id)
-        .limit(first + 1)
-        .all(db)
-        .await?;
+    let mut rows = query.order_by_desc(filing::Column::Id).limit(first + 1).all(db).await?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
-    let items = rows
-        .into_iter()
-        .map(Filing::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        has_next_page,
-    })
+    let items = rows.into_iter().map(Filing::try_from).collect::<Result<_, _>>()?;
+    Ok(Page { items, has_next_page })
 }
 
 /// How many filings of the tenant match `filter`.
-pub async fn count_filings(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filter: &FilingFilter,
-) -> Result<u64, ServiceError> {
+pub async fn count_filings(db: &DatabaseConnection, actor: &Actor, filter: &FilingFilter) -> Result<u64, ServiceError> {
     Ok(filtered(actor, filter)?.count(db).await?)
 }
 
@@ -362,9 +282,7 @@ pub async fn subjects_by_filing(
         .filter(filing_subject::Column::FilingId.is_in(filing_ids.iter().copied()))
         .all(db)
         .await?;
-    rows.into_iter()
-        .map(|row| Ok((row.filing_id, Subject::try_from(row)?)))
-        .collect()
+    rows.into_iter().map(|row| Ok((row.filing_id, Subject::try_from(row)?))).collect()
 }
 
 /// The websites of the given filings in the order they were added, keyed by filing id.
@@ -411,7 +329,7 @@ fn group_by_filing<R, T>(
 }
 
 fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entity>, ServiceError> {
-    let mut query = filing::Entity::find().filter(filing::Column::TenantId.eq(actor.tenant_id));
+    let mut query = visible(actor);
     if let Some(statuses) = &filter.statuses {
         query = query.filter(filing::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
     }
@@ -424,11 +342,7 @@ fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entit
     if let Some(before) = filter.created_before {
         query = query.filter(filing::Column::CreatedAt.lt(before));
     }
-    let name = filter
-        .subject_name_contains
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    let name = filter.subject_name_contains.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if filter.province_code.is_some() || name.is_some() {
         query = query
             .join(JoinType::InnerJoin, filing::Relation::Subject.def())
@@ -437,19 +351,14 @@ fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entit
     if let Some(code) = &filter.province_code {
         let province = Province::of_division_code(code.trim())
             .filter(|_| matches!(code.trim().len(), 2 | 6))
-            .ok_or_else(|| {
-                ServiceError::invalid("filter.provinceCode", FieldErrorCode::UnknownProvince)
-            })?;
+            .ok_or_else(|| ServiceError::invalid("filter.provinceCode", FieldErrorCode::UnknownProvince))?;
         query = query.filter(filing_subject::Column::ProvinceCode.eq(province.division_code()));
     }
     if let Some(name) = name {
         let pattern = format!("%{}%", escape_like(&name.to_lowercase()));
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col((
-                filing_subject::Entity,
-                filing_subject::Column::Name,
-            ))))
-            .like(LikeExpr::new(pattern).escape('\\')),
+            Expr::expr(Func::lower(Expr::col((filing_subject::Entity, filing_subject::Column::Name))))
+                .like(LikeExpr::new(pattern).escape('\\')),
         );
     }
     Ok(query)
@@ -476,46 +385,32 @@ async fn begin_edit(
     action: &'static str,
     now: DateTime<Utc>,
 ) -> Result<(Filing, Filing), ServiceError> {
-    let editable: Vec<&str> = [FilingStatus::Draft, FilingStatus::Returned]
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
+    let editable: Vec<&str> = [FilingStatus::Draft, FilingStatus::Returned].iter().map(|s| s.as_str()).collect();
     // The write comes first so that SQLite takes its write lock before any read: a read-then-write transaction
     // could otherwise fail when another writer commits in between.
     let updated = filing::Entity::update_many()
-        .col_expr(
-            filing::Column::Version,
-            Expr::col(filing::Column::Version).add(1),
-        )
+        .col_expr(filing::Column::Version, Expr::col(filing::Column::Version).add(1))
         .col_expr(filing::Column::UpdatedAt, Expr::value(now))
         .filter(filing::Column::TenantId.eq(actor.tenant_id))
         .filter(filing::Column::Id.eq(filing_id))
         .filter(filing::Column::Version.eq(version))
         .filter(filing::Column::Status.is_in(editable))
+        .filter(match actor.owner_scope() {
+            Some(owner) => filing::Column::OwnerAccountId.eq(owner),
+            None => Expr::value(true),
+        })
         .exec(txn)
         .await?;
-    let current = filing::Entity::find()
-        .filter(filing::Column::TenantId.eq(actor.tenant_id))
-        .filter(filing::Column::Id.eq(filing_id))
-        .one(txn)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
+    let current =
+        visible(actor).filter(filing::Column::Id.eq(filing_id)).one(txn).await?.ok_or(ServiceError::NotFound)?;
     let current = Filing::try_from(current)?;
     if updated.rows_affected == 0 {
         if current.version != version {
-            return Err(ServiceError::Conflict {
-                current_version: current.version,
-            });
+            return Err(ServiceError::Conflict { current_version: current.version });
         }
-        return Err(ServiceError::InvalidTransition {
-            action,
-            from: current.status,
-        });
+        return Err(ServiceError::InvalidTransition { action, from: current.status });
     }
-    let before = Filing {
-        version: current.version - 1,
-        ..current.clone()
-    };
+    let before = Filing { version: current.version - 1, ..current.clone() };
     Ok((before, current))
 }
 
@@ -527,29 +422,20 @@ async fn record_edit(
     changes: Vec<audit::FieldChange>,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let event = NewEvent {
-        filing_id: filing.id,
-        action,
-        from_status: None,
-        to_status: None,
-        changes,
-        reason: None,
-        at: now,
-    };
+    let event =
+        NewEvent { filing_id: filing.id, action, from_status: None, to_status: None, changes, reason: None, at: now };
     audit::record(txn, actor, event).await
 }
 
-async fn find_website(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<website::Model, ServiceError> {
-    website::Entity::find()
+async fn find_website(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<website::Model, ServiceError> {
+    let row = website::Entity::find()
         .filter(website::Column::TenantId.eq(actor.tenant_id))
         .filter(website::Column::Id.eq(id))
         .one(db)
         .await?
-        .ok_or(ServiceError::NotFound)
+        .ok_or(ServiceError::NotFound)?;
+    ensure_visible(db, actor, row.filing_id).await?;
+    Ok(row)
 }
 
 async fn websites_of(
@@ -566,11 +452,7 @@ async fn websites_of(
 }
 
 /// Domains of `domains` that another website of the same filing already lists.
-fn domains_taken_by_others(
-    existing: &[website::Model],
-    except: Option<Uuid>,
-    domains: &[String],
-) -> Vec<FieldError> {
+fn domains_taken_by_others(existing: &[website::Model], except: Option<Uuid>, domains: &[String]) -> Vec<FieldError> {
     let taken: Vec<String> = existing
         .iter()
         .filter(|w| Some(w.id) != except)
@@ -581,21 +463,15 @@ fn domains_taken_by_others(
         .enumerate()
         .filter(|(_, d)| taken.contains(d))
         .map(|(i, _)| {
-            FieldError::new(format!("website.domains[{i}]"), FieldErrorCode::Duplicate)
-                .with_message(
-                    "Another website of this filing already lists this domain.",
-                    "该域名已在本订单的其他网站中填写。",
-                )
+            FieldError::new(format!("website.domains[{i}]"), FieldErrorCode::Duplicate).with_message(
+                "Another website of this filing already lists this domain.",
+                "该域名已在本订单的其他网站中填写。",
+            )
         })
         .collect()
 }
 
-fn subject_row(
-    actor: &Actor,
-    filing_id: Uuid,
-    id: Uuid,
-    s: &SubjectInput,
-) -> filing_subject::ActiveModel {
+fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> filing_subject::ActiveModel {
     let p = &s.responsible_person;
     filing_subject::ActiveModel {
         id: Set(id),
@@ -672,11 +548,7 @@ struct StoredPerson<'a> {
 fn person_changes(changes: &mut ChangeSet, prefix: &str, old: StoredPerson<'_>, new: &PersonInput) {
     let f = |name: &str| format!("{prefix}.{name}");
     changes.compare(f("name"), Some(old.name), Some(&new.name));
-    changes.compare(
-        f("certificateType"),
-        Some(old.certificate_type),
-        Some(new.certificate_type.as_str()),
-    );
+    changes.compare(f("certificateType"), Some(old.certificate_type), Some(new.certificate_type.as_str()));
     changes.compare_masked(
         f("certificateNumber"),
         Some(old.certificate_number),
@@ -684,69 +556,28 @@ fn person_changes(changes: &mut ChangeSet, prefix: &str, old: StoredPerson<'_>, 
         mask_certificate_number,
     );
     changes.compare_masked(f("mobile"), Some(old.mobile), Some(&new.mobile), mask_phone);
-    changes.compare_masked(
-        f("emergencyPhone"),
-        old.emergency_phone,
-        new.emergency_phone.as_deref(),
-        mask_phone,
-    );
+    changes.compare_masked(f("emergencyPhone"), old.emergency_phone, new.emergency_phone.as_deref(), mask_phone);
     changes.compare_masked(f("email"), Some(old.email), Some(&new.email), mask_email);
 }
 
 fn subject_changes(old: &filing_subject::Model, new: &SubjectInput) -> ChangeSet {
     let mut c = ChangeSet::default();
-    c.compare(
-        "subject.subjectType",
-        Some(&old.subject_type),
-        Some(new.subject_type.as_str()),
-    );
+    c.compare("subject.subjectType", Some(&old.subject_type), Some(new.subject_type.as_str()));
     c.compare("subject.name", Some(&old.name), Some(&new.name));
-    c.compare(
-        "subject.certificateType",
-        Some(&old.certificate_type),
-        Some(new.certificate_type.as_str()),
-    );
+    c.compare("subject.certificateType", Some(&old.certificate_type), Some(new.certificate_type.as_str()));
     c.compare_masked(
         "subject.certificateNumber",
         Some(&old.certificate_number),
         Some(&new.certificate_number),
         mask_certificate_number,
     );
-    c.compare(
-        "subject.certificateAddress",
-        old.certificate_address.as_deref(),
-        new.certificate_address.as_deref(),
-    );
-    c.compare(
-        "subject.provinceCode",
-        Some(&old.province_code),
-        Some(&new.province_code),
-    );
-    c.compare(
-        "subject.cityCode",
-        Some(&old.city_code),
-        Some(&new.city_code),
-    );
-    c.compare(
-        "subject.districtCode",
-        Some(&old.district_code),
-        Some(&new.district_code),
-    );
-    c.compare(
-        "subject.mailingAddress",
-        Some(&old.mailing_address),
-        Some(&new.mailing_address),
-    );
-    c.compare(
-        "subject.investor",
-        old.investor.as_deref(),
-        new.investor.as_deref(),
-    );
-    c.compare(
-        "subject.remark",
-        old.remark.as_deref(),
-        new.remark.as_deref(),
-    );
+    c.compare("subject.certificateAddress", old.certificate_address.as_deref(), new.certificate_address.as_deref());
+    c.compare("subject.provinceCode", Some(&old.province_code), Some(&new.province_code));
+    c.compare("subject.cityCode", Some(&old.city_code), Some(&new.city_code));
+    c.compare("subject.districtCode", Some(&old.district_code), Some(&new.district_code));
+    c.compare("subject.mailingAddress", Some(&old.mailing_address), Some(&new.mailing_address));
+    c.compare("subject.investor", old.investor.as_deref(), new.investor.as_deref());
+    c.compare("subject.remark", old.remark.as_deref(), new.remark.as_deref());
     let stored = StoredPerson {
         name: &old.rp_name,
         certificate_type: &old.rp_certificate_type,
@@ -755,12 +586,7 @@ fn subject_changes(old: &filing_subject::Model, new: &SubjectInput) -> ChangeSet
         emergency_phone: old.rp_emergency_phone.as_deref(),
         email: &old.rp_email,
     };
-    person_changes(
-        &mut c,
-        "subject.responsiblePerson",
-        stored,
-        &new.responsible_person,
-    );
+    person_changes(&mut c, "subject.responsiblePerson", stored, &new.responsible_person);
     c
 }
 
@@ -769,68 +595,32 @@ fn website_changes(old: &website::Model, new: &WebsiteInput) -> Result<ChangeSet
     let list = |items: Vec<&str>| items.join(", ");
     let mut c = ChangeSet::default();
     c.compare("website.name", Some(&old.name), Some(&new.name));
-    c.compare(
-        "website.domains",
-        Some(&parsed.domains.join(", ")),
-        Some(&new.domains.join(", ")),
-    );
-    c.compare(
-        "website.homepageUrl",
-        Some(&old.homepage_url),
-        Some(&new.homepage_url),
-    );
+    c.compare("website.domains", Some(&parsed.domains.join(", ")), Some(&new.domains.join(", ")));
+    c.compare("website.homepageUrl", Some(&old.homepage_url), Some(&new.homepage_url));
     c.compare(
         "website.serviceContent",
-        Some(&list(
-            parsed.service_content.iter().map(|s| s.as_str()).collect(),
-        )),
-        Some(&list(
-            new.service_content.iter().map(|s| s.as_str()).collect(),
-        )),
+        Some(&list(parsed.service_content.iter().map(|s| s.as_str()).collect())),
+        Some(&list(new.service_content.iter().map(|s| s.as_str()).collect())),
     );
     c.compare(
         "website.languages",
         Some(&list(parsed.languages.iter().map(|l| l.as_str()).collect())),
         Some(&list(new.languages.iter().map(|l| l.as_str()).collect())),
     );
-    let approvals = |items: Vec<(&str, &str)>| {
-        items
-            .iter()
-            .map(|(c, n)| format!("{c} {n}"))
-            .collect::<Vec<_>>()
-    };
+    let approvals = |items: Vec<(&str, &str)>| items.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>();
     c.compare(
         "website.preApprovals",
         Some(
-            &approvals(
-                parsed
-                    .pre_approvals
-                    .iter()
-                    .map(|a| (a.category.as_str(), a.licence_number.as_str()))
-                    .collect(),
-            )
-            .join(", "),
+            &approvals(parsed.pre_approvals.iter().map(|a| (a.category.as_str(), a.licence_number.as_str())).collect())
+                .join(", "),
         ),
         Some(
-            &approvals(
-                new.pre_approvals
-                    .iter()
-                    .map(|a| (a.category.as_str(), a.licence_number.as_str()))
-                    .collect(),
-            )
-            .join(", "),
+            &approvals(new.pre_approvals.iter().map(|a| (a.category.as_str(), a.licence_number.as_str())).collect())
+                .join(", "),
         ),
     );
-    c.compare(
-        "website.accessMethod",
-        Some(&old.access_method),
-        Some(new.access_method.as_str()),
-    );
-    c.compare(
-        "website.remark",
-        old.remark.as_deref(),
-        new.remark.as_deref(),
-    );
+    c.compare("website.accessMethod", Some(&old.access_method), Some(new.access_method.as_str()));
+    c.compare("website.remark", old.remark.as_deref(), new.remark.as_deref());
     let stored = StoredPerson {
         name: &old.rp_name,
         certificate_type: &old.rp_certificate_type,
@@ -839,11 +629,33 @@ fn website_changes(old: &website::Model, new: &WebsiteInput) -> Result<ChangeSet
         emergency_phone: old.rp_emergency_phone.as_deref(),
         email: &old.rp_email,
     };
-    person_changes(
-        &mut c,
-        "website.responsiblePerson",
-        stored,
-        &new.responsible_person,
-    );
+    person_changes(&mut c, "website.responsiblePerson", stored, &new.responsible_person);
     Ok(c)
+}
+
+/// Only the applicant who owns a filing may see it; staff and backends see every filing of their tenant.
+async fn ensure_visible(db: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+    if actor.owner_scope().is_some() {
+        visible(actor).filter(filing::Column::Id.eq(filing_id)).one(db).await?.ok_or(ServiceError::NotFound)?;
+    }
+    Ok(())
+}
+
+/// The filings of the caller's tenant that the caller may see.
+fn visible(actor: &Actor) -> Select<filing::Entity> {
+    let query = filing::Entity::find().filter(filing::Column::TenantId.eq(actor.tenant_id));
+    match actor.owner_scope() {
+        Some(owner) => query.filter(filing::Column::OwnerAccountId.eq(owner)),
+        None => query,
+    }
+}
+
+fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
+    if actor.may_edit_filings() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "only the applicant, or the registrar's backend with a full-access key, may change a filing's data",
+        ))
+    }
 }

@@ -8,8 +8,8 @@ use super::validation::{flatten, join};
 use crate::domain::domain_name::normalize_domain;
 use crate::domain::province::is_division_code;
 use crate::domain::{
-    AccessMethod, CertificateType, FieldError, FieldErrorCode, Language, PreApprovalCategory,
-    Province, ServiceContent, SubjectType,
+    AccessMethod, CertificateType, FieldError, FieldErrorCode, Language, PreApprovalCategory, Province, ServiceContent,
+    SubjectType,
 };
 
 /// The most websites one filing may carry (organisations; individuals are limited further by the ICP rules).
@@ -108,11 +108,10 @@ impl PersonInput {
     fn check(&self, path: &str, errors: &mut Vec<FieldError>) {
         if !self.certificate_type.is_personal() {
             errors.push(
-                FieldError::new(join(path, "certificateType"), FieldErrorCode::CertificateTypeNotAllowed)
-                    .with_message(
-                        "A responsible person is identified by a personal document (ID card, passport, permit).",
-                        "负责人须使用个人证件（身份证、护照、通行证等）。",
-                    ),
+                FieldError::new(join(path, "certificateType"), FieldErrorCode::CertificateTypeNotAllowed).with_message(
+                    "A responsible person is identified by a personal document (ID card, passport, permit).",
+                    "负责人须使用个人证件（身份证、护照、通行证等）。",
+                ),
             );
         }
         check_phone(&self.mobile, &join(path, "mobile"), errors);
@@ -141,62 +140,34 @@ impl SubjectInput {
     fn check(&self, path: &str, errors: &mut Vec<FieldError>) {
         let province_path = join(path, "provinceCode");
         let province = Province::of_division_code(&self.province_code);
-        if !is_division_code(&self.province_code)
-            || !self.province_code.ends_with("0000")
-            || province.is_none()
-        {
-            errors.push(FieldError::new(
-                province_path,
-                FieldErrorCode::UnknownProvince,
-            ));
+        if !is_division_code(&self.province_code) || !self.province_code.ends_with("0000") || province.is_none() {
+            errors.push(FieldError::new(province_path, FieldErrorCode::UnknownProvince));
         }
         let city_ok = is_division_code(&self.city_code) && self.city_code.ends_with("00");
         if !city_ok {
-            errors.push(FieldError::new(
-                join(path, "cityCode"),
-                FieldErrorCode::InvalidFormat,
-            ));
+            errors.push(FieldError::new(join(path, "cityCode"), FieldErrorCode::InvalidFormat));
         } else if province.is_some() && self.city_code[..2] != self.province_code[..2] {
-            errors.push(FieldError::new(
-                join(path, "cityCode"),
-                FieldErrorCode::RegionMismatch,
-            ));
+            errors.push(FieldError::new(join(path, "cityCode"), FieldErrorCode::RegionMismatch));
         }
         if !is_division_code(&self.district_code) {
-            errors.push(FieldError::new(
-                join(path, "districtCode"),
-                FieldErrorCode::InvalidFormat,
-            ));
+            errors.push(FieldError::new(join(path, "districtCode"), FieldErrorCode::InvalidFormat));
         } else if city_ok && self.district_code[..4] != self.city_code[..4] {
-            errors.push(FieldError::new(
-                join(path, "districtCode"),
-                FieldErrorCode::RegionMismatch,
-            ));
+            errors.push(FieldError::new(join(path, "districtCode"), FieldErrorCode::RegionMismatch));
         }
 
         let individual = self.subject_type == SubjectType::Individual;
         if individual != self.certificate_type.is_personal() {
             let (message, message_zh) = if individual {
-                (
-                    "An individual files with a personal document.",
-                    "个人主体须使用个人证件。",
-                )
+                ("An individual files with a personal document.", "个人主体须使用个人证件。")
             } else {
-                (
-                    "An organisation files with its own certificate, not a personal document.",
-                    "单位主体须使用单位证件。",
-                )
+                ("An organisation files with its own certificate, not a personal document.", "单位主体须使用单位证件。")
             };
             errors.push(
-                FieldError::new(
-                    join(path, "certificateType"),
-                    FieldErrorCode::CertificateTypeNotAllowed,
-                )
-                .with_message(message, message_zh),
+                FieldError::new(join(path, "certificateType"), FieldErrorCode::CertificateTypeNotAllowed)
+                    .with_message(message, message_zh),
             );
         }
-        self.responsible_person
-            .check(&join(path, "responsiblePerson"), errors);
+        self.responsible_person.check(&join(path, "responsiblePerson"), errors);
     }
 }
 
@@ -233,33 +204,19 @@ impl WebsiteInput {
             .map(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
             .unwrap_or(false);
         if !scheme_ok && !self.homepage_url.is_empty() {
-            errors.push(FieldError::new(
-                join(path, "homepageUrl"),
-                FieldErrorCode::InvalidUrl,
-            ));
+            errors.push(FieldError::new(join(path, "homepageUrl"), FieldErrorCode::InvalidUrl));
         }
         if has_duplicates(&self.service_content) {
-            errors.push(FieldError::new(
-                join(path, "serviceContent"),
-                FieldErrorCode::Duplicate,
-            ));
+            errors.push(FieldError::new(join(path, "serviceContent"), FieldErrorCode::Duplicate));
         }
         if has_duplicates(&self.languages) {
-            errors.push(FieldError::new(
-                join(path, "languages"),
-                FieldErrorCode::Duplicate,
-            ));
+            errors.push(FieldError::new(join(path, "languages"), FieldErrorCode::Duplicate));
         }
-        let categories: Vec<PreApprovalCategory> =
-            self.pre_approvals.iter().map(|a| a.category).collect();
+        let categories: Vec<PreApprovalCategory> = self.pre_approvals.iter().map(|a| a.category).collect();
         if has_duplicates(&categories) {
-            errors.push(FieldError::new(
-                join(path, "preApprovals"),
-                FieldErrorCode::Duplicate,
-            ));
+            errors.push(FieldError::new(join(path, "preApprovals"), FieldErrorCode::Duplicate));
         }
-        self.responsible_person
-            .check(&join(path, "responsiblePerson"), errors);
+        self.responsible_person.check(&join(path, "responsiblePerson"), errors);
     }
 }
 
@@ -298,10 +255,7 @@ pub fn validate_create_filing(input: &mut CreateFilingInput) -> Vec<FieldError> 
     for (index, website) in input.websites.iter().enumerate() {
         for (d, domain) in website.domains.iter().enumerate() {
             if !seen.insert(domain.clone()) && !website.domains[..d].contains(domain) {
-                errors.push(FieldError::new(
-                    format!("websites[{index}].domains[{d}]"),
-                    FieldErrorCode::Duplicate,
-                ));
+                errors.push(FieldError::new(format!("websites[{index}].domains[{d}]"), FieldErrorCode::Duplicate));
             }
         }
     }
@@ -310,9 +264,7 @@ pub fn validate_create_filing(input: &mut CreateFilingInput) -> Vec<FieldError> 
 
 fn check_phone(phone: &str, field: &str, errors: &mut Vec<FieldError>) {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let allowed = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' '));
+    let allowed = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' '));
     if !phone.is_empty() && (!allowed || digits < 5) {
         errors.push(FieldError::new(field, FieldErrorCode::InvalidFormat));
     }

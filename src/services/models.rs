@@ -8,8 +8,7 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::auth::ActorKind;
 use crate::domain::{
-    AccessMethod, CertificateType, FilingStatus, FilingType, Language, PreApprovalCategory,
-    ServiceContent, SubjectType,
+    AccessMethod, CertificateType, FilingStatus, FilingType, Language, PreApprovalCategory, ServiceContent, SubjectType,
 };
 
 #[derive(Clone, Debug)]
@@ -90,16 +89,11 @@ pub struct FilingEvent {
 
 /// Parses a stored enumeration name; a value the code does not know is a corrupt row, hence internal.
 pub(crate) fn parse<T: FromStr>(column: &str, value: &str) -> Result<T, ServiceError> {
-    value.parse().map_err(|_| {
-        ServiceError::internal(anyhow::anyhow!(
-            "unknown value {value:?} in column {column}"
-        ))
-    })
+    value.parse().map_err(|_| ServiceError::internal(anyhow::anyhow!("unknown value {value:?} in column {column}")))
 }
 
 fn parse_list<T: FromStr>(column: &str, value: &serde_json::Value) -> Result<Vec<T>, ServiceError> {
-    let names: Vec<String> =
-        serde_json::from_value(value.clone()).map_err(ServiceError::internal)?;
+    let names: Vec<String> = serde_json::from_value(value.clone()).map_err(ServiceError::internal)?;
     names.iter().map(|name| parse(column, name)).collect()
 }
 
@@ -137,10 +131,7 @@ impl TryFrom<entity::filing_subject::Model> for Subject {
             remark: row.remark,
             responsible_person: ResponsiblePerson {
                 name: row.rp_name,
-                certificate_type: parse(
-                    "filing_subjects.rp_certificate_type",
-                    &row.rp_certificate_type,
-                )?,
+                certificate_type: parse("filing_subjects.rp_certificate_type", &row.rp_certificate_type)?,
                 certificate_number: row.rp_certificate_number,
                 mobile: row.rp_mobile,
                 emergency_phone: row.rp_emergency_phone,
@@ -199,8 +190,7 @@ impl TryFrom<entity::filing_event::Model> for FilingEvent {
     type Error = ServiceError;
 
     fn try_from(row: entity::filing_event::Model) -> Result<Self, ServiceError> {
-        let status =
-            |column: &str, value: Option<String>| value.map(|v| parse(column, &v)).transpose();
+        let status = |column: &str, value: Option<String>| value.map(|v| parse(column, &v)).transpose();
         Ok(Self {
             id: row.id,
             filing_id: row.filing_id,

@@ -1,21 +1,19 @@
 //! Registrars (tenants) and their API keys: operator commands and request authentication.
 
 use chrono::{DateTime, Utc};
+use sea_orm::SqlErr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use sea_orm::{SqlErr, TransactionTrait};
 use uuid::Uuid;
 
 use super::ServiceError;
 use crate::auth::api_key;
-use crate::auth::{Actor, ActorKind};
+use crate::auth::{Actor, ApiKeyScope, Principal};
 use crate::domain::{FieldError, FieldErrorCode};
 
 /// Whether a registrar may use the server.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum TenantStatus {
     Active,
@@ -54,28 +52,20 @@ impl TryFrom<entity::tenant::Model> for Tenant {
 /// Whether `slug` is a tenant slug: 2-63 lower-case letters, digits and inner hyphens.
 pub fn is_valid_slug(slug: &str) -> bool {
     (2..=63).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
         && !slug.ends_with('-')
 }
 
 /// Creates a registrar and its first API key (named `default`).
-pub async fn create_tenant(
-    db: &DatabaseConnection,
-    slug: &str,
-    name: &str,
-) -> Result<CreatedTenant, ServiceError> {
+pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> Result<CreatedTenant, ServiceError> {
     let name = name.trim();
     let mut errors = Vec::new();
     if !is_valid_slug(slug) {
-        errors.push(
-            FieldError::new("slug", FieldErrorCode::InvalidFormat).with_message(
-                "A slug is 2-63 lower-case letters, digits and inner hyphens.",
-                "标识须为 2-63 位小写字母、数字或中间的连字符。",
-            ),
-        );
+        errors.push(FieldError::new("slug", FieldErrorCode::InvalidFormat).with_message(
+            "A slug is 2-63 lower-case letters, digits and inner hyphens.",
+            "标识须为 2-63 位小写字母、数字或中间的连字符。",
+        ));
     }
     if name.is_empty() {
         errors.push(FieldError::new("name", FieldErrorCode::Required));
@@ -87,12 +77,14 @@ pub async fn create_tenant(
     }
     let now = Utc::now();
     let key = api_key::generate();
-    let txn = db.begin().await?;
+    let txn = super::write_txn(db).await?;
     let inserted = entity::tenant::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(slug.to_owned()),
         name: Set(name.to_owned()),
         status: Set(TenantStatus::Active.to_string()),
+        open_signup: Set(true),
+        frontend_base_url: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -102,10 +94,8 @@ pub async fn create_tenant(
         Ok(row) => row,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             return Err(ServiceError::InvalidInput(vec![
-                FieldError::new("slug", FieldErrorCode::Duplicate).with_message(
-                    "A tenant with this slug already exists.",
-                    "该标识已被其他租户使用。",
-                ),
+                FieldError::new("slug", FieldErrorCode::Duplicate)
+                    .with_message("A tenant with this slug already exists.", "该标识已被其他租户使用。"),
             ]));
         }
         Err(e) => return Err(e.into()),
@@ -116,16 +106,14 @@ pub async fn create_tenant(
         name: Set("default".to_owned()),
         key_prefix: Set(key.display_prefix),
         key_hash: Set(key.hash),
+        scope: Set(ApiKeyScope::Full.to_string()),
         created_at: Set(now),
         revoked_at: Set(None),
     }
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok(CreatedTenant {
-        tenant: Tenant::try_from(tenant)?,
-        api_key: key.secret,
-    })
+    Ok(CreatedTenant { tenant: Tenant::try_from(tenant)?, api_key: key.secret })
 }
 
 /// Every tenant, oldest first.
@@ -157,10 +145,7 @@ pub async fn set_tenant_status(
 }
 
 /// The actor an API key stands for; unknown, revoked and suspended-tenant keys are refused.
-pub async fn authenticate_api_key(
-    db: &DatabaseConnection,
-    secret: &str,
-) -> Result<Actor, ServiceError> {
+pub async fn authenticate_api_key(db: &DatabaseConnection, secret: &str) -> Result<Actor, ServiceError> {
     const REFUSED: &str = "the API key is not valid";
     if !secret.starts_with(api_key::KEY_PREFIX) {
         return Err(ServiceError::Unauthenticated(REFUSED));
@@ -177,14 +162,104 @@ pub async fn authenticate_api_key(
         return Err(ServiceError::Unauthenticated(REFUSED));
     }
     if tenant.status != TenantStatus::Active.to_string() {
-        return Err(ServiceError::Unauthenticated(
-            "this registrar's access is suspended",
-        ));
+        return Err(ServiceError::Unauthenticated("this registrar's access is suspended"));
     }
+    let scope = super::models::parse("api_keys.scope", &key.scope)?;
     Ok(Actor {
         tenant_id: tenant.id,
-        kind: ActorKind::ApiKey,
         id: key.id,
         label: format!("API key {}", key.name),
+        principal: Principal::ApiKey { scope },
     })
+}
+
+/// An active tenant by slug; unknown and suspended tenants are NOT_FOUND.
+pub(crate) async fn active_tenant_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> Result<entity::tenant::Model, ServiceError> {
+    entity::tenant::Entity::find()
+        .filter(entity::tenant::Column::Slug.eq(slug.trim()))
+        .filter(entity::tenant::Column::Status.eq(TenantStatus::Active.to_string()))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+pub(crate) async fn tenant_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<entity::tenant::Model, ServiceError> {
+    entity::tenant::Entity::find_by_id(id).one(db).await?.ok_or(ServiceError::NotFound)
+}
+
+pub(crate) async fn tenant_is_active(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, ServiceError> {
+    Ok(tenant_by_id(db, id).await?.status == TenantStatus::Active.to_string())
+}
+
+/// What a registrar's administrators configure.
+#[derive(Clone, Debug)]
+pub struct TenantSettings {
+    pub slug: String,
+    pub name: String,
+    /// Whether applicants may register themselves.
+    pub open_signup: bool,
+    /// Where the registrar's frontend lives; links in messages point there.
+    pub frontend_base_url: Option<String>,
+}
+
+/// Changes to the settings; absent fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsChange {
+    pub name: Option<String>,
+    pub open_signup: Option<bool>,
+    /// `Some(None)` clears the URL.
+    pub frontend_base_url: Option<Option<String>>,
+}
+
+impl From<entity::tenant::Model> for TenantSettings {
+    fn from(t: entity::tenant::Model) -> Self {
+        Self { slug: t.slug, name: t.name, open_signup: t.open_signup, frontend_base_url: t.frontend_base_url }
+    }
+}
+
+/// The caller's tenant and its settings.
+pub async fn settings(db: &DatabaseConnection, actor: &Actor) -> Result<TenantSettings, ServiceError> {
+    Ok(tenant_by_id(db, actor.tenant_id).await?.into())
+}
+
+/// Changes the tenant's settings (administrators).
+pub async fn update_settings(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    change: SettingsChange,
+) -> Result<TenantSettings, ServiceError> {
+    super::accounts::require_admin(actor)?;
+    let mut errors = Vec::new();
+    let name = change.name.as_deref().map(str::trim);
+    match name {
+        Some("") => errors.push(FieldError::new("name", FieldErrorCode::Required)),
+        Some(n) if n.chars().count() > 200 => errors.push(FieldError::new("name", FieldErrorCode::TooLong)),
+        _ => {}
+    }
+    let url = change.frontend_base_url.clone().map(|u| u.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()));
+    if let Some(Some(url)) = &url {
+        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok || url.len() > 2048 {
+            errors.push(FieldError::new("frontendBaseUrl", FieldErrorCode::InvalidUrl));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let row = tenant_by_id(db, actor.tenant_id).await?;
+    let mut active: entity::tenant::ActiveModel = row.into();
+    if let Some(name) = name {
+        active.name = Set(name.to_owned());
+    }
+    if let Some(open) = change.open_signup {
+        active.open_signup = Set(open);
+    }
+    if let Some(url) = url {
+        active.frontend_base_url = Set(url);
+    }
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(db).await?.into())
 }

@@ -8,8 +8,7 @@ use crate::domain::{FieldError, FieldErrorCode};
 
 /// Every error of `errors`, with paths below `prefix` (`""` for the input root).
 pub fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError>) {
-    let mut fields: Vec<(&Cow<'static, str>, &ValidationErrorsKind)> =
-        errors.errors().iter().collect();
+    let mut fields: Vec<(&Cow<'static, str>, &ValidationErrorsKind)> = errors.errors().iter().collect();
     fields.sort_by(|a, b| a.0.cmp(b.0));
     for (name, kind) in fields {
         let path = join(prefix, &camel_case(name));
@@ -31,11 +30,7 @@ pub fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError
 }
 
 pub fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
 fn code_of(error: &validator::ValidationError) -> FieldErrorCode {
@@ -102,26 +97,15 @@ mod tests {
         let input = Outer {
             short_name: "toolong".into(),
             tags: vec![],
-            people: vec![
-                Inner {
-                    contact_email: "a@b.cn".into(),
-                },
-                Inner {
-                    contact_email: "nope".into(),
-                },
-            ],
+            people: vec![Inner { contact_email: "a@b.cn".into() }, Inner { contact_email: "nope".into() }],
         };
         let mut out = Vec::new();
         flatten("input", &input.validate().unwrap_err(), &mut out);
-        let got: Vec<(String, FieldErrorCode)> =
-            out.into_iter().map(|e| (e.field, e.code)).collect();
+        let got: Vec<(String, FieldErrorCode)> = out.into_iter().map(|e| (e.field, e.code)).collect();
         assert_eq!(
             got,
             vec![
-                (
-                    "input.people[1].contactEmail".to_owned(),
-                    FieldErrorCode::InvalidEmail
-                ),
+                ("input.people[1].contactEmail".to_owned(), FieldErrorCode::InvalidEmail),
                 ("input.shortName".to_owned(), FieldErrorCode::TooLong),
                 ("input.tags".to_owned(), FieldErrorCode::Required),
             ]

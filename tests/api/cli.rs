@@ -18,22 +18,13 @@ fn beian(database: &TestDatabase, args: &[&str]) -> Output {
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "beian failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "beian failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 #[test]
 fn every_command_has_help() {
-    let database_free = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_beian"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let database_free = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_beian")).args(args).output().unwrap();
     for args in [
         vec!["--help"],
         vec!["serve", "--help"],
@@ -47,23 +38,14 @@ fn every_command_has_help() {
     ] {
         let output = database_free(&args);
         assert!(output.status.success(), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&output.stdout).contains("Usage"),
-            "{args:?}"
-        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"), "{args:?}");
     }
 }
 
 #[test]
 fn schema_prints_the_served_sdl() {
-    let output = Command::new(env!("CARGO_BIN_EXE_beian"))
-        .arg("schema")
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
-        beian::graphql::sdl()
-    );
+    let output = Command::new(env!("CARGO_BIN_EXE_beian")).arg("schema").output().unwrap();
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), beian::graphql::sdl());
 }
 
 #[tokio::test]
@@ -73,10 +55,7 @@ async fn migrate_then_tenant_commands_give_a_working_key() {
     assert!(migrated.contains("migrations applied"));
     assert!(!migrated.contains(":postgres@") || !migrated.contains("password"));
 
-    let created = stdout(&beian(
-        &database,
-        &["tenant", "create", "--slug", "xinnet", "--name", "新网"],
-    ));
+    let created = stdout(&beian(&database, &["tenant", "create", "--slug", "xinnet", "--name", "新网"]));
     let key = created
         .lines()
         .find_map(|line| line.trim().strip_prefix("api key:"))
@@ -85,18 +64,12 @@ async fn migrate_then_tenant_commands_give_a_working_key() {
     assert!(key.starts_with("beian_"));
     assert!(created.contains("shown only once"));
 
-    let duplicate = beian(
-        &database,
-        &["tenant", "create", "--slug", "xinnet", "--name", "Again"],
-    );
+    let duplicate = beian(&database, &["tenant", "create", "--slug", "xinnet", "--name", "Again"]);
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 
     let listed = stdout(&beian(&database, &["tenant", "list"]));
-    assert!(
-        listed.contains("xinnet") && listed.contains("ACTIVE") && listed.contains("新网"),
-        "{listed}"
-    );
+    assert!(listed.contains("xinnet") && listed.contains("ACTIVE") && listed.contains("新网"), "{listed}");
     assert!(!listed.contains(&key), "the key is never shown again");
 
     let app = spawn_app_on(database).await;
@@ -107,9 +80,7 @@ async fn migrate_then_tenant_commands_give_a_working_key() {
     stdout(&beian(&database, &["tenant", "suspend", "xinnet"]));
     assert!(stdout(&beian(&database, &["tenant", "list"])).contains("SUSPENDED"));
     let app = spawn_app_on(database).await;
-    let (status, _) = app
-        .post(Some(&key), "{ filings { totalCount } }", json!({}))
-        .await;
+    let (status, _) = app.post(Some(&key), "{ filings { totalCount } }", json!({})).await;
     assert_eq!(status, 401);
     let database = app.stop().await;
 
@@ -154,7 +125,6 @@ fn a_broken_configuration_file_is_reported() {
 #[test]
 fn the_example_configuration_is_valid() {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/beian.example.toml");
-    let config =
-        beian::config::Config::load(Some(std::path::Path::new(file))).expect("the example loads");
+    let config = beian::config::Config::load(Some(std::path::Path::new(file))).expect("the example loads");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
 }

@@ -12,7 +12,8 @@ const UPDATE_WEBSITE: &str = "mutation($input: UpdateWebsiteInput!) {
     updateWebsite(input: $input) { filing { version } website { id name domains homepageUrl } } }";
 const REMOVE_WEBSITE: &str = "mutation($input: RemoveWebsiteInput!) {
     removeWebsite(input: $input) { version websites { id } } }";
-const EVENTS: &str = "query($id: ID!) { filing(id: $id) { version events { action changes { field oldValue newValue } } } }";
+const EVENTS: &str =
+    "query($id: ID!) { filing(id: $id) { version events { action changes { field oldValue newValue } } } }";
 
 #[tokio::test]
 async fn a_created_draft_reads_back_with_every_field() {
@@ -36,37 +37,18 @@ async fn a_created_draft_reads_back_with_every_field() {
         subject["province"],
         json!({"code": "110000", "name": "北京市", "nameEn": "Beijing", "icpPrefix": "京"})
     );
-    assert_eq!(
-        subject["responsiblePerson"]["certificateNumber"], "11010519491231002X",
-        "upper-cased"
-    );
-    assert_eq!(
-        subject["responsiblePerson"]["emergencyPhone"],
-        "010-12345678"
-    );
+    assert_eq!(subject["responsiblePerson"]["certificateNumber"], "11010519491231002X", "upper-cased");
+    assert_eq!(subject["responsiblePerson"]["emergencyPhone"], "010-12345678");
     let website = &created["websites"][0];
-    assert_eq!(
-        website["domains"],
-        json!(["example.com", "xn--fsqu00a.xn--fiqs8s"]),
-        "IDN stored as punycode"
-    );
+    assert_eq!(website["domains"], json!(["example.com", "xn--fsqu00a.xn--fiqs8s"]), "IDN stored as punycode");
     assert_eq!(website["preApprovals"][0]["category"], "CULTURE");
-    assert_eq!(
-        website["serviceContent"],
-        json!(["ORGANISATION_PORTAL", "P2P_LENDING"])
-    );
-    assert_eq!(
-        website["languages"],
-        json!(["SIMPLIFIED_CHINESE", "ENGLISH"])
-    );
+    assert_eq!(website["serviceContent"], json!(["ORGANISATION_PORTAL", "P2P_LENDING"]));
+    assert_eq!(website["languages"], json!(["SIMPLIFIED_CHINESE", "ENGLISH"]));
     assert_eq!(website["filingId"], created["id"]);
     assert_eq!(created["events"].as_array().unwrap().len(), 1);
     assert_eq!(created["events"][0]["action"], "FILING_CREATED");
     assert_eq!(created["events"][0]["toStatus"], "DRAFT");
-    assert_eq!(
-        created["events"][0]["actor"],
-        json!({"kind": "API_KEY", "name": "API key default"})
-    );
+    assert_eq!(created["events"][0]["actor"], json!({"kind": "API_KEY", "name": "API key default"}));
 
     let read = app.ok(&key, &GET, json!({ "id": created["id"] })).await["filing"].clone();
     assert_eq!(read, created, "what was written is what is read");
@@ -80,16 +62,10 @@ async fn editing_the_subject_bumps_the_version_and_records_masked_changes() {
     let mut subject = subject_input("北京示例网络科技有限公司");
     subject["responsiblePerson"]["mobile"] = json!("13700137000");
     let input = json!({ "filingId": filing["id"], "version": 1, "subject": subject });
-    let updated = app
-        .ok(&key, UPDATE_SUBJECT, json!({ "input": input }))
-        .await["updateFilingSubject"]
-        .clone();
+    let updated = app.ok(&key, UPDATE_SUBJECT, json!({ "input": input })).await["updateFilingSubject"].clone();
     assert_eq!(updated["version"], 2);
     assert_eq!(updated["subject"]["name"], "北京示例网络科技有限公司");
-    assert_eq!(
-        updated["subject"]["responsiblePerson"]["mobile"],
-        "13700137000"
-    );
+    assert_eq!(updated["subject"]["responsiblePerson"]["mobile"], "13700137000");
 
     let read = app.ok(&key, EVENTS, json!({ "id": filing["id"] })).await["filing"].clone();
     let events = read["events"].as_array().unwrap();
@@ -105,10 +81,7 @@ async fn editing_the_subject_bumps_the_version_and_records_masked_changes() {
 
     // The same subject again changes nothing: no new version, no event.
     let input = json!({ "filingId": filing["id"], "version": 2, "subject": subject });
-    let same = app
-        .ok(&key, UPDATE_SUBJECT, json!({ "input": input }))
-        .await["updateFilingSubject"]
-        .clone();
+    let same = app.ok(&key, UPDATE_SUBJECT, json!({ "input": input })).await["updateFilingSubject"].clone();
     assert_eq!(same["version"], 2);
     let read = app.ok(&key, EVENTS, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read["events"].as_array().unwrap().len(), 2);
@@ -120,24 +93,15 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     let key = app.tenant("xinnet").await;
     let filing = app.create_filing(&key, "北京示例科技有限公司").await;
     let first = json!({ "filingId": filing["id"], "version": 1, "subject": subject_input("第一次修改有限公司") });
-    app.ok(&key, UPDATE_SUBJECT, json!({ "input": first }))
-        .await;
+    app.ok(&key, UPDATE_SUBJECT, json!({ "input": first })).await;
 
     let stale = json!({ "filingId": filing["id"], "version": 1, "subject": subject_input("过期的修改有限公司") });
-    let error = app
-        .err(&key, UPDATE_SUBJECT, json!({ "input": stale }))
-        .await;
+    let error = app.err(&key, UPDATE_SUBJECT, json!({ "input": stale })).await;
     assert_eq!(code(&error), "CONFLICT");
     assert_eq!(error["extensions"]["currentVersion"], 2);
 
     let website = json!({ "filingId": filing["id"], "version": 1, "website": website_input("新网站", "new.cn") });
-    assert_eq!(
-        code(
-            &app.err(&key, ADD_WEBSITE, json!({ "input": website }))
-                .await
-        ),
-        "CONFLICT"
-    );
+    assert_eq!(code(&app.err(&key, ADD_WEBSITE, json!({ "input": website })).await), "CONFLICT");
 
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read["version"], 2);
@@ -151,7 +115,8 @@ async fn of_two_concurrent_edits_at_the_same_version_exactly_one_wins() {
     let app = spawn_app().await;
     let key = app.tenant("xinnet").await;
     let filing = app.create_filing(&key, "北京示例科技有限公司").await;
-    let edit = |name: &str| json!({ "input": { "filingId": filing["id"], "version": 1, "subject": subject_input(name) } });
+    let edit =
+        |name: &str| json!({ "input": { "filingId": filing["id"], "version": 1, "subject": subject_input(name) } });
     let (a, b) = tokio::join!(
         app.post(Some(&key), UPDATE_SUBJECT, edit("甲方修改有限公司")),
         app.post(Some(&key), UPDATE_SUBJECT, edit("乙方修改有限公司")),
@@ -168,11 +133,7 @@ async fn of_two_concurrent_edits_at_the_same_version_exactly_one_wins() {
     assert_eq!(sorted, vec!["CONFLICT", "ok"], "{a:?} {b:?}");
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read["version"], 2);
-    let winner = if outcomes[0] == "ok" {
-        "甲方修改有限公司"
-    } else {
-        "乙方修改有限公司"
-    };
+    let winner = if outcomes[0] == "ok" { "甲方修改有限公司" } else { "乙方修改有限公司" };
     assert_eq!(read["subject"]["name"], winner);
 }
 
@@ -182,58 +143,30 @@ async fn websites_are_added_updated_and_removed_with_versions_and_audit() {
     let key = app.tenant("xinnet").await;
     let filing = app.create_filing(&key, "北京示例科技有限公司").await;
 
-    let add = json!({ "filingId": filing["id"], "version": 1, "website": website_input("示例商城", "shop.example.cn") });
+    let add =
+        json!({ "filingId": filing["id"], "version": 1, "website": website_input("示例商城", "shop.example.cn") });
     let added = app.ok(&key, ADD_WEBSITE, json!({ "input": add })).await["addWebsite"].clone();
     assert_eq!(added["filing"]["version"], 2);
-    assert_eq!(
-        added["filing"]["websites"],
-        json!([{ "name": "示例科技官网" }, { "name": "示例商城" }])
-    );
+    assert_eq!(added["filing"]["websites"], json!([{ "name": "示例科技官网" }, { "name": "示例商城" }]));
     let website_id = added["website"]["id"].clone();
 
     let mut changed = website_input("示例商城旗舰店", "shop.example.cn");
     changed["homepageUrl"] = json!("https://shop.example.cn/index.html");
     let update = json!({ "websiteId": website_id, "version": 2, "website": changed });
-    let updated = app
-        .ok(&key, UPDATE_WEBSITE, json!({ "input": update }))
-        .await["updateWebsite"]
-        .clone();
+    let updated = app.ok(&key, UPDATE_WEBSITE, json!({ "input": update })).await["updateWebsite"].clone();
     assert_eq!(updated["filing"]["version"], 3);
     assert_eq!(updated["website"]["name"], "示例商城旗舰店");
-    assert_eq!(
-        updated["website"]["homepageUrl"],
-        "https://shop.example.cn/index.html"
-    );
+    assert_eq!(updated["website"]["homepageUrl"], "https://shop.example.cn/index.html");
 
     let remove = json!({ "websiteId": website_id, "version": 3 });
-    let removed = app
-        .ok(&key, REMOVE_WEBSITE, json!({ "input": remove }))
-        .await["removeWebsite"]
-        .clone();
+    let removed = app.ok(&key, REMOVE_WEBSITE, json!({ "input": remove })).await["removeWebsite"].clone();
     assert_eq!(removed["version"], 4);
     assert_eq!(removed["websites"].as_array().unwrap().len(), 1);
 
-    let events =
-        app.ok(&key, EVENTS, json!({ "id": filing["id"] })).await["filing"]["events"].clone();
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        vec![
-            "FILING_CREATED",
-            "WEBSITE_ADDED",
-            "WEBSITE_UPDATED",
-            "WEBSITE_REMOVED"
-        ]
-    );
-    assert_eq!(
-        events[1]["changes"],
-        json!([{ "field": "website", "oldValue": null, "newValue": "示例商城" }])
-    );
+    let events = app.ok(&key, EVENTS, json!({ "id": filing["id"] })).await["filing"]["events"].clone();
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["FILING_CREATED", "WEBSITE_ADDED", "WEBSITE_UPDATED", "WEBSITE_REMOVED"]);
+    assert_eq!(events[1]["changes"], json!([{ "field": "website", "oldValue": null, "newValue": "示例商城" }]));
     assert_eq!(
         events[2]["changes"],
         json!([
@@ -242,20 +175,11 @@ async fn websites_are_added_updated_and_removed_with_versions_and_audit() {
               "newValue": "https://shop.example.cn/index.html" },
         ])
     );
-    assert_eq!(
-        events[3]["changes"],
-        json!([{ "field": "website", "oldValue": "示例商城旗舰店", "newValue": null }])
-    );
+    assert_eq!(events[3]["changes"], json!([{ "field": "website", "oldValue": "示例商城旗舰店", "newValue": null }]));
 
     // The removed website is gone for good.
     let again = json!({ "websiteId": website_id, "version": 4 });
-    assert_eq!(
-        code(
-            &app.err(&key, REMOVE_WEBSITE, json!({ "input": again }))
-                .await
-        ),
-        "NOT_FOUND"
-    );
+    assert_eq!(code(&app.err(&key, REMOVE_WEBSITE, json!({ "input": again })).await), "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -268,34 +192,19 @@ async fn node_resolves_filings_websites_and_events() {
     let node = |id: &Value| json!({ "id": id });
 
     let f = app.ok(&key, query, node(&filing["id"])).await["node"].clone();
-    assert_eq!(
-        f,
-        json!({ "__typename": "Filing", "id": filing["id"], "status": "DRAFT" })
-    );
-    let w = app
-        .ok(&key, query, node(&filing["websites"][0]["id"]))
-        .await["node"]
-        .clone();
+    assert_eq!(f, json!({ "__typename": "Filing", "id": filing["id"], "status": "DRAFT" }));
+    let w = app.ok(&key, query, node(&filing["websites"][0]["id"])).await["node"].clone();
     assert_eq!(w["__typename"], "Website");
     assert_eq!(w["name"], "示例科技官网");
     let e = app.ok(&key, query, node(&filing["events"][0]["id"])).await["node"].clone();
     assert_eq!(e["action"], "FILING_CREATED");
 
-    assert_eq!(
-        code(&app.err(&key, query, node(&json!("bm90IGFuIGlk"))).await),
-        "BAD_USER_INPUT"
-    );
+    assert_eq!(code(&app.err(&key, query, node(&json!("bm90IGFuIGlk"))).await), "BAD_USER_INPUT");
     // A well-formed ID of an object that does not exist.
-    let missing =
-        beian::graphql::ids::encode(beian::graphql::ids::Kind::Filing, uuid::Uuid::now_v7());
-    assert_eq!(
-        code(&app.err(&key, query, json!({ "id": missing.0 })).await),
-        "NOT_FOUND"
-    );
+    let missing = beian::graphql::ids::encode(beian::graphql::ids::Kind::Filing, uuid::Uuid::now_v7());
+    assert_eq!(code(&app.err(&key, query, json!({ "id": missing.0 })).await), "NOT_FOUND");
     // A website's ID where a filing's is expected names no filing.
-    let error = app
-        .err(&key, &GET, json!({ "id": filing["websites"][0]["id"] }))
-        .await;
+    let error = app.err(&key, &GET, json!({ "id": filing["websites"][0]["id"] })).await;
     assert_eq!(code(&error), "NOT_FOUND");
 }
 
@@ -308,35 +217,22 @@ async fn a_filing_carries_at_most_ten_websites_with_distinct_domains() {
     for i in 2..=10 {
         let add = json!({ "filingId": filing["id"], "version": version,
             "website": website_input(&format!("示例网站{i}"), &format!("site{i}.example.cn")) });
-        version = app.ok(&key, ADD_WEBSITE, json!({ "input": add })).await["addWebsite"]["filing"]
-            ["version"]
+        version = app.ok(&key, ADD_WEBSITE, json!({ "input": add })).await["addWebsite"]["filing"]["version"]
             .as_i64()
             .unwrap();
     }
     let eleventh = json!({ "filingId": filing["id"], "version": version,
         "website": website_input("第十一个网站", "site11.example.cn") });
-    let error = app
-        .err(&key, ADD_WEBSITE, json!({ "input": eleventh }))
-        .await;
-    assert_eq!(
-        fields(&error),
-        vec![("filingId".to_owned(), "TOO_MANY".to_owned())]
-    );
+    let error = app.err(&key, ADD_WEBSITE, json!({ "input": eleventh })).await;
+    assert_eq!(fields(&error), vec![("filingId".to_owned(), "TOO_MANY".to_owned())]);
 
     // A domain another website already lists is refused, and so nothing changes.
     let mut update = website_input("示例网站2", "site3.example.cn");
     update["domains"] = json!(["site2.example.cn", "SITE3.example.cn"]);
-    let second = &app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"]["websites"][1]
-        ["id"]
-        .clone();
+    let second = &app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"]["websites"][1]["id"].clone();
     let input = json!({ "websiteId": second, "version": version, "website": update });
-    let error = app
-        .err(&key, UPDATE_WEBSITE, json!({ "input": input }))
-        .await;
-    assert_eq!(
-        fields(&error),
-        vec![("website.domains[1]".to_owned(), "DUPLICATE".to_owned())]
-    );
+    let error = app.err(&key, UPDATE_WEBSITE, json!({ "input": input })).await;
+    assert_eq!(fields(&error), vec![("website.domains[1]".to_owned(), "DUPLICATE".to_owned())]);
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read["version"], version);
     assert_eq!(read["websites"].as_array().unwrap().len(), 10);

@@ -21,39 +21,19 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        match std::env::var("BEIAN_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        match std::env::var("BEIAN_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(admin_url) => {
                 let name = format!("beian_test_{}", Uuid::new_v4().simple());
-                let admin = Database::connect(&admin_url)
-                    .await
-                    .expect("connect to BEIAN_TEST_DATABASE_URL");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
+                let admin = Database::connect(&admin_url).await.expect("connect to BEIAN_TEST_DATABASE_URL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
                 admin.close().await.ok();
-                let mut url =
-                    url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
+                let mut url = url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
                 url.set_path(&name);
-                Self {
-                    url: url.to_string(),
-                    dir,
-                    postgres: Some((admin_url, name)),
-                }
+                Self { url: url.to_string(), dir, postgres: Some((admin_url, name)) }
             }
             None => {
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("beian.sqlite").display()
-                );
-                Self {
-                    url,
-                    dir,
-                    postgres: None,
-                }
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("beian.sqlite").display());
+                Self { url, dir, postgres: None }
             }
         }
     }
@@ -71,6 +51,7 @@ impl TestDatabase {
         };
         config.database.url = Some(SecretString::from(self.url.clone()));
         config.database.auto_migrate = Some(true);
+        config.auth.jwt_secret = Some(SecretString::from(format!("test-secret-{}", self.url)));
         config.log.filter = "warn".into();
         config
     }
@@ -81,17 +62,10 @@ impl Drop for TestDatabase {
         if let Some((admin_url, name)) = self.postgres.take() {
             // Drop runs inside the test's runtime, which cannot block on async work: use a runtime of our own.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
+                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
                         let _ = admin.close().await;
                     }
                 });
@@ -129,9 +103,7 @@ pub async fn spawn_app_with(database: TestDatabase, tweak: impl FnOnce(&mut Conf
 
 /// Spawns the app on a connection the test prepared itself (e.g. with a statement counter).
 pub async fn spawn_app_with_db(database: TestDatabase, db: DatabaseConnection) -> TestApp {
-    let app = Application::with_database(database.config(), db)
-        .await
-        .expect("the app builds");
+    let app = Application::with_database(database.config(), db).await.expect("the app builds");
     start(app, database)
 }
 
@@ -180,11 +152,7 @@ impl TestApp {
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        let response = request
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request");
+        let response = request.json(&json!({ "query": query, "variables": variables })).send().await.expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }
@@ -200,17 +168,13 @@ impl TestApp {
     /// A GraphQL request that must fail: returns the first error.
     pub async fn err(&self, key: &str, query: &str, variables: Value) -> Value {
         let (_, body) = self.post(Some(key), query, variables).await;
-        let errors = body["errors"]
-            .as_array()
-            .unwrap_or_else(|| panic!("expected errors: {body}"));
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected errors: {body}"));
         errors[0].clone()
     }
 
     /// Creates a draft from `fixtures::filing_input` and returns the created filing.
     pub async fn create_filing(&self, key: &str, subject_name: &str) -> Value {
-        let data = self
-            .ok(key, &CREATE, json!({ "input": filing_input(subject_name) }))
-            .await;
+        let data = self.ok(key, &CREATE, json!({ "input": filing_input(subject_name) })).await;
         data["createFiling"].clone()
     }
 }
@@ -225,9 +189,7 @@ impl Drop for TestApp {
 
 /// The `extensions.code` of an error.
 pub fn code(error: &Value) -> &str {
-    error["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("error without code: {error}"))
+    error["extensions"]["code"].as_str().unwrap_or_else(|| panic!("error without code: {error}"))
 }
 
 /// The refused fields of a BAD_USER_INPUT error, as (field, code) pairs.
@@ -237,12 +199,7 @@ pub fn fields(error: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("fields")
         .iter()
-        .map(|f| {
-            (
-                f["field"].as_str().unwrap().to_owned(),
-                f["code"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|f| (f["field"].as_str().unwrap().to_owned(), f["code"].as_str().unwrap().to_owned()))
         .collect()
 }
 
@@ -256,14 +213,11 @@ pub const FILING_FIELDS: &str = "id status version filingType createdAt updatedA
     events { id action fromStatus toStatus reason actor { kind name } changes { field oldValue newValue } }";
 
 pub static CREATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "mutation($input: CreateFilingInput!) {{ createFiling(input: $input) {{ {FILING_FIELDS} }} }}"
-    )
+    format!("mutation($input: CreateFilingInput!) {{ createFiling(input: $input) {{ {FILING_FIELDS} }} }}")
 });
 
-pub static GET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("query($id: ID!) {{ filing(id: $id) {{ {FILING_FIELDS} }} }}")
-});
+pub static GET: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("query($id: ID!) {{ filing(id: $id) {{ {FILING_FIELDS} }} }}"));
 
 pub fn person(name: &str, mobile: &str, email: &str) -> Value {
     json!({

@@ -12,31 +12,15 @@ async fn too_deep_and_too_complex_queries_are_refused() {
     })
     .await;
     let key = app.tenant("xinnet").await;
-    let deep =
-        "{ filings(first: 1) { edges { node { subject { responsiblePerson { name } } } } } }";
+    let deep = "{ filings(first: 1) { edges { node { subject { responsiblePerson { name } } } } } }";
     let error = app.err(&key, deep, json!({})).await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("nested too deep"),
-        "{error}"
-    );
+    assert!(error["message"].as_str().unwrap().to_lowercase().contains("nested too deep"), "{error}");
 
     let complex = "{ filings(first: 100) { nodes { id status version createdAt } } }";
     let error = app.err(&key, complex, json!({})).await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .to_lowercase()
-            .contains("complex"),
-        "{error}"
-    );
+    assert!(error["message"].as_str().unwrap().to_lowercase().contains("complex"), "{error}");
 
-    app.ok(&key, "{ filings(first: 5) { nodes { id } } }", json!({}))
-        .await;
+    app.ok(&key, "{ filings(first: 5) { nodes { id } } }", json!({})).await;
 }
 
 #[tokio::test]
@@ -46,10 +30,7 @@ async fn introspection_follows_the_configuration() {
     let (_, body) = on.post(None, query, json!({})).await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "QueryRoot");
 
-    let off = spawn_app_with(TestDatabase::new().await, |c| {
-        c.graphql.introspection = false
-    })
-    .await;
+    let off = spawn_app_with(TestDatabase::new().await, |c| c.graphql.introspection = false).await;
     let (_, body) = off.post(None, query, json!({})).await;
     assert_eq!(body["data"]["__schema"], json!(null), "{body}");
 }

@@ -2,8 +2,11 @@
 //! (`BEIAN_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres`), a fresh database per test.
 
 mod helpers;
+mod people;
 
+mod accounts;
 mod auth;
+mod authorization;
 mod cli;
 mod filings;
 mod health;

@@ -12,9 +12,6 @@ async fn a_filing_is_readable_after_a_restart() {
     let database = app.stop().await;
 
     let restarted = spawn_app_on(database).await;
-    let read = restarted
-        .ok(&key, &GET, json!({ "id": filing["id"] }))
-        .await["filing"]
-        .clone();
+    let read = restarted.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read, filing);
 }

@@ -42,8 +42,5 @@ fn every_type_field_and_argument_is_documented() {
         }
         previous = trimmed;
     }
-    assert!(
-        undocumented.is_empty(),
-        "undocumented schema items: {undocumented:#?}"
-    );
+    assert!(undocumented.is_empty(), "undocumented schema items: {undocumented:#?}");
 }

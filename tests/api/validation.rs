@@ -31,10 +31,7 @@ async fn every_bad_field_is_reported_at_once_and_nothing_is_written() {
         ("subject.certificateType", "CERTIFICATE_TYPE_NOT_ALLOWED"),
         ("subject.mailingAddress", "TOO_LONG"),
         ("subject.responsiblePerson.email", "INVALID_EMAIL"),
-        (
-            "subject.responsiblePerson.certificateType",
-            "CERTIFICATE_TYPE_NOT_ALLOWED",
-        ),
+        ("subject.responsiblePerson.certificateType", "CERTIFICATE_TYPE_NOT_ALLOWED"),
         ("subject.responsiblePerson.mobile", "INVALID_FORMAT"),
         ("websites[0].domains[0]", "INVALID_DOMAIN"),
         ("websites[0].domains[1]", "INVALID_DOMAIN"),
@@ -54,10 +51,7 @@ async fn every_bad_field_is_reported_at_once_and_nothing_is_written() {
         assert!(!field["message"].as_str().unwrap().is_empty());
         assert!(!field["messageZh"].as_str().unwrap().is_empty());
     }
-    assert_eq!(
-        app.ok(&key, COUNT, json!({})).await["filings"]["totalCount"],
-        0
-    );
+    assert_eq!(app.ok(&key, COUNT, json!({})).await["filings"]["totalCount"], 0);
 }
 
 #[tokio::test]
@@ -75,23 +69,14 @@ async fn division_codes_must_nest() {
         got,
         vec![
             ("subject.cityCode".to_owned(), "REGION_MISMATCH".to_owned()),
-            (
-                "subject.districtCode".to_owned(),
-                "INVALID_FORMAT".to_owned()
-            ),
+            ("subject.districtCode".to_owned(), "INVALID_FORMAT".to_owned()),
         ]
     );
 
     input["subject"]["cityCode"] = json!("310100");
     input["subject"]["districtCode"] = json!("320115");
     let error = app.err(&key, &CREATE, json!({ "input": input })).await;
-    assert_eq!(
-        fields(&error),
-        vec![(
-            "subject.districtCode".to_owned(),
-            "REGION_MISMATCH".to_owned()
-        )]
-    );
+    assert_eq!(fields(&error), vec![("subject.districtCode".to_owned(), "REGION_MISMATCH".to_owned())]);
 
     input["subject"]["districtCode"] = json!("310115");
     let filing = app.ok(&key, &CREATE, json!({ "input": input })).await["createFiling"].clone();
@@ -108,13 +93,7 @@ async fn an_invalid_edit_changes_nothing() {
     let query = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
     let input = json!({ "filingId": filing["id"], "version": 1, "subject": subject });
     let error = app.err(&key, query, json!({ "input": input })).await;
-    assert_eq!(
-        fields(&error),
-        vec![(
-            "subject.responsiblePerson.email".to_owned(),
-            "INVALID_EMAIL".to_owned()
-        )]
-    );
+    assert_eq!(fields(&error), vec![("subject.responsiblePerson.email".to_owned(), "INVALID_EMAIL".to_owned())]);
 
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"].clone();
     assert_eq!(read["version"], 1);
@@ -128,19 +107,8 @@ async fn an_unknown_enum_value_is_refused_by_the_schema() {
     let key = app.tenant("xinnet").await;
     let mut input = filing_input("北京示例科技有限公司");
     input["subject"]["subjectType"] = json!("SPACESHIP");
-    let (status, body) = app
-        .post(Some(&key), &CREATE, json!({ "input": input }))
-        .await;
+    let (status, body) = app.post(Some(&key), &CREATE, json!({ "input": input })).await;
     assert_eq!(status, 200);
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("SPACESHIP"),
-        "{body}"
-    );
-    assert_eq!(
-        app.ok(&key, COUNT, json!({})).await["filings"]["totalCount"],
-        0
-    );
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("SPACESHIP"), "{body}");
+    assert_eq!(app.ok(&key, COUNT, json!({})).await["filings"]["totalCount"], 0);
 }

@@ -1,0 +1,880 @@
+//! Accounts of people: applicants' sign-up, sign-in, sessions, passwords; staff management by administrators.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::outbox::{self, Template};
+use super::tenants::{self, TenantStatus};
+use super::{Page, ServiceError, write_txn};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::{self, TokenError, TokenSigner};
+use crate::auth::{Actor, Principal, Role, password};
+use crate::config::AuthConfig;
+use crate::domain::{FieldError, FieldErrorCode};
+use entity::{account, account_token, session};
+
+/// What sign-in needs besides the database: the token signer, the throttle and the lifetimes.
+pub struct AuthContext {
+    pub signer: TokenSigner,
+    pub throttle: LoginThrottle,
+    pub config: AuthConfig,
+}
+
+impl AuthContext {
+    pub fn new(config: &AuthConfig, secret: &[u8]) -> Result<Self, TokenError> {
+        Ok(Self {
+            signer: TokenSigner::new(
+                secret,
+                Duration::seconds(config.access_token_ttl_seconds),
+                Duration::seconds(config.clock_skew_seconds),
+            )?,
+            throttle: LoginThrottle::new(config.login_attempts_per_account, config.login_attempts_per_address),
+            config: config.clone(),
+        })
+    }
+}
+
+/// Whether an account may sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountStatus {
+    /// May sign in.
+    Active,
+    /// Registered, email address not yet confirmed.
+    Pending,
+    /// Invited staff who has not set a password yet.
+    Invited,
+    /// Switched off by an administrator.
+    Disabled,
+}
+
+/// Single-use tokens sent to people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+enum TokenPurpose {
+    EmailVerification,
+    PasswordReset,
+    AccountSetup,
+}
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub status: AccountStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<account::Model> for Account {
+    type Error = ServiceError;
+
+    fn try_from(row: account::Model) -> Result<Self, ServiceError> {
+        Ok(Self {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            email: row.email,
+            display_name: row.display_name,
+            role: super::models::parse("accounts.role", &row.role)?,
+            status: super::models::parse("accounts.status", &row.status)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// A signed-in session: a short-lived access token and the refresh token that renews it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expires_at: DateTime<Utc>,
+    pub account: Account,
+}
+
+/// Filters of the account list.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    pub roles: Option<Vec<Role>>,
+    pub statuses: Option<Vec<AccountStatus>>,
+    pub email_contains: Option<String>,
+}
+
+const LOGIN_FAILED: &str = "the email address or the password is not correct";
+const BAD_TOKEN: &str = "the link is not valid or has expired: ask for a new one";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sign-up and sign-in
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Registers an applicant. The answer is the same whether or not the address already has an account (no account
+/// enumeration): a new address gets a verification link, a known one a note that it is already registered.
+#[instrument(skip_all, fields(tenant = tenant_slug))]
+pub async fn register_applicant(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    tenant_slug: &str,
+    email: &str,
+    new_password: &str,
+    display_name: &str,
+) -> Result<(), ServiceError> {
+    let email = normalize_email(email);
+    let display_name = display_name.trim();
+    let mut errors = Vec::new();
+    check_email(&email, "email", &mut errors);
+    check_password(new_password, "password", &mut errors);
+    check_display_name(display_name, "displayName", &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let tenant = tenants::active_tenant_by_slug(db, tenant_slug).await?;
+    if !tenant.open_signup {
+        return Err(ServiceError::Forbidden("this registrar does not accept sign-ups: ask it for an account"));
+    }
+    // Hash before looking the address up, so both answers take the same time.
+    let hash = password::hash(new_password).map_err(ServiceError::internal)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    match find_by_email(&txn, tenant.id, &email).await? {
+        Some(existing) => {
+            let payload = json!({ "displayName": existing.display_name, "tenant": tenant.name,
+                "resetUrl": link(&tenant.frontend_base_url, "reset-password", None) });
+            outbox::enqueue(&txn, tenant.id, Template::AccountExists, &email, payload).await?;
+        }
+        None => {
+            let row = insert_account(&txn, tenant.id, &email, Some(hash), display_name, Role::Applicant, now).await?;
+            let mut active: account::ActiveModel = row.clone().into();
+            active.status = Set(AccountStatus::Pending.to_string());
+            let row = active.update(&txn).await?;
+            let ttl = Duration::hours(auth.config.email_verification_ttl_hours);
+            let token = issue_token(&txn, &row, TokenPurpose::EmailVerification, ttl, now).await?;
+            let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
+                "url": link(&tenant.frontend_base_url, "verify-email", Some(&token)), "expiresAt": now + ttl });
+            outbox::enqueue(&txn, tenant.id, Template::EmailVerification, &email, payload).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Confirms an applicant's email address with the emailed token, activates the account and signs it in.
+pub async fn verify_email(db: &DatabaseConnection, auth: &AuthContext, token: &str) -> Result<Session, ServiceError> {
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = consume_token(&txn, token, TokenPurpose::EmailVerification, now).await?;
+    if row.status != AccountStatus::Pending.to_string() {
+        return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
+    }
+    let row = set_status(&txn, row, AccountStatus::Active, now).await?;
+    let session = start_session(&txn, auth, row, None, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Signs in with email and password at the registrar named by its slug.
+#[instrument(skip_all, fields(tenant = tenant_slug))]
+pub async fn login(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    tenant_slug: &str,
+    email: &str,
+    given_password: &str,
+    client: Option<IpAddr>,
+) -> Result<Session, ServiceError> {
+    let email = normalize_email(email);
+    auth.throttle.check(tenant_slug, &email, client).map_err(|retry_after| {
+        tracing::warn!("login throttled");
+        ServiceError::RateLimited { retry_after }
+    })?;
+    let refused = || ServiceError::Unauthenticated(LOGIN_FAILED);
+    let Ok(tenant) = tenants::active_tenant_by_slug(db, tenant_slug).await else {
+        password::verify_nothing(given_password);
+        return Err(refused());
+    };
+    let Some(row) = find_by_email(db, tenant.id, &email).await? else {
+        password::verify_nothing(given_password);
+        return Err(refused());
+    };
+    let matches = row.password_hash.as_deref().is_some_and(|hash| password::verify(given_password, hash));
+    if !matches {
+        if row.password_hash.is_none() {
+            password::verify_nothing(given_password);
+        }
+        return Err(refused());
+    }
+    // Only someone who knows the password learns why an existing account may not sign in.
+    match row.status.parse::<AccountStatus>() {
+        Ok(AccountStatus::Active) => {}
+        Ok(AccountStatus::Pending) => {
+            return Err(ServiceError::Unauthenticated("confirm your email address first: follow the emailed link"));
+        }
+        _ => return Err(ServiceError::Unauthenticated("this account is disabled")),
+    }
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let session = start_session(&txn, auth, row, None, now).await?;
+    txn.commit().await?;
+    tracing::info!(account = %session.account.id, "signed in");
+    Ok(session)
+}
+
+/// Exchanges a refresh token for a new session. The old token is spent: presenting it again (a replay, or a
+/// stolen copy) revokes every session descending from the same sign-in.
+pub async fn refresh_session(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    refresh_token: &str,
+) -> Result<Session, ServiceError> {
+    let refused = || ServiceError::Unauthenticated("the refresh token is not valid: sign in again");
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let Some(found) =
+        session::Entity::find().filter(session::Column::TokenHash.eq(tokens_hash(refresh_token))).one(&txn).await?
+    else {
+        return Err(refused());
+    };
+    if found.rotated_at.is_some() || found.revoked_at.is_some() {
+        if found.rotated_at.is_some() && found.revoked_at.is_none() {
+            tracing::warn!(account = %found.account_id, "refresh token replayed: revoking its session family");
+        }
+        revoke_family(&txn, found.family_id, now).await?;
+        txn.commit().await?;
+        return Err(refused());
+    }
+    if found.expires_at <= now {
+        return Err(refused());
+    }
+    let spent = session::Entity::update_many()
+        .col_expr(session::Column::RotatedAt, Expr::value(now))
+        .filter(session::Column::Id.eq(found.id))
+        .filter(session::Column::RotatedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected == 0 {
+        return Err(refused());
+    }
+    let row = account::Entity::find_by_id(found.account_id).one(&txn).await?.ok_or_else(refused)?;
+    let tenant_active = tenants::tenant_is_active(&txn, row.tenant_id).await?;
+    if row.status != AccountStatus::Active.to_string() || !tenant_active {
+        return Err(refused());
+    }
+    let session = start_session(&txn, auth, row, Some(found.family_id), now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Ends the session a refresh token belongs to (and every token of its family). Unknown tokens are ignored.
+pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> Result<(), ServiceError> {
+    let found =
+        session::Entity::find().filter(session::Column::TokenHash.eq(tokens_hash(refresh_token))).one(db).await?;
+    if let Some(found) = found {
+        let txn = write_txn(db).await?;
+        revoke_family(&txn, found.family_id, Utc::now()).await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Changes the caller's password; every other session of the account ends, and a new one starts.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    actor: &Actor,
+    current: &str,
+    new_password: &str,
+) -> Result<Session, ServiceError> {
+    let Principal::Account { .. } = actor.principal else {
+        return Err(ServiceError::Forbidden("only people with an account have a password"));
+    };
+    let mut errors = Vec::new();
+    check_password(new_password, "newPassword", &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let row = own_account(db, actor).await?;
+    if !row.password_hash.as_deref().is_some_and(|hash| password::verify(current, hash)) {
+        return Err(ServiceError::InvalidInput(vec![FieldError::new(
+            "currentPassword",
+            FieldErrorCode::WrongPassword,
+        )]));
+    }
+    let hash = password::hash(new_password).map_err(ServiceError::internal)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = set_password(&txn, row, hash, now).await?;
+    revoke_all_sessions(&txn, row.id, now).await?;
+    outbox::enqueue(
+        &txn,
+        row.tenant_id,
+        Template::PasswordChanged,
+        &row.email,
+        json!({ "displayName": row.display_name }),
+    )
+    .await?;
+    let session = start_session(&txn, auth, row, None, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Sends a password reset link if the address has an account; answers the same either way.
+#[instrument(skip_all, fields(tenant = tenant_slug))]
+pub async fn request_password_reset(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    tenant_slug: &str,
+    email: &str,
+) -> Result<(), ServiceError> {
+    let email = normalize_email(email);
+    let Ok(tenant) = tenants::active_tenant_by_slug(db, tenant_slug).await else {
+        return Ok(());
+    };
+    let Some(row) = find_by_email(db, tenant.id, &email).await? else {
+        return Ok(());
+    };
+    if row.status == AccountStatus::Disabled.to_string() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let ttl = Duration::minutes(auth.config.password_reset_ttl_minutes);
+    let txn = write_txn(db).await?;
+    let token = issue_token(&txn, &row, TokenPurpose::PasswordReset, ttl, now).await?;
+    let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
+        "url": link(&tenant.frontend_base_url, "reset-password", Some(&token)), "expiresAt": now + ttl });
+    outbox::enqueue(&txn, tenant.id, Template::PasswordReset, &row.email, payload).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with an emailed reset token; every session of the account ends.
+pub async fn reset_password(db: &DatabaseConnection, token: &str, new_password: &str) -> Result<(), ServiceError> {
+    let mut errors = Vec::new();
+    check_password(new_password, "newPassword", &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let hash = password::hash(new_password).map_err(ServiceError::internal)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = consume_token(&txn, token, TokenPurpose::PasswordReset, now).await?;
+    if row.status == AccountStatus::Disabled.to_string() {
+        return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
+    }
+    let row = set_password(&txn, row, hash, now).await?;
+    // The reset link proves the address, so a pending or invited account becomes active.
+    set_status(&txn, row.clone(), AccountStatus::Active, now).await?;
+    revoke_all_sessions(&txn, row.id, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets the password of an invited account (or of a tenant's first administrator) and signs it in.
+pub async fn complete_account_setup(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    token: &str,
+    new_password: &str,
+) -> Result<Session, ServiceError> {
+    let mut errors = Vec::new();
+    check_password(new_password, "password", &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let hash = password::hash(new_password).map_err(ServiceError::internal)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = consume_token(&txn, token, TokenPurpose::AccountSetup, now).await?;
+    if row.status != AccountStatus::Invited.to_string() {
+        return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
+    }
+    let row = set_password(&txn, row, hash, now).await?;
+    let row = set_status(&txn, row, AccountStatus::Active, now).await?;
+    let session = start_session(&txn, auth, row, None, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// The account behind a verified access token, as the actor of a request.
+pub async fn authenticate_access_token(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    token: &str,
+) -> Result<Actor, ServiceError> {
+    let claims = auth.signer.verify(token).map_err(|e| match e {
+        TokenError::Expired => ServiceError::Unauthenticated("the access token has expired: refresh the session"),
+        _ => ServiceError::Unauthenticated("the access token is not valid"),
+    })?;
+    let found = account::Entity::find_by_id(claims.sub)
+        .filter(account::Column::TenantId.eq(claims.tid))
+        .find_also_related(entity::tenant::Entity)
+        .one(db)
+        .await?;
+    let Some((row, Some(tenant))) = found else {
+        return Err(ServiceError::Unauthenticated("the access token is not valid"));
+    };
+    if tenant.status != TenantStatus::Active.to_string() {
+        return Err(ServiceError::Unauthenticated("this registrar's access is suspended"));
+    }
+    if row.status != AccountStatus::Active.to_string() {
+        return Err(ServiceError::Unauthenticated("this account is disabled"));
+    }
+    let role: Role = super::models::parse("accounts.role", &row.role)?;
+    Ok(Actor { tenant_id: row.tenant_id, id: row.id, label: row.display_name, principal: Principal::Account { role } })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Staff management (administrators)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Invites a member of staff: the account waits for its owner to set a password through the emailed link.
+#[instrument(skip_all, fields(tenant = %actor.tenant_id))]
+pub async fn invite_staff(
+    db: &DatabaseConnection,
+    auth: &AuthContext,
+    actor: &Actor,
+    email: &str,
+    display_name: &str,
+    role: Role,
+) -> Result<Account, ServiceError> {
+    require_admin(actor)?;
+    let email = normalize_email(email);
+    let display_name = display_name.trim();
+    let mut errors = Vec::new();
+    check_email(&email, "email", &mut errors);
+    check_display_name(display_name, "displayName", &mut errors);
+    if role == Role::Applicant {
+        errors.push(FieldError::new("role", FieldErrorCode::InvalidFormat).with_message(
+            "Staff are reviewers or administrators; applicants register themselves.",
+            "员工角色只能是审核员或管理员；申请人请自行注册。",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let tenant = tenants::tenant_by_id(db, actor.tenant_id).await?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    if find_by_email(&txn, actor.tenant_id, &email).await?.is_some() {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("email", FieldErrorCode::Duplicate)
+                .with_message("An account with this email address exists already.", "该邮箱已有账号。"),
+        ]));
+    }
+    let row = insert_account(&txn, actor.tenant_id, &email, None, display_name, role, now).await?;
+    let row = set_status(&txn, row, AccountStatus::Invited, now).await?;
+    let token = send_setup_link(&txn, &tenant, &row, Some(&actor.label), auth, now).await?;
+    let _ = token;
+    txn.commit().await?;
+    Account::try_from(row)
+}
+
+/// Creates the first administrator of a tenant (from the command line); returns the account and its setup token.
+pub async fn create_first_admin(
+    db: &DatabaseConnection,
+    auth_config: &AuthConfig,
+    tenant_id: Uuid,
+    email: &str,
+) -> Result<(Account, String), ServiceError> {
+    let email = normalize_email(email);
+    let mut errors = Vec::new();
+    check_email(&email, "admin-email", &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    tenants::tenant_by_id(db, tenant_id).await?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let name = email.split('@').next().unwrap_or("admin").to_owned();
+    let row = insert_account(&txn, tenant_id, &email, None, &name, Role::Admin, now).await?;
+    let row = set_status(&txn, row, AccountStatus::Invited, now).await?;
+    let ttl = Duration::hours(auth_config.invitation_ttl_hours);
+    let token = issue_token(&txn, &row, TokenPurpose::AccountSetup, ttl, now).await?;
+    txn.commit().await?;
+    Ok((Account::try_from(row)?, token))
+}
+
+/// Changes the role of an account of the tenant. The last active administrator keeps the role.
+pub async fn update_account_role(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    account_id: Uuid,
+    role: Role,
+) -> Result<Account, ServiceError> {
+    require_admin(actor)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = tenant_account(&txn, actor, account_id).await?;
+    if row.role == Role::Admin.to_string() && role != Role::Admin {
+        ensure_another_admin(&txn, actor.tenant_id, row.id).await?;
+    }
+    let mut active: account::ActiveModel = row.into();
+    active.role = Set(role.to_string());
+    active.updated_at = Set(now);
+    let row = active.update(&txn).await?;
+    txn.commit().await?;
+    Account::try_from(row)
+}
+
+/// Disables an account: it can no longer sign in, and its sessions end now.
+pub async fn disable_account(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    account_id: Uuid,
+) -> Result<Account, ServiceError> {
+    require_admin(actor)?;
+    if account_id == actor.id {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("accountId", FieldErrorCode::InvalidFormat)
+                .with_message("You cannot disable your own account.", "不能停用自己的账号。"),
+        ]));
+    }
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = tenant_account(&txn, actor, account_id).await?;
+    if row.role == Role::Admin.to_string() {
+        ensure_another_admin(&txn, actor.tenant_id, row.id).await?;
+    }
+    let row = set_status(&txn, row, AccountStatus::Disabled, now).await?;
+    revoke_all_sessions(&txn, row.id, now).await?;
+    txn.commit().await?;
+    Account::try_from(row)
+}
+
+/// Enables a disabled account again (it signs in with its old password).
+pub async fn enable_account(db: &DatabaseConnection, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+    require_admin(actor)?;
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = tenant_account(&txn, actor, account_id).await?;
+    if row.status != AccountStatus::Disabled.to_string() {
+        txn.rollback().await?;
+        return Account::try_from(row);
+    }
+    let status = if row.password_hash.is_some() { AccountStatus::Active } else { AccountStatus::Invited };
+    let row = set_status(&txn, row, status, now).await?;
+    txn.commit().await?;
+    Account::try_from(row)
+}
+
+/// One account of the tenant: administrators see all, everyone else only their own.
+pub async fn get_account(db: &DatabaseConnection, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+    if !actor.is_admin() && account_id != actor.id {
+        return Err(ServiceError::NotFound);
+    }
+    Account::try_from(tenant_account(db, actor, account_id).await?)
+}
+
+/// The caller's own account.
+pub async fn me(db: &DatabaseConnection, actor: &Actor) -> Result<Option<Account>, ServiceError> {
+    match actor.principal {
+        Principal::Account { .. } => Ok(Some(Account::try_from(own_account(db, actor).await?)?)),
+        Principal::ApiKey { .. } => Ok(None),
+    }
+}
+
+/// The tenant's accounts, newest first (administrators).
+pub async fn list_accounts(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &AccountFilter,
+    first: u64,
+    after: Option<Uuid>,
+) -> Result<Page<Account>, ServiceError> {
+    require_admin(actor)?;
+    let mut query = account::Entity::find().filter(account::Column::TenantId.eq(actor.tenant_id));
+    if let Some(roles) = &filter.roles {
+        query = query.filter(account::Column::Role.is_in(roles.iter().map(|r| r.to_string())));
+    }
+    if let Some(statuses) = &filter.statuses {
+        query = query.filter(account::Column::Status.is_in(statuses.iter().map(|s| s.to_string())));
+    }
+    if let Some(part) = filter.email_contains.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        query = query.filter(account::Column::Email.contains(part.to_lowercase()));
+    }
+    if let Some(after) = after {
+        query = query.filter(account::Column::Id.lt(after));
+    }
+    let mut rows = query.order_by_desc(account::Column::Id).limit(first + 1).all(db).await?;
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok(Page { items: rows.into_iter().map(Account::try_from).collect::<Result<_, _>>()?, has_next_page })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------------------------
+
+pub(crate) fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden("only the registrar's administrators may do this"))
+    }
+}
+
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn check_email(email: &str, field: &str, errors: &mut Vec<FieldError>) {
+    if email.is_empty() {
+        errors.push(FieldError::new(field, FieldErrorCode::Required));
+    } else if email.len() > 254 || !validator::ValidateEmail::validate_email(&email) {
+        errors.push(FieldError::new(field, FieldErrorCode::InvalidEmail));
+    }
+}
+
+fn check_password(value: &str, field: &str, errors: &mut Vec<FieldError>) {
+    let length = value.chars().count();
+    if length < password::MIN_LENGTH || value.trim().is_empty() {
+        errors.push(FieldError::new(field, FieldErrorCode::WeakPassword));
+    } else if length > password::MAX_LENGTH {
+        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+    }
+}
+
+fn check_display_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
+    if name.is_empty() {
+        errors.push(FieldError::new(field, FieldErrorCode::Required));
+    } else if name.chars().count() > 100 {
+        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+    }
+}
+
+fn tokens_hash(secret: &str) -> String {
+    crate::auth::api_key::hash(secret)
+}
+
+/// A link into the registrar's frontend, when it has told us where that is.
+fn link(base: &Option<String>, path: &str, token: Option<&str>) -> Option<String> {
+    let base = base.as_deref()?.trim_end_matches('/');
+    Some(match token {
+        Some(token) => format!("{base}/{path}?token={token}"),
+        None => format!("{base}/{path}"),
+    })
+}
+
+async fn find_by_email(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    email: &str,
+) -> Result<Option<account::Model>, ServiceError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::TenantId.eq(tenant_id))
+        .filter(account::Column::Email.eq(email))
+        .one(db)
+        .await?)
+}
+
+async fn own_account(db: &impl ConnectionTrait, actor: &Actor) -> Result<account::Model, ServiceError> {
+    tenant_account(db, actor, actor.id).await
+}
+
+async fn tenant_account(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    account_id: Uuid,
+) -> Result<account::Model, ServiceError> {
+    account::Entity::find_by_id(account_id)
+        .filter(account::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+async fn ensure_another_admin(db: &impl ConnectionTrait, tenant_id: Uuid, except: Uuid) -> Result<(), ServiceError> {
+    let others = account::Entity::find()
+        .filter(account::Column::TenantId.eq(tenant_id))
+        .filter(account::Column::Role.eq(Role::Admin.to_string()))
+        .filter(account::Column::Status.eq(AccountStatus::Active.to_string()))
+        .filter(account::Column::Id.ne(except))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(ServiceError::InvalidInput(vec![FieldError::new("accountId", FieldErrorCode::LastAdmin)]));
+    }
+    Ok(())
+}
+
+async fn insert_account(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    email: &str,
+    password_hash: Option<String>,
+    display_name: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<account::Model, ServiceError> {
+    Ok(account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant_id),
+        email: Set(email.to_owned()),
+        password_hash: Set(password_hash),
+        display_name: Set(display_name.to_owned()),
+        role: Set(role.to_string()),
+        status: Set(AccountStatus::Active.to_string()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+async fn set_status(
+    db: &impl ConnectionTrait,
+    row: account::Model,
+    status: AccountStatus,
+    now: DateTime<Utc>,
+) -> Result<account::Model, ServiceError> {
+    let mut active: account::ActiveModel = row.into();
+    active.status = Set(status.to_string());
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+async fn set_password(
+    db: &impl ConnectionTrait,
+    row: account::Model,
+    hash: String,
+    now: DateTime<Utc>,
+) -> Result<account::Model, ServiceError> {
+    let mut active: account::ActiveModel = row.into();
+    active.password_hash = Set(Some(hash));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+async fn issue_token(
+    db: &impl ConnectionTrait,
+    row: &account::Model,
+    purpose: TokenPurpose,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<String, ServiceError> {
+    let (secret, hash) = tokens::opaque("beian_t_");
+    account_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(row.tenant_id),
+        account_id: Set(row.id),
+        purpose: Set(purpose.to_string()),
+        token_hash: Set(hash),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(secret)
+}
+
+async fn send_setup_link(
+    db: &impl ConnectionTrait,
+    tenant: &entity::tenant::Model,
+    row: &account::Model,
+    invited_by: Option<&str>,
+    auth: &AuthContext,
+    now: DateTime<Utc>,
+) -> Result<String, ServiceError> {
+    let ttl = Duration::hours(auth.config.invitation_ttl_hours);
+    let token = issue_token(db, row, TokenPurpose::AccountSetup, ttl, now).await?;
+    let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "role": row.role,
+        "invitedBy": invited_by, "token": token, "url": link(&tenant.frontend_base_url, "setup-account", Some(&token)),
+        "expiresAt": now + ttl });
+    outbox::enqueue(db, tenant.id, Template::StaffInvitation, &row.email, payload).await?;
+    Ok(token)
+}
+
+/// Spends a single-use token of the given purpose; returns its account.
+async fn consume_token(
+    db: &impl ConnectionTrait,
+    secret: &str,
+    purpose: TokenPurpose,
+    now: DateTime<Utc>,
+) -> Result<account::Model, ServiceError> {
+    let invalid = || {
+        ServiceError::InvalidInput(vec![
+            FieldError::new("token", FieldErrorCode::InvalidToken)
+                .with_message(BAD_TOKEN, "链接无效或已过期，请重新获取。"),
+        ])
+    };
+    let spent = account_token::Entity::update_many()
+        .col_expr(account_token::Column::UsedAt, Expr::value(now))
+        .filter(account_token::Column::TokenHash.eq(tokens_hash(secret)))
+        .filter(account_token::Column::Purpose.eq(purpose.to_string()))
+        .filter(account_token::Column::UsedAt.is_null())
+        .filter(account_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Err(invalid());
+    }
+    let token = account_token::Entity::find()
+        .filter(account_token::Column::TokenHash.eq(tokens_hash(secret)))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    account::Entity::find_by_id(token.account_id).one(db).await?.ok_or_else(invalid)
+}
+
+async fn start_session(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    row: account::Model,
+    family: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Session, ServiceError> {
+    let (refresh_token, hash) = tokens::opaque("beian_rt_");
+    let refresh_expires = now + Duration::days(auth.config.refresh_token_ttl_days);
+    let id = Uuid::now_v7();
+    session::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(row.tenant_id),
+        account_id: Set(row.id),
+        family_id: Set(family.unwrap_or(id)),
+        token_hash: Set(hash),
+        created_at: Set(now),
+        expires_at: Set(refresh_expires),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    let (access_token, access_expires) = auth.signer.issue(row.tenant_id, row.id, &row.role, now);
+    Ok(Session {
+        access_token,
+        access_token_expires_at: access_expires,
+        refresh_token,
+        refresh_token_expires_at: refresh_expires,
+        account: Account::try_from(row)?,
+    })
+}
+
+async fn revoke_family(db: &impl ConnectionTrait, family: Uuid, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::FamilyId.eq(family))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_all_sessions(db: &impl ConnectionTrait, account: Uuid, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(now))
+        .filter(session::Column::AccountId.eq(account))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -15,8 +15,12 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
-    /// Folder for the embedded defaults (SQLite database, later attachments and mail).
+    /// Folder for the embedded defaults (SQLite database, token-signing secret, later attachments and mail).
     pub data_dir: PathBuf,
+    /// How many reverse proxies (load balancers) stand in front of the server and append to X-Forwarded-For.
+    /// 0: the client is the TCP peer. Used for per-address login throttling; set it to your proxy depth, or every
+    /// client looks like the load balancer.
+    pub trusted_proxy_hops: usize,
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
@@ -100,6 +104,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            trusted_proxy_hops: 0,
             database: DatabaseConfig { url: None, auto_migrate: None, max_connections: 10 },
             graphql: GraphqlConfig {
                 graphiql: true,

@@ -1,5 +1,6 @@
 //! HTTP routes: GraphQL, GraphiQL, health and readiness.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
@@ -11,6 +12,7 @@ use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
+use crate::config::Config;
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
@@ -26,6 +28,7 @@ struct State {
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
     graphiql: bool,
+    proxy_hops: usize,
 }
 
 /// All routes of the server.
@@ -33,13 +36,15 @@ pub fn routes(
     schema: BeianSchema,
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
-    graphiql: bool,
-) -> impl poem::Endpoint {
+    config: &Config,
+) -> impl poem::Endpoint + use<> {
+    let graphiql = config.graphql.graphiql;
+    let proxy_hops = config.trusted_proxy_hops;
     Route::new()
         .at("/graphql", get(graphiql_page).post(graphql.with(SizeLimit::new(MAX_GRAPHQL_BODY))))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .data(State { schema, db, auth, graphiql })
+        .data(State { schema, db, auth, graphiql, proxy_hops })
 }
 
 #[handler]
@@ -64,7 +69,8 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
     if let Some(actor) = &actor {
         request = request.data(loaders::for_request(&state.db, actor));
     }
-    let client_ip = remote.as_socket_addr().map(|addr| addr.ip());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
     request = request.data(RequestContext { actor, client_ip });
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
@@ -76,6 +82,16 @@ async fn authenticate(state: &State, token: &str) -> Result<crate::auth::Actor, 
     } else {
         accounts::authenticate_access_token(&state.db, &state.auth, token).await
     }
+}
+
+/// The client's address: the TCP peer, or, behind `hops` trusted proxies, the address the outermost of them saw.
+/// Entries a client wrote into X-Forwarded-For itself stand further left and are never believed.
+pub fn client_address(peer: Option<IpAddr>, forwarded_for: Option<&str>, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = forwarded_for.map(|v| v.split(',').map(str::trim).collect()).unwrap_or_default();
+    entries.len().checked_sub(hops).and_then(|i| entries[i].parse().ok()).or(peer)
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -111,5 +127,22 @@ async fn readyz(state: Data<&State>) -> Response {
             tracing::warn!(%error, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+
+    #[test]
+    fn the_client_address_comes_from_trusted_proxies_only() {
+        let peer = Some("10.0.0.9".parse().unwrap());
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(client_address(peer, Some("1.2.3.4"), 0), peer, "no proxies: the header is ignored");
+        assert_eq!(client_address(peer, Some("1.2.3.4"), 1), ip("1.2.3.4"));
+        assert_eq!(client_address(peer, Some("6.6.6.6, 1.2.3.4"), 1), ip("1.2.3.4"), "a forged entry is ignored");
+        assert_eq!(client_address(peer, Some("6.6.6.6, 1.2.3.4, 10.0.0.2"), 2), ip("1.2.3.4"));
+        assert_eq!(client_address(peer, None, 1), peer);
+        assert_eq!(client_address(peer, Some("garbage"), 1), peer);
     }
 }

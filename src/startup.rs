@@ -56,8 +56,7 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let schema = graphql::build_schema(self.db.clone(), &self.config.graphql, self.auth.clone());
-        let app = http::routes(schema, self.db.clone(), self.auth, self.config.graphql.graphiql)
-            .with(poem::middleware::Tracing);
+        let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))

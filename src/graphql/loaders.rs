@@ -29,6 +29,9 @@ pub struct SubjectOf(pub Uuid);
 /// Key: the websites of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct WebsitesOf(pub Uuid);
+/// Key: an account by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AccountById(pub Uuid);
 /// Key: the audit trail of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventsOf(pub Uuid);
@@ -63,6 +66,17 @@ impl Loader<EventsOf> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect())
+    }
+}
+
+impl Loader<AccountById> for TenantLoader {
+    type Value = crate::services::accounts::Account;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[AccountById]) -> Result<HashMap<AccountById, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = crate::services::accounts::accounts_by_id(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, a)| (AccountById(id), a)).collect())
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::enums;
 use super::ids::{self, Kind};
-use super::loaders::{EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
+use super::loaders::{AccountById, EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
 use crate::domain;
 use crate::services::{ServiceError, audit, models};
 
@@ -61,6 +61,15 @@ impl Filing {
     /// When the filing last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+
+    /// The applicant account that owns the filing; null when the registrar's backend created it.
+    async fn applicant(&self, ctx: &Context<'_>) -> Result<Option<super::accounts::Account>> {
+        let Some(owner) = self.0.owner_account_id else {
+            return Ok(None);
+        };
+        let found = loader(ctx).load_one(AccountById(owner)).await.map_err(loader_error)?;
+        Ok(found.map(super::accounts::Account))
     }
 
     /// The subject (主体) the filing is for.

@@ -582,6 +582,21 @@ pub async fn me(db: &DatabaseConnection, actor: &Actor) -> Result<Option<Account
     }
 }
 
+/// Accounts of the tenant by id, for batch loading; applicants only ever get their own.
+pub async fn accounts_by_id(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Account>, ServiceError> {
+    let mut query = account::Entity::find()
+        .filter(account::Column::TenantId.eq(actor.tenant_id))
+        .filter(account::Column::Id.is_in(ids.iter().copied()));
+    if let Some(own) = actor.owner_scope() {
+        query = query.filter(account::Column::Id.eq(own));
+    }
+    query.all(db).await?.into_iter().map(|row| Ok((row.id, Account::try_from(row)?))).collect()
+}
+
 /// The tenant's accounts, newest first (administrators).
 pub async fn list_accounts(
     db: &DatabaseConnection,

@@ -14,6 +14,8 @@ use crate::domain::{
 #[derive(Clone, Debug)]
 pub struct Filing {
     pub id: Uuid,
+    /// The applicant account that owns the filing; none when a registrar backend created it.
+    pub owner_account_id: Option<Uuid>,
     pub filing_type: FilingType,
     pub status: FilingStatus,
     pub version: i32,
@@ -103,6 +105,7 @@ impl TryFrom<entity::filing::Model> for Filing {
     fn try_from(row: entity::filing::Model) -> Result<Self, ServiceError> {
         Ok(Self {
             id: row.id,
+            owner_account_id: row.owner_account_id,
             filing_type: parse("filings.filing_type", &row.filing_type)?,
             status: parse("filings.status", &row.status)?,
             version: row.version,

@@ -127,6 +127,15 @@ async fn role_by_operation_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 
+    // Staff see who filed; the applicant sees itself; filings a backend created have no applicant.
+    let who = "query($id: ID!) { filing(id: $id) { applicant { email role } } }";
+    let seen_by_reviewer = app.ok(&reviewer, who, json!({ "id": filing["id"] })).await;
+    assert_eq!(seen_by_reviewer["filing"]["applicant"], json!({ "email": "owner@example.com", "role": "APPLICANT" }));
+    let seen_by_owner = app.ok(&owner, who, json!({ "id": filing["id"] })).await;
+    assert_eq!(seen_by_owner["filing"]["applicant"]["email"], "owner@example.com");
+    let by_backend = app.create_filing(&full_key, "后台创建的公司").await;
+    assert_eq!(app.ok(&admin, who, json!({ "id": by_backend["id"] })).await["filing"]["applicant"], json!(null));
+
     // What the list shows follows the same rule.
     let count = |token: String| {
         let app = &app;
@@ -135,7 +144,7 @@ async fn role_by_operation_matrix() {
     // owner: its own filing plus the one it created in the matrix; other applicant: the one it created.
     assert_eq!(count(owner.clone()).await, 2);
     assert_eq!(count(other_applicant.clone()).await, 1);
-    assert_eq!(count(reviewer.clone()).await, 4, "the owner's two, the other applicant's, the full key's");
+    assert_eq!(count(reviewer.clone()).await, 5, "the owner's two, the other applicant's, the full key's two");
     assert_eq!(count(other_tenant_admin.clone()).await, 1, "only the other tenant's own filing");
 }
 

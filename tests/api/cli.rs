@@ -128,3 +128,75 @@ fn the_example_configuration_is_valid() {
     let config = beian::config::Config::load(Some(std::path::Path::new(file))).expect("the example loads");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
 }
+
+#[tokio::test]
+async fn tenant_create_with_an_admin_email_prints_a_setup_token_that_works_once() {
+    let database = TestDatabase::new().await;
+    stdout(&beian(&database, &["migrate"]));
+    let created = stdout(&beian(
+        &database,
+        &["tenant", "create", "--slug", "xinnet", "--name", "新网", "--admin-email", "Admin@Xinnet.example"],
+    ));
+    let token = created
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("setup token:"))
+        .map(|t| t.trim().to_owned())
+        .expect("the setup token is printed");
+    assert!(created.contains("admin:   admin@xinnet.example"));
+
+    let app = spawn_app_on(database).await;
+    let session = crate::people::complete_setup(&app, &token).await;
+    assert_eq!(session["account"]["role"], "ADMIN");
+    let query =
+        "mutation($t: String!) { completeAccountSetup(token: $t, password: \"another password\") { accessToken } }";
+    let error = crate::people::anonymous_err(&app, query, json!({ "t": token })).await;
+    assert_eq!(code(&error), "BAD_USER_INPUT");
+    crate::people::session(&app, "xinnet", "admin@xinnet.example").await;
+
+    // Messages wait in the outbox, where an operator can read them.
+    crate::people::register(&app, "xinnet", "alice@example.com").await;
+    let database = app.stop().await;
+    let listed = stdout(&beian(&database, &["outbox", "list", "--tenant", "xinnet"]));
+    assert!(listed.contains("EMAIL_VERIFICATION") && listed.contains("alice@example.com"), "{listed}");
+    assert!(listed.contains("beian_t_"), "the verification token is readable by the operator");
+}
+
+#[tokio::test]
+async fn the_embedded_default_keeps_its_signing_secret_across_restarts() {
+    let database = TestDatabase::new().await;
+    if database.is_postgres() {
+        // With PostgreSQL the secret must be configured: see the next test.
+        return;
+    }
+    let embedded = |database: &TestDatabase| {
+        let mut config = database.config();
+        config.auth.jwt_secret = None;
+        config
+    };
+    let app = spawn_app_with(database, |_| {}).await;
+    let database = app.stop().await;
+    let first = beian::startup::Application::build(embedded(&database)).await.unwrap();
+    let secret_file = database.dir.path().join("data").join("jwt-secret");
+    assert!(secret_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&secret_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let written = std::fs::read_to_string(&secret_file).unwrap();
+    drop(first);
+    let _second = beian::startup::Application::build(embedded(&database)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), written, "the same secret after a restart");
+}
+
+#[tokio::test]
+async fn serve_on_postgres_refuses_to_start_without_a_signing_secret() {
+    let database = TestDatabase::new().await;
+    if !database.is_postgres() {
+        return;
+    }
+    stdout(&beian(&database, &["migrate"]));
+    let output = beian(&database, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BEIAN_AUTH_JWT_SECRET"));
+}

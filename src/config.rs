@@ -24,7 +24,16 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
+    pub rules: RulesConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// A TOML file replacing the built-in reference data of the ICP rules (approved top-level domains,
+    /// certificate types per subject type, pre-approvals, name rules); see src/domain/data/reference.toml.
+    pub reference_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -125,13 +134,14 @@ impl Default for Config {
                 password_reset_ttl_minutes: 60,
                 invitation_ttl_hours: 72,
             },
+            rules: RulesConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
         }
     }
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] = &["database", "graphql", "auth", "log"];
+const SECTIONS: &[&str] = &["database", "graphql", "auth", "rules", "log"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
@@ -190,6 +200,20 @@ impl Config {
         let (secret, _) = crate::auth::tokens::opaque("");
         write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(secret.into_bytes())
+    }
+
+    /// The reference data of the rules: the configured file, or the built-in data.
+    pub fn reference_data(&self) -> Result<std::sync::Arc<crate::domain::reference::ReferenceData>, String> {
+        use crate::domain::reference::ReferenceData;
+        match &self.rules.reference_file {
+            None => Ok(ReferenceData::built_in()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                ReferenceData::parse(&text)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| format!("invalid reference data in {}: {e}", path.display()))
+            }
+        }
     }
 
     /// Whether start-up applies pending migrations.

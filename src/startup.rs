@@ -10,6 +10,7 @@ use poem::{EndpointExt, Server};
 use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, redact_url};
+use crate::domain::reference::ReferenceData;
 use crate::services::accounts::AuthContext;
 use crate::{db, graphql, http};
 
@@ -19,6 +20,7 @@ pub struct Application {
     local_addr: SocketAddr,
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
+    reference: Arc<ReferenceData>,
     config: Config,
 }
 
@@ -40,7 +42,8 @@ impl Application {
             .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
-        Ok(Self { acceptor, local_addr, db, auth, config })
+        let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
+        Ok(Self { acceptor, local_addr, db, auth, reference, config })
     }
 
     /// The address the server is bound to.
@@ -55,7 +58,8 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let schema = graphql::build_schema(self.db.clone(), &self.config.graphql, self.auth.clone());
+        let schema =
+            graphql::build_schema(self.db.clone(), &self.config.graphql, self.auth.clone(), self.reference.clone());
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         Server::new_with_acceptor(self.acceptor)

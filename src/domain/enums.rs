@@ -8,7 +8,7 @@ macro_rules! domain_enum {
         $(#[$meta])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Display, EnumString, IntoStaticStr, EnumIter,
-            serde::Serialize,
+            serde::Serialize, serde::Deserialize,
         )]
         #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

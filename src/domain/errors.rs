@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Why a field was refused. The names are part of the API (`extensions.fields[].code`): never rename one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum FieldErrorCode {
     Required,
@@ -23,6 +23,39 @@ pub enum FieldErrorCode {
     WeakPassword,
     WrongPassword,
     LastAdmin,
+    InvalidCertificateNumber,
+    ProvinceMismatch,
+    SubjectTypeMismatch,
+    PersonMismatch,
+    InvalidMobile,
+    InvalidPhone,
+    AddressOutsideRegion,
+    TldNotApproved,
+    NotRegistrableDomain,
+    HomepageNotOnDomain,
+    NotAllowedForIndividuals,
+    PreApprovalRequired,
+    SharedContact,
+    MobileTaken,
+    NameTooShort,
+    NameOnlyDigitsOrLetters,
+    NameHasSymbols,
+    NameIsDomain,
+    NameReservedPrefix,
+    NameSensitiveWord,
+    NameNotForPersonalSite,
+    NameNeedsPreApproval,
+    NameMayDrawQuestion,
+}
+
+/// Whether a finding blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Severity {
+    /// The reviewer or the bureau would refuse this: saves that introduce it are refused.
+    #[default]
+    Error,
+    /// Worth a look (it often draws a question), but it does not block.
+    Warning,
 }
 
 impl FieldErrorCode {
@@ -59,6 +92,73 @@ impl FieldErrorCode {
             }
             Self::WeakPassword => ("A password has at least 10 characters.", "密码至少需要 10 个字符。"),
             Self::WrongPassword => ("The current password is not correct.", "当前密码不正确。"),
+            Self::InvalidCertificateNumber => {
+                ("This is not a valid number for the certificate type.", "证件号码不符合该证件类型的规则。")
+            }
+            Self::ProvinceMismatch => (
+                "The certificate was issued in another province: a filing is made in the subject's domicile province.",
+                "证件签发地与所选省份不一致：须在主体所在地省份备案。",
+            ),
+            Self::SubjectTypeMismatch => (
+                "The credit code belongs to another kind of organisation than the subject type chosen.",
+                "统一社会信用代码的机构类别与所选主体性质不一致。",
+            ),
+            Self::PersonMismatch => (
+                "For an individual, the responsible person is the subject itself: same name and certificate.",
+                "个人主体的负责人须为本人：姓名和证件须与主体一致。",
+            ),
+            Self::InvalidMobile => ("Enter an 11-digit mainland mobile number.", "请输入 11 位中国大陆手机号码。"),
+            Self::InvalidPhone => (
+                "Enter a mobile number or a landline such as 010-12345678.",
+                "请输入手机号码或固定电话（如 010-12345678）。",
+            ),
+            Self::AddressOutsideRegion => ("The address does not lie in the province chosen.", "地址不在所选省份内。"),
+            Self::TldNotApproved => {
+                ("This top-level domain is not on MIIT's approved list.", "该顶级域名不在工信部批准的域名列表中。")
+            }
+            Self::NotRegistrableDomain => {
+                ("Enter the registered domain, not a subdomain.", "请填写注册的主域名，而不是子域名。")
+            }
+            Self::HomepageNotOnDomain => {
+                ("The homepage must be on one of the website's domains.", "首页网址须使用本网站填写的域名。")
+            }
+            Self::NotAllowedForIndividuals => ("Individuals cannot choose this.", "个人主体不能选择此项。"),
+            Self::PreApprovalRequired => (
+                "This service needs a pre-approval (前置审批) with its licence.",
+                "该服务内容需要前置审批，请填写相应的许可证。",
+            ),
+            Self::SharedContact => (
+                "Different people cannot share a mobile number or an email address.",
+                "不同负责人不能使用相同的手机号码或电子邮箱。",
+            ),
+            Self::MobileTaken => (
+                "This mobile number already backs another subject: one number may back only one subject.",
+                "该手机号码已用于其他主体：一个手机号码只能对应一个主体。",
+            ),
+            Self::NameTooShort => ("A website name has at least 3 Chinese characters.", "网站名称至少包含 3 个汉字。"),
+            Self::NameOnlyDigitsOrLetters => {
+                ("A website name cannot be only digits or only Latin letters.", "网站名称不能为纯数字或纯字母。")
+            }
+            Self::NameHasSymbols => ("A website name cannot contain special symbols.", "网站名称不能包含特殊符号。"),
+            Self::NameIsDomain => ("A website name cannot be a domain name.", "网站名称不能是域名。"),
+            Self::NameReservedPrefix => (
+                "Only national bodies may start a name with 中国, 中华, 中央, 国家 or 人民.",
+                "非国家机构的网站名称不能以“中国、中华、中央、国家、人民”等开头。",
+            ),
+            Self::NameSensitiveWord => {
+                ("The website name contains a word that is not allowed.", "网站名称包含不允许的词语。")
+            }
+            Self::NameNotForPersonalSite => (
+                "A personal website cannot use organisation, industry or generic words in its name.",
+                "个人网站名称不能使用企业、行业或泛指性词语。",
+            ),
+            Self::NameNeedsPreApproval => {
+                ("The name suggests a service that needs a pre-approval.", "网站名称涉及需要前置审批的服务内容。")
+            }
+            Self::NameMayDrawQuestion => (
+                "Reviewers usually ask for proof (a trademark or authorisation) of names like this.",
+                "此类名称通常需要提供商标或授权证明。",
+            ),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",
@@ -75,12 +175,22 @@ pub struct FieldError {
     pub code: FieldErrorCode,
     pub message: String,
     pub message_zh: String,
+    /// What to do about it, when there is more to say than the message.
+    pub suggestion: Option<(String, String)>,
+    pub severity: Severity,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: FieldErrorCode) -> Self {
         let (message, message_zh) = code.messages();
-        Self { field: field.into(), code, message: message.to_owned(), message_zh: message_zh.to_owned() }
+        Self {
+            field: field.into(),
+            code,
+            message: message.to_owned(),
+            message_zh: message_zh.to_owned(),
+            suggestion: None,
+            severity: Severity::Error,
+        }
     }
 
     /// The same error with a more specific message than the code's default.
@@ -88,6 +198,24 @@ impl FieldError {
         self.message = message.into();
         self.message_zh = message_zh.into();
         self
+    }
+}
+
+impl FieldError {
+    /// The same finding with a suggestion (English, Chinese).
+    pub fn suggest(mut self, suggestion: impl Into<String>, suggestion_zh: impl Into<String>) -> Self {
+        self.suggestion = Some((suggestion.into(), suggestion_zh.into()));
+        self
+    }
+
+    /// The same finding as a warning.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 }
 

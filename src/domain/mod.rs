@@ -3,9 +3,13 @@
 pub mod domain_name;
 pub mod enums;
 pub mod errors;
+pub mod forms;
+pub mod identifiers;
 pub mod masking;
 pub mod province;
+pub mod reference;
+pub mod rules;
 
 pub use enums::*;
-pub use errors::{FieldError, FieldErrorCode};
+pub use errors::{FieldError, FieldErrorCode, Severity};
 pub use province::Province;

@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::error::gql;
 use crate::auth::Actor;
 use crate::config::GraphqlConfig;
+use crate::domain::reference::ReferenceData;
 use crate::services::ServiceError;
 use crate::services::accounts::AuthContext;
 
@@ -25,6 +26,7 @@ pub struct AppData {
     pub db: DatabaseConnection,
     pub graphql: Arc<GraphqlConfig>,
     pub auth: Arc<AuthContext>,
+    pub reference: Arc<ReferenceData>,
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
@@ -33,6 +35,10 @@ pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
 
 pub fn settings<'a>(ctx: &'a Context<'_>) -> &'a GraphqlConfig {
     &ctx.data_unchecked::<AppData>().graphql
+}
+
+pub fn reference<'a>(ctx: &'a Context<'_>) -> &'a ReferenceData {
+    &ctx.data_unchecked::<AppData>().reference
 }
 
 pub fn auth<'a>(ctx: &'a Context<'_>) -> &'a AuthContext {

@@ -44,6 +44,10 @@ pub fn to_gql(error: ServiceError) -> async_graphql::Error {
                     m.insert(async_graphql::Name::new("code"), Value::from(f.code.as_str()));
                     m.insert(async_graphql::Name::new("message"), Value::from(f.message.clone()));
                     m.insert(async_graphql::Name::new("messageZh"), Value::from(f.message_zh.clone()));
+                    if let Some((suggestion, suggestion_zh)) = &f.suggestion {
+                        m.insert(async_graphql::Name::new("suggestion"), Value::from(suggestion.clone()));
+                        m.insert(async_graphql::Name::new("suggestionZh"), Value::from(suggestion_zh.clone()));
+                    }
                     Value::Object(m)
                 })
                 .collect();

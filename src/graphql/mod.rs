@@ -10,6 +10,7 @@ pub mod inputs;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod reference;
 pub mod types;
 
 use std::sync::Arc;
@@ -18,12 +19,13 @@ use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::GraphqlConfig;
+use crate::domain::reference::ReferenceData;
 use crate::services::accounts::AuthContext;
 use context::AppData;
 
 /// Reads: filings, accounts, keys and settings of the caller's registrar.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery);
+pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::ReferenceQuery);
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
 #[derive(MergedObject, Default)]
@@ -32,9 +34,14 @@ pub struct MutationRoot(mutation::FilingMutation, accounts::AccountMutation);
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema the server serves.
-pub fn build_schema(db: DatabaseConnection, config: &GraphqlConfig, auth: Arc<AuthContext>) -> BeianSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    config: &GraphqlConfig,
+    auth: Arc<AuthContext>,
+    reference: Arc<ReferenceData>,
+) -> BeianSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(AppData { db, graphql: Arc::new(config.clone()), auth })
+        .data(AppData { db, graphql: Arc::new(config.clone()), auth, reference })
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity);
     if !config.introspection {

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use super::context::{actor, db};
+use super::context::{actor, db, reference};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
@@ -29,14 +29,15 @@ impl FilingMutation {
     /// listed in `extensions.fields` of a BAD_USER_INPUT error, and nothing is written.
     async fn create_filing(&self, ctx: &Context<'_>, input: CreateFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(filings::create_filing(db(ctx), actor, input.into()).await.map_err(gql)?))
+        Ok(Filing(filings::create_filing(db(ctx), actor, reference(ctx), input.into()).await.map_err(gql)?))
     }
 
     /// Replaces the subject of a draft (or a returned filing). A stale `version` is CONFLICT.
     async fn update_filing_subject(&self, ctx: &Context<'_>, input: UpdateFilingSubjectInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
-        let filing = filings::update_subject(db(ctx), actor, id, input.version, input.subject.into()).await;
+        let filing =
+            filings::update_subject(db(ctx), actor, id, input.version, reference(ctx), input.subject.into()).await;
         Ok(Filing(filing.map_err(gql)?))
     }
 
@@ -45,7 +46,9 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let (filing, website) =
-            filings::add_website(db(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
+            filings::add_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
+                .await
+                .map_err(gql)?;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -54,7 +57,9 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let (filing, website) =
-            filings::update_website(db(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
+            filings::update_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
+                .await
+                .map_err(gql)?;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 

@@ -88,6 +88,37 @@ impl Filing {
         Ok(found.unwrap_or_default().into_iter().map(Website).collect())
     }
 
+    /// The pre-submit check: everything a reviewer or the bureau would refuse in the filing as it stands (the list
+    /// submission enforces), and warnings that often draw a question.
+    async fn precheck(&self, ctx: &Context<'_>) -> Result<Precheck> {
+        let actor = super::context::actor(ctx)?;
+        let reference = super::context::reference(ctx);
+        let check = crate::services::rules::precheck(super::context::db(ctx), actor, reference, self.0.id)
+            .await
+            .map_err(super::error::gql)?;
+        let finding = |f: &domain::FieldError| {
+            let website_id = f
+                .field
+                .strip_prefix("websites[")
+                .and_then(|rest| rest.split_once(']'))
+                .and_then(|(i, _)| i.parse::<usize>().ok())
+                .and_then(|i| check.website_ids.get(i))
+                .map(|id| ids::encode(Kind::Website, *id));
+            Finding {
+                field: f.field.clone(),
+                code: f.code.as_str().to_owned(),
+                message: f.message.clone(),
+                message_zh: f.message_zh.clone(),
+                suggestion: f.suggestion.as_ref().map(|s| s.0.clone()),
+                suggestion_zh: f.suggestion.as_ref().map(|s| s.1.clone()),
+                website_id,
+            }
+        };
+        let errors: Vec<Finding> = check.findings.iter().filter(|f| f.is_error()).map(finding).collect();
+        let warnings: Vec<Finding> = check.findings.iter().filter(|f| !f.is_error()).map(finding).collect();
+        Ok(Precheck { passed: errors.is_empty(), errors, warnings })
+    }
+
     /// The audit trail: every change of the filing, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<FilingEvent>> {
         let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?;
@@ -388,6 +419,36 @@ impl From<audit::FieldChange> for FieldChange {
     fn from(c: audit::FieldChange) -> Self {
         Self { field: c.field, old_value: c.old, new_value: c.new }
     }
+}
+
+/// The result of the pre-submit check.
+#[derive(SimpleObject)]
+pub struct Precheck {
+    /// Whether nothing blocks submission.
+    pub passed: bool,
+    /// What a reviewer or the bureau would refuse; submission is refused while any remain.
+    pub errors: Vec<Finding>,
+    /// What often draws a question; does not block.
+    pub warnings: Vec<Finding>,
+}
+
+/// One finding of the pre-submit check.
+#[derive(SimpleObject)]
+pub struct Finding {
+    /// Path of the field: `subject.certificateNumber`, `websites[0].name` (websites in the filing's order).
+    pub field: String,
+    /// Stable machine code, e.g. NAME_TOO_SHORT.
+    pub code: String,
+    /// What is wrong, in English.
+    pub message: String,
+    /// What is wrong, in Chinese.
+    pub message_zh: String,
+    /// What to do about it, in English.
+    pub suggestion: Option<String>,
+    /// What to do about it, in Chinese.
+    pub suggestion_zh: Option<String>,
+    /// The website the finding is about, if any.
+    pub website_id: Option<ID>,
 }
 
 /// Relay page information.

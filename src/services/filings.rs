@@ -18,9 +18,10 @@ use super::inputs::{
     validate_subject, validate_website,
 };
 use super::models::{Filing, FilingEvent, Subject, Website};
-use super::{Page, ServiceError};
+use super::{Page, ServiceError, rules};
 use crate::auth::Actor;
 use crate::domain::masking::{mask_certificate_number, mask_email, mask_phone};
+use crate::domain::reference::ReferenceData;
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, Province};
 use entity::{filing, filing_event, filing_subject, website};
 
@@ -42,10 +43,13 @@ pub struct FilingFilter {
 pub async fn create_filing(
     db: &DatabaseConnection,
     actor: &Actor,
+    reference: &ReferenceData,
     mut input: CreateFilingInput,
 ) -> Result<Filing, ServiceError> {
     require_editor(actor)?;
-    let errors = validate_create_filing(&mut input);
+    let basic = validate_create_filing(&mut input);
+    let found = rules::findings(db, actor, reference, &input, None, false).await?;
+    let errors = rules::merge(basic, found);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -94,16 +98,21 @@ pub async fn update_subject(
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
+    reference: &ReferenceData,
     mut subject: SubjectInput,
 ) -> Result<Filing, ServiceError> {
     require_editor(actor)?;
-    let errors = validate_subject(&mut subject, "subject");
-    if !errors.is_empty() {
-        return Err(ServiceError::InvalidInput(errors));
-    }
+    let basic = validate_subject(&mut subject, "subject");
     let now = Utc::now();
     let txn = super::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
+    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let prospective = CreateFilingInput { subject: subject.clone(), websites: current.websites.clone() };
+    let errors =
+        rules::merge(basic, introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
     let old = filing_subject::Entity::find()
         .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
         .filter(filing_subject::Column::FilingId.eq(filing_id))
@@ -129,18 +138,20 @@ pub async fn add_website(
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
+    reference: &ReferenceData,
     mut input: WebsiteInput,
 ) -> Result<(Filing, Website), ServiceError> {
     require_editor(actor)?;
-    let errors = validate_website(&mut input, "website");
-    if !errors.is_empty() {
-        return Err(ServiceError::InvalidInput(errors));
-    }
+    let basic = validate_website(&mut input, "website");
     let now = Utc::now();
     let txn = super::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "addWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
-    let mut errors = Vec::new();
+    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let mut prospective = current.clone();
+    prospective.websites.push(input.clone());
+    let introduced = introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?;
+    let mut errors = rules::merge(basic, rules::as_website_input(introduced, existing.len()));
     if existing.len() >= MAX_WEBSITES_PER_FILING {
         errors.push(FieldError::new("filingId", FieldErrorCode::TooMany).with_message(
             format!("A filing carries at most {MAX_WEBSITES_PER_FILING} websites."),
@@ -165,23 +176,27 @@ pub async fn update_website(
     actor: &Actor,
     website_id: Uuid,
     version: i32,
+    reference: &ReferenceData,
     mut input: WebsiteInput,
 ) -> Result<(Filing, Website), ServiceError> {
     require_editor(actor)?;
-    let errors = validate_website(&mut input, "website");
-    if !errors.is_empty() {
-        return Err(ServiceError::InvalidInput(errors));
-    }
+    let basic = validate_website(&mut input, "website");
     // A website never moves to another filing, so its filing can be read before the transaction starts.
     let filing_id = find_website(db, actor, website_id).await?.filing_id;
     let now = Utc::now();
     let txn = super::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
-    let Some(old) = existing.iter().find(|w| w.id == website_id).cloned() else {
+    let Some(index) = existing.iter().position(|w| w.id == website_id) else {
         return Err(ServiceError::NotFound);
     };
-    let errors = domains_taken_by_others(&existing, Some(website_id), &input.domains);
+    let old = existing[index].clone();
+    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let mut prospective = current.clone();
+    prospective.websites[index] = input.clone();
+    let introduced = introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?;
+    let mut errors = rules::merge(basic, rules::as_website_input(introduced, index));
+    errors.extend(domains_taken_by_others(&existing, Some(website_id), &input.domains));
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -194,6 +209,20 @@ pub async fn update_website(
     record_edit(&txn, actor, &after, FilingAction::WebsiteUpdated, changes.into_vec(), now).await?;
     txn.commit().await?;
     Ok((after, Website::try_from(row)?))
+}
+
+/// The rule errors a change would introduce into a stored filing.
+async fn introduced_errors(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    reference: &ReferenceData,
+    prospective: &CreateFilingInput,
+    current: &CreateFilingInput,
+    filing_id: Uuid,
+) -> Result<Vec<FieldError>, ServiceError> {
+    let after = rules::findings(txn, actor, reference, prospective, Some(filing_id), false).await?;
+    let before = rules::findings(txn, actor, reference, current, Some(filing_id), false).await?;
+    Ok(rules::introduced(after, &before))
 }
 
 /// Removes a website from an editable filing.

@@ -4,96 +4,16 @@ use std::collections::HashSet;
 
 use validator::Validate;
 
+pub use crate::domain::forms::{CreateFilingInput, PersonInput, PreApprovalInput, SubjectInput, WebsiteInput};
+
 use super::validation::{flatten, join};
 use crate::domain::domain_name::normalize_domain;
+use crate::domain::identifiers::{EmergencyPhone, Mobile};
 use crate::domain::province::is_division_code;
-use crate::domain::{
-    AccessMethod, CertificateType, FieldError, FieldErrorCode, Language, PreApprovalCategory, Province, ServiceContent,
-    SubjectType,
-};
+use crate::domain::{FieldError, FieldErrorCode, PreApprovalCategory, Province};
 
 /// The most websites one filing may carry (organisations; individuals are limited further by the ICP rules).
 pub const MAX_WEBSITES_PER_FILING: usize = 10;
-
-/// A responsible person (负责人) of the subject or of a website.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
-pub struct PersonInput {
-    #[validate(length(min = 1, max = 100))]
-    pub name: String,
-    pub certificate_type: CertificateType,
-    #[validate(length(min = 1, max = 64))]
-    pub certificate_number: String,
-    #[validate(length(min = 1, max = 32))]
-    pub mobile: String,
-    #[validate(length(min = 1, max = 32))]
-    pub emergency_phone: Option<String>,
-    #[validate(length(min = 1, max = 254), email)]
-    pub email: String,
-}
-
-/// The subject (主体) of a filing.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
-pub struct SubjectInput {
-    pub subject_type: SubjectType,
-    #[validate(length(min = 1, max = 200))]
-    pub name: String,
-    pub certificate_type: CertificateType,
-    #[validate(length(min = 1, max = 64))]
-    pub certificate_number: String,
-    #[validate(length(min = 1, max = 300))]
-    pub certificate_address: Option<String>,
-    pub province_code: String,
-    pub city_code: String,
-    pub district_code: String,
-    #[validate(length(min = 1, max = 300))]
-    pub mailing_address: String,
-    #[validate(length(min = 1, max = 200))]
-    pub investor: Option<String>,
-    #[validate(length(min = 1, max = 1000))]
-    pub remark: Option<String>,
-    #[validate(nested)]
-    pub responsible_person: PersonInput,
-}
-
-/// A pre-approval (前置审批) a website holds.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
-pub struct PreApprovalInput {
-    pub category: PreApprovalCategory,
-    #[validate(length(min = 1, max = 100))]
-    pub licence_number: String,
-}
-
-/// A website of a filing.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
-pub struct WebsiteInput {
-    #[validate(length(min = 1, max = 100))]
-    pub name: String,
-    #[validate(length(min = 1, max = 10))]
-    pub domains: Vec<String>,
-    #[validate(length(min = 1, max = 2048), url)]
-    pub homepage_url: String,
-    #[validate(length(min = 1, max = 10))]
-    pub service_content: Vec<ServiceContent>,
-    #[validate(length(min = 1, max = 17))]
-    pub languages: Vec<Language>,
-    /// Empty means "none of these", chosen explicitly.
-    #[validate(nested, length(max = 12))]
-    pub pre_approvals: Vec<PreApprovalInput>,
-    pub access_method: AccessMethod,
-    #[validate(length(min = 1, max = 1000))]
-    pub remark: Option<String>,
-    #[validate(nested)]
-    pub responsible_person: PersonInput,
-}
-
-/// A new first-filing draft: the subject and, optionally, its websites at once.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
-pub struct CreateFilingInput {
-    #[validate(nested)]
-    pub subject: SubjectInput,
-    #[validate(nested, length(max = 10))]
-    pub websites: Vec<WebsiteInput>,
-}
 
 impl PersonInput {
     fn normalize(&mut self) {
@@ -101,23 +21,17 @@ impl PersonInput {
         trim(&mut self.certificate_number);
         self.certificate_number = self.certificate_number.to_uppercase();
         trim(&mut self.mobile);
+        // Stored canonical, so that the same number typed two ways is recognised as the same.
+        if let Ok(mobile) = Mobile::parse(&self.mobile) {
+            self.mobile = mobile.as_str().to_owned();
+        }
         trim_optional(&mut self.emergency_phone);
+        if let Some(phone) = self.emergency_phone.as_mut()
+            && let Ok(parsed) = EmergencyPhone::parse(phone)
+        {
+            *phone = parsed.as_str().to_owned();
+        }
         trim(&mut self.email);
-    }
-
-    fn check(&self, path: &str, errors: &mut Vec<FieldError>) {
-        if !self.certificate_type.is_personal() {
-            errors.push(
-                FieldError::new(join(path, "certificateType"), FieldErrorCode::CertificateTypeNotAllowed).with_message(
-                    "A responsible person is identified by a personal document (ID card, passport, permit).",
-                    "负责人须使用个人证件（身份证、护照、通行证等）。",
-                ),
-            );
-        }
-        check_phone(&self.mobile, &join(path, "mobile"), errors);
-        if let Some(phone) = &self.emergency_phone {
-            check_phone(phone, &join(path, "emergencyPhone"), errors);
-        }
     }
 }
 
@@ -154,20 +68,6 @@ impl SubjectInput {
         } else if city_ok && self.district_code[..4] != self.city_code[..4] {
             errors.push(FieldError::new(join(path, "districtCode"), FieldErrorCode::RegionMismatch));
         }
-
-        let individual = self.subject_type == SubjectType::Individual;
-        if individual != self.certificate_type.is_personal() {
-            let (message, message_zh) = if individual {
-                ("An individual files with a personal document.", "个人主体须使用个人证件。")
-            } else {
-                ("An organisation files with its own certificate, not a personal document.", "单位主体须使用单位证件。")
-            };
-            errors.push(
-                FieldError::new(join(path, "certificateType"), FieldErrorCode::CertificateTypeNotAllowed)
-                    .with_message(message, message_zh),
-            );
-        }
-        self.responsible_person.check(&join(path, "responsiblePerson"), errors);
     }
 }
 
@@ -216,7 +116,6 @@ impl WebsiteInput {
         if has_duplicates(&categories) {
             errors.push(FieldError::new(join(path, "preApprovals"), FieldErrorCode::Duplicate));
         }
-        self.responsible_person.check(&join(path, "responsiblePerson"), errors);
     }
 }
 
@@ -260,14 +159,6 @@ pub fn validate_create_filing(input: &mut CreateFilingInput) -> Vec<FieldError> 
         }
     }
     errors
-}
-
-fn check_phone(phone: &str, field: &str, errors: &mut Vec<FieldError>) {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let allowed = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' '));
-    if !phone.is_empty() && (!allowed || digits < 5) {
-        errors.push(FieldError::new(field, FieldErrorCode::InvalidFormat));
-    }
 }
 
 fn has_duplicates<T: std::hash::Hash + Eq>(items: &[T]) -> bool {

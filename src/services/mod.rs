@@ -9,6 +9,7 @@ pub mod filings;
 pub mod inputs;
 pub mod models;
 pub mod outbox;
+pub mod rules;
 pub mod tenants;
 mod validation;
 

@@ -21,8 +21,10 @@ async fn a_created_draft_reads_back_with_every_field() {
     let key = app.tenant("xinnet").await;
     let mut input = filing_input("  北京示例科技有限公司 ");
     input["websites"][0]["domains"] = json!(["Example.COM", "例子.中国"]);
-    input["websites"][0]["preApprovals"] =
-        json!([{ "category": "CULTURE", "licenceNumber": "京网文〔2026〕0001-001号" }]);
+    input["websites"][0]["preApprovals"] = json!([
+        { "category": "CULTURE", "licenceNumber": "京网文〔2026〕0001-001号" },
+        { "category": "INTERNET_FINANCE", "licenceNumber": "银保监复〔2026〕1号" },
+    ]);
     input["websites"][0]["languages"] = json!(["SIMPLIFIED_CHINESE", "ENGLISH"]);
     input["websites"][0]["serviceContent"] = json!(["ORGANISATION_PORTAL", "P2P_LENDING"]);
     input["subject"]["responsiblePerson"]["certificateNumber"] = json!("11010519491231002x");
@@ -144,19 +146,19 @@ async fn websites_are_added_updated_and_removed_with_versions_and_audit() {
     let filing = app.create_filing(&key, "北京示例科技有限公司").await;
 
     let add =
-        json!({ "filingId": filing["id"], "version": 1, "website": website_input("示例商城", "shop.example.cn") });
+        json!({ "filingId": filing["id"], "version": 1, "website": website_input("示例商城", "example-shop.cn") });
     let added = app.ok(&key, ADD_WEBSITE, json!({ "input": add })).await["addWebsite"].clone();
     assert_eq!(added["filing"]["version"], 2);
     assert_eq!(added["filing"]["websites"], json!([{ "name": "示例科技官网" }, { "name": "示例商城" }]));
     let website_id = added["website"]["id"].clone();
 
-    let mut changed = website_input("示例商城旗舰店", "shop.example.cn");
-    changed["homepageUrl"] = json!("https://shop.example.cn/index.html");
+    let mut changed = website_input("示例商城旗舰店", "example-shop.cn");
+    changed["homepageUrl"] = json!("https://example-shop.cn/index.html");
     let update = json!({ "websiteId": website_id, "version": 2, "website": changed });
     let updated = app.ok(&key, UPDATE_WEBSITE, json!({ "input": update })).await["updateWebsite"].clone();
     assert_eq!(updated["filing"]["version"], 3);
     assert_eq!(updated["website"]["name"], "示例商城旗舰店");
-    assert_eq!(updated["website"]["homepageUrl"], "https://shop.example.cn/index.html");
+    assert_eq!(updated["website"]["homepageUrl"], "https://example-shop.cn/index.html");
 
     let remove = json!({ "websiteId": website_id, "version": 3 });
     let removed = app.ok(&key, REMOVE_WEBSITE, json!({ "input": remove })).await["removeWebsite"].clone();
@@ -171,8 +173,8 @@ async fn websites_are_added_updated_and_removed_with_versions_and_audit() {
         events[2]["changes"],
         json!([
             { "field": "website.name", "oldValue": "示例商城", "newValue": "示例商城旗舰店" },
-            { "field": "website.homepageUrl", "oldValue": "https://www.shop.example.cn",
-              "newValue": "https://shop.example.cn/index.html" },
+            { "field": "website.homepageUrl", "oldValue": "https://www.example-shop.cn",
+              "newValue": "https://example-shop.cn/index.html" },
         ])
     );
     assert_eq!(events[3]["changes"], json!([{ "field": "website", "oldValue": "示例商城旗舰店", "newValue": null }]));
@@ -216,19 +218,19 @@ async fn a_filing_carries_at_most_ten_websites_with_distinct_domains() {
     let mut version = 1;
     for i in 2..=10 {
         let add = json!({ "filingId": filing["id"], "version": version,
-            "website": website_input(&format!("示例网站{i}"), &format!("site{i}.example.cn")) });
+            "website": website_input(&format!("示例网站{i}"), &format!("example-site{i}.cn")) });
         version = app.ok(&key, ADD_WEBSITE, json!({ "input": add })).await["addWebsite"]["filing"]["version"]
             .as_i64()
             .unwrap();
     }
     let eleventh = json!({ "filingId": filing["id"], "version": version,
-        "website": website_input("第十一个网站", "site11.example.cn") });
+        "website": website_input("第十一个网站", "example-site11.cn") });
     let error = app.err(&key, ADD_WEBSITE, json!({ "input": eleventh })).await;
     assert_eq!(fields(&error), vec![("filingId".to_owned(), "TOO_MANY".to_owned())]);
 
     // A domain another website already lists is refused, and so nothing changes.
-    let mut update = website_input("示例网站2", "site3.example.cn");
-    update["domains"] = json!(["site2.example.cn", "SITE3.example.cn"]);
+    let mut update = website_input("示例网站2", "example-site3.cn");
+    update["domains"] = json!(["example-site2.cn", "EXAMPLE-SITE3.cn"]);
     let second = &app.ok(&key, &GET, json!({ "id": filing["id"] })).await["filing"]["websites"][1]["id"].clone();
     let input = json!({ "websiteId": second, "version": version, "website": update });
     let error = app.err(&key, UPDATE_WEBSITE, json!({ "input": input })).await;

@@ -219,11 +219,11 @@ pub static CREATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 pub static GET: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("query($id: ID!) {{ filing(id: $id) {{ {FILING_FIELDS} }} }}"));
 
-pub fn person(name: &str, mobile: &str, email: &str) -> Value {
+pub fn person(name: &str, certificate: &str, mobile: &str, email: &str) -> Value {
     json!({
         "name": name,
         "certificateType": "RESIDENT_ID_CARD",
-        "certificateNumber": "11010519491231002X",
+        "certificateNumber": certificate,
         "mobile": mobile,
         "emergencyPhone": "010-12345678",
         "email": email,
@@ -235,13 +235,13 @@ pub fn subject_input(name: &str) -> Value {
         "subjectType": "ENTERPRISE",
         "name": name,
         "certificateType": "BUSINESS_LICENCE",
-        "certificateNumber": "91110105MA01ABCD1X",
+        "certificateNumber": "91110105MA01ABCD13",
         "certificateAddress": "北京市朝阳区示例路1号",
         "provinceCode": "110000",
         "cityCode": "110100",
         "districtCode": "110105",
         "mailingAddress": "北京市朝阳区示例路1号",
-        "responsiblePerson": person("张三", "13800138000", "zhangsan@example.com"),
+        "responsiblePerson": person("张三", "11010519491231002X", "13800138000", "zhangsan@example.com"),
     })
 }
 
@@ -254,9 +254,29 @@ pub fn website_input(name: &str, domain: &str) -> Value {
         "languages": ["SIMPLIFIED_CHINESE"],
         "preApprovals": [],
         "accessMethod": "CLOUD",
-        "remark": "公司介绍与产品展示",
-        "responsiblePerson": person("李四", "13900139000", "lisi@example.com"),
+        "remark": "公司介绍、产品展示与联系方式，不提供交互服务。",
+        "responsiblePerson": person("李四", "110105199001011232", "13900139000", "lisi@example.com"),
     })
+}
+
+/// A Shanghai enterprise: its credit code, addresses and division codes all in Shanghai.
+pub fn shanghai_subject(name: &str) -> Value {
+    let mut subject = subject_input(name);
+    subject["certificateNumber"] = json!("91310000MA1FL0000N");
+    subject["provinceCode"] = json!("310000");
+    subject["cityCode"] = json!("310100");
+    subject["districtCode"] = json!("310115");
+    subject["certificateAddress"] = json!("上海市浦东新区示例路2号");
+    subject["mailingAddress"] = json!("上海市浦东新区示例路2号");
+    subject["responsiblePerson"] = person("赵六", "31011519850202001X", "13500135000", "zhaoliu@example.com");
+    subject
+}
+
+/// A Shanghai enterprise's filing; its people are not the Beijing fixtures' people.
+pub fn shanghai_filing(name: &str) -> Value {
+    let mut website = website_input("上海示例贸易网", "shanghai-example.cn");
+    website["responsiblePerson"] = person("钱七", "31011519920303001X", "13300133000", "qianqi@example.com");
+    json!({ "subject": shanghai_subject(name), "websites": [website] })
 }
 
 pub fn filing_input(subject_name: &str) -> Value {

@@ -14,6 +14,7 @@ mod isolation;
 mod limits;
 mod pagination;
 mod persistence;
+mod rules;
 mod schema;
 mod statements;
 mod validation;

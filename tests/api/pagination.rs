@@ -58,10 +58,7 @@ async fn filters_narrow_the_list_and_the_count() {
     let key = app.tenant("xinnet").await;
     app.create_filing(&key, "北京示例科技有限公司").await;
     app.create_filing(&key, "Beijing Example 100% Tech").await;
-    let mut shanghai = filing_input("上海示例贸易有限公司");
-    shanghai["subject"]["provinceCode"] = json!("310000");
-    shanghai["subject"]["cityCode"] = json!("310100");
-    shanghai["subject"]["districtCode"] = json!("310115");
+    let shanghai = shanghai_filing("上海示例贸易有限公司");
     let sh = app.ok(&key, &CREATE, json!({ "input": shanghai })).await["createFiling"].clone();
 
     let count = |p: &Value| p["totalCount"].as_i64().unwrap();

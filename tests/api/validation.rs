@@ -32,7 +32,7 @@ async fn every_bad_field_is_reported_at_once_and_nothing_is_written() {
         ("subject.mailingAddress", "TOO_LONG"),
         ("subject.responsiblePerson.email", "INVALID_EMAIL"),
         ("subject.responsiblePerson.certificateType", "CERTIFICATE_TYPE_NOT_ALLOWED"),
-        ("subject.responsiblePerson.mobile", "INVALID_FORMAT"),
+        ("subject.responsiblePerson.mobile", "INVALID_MOBILE"),
         ("websites[0].domains[0]", "INVALID_DOMAIN"),
         ("websites[0].domains[1]", "INVALID_DOMAIN"),
         ("websites[0].domains[3]", "DUPLICATE"),
@@ -59,7 +59,7 @@ async fn division_codes_must_nest() {
     let app = spawn_app().await;
     let key = app.tenant("xinnet").await;
     let mut input = filing_input("上海示例有限公司");
-    input["subject"]["provinceCode"] = json!("310000");
+    input["subject"] = shanghai_subject("上海示例有限公司");
     input["subject"]["cityCode"] = json!("320100");
     input["subject"]["districtCode"] = json!("31011");
     let error = app.err(&key, &CREATE, json!({ "input": input })).await;

@@ -25,7 +25,58 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
     pub rules: RulesConfig,
+    pub storage: StorageConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// S3 endpoint, e.g. `https://s3.cn-north-1.amazonaws.com.cn`, `https://oss-cn-hangzhou.aliyuncs.com`,
+    /// `http://minio:9000`. Unset: an S3-compatible server embedded in the process serves `data_dir/s3`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// Prefix of every object key (keys then continue `tenants/<tenant>/filings/<filing>/...`).
+    pub key_prefix: String,
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub access_key_id: Option<SecretString>,
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub secret_access_key: Option<SecretString>,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by most self-hosted stores.
+    pub force_path_style: bool,
+    /// Where the embedded server listens (loopback; port 0 picks a free one).
+    pub embedded_listen: SocketAddr,
+    /// How long a presigned upload URL works, in seconds; uploads not completed by then are removed.
+    pub upload_url_ttl_seconds: u64,
+    /// How long a presigned download URL works, in seconds.
+    pub download_url_ttl_seconds: u64,
+    /// Largest photo (ID cards, face photo), in bytes.
+    pub max_image_bytes: u64,
+    /// Largest document (certificates, signed sheets, licences), in bytes.
+    pub max_document_bytes: u64,
+    /// Largest face-verification video, in bytes.
+    pub max_video_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            bucket: "beian".to_owned(),
+            key_prefix: String::new(),
+            access_key_id: None,
+            secret_access_key: None,
+            force_path_style: true,
+            embedded_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            upload_url_ttl_seconds: 15 * 60,
+            download_url_ttl_seconds: 5 * 60,
+            max_image_bytes: 10 * 1024 * 1024,
+            max_document_bytes: 10 * 1024 * 1024,
+            max_video_bytes: 200 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -135,13 +186,14 @@ impl Default for Config {
                 invitation_ttl_hours: 72,
             },
             rules: RulesConfig::default(),
+            storage: StorageConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
         }
     }
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] = &["database", "graphql", "auth", "rules", "log"];
+const SECTIONS: &[&str] = &["database", "graphql", "auth", "rules", "storage", "log"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.

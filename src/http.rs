@@ -3,14 +3,17 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use async_graphql::ParseRequestError;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::MultipartOptions;
+use async_graphql_poem::GraphQLResponse;
 use poem::http::{HeaderMap, StatusCode, header};
-use poem::middleware::SizeLimit;
 use poem::web::{Data, Html, Json, RemoteAddr};
-use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
+use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use crate::config::Config;
 use crate::graphql::context::RequestContext;
@@ -19,8 +22,11 @@ use crate::graphql::{BeianSchema, loaders};
 use crate::services::accounts::{self, AuthContext};
 use crate::services::{ServiceError, tenants};
 
-/// Largest GraphQL request body accepted (queries and variables; files go to S3 directly).
+/// Largest GraphQL request body without files (queries and variables).
 pub const MAX_GRAPHQL_BODY: usize = 1024 * 1024;
+
+/// Most files one multipart request may carry.
+pub const MAX_FILES_PER_REQUEST: usize = 2;
 
 #[derive(Clone)]
 struct State {
@@ -29,6 +35,8 @@ struct State {
     auth: Arc<AuthContext>,
     graphiql: bool,
     proxy_hops: usize,
+    /// Largest file a multipart request may carry: the largest material.
+    max_file_size: usize,
 }
 
 /// All routes of the server.
@@ -40,15 +48,21 @@ pub fn routes(
 ) -> impl poem::Endpoint + use<> {
     let graphiql = config.graphql.graphiql;
     let proxy_hops = config.trusted_proxy_hops;
+    let storage = &config.storage;
+    let max_file_size = storage.max_image_bytes.max(storage.max_document_bytes).max(storage.max_video_bytes) as usize;
     Route::new()
-        .at("/graphql", get(graphiql_page).post(graphql.with(SizeLimit::new(MAX_GRAPHQL_BODY))))
+        .at("/graphql", get(graphiql_page).post(graphql))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .data(State { schema, db, auth, graphiql, proxy_hops })
+        .data(State { schema, db, auth, graphiql, proxy_hops, max_file_size })
 }
 
 #[handler]
-async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, request: GraphQLRequest) -> Response {
+async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> Response {
+    let request = match parse_request(&state, headers, body).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     let actor = match bearer_token(headers) {
         None => None,
         Some(token) => match authenticate(&state, token).await {
@@ -65,7 +79,7 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
             }
         },
     };
-    let mut request = request.0;
+    let mut request = request;
     if let Some(actor) = &actor {
         request = request.data(loaders::for_request(&state.db, actor));
     }
@@ -73,6 +87,37 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
     request = request.data(RequestContext { actor, client_ip });
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
+}
+
+/// Reads a GraphQL request: JSON up to [`MAX_GRAPHQL_BODY`], or a multipart request (files streamed to temporary
+/// files, never held in memory) whose files may not exceed the largest material. Too large is a 413.
+async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, Response> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
+    let limit = if multipart {
+        state.max_file_size.saturating_mul(MAX_FILES_PER_REQUEST).saturating_add(MAX_GRAPHQL_BODY)
+    } else {
+        MAX_GRAPHQL_BODY
+    };
+    let too_large = || {
+        error_response(StatusCode::PAYLOAD_TOO_LARGE, "the request is too large", code::PAYLOAD_TOO_LARGE)
+            .into_response()
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let options = MultipartOptions::default().max_file_size(state.max_file_size).max_num_files(MAX_FILES_PER_REQUEST);
+    let reader = body.into_async_read().take(limit as u64 + 1).compat();
+    match async_graphql::http::receive_body(content_type, reader, options).await {
+        Ok(request) => Ok(request),
+        Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
+        Err(error) => {
+            let message = format!("the request could not be read: {error}");
+            Err(error_response(StatusCode::BAD_REQUEST, &message, code::BAD_USER_INPUT).into_response())
+        }
+    }
 }
 
 /// API keys are recognised by their prefix; anything else must be an access token.

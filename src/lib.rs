@@ -15,4 +15,5 @@ pub mod graphql;
 pub mod http;
 pub mod services;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::{Config, redact_url};
 use crate::domain::reference::ReferenceData;
 use crate::services::accounts::AuthContext;
+use crate::storage::Storage;
 use crate::{db, graphql, http};
 
 /// A bound, ready-to-run server.
@@ -21,6 +22,7 @@ pub struct Application {
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
     reference: Arc<ReferenceData>,
+    storage: Arc<Storage>,
     config: Config,
 }
 
@@ -43,7 +45,8 @@ impl Application {
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
-        Ok(Self { acceptor, local_addr, db, auth, reference, config })
+        let storage = Arc::new(Storage::connect(&config).await?);
+        Ok(Self { acceptor, local_addr, db, auth, reference, storage, config })
     }
 
     /// The address the server is bound to.
@@ -58,13 +61,38 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let schema =
-            graphql::build_schema(self.db.clone(), &self.config.graphql, self.auth.clone(), self.reference.clone());
+        let schema = graphql::build_schema(
+            self.db.clone(),
+            &self.config.graphql,
+            self.auth.clone(),
+            self.reference.clone(),
+            self.storage.clone(),
+            &self.config.storage,
+        );
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
+        let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
-        Server::new_with_acceptor(self.acceptor)
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
-            .await
+            .await;
+        cleanup.abort();
+        served
+    }
+
+    /// The object store the server uses.
+    pub fn storage(&self) -> Arc<Storage> {
+        self.storage.clone()
+    }
+}
+
+/// Removes uploads never completed, once a minute.
+async fn clean_up_uploads(db: DatabaseConnection, storage: Arc<Storage>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&db, &storage).await {
+            tracing::warn!(error = ?error, "cleaning up expired uploads failed");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod account_token;
 pub mod api_key;
+pub mod attachment;
 pub mod filing;
 pub mod filing_event;
 pub mod filing_subject;

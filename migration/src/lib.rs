@@ -12,6 +12,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tenants;
 mod m20261128_000002_create_filings;
 mod m20261128_000003_create_accounts;
+mod m20261128_000004_create_attachments;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tenants::Migration),
             Box::new(m20261128_000002_create_filings::Migration),
             Box::new(m20261128_000003_create_accounts::Migration),
+            Box::new(m20261128_000004_create_attachments::Migration),
         ]
     }
 }

@@ -245,6 +245,25 @@ domain_enum! {
     }
 }
 
+domain_enum! {
+    /// Kinds of material (备案材料) a filing carries.
+    MaterialKind {
+        SubjectCertificate => "主体证件",
+        IdCardFront => "负责人证件正面",
+        IdCardBack => "负责人证件反面",
+        FacePhoto => "真实性核验照片",
+        FaceVideo => "真实性核验视频",
+        VerificationSheet => "网站备案信息真实性核验单",
+        CommitmentLetter => "承诺书",
+        SecurityAgreement => "信息安全管理协议",
+        LegalRepresentativeAuthorisation => "法人授权书",
+        PreApprovalLicence => "前置审批文件",
+        DomainCertificate => "域名证书",
+        ResidenceProof => "居住证明",
+        Other => "其他材料",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,13 @@ pub enum FieldErrorCode {
     NameNotForPersonalSite,
     NameNeedsPreApproval,
     NameMayDrawQuestion,
+    UnsupportedContentType,
+    FileTooLarge,
+    UploadMissing,
+    UploadExpired,
+    SizeMismatch,
+    ContentMismatch,
+    ChecksumMismatch,
 }
 
 /// Whether a finding blocks.
@@ -158,6 +165,23 @@ impl FieldErrorCode {
             Self::NameMayDrawQuestion => (
                 "Reviewers usually ask for proof (a trademark or authorisation) of names like this.",
                 "此类名称通常需要提供商标或授权证明。",
+            ),
+            Self::UnsupportedContentType => {
+                ("Files of this type cannot be used for this material.", "该材料不支持此文件类型。")
+            }
+            Self::FileTooLarge => ("The file is larger than allowed for this material.", "文件超过该材料允许的大小。"),
+            Self::UploadMissing => {
+                ("Nothing was uploaded yet: PUT the file to the upload URL first.", "尚未上传文件，请先上传。")
+            }
+            Self::UploadExpired => ("The upload URL has expired: ask for a new one.", "上传链接已过期，请重新获取。"),
+            Self::SizeMismatch => ("The uploaded file does not have the announced size.", "上传的文件大小与申报不符。"),
+            Self::ContentMismatch => (
+                "The file is not what its type says (for example a renamed file).",
+                "文件内容与声明的类型不符（例如修改了扩展名的文件）。",
+            ),
+            Self::ChecksumMismatch => (
+                "The uploaded file does not match the announced SHA-256: upload it again.",
+                "上传文件的 SHA-256 校验值与申报不符，请重新上传。",
             ),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",

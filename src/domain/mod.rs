@@ -6,6 +6,7 @@ pub mod errors;
 pub mod forms;
 pub mod identifiers;
 pub mod masking;
+pub mod materials;
 pub mod province;
 pub mod reference;
 pub mod rules;

@@ -8,10 +8,11 @@ use sea_orm::DatabaseConnection;
 
 use super::error::gql;
 use crate::auth::Actor;
-use crate::config::GraphqlConfig;
+use crate::config::{GraphqlConfig, StorageConfig};
 use crate::domain::reference::ReferenceData;
 use crate::services::ServiceError;
 use crate::services::accounts::AuthContext;
+use crate::storage::Storage;
 
 /// Per-request data: who is calling, and from where.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppData {
     pub graphql: Arc<GraphqlConfig>,
     pub auth: Arc<AuthContext>,
     pub reference: Arc<ReferenceData>,
+    pub storage: Arc<Storage>,
+    pub storage_config: Arc<StorageConfig>,
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
@@ -35,6 +38,14 @@ pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
 
 pub fn settings<'a>(ctx: &'a Context<'_>) -> &'a GraphqlConfig {
     &ctx.data_unchecked::<AppData>().graphql
+}
+
+pub fn storage<'a>(ctx: &'a Context<'_>) -> &'a Storage {
+    &ctx.data_unchecked::<AppData>().storage
+}
+
+pub fn storage_config<'a>(ctx: &'a Context<'_>) -> &'a StorageConfig {
+    &ctx.data_unchecked::<AppData>().storage_config
 }
 
 pub fn reference<'a>(ctx: &'a Context<'_>) -> &'a ReferenceData {

@@ -299,6 +299,10 @@ pub enum FilingAction {
     WebsiteUpdated,
     /// A website was removed.
     WebsiteRemoved,
+    /// A material was uploaded (replacing the one before it in its slot, if any).
+    AttachmentUploaded,
+    /// A material was removed.
+    AttachmentRemoved,
 }
 
 /// The kind of caller that acted.
@@ -363,4 +367,46 @@ pub enum Permission {
     ManageApiKeys,
     /// Change the registrar's settings.
     ManageSettings,
+}
+
+/// Kinds of material (备案材料) a filing carries.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::MaterialKind")]
+pub enum MaterialKind {
+    /// 主体证件: the subject's certificate (business licence, ...).
+    SubjectCertificate,
+    /// 负责人证件正面: front of a responsible person's ID (the subject's, or the website's with websiteId).
+    IdCardFront,
+    /// 负责人证件反面: back of a responsible person's ID.
+    IdCardBack,
+    /// 真实性核验照片: the website responsible person's verification photo.
+    FacePhoto,
+    /// 真实性核验视频: the website responsible person's verification video.
+    FaceVideo,
+    /// 网站备案信息真实性核验单: the signed verification sheet.
+    VerificationSheet,
+    /// 承诺书: the signed commitment letter.
+    CommitmentLetter,
+    /// 信息安全管理协议: the information security management agreement.
+    SecurityAgreement,
+    /// 法人授权书: the legal representative's authorisation.
+    LegalRepresentativeAuthorisation,
+    /// 前置审批文件: a pre-approval licence (with websiteId and preApprovalCategory).
+    PreApprovalLicence,
+    /// 域名证书: a domain certificate (with websiteId).
+    DomainCertificate,
+    /// 居住证明: proof of residence for individuals filing outside their ID's province.
+    ResidenceProof,
+    /// 其他材料: anything else the registrar asks for.
+    Other,
+}
+
+/// Where an attachment stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::services::attachments::AttachmentStatus")]
+pub enum AttachmentStatus {
+    /// An upload URL was issued; the file is not checked yet.
+    Pending,
+    /// The file is stored and checked.
+    Uploaded,
 }

@@ -15,6 +15,7 @@ pub enum Kind {
     FilingEvent,
     Account,
     ApiKey,
+    Attachment,
 }
 
 impl Kind {
@@ -25,11 +26,12 @@ impl Kind {
             Kind::FilingEvent => "FilingEvent",
             Kind::Account => "Account",
             Kind::ApiKey => "ApiKey",
+            Kind::Attachment => "Attachment",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey]
+        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey, Kind::Attachment]
             .into_iter()
             .find(|k| k.name() == name)
     }

@@ -32,6 +32,9 @@ pub struct WebsitesOf(pub Uuid);
 /// Key: an account by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AccountById(pub Uuid);
+/// Key: the attachments of a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentsOf(pub Uuid);
 /// Key: the audit trail of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventsOf(pub Uuid);
@@ -77,6 +80,18 @@ impl Loader<AccountById> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = crate::services::accounts::accounts_by_id(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, a)| (AccountById(id), a)).collect())
+    }
+}
+
+impl Loader<AttachmentsOf> for TenantLoader {
+    type Value = Vec<crate::services::attachments::Attachment>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[AttachmentsOf]) -> Result<HashMap<AttachmentsOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found =
+            crate::services::attachments::attachments_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, a)| (AttachmentsOf(id), a)).collect())
     }
 }
 

@@ -2,6 +2,7 @@
 //! service function and map its result.
 
 pub mod accounts;
+pub mod attachments;
 pub mod context;
 pub mod enums;
 pub mod error;
@@ -18,9 +19,10 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
-use crate::config::GraphqlConfig;
+use crate::config::{GraphqlConfig, StorageConfig};
 use crate::domain::reference::ReferenceData;
 use crate::services::accounts::AuthContext;
+use crate::storage::Storage;
 use context::AppData;
 
 /// Reads: filings, accounts, keys and settings of the caller's registrar.
@@ -29,7 +31,7 @@ pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::Refe
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::FilingMutation, accounts::AccountMutation);
+pub struct MutationRoot(mutation::FilingMutation, accounts::AccountMutation, attachments::AttachmentMutation);
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -39,9 +41,19 @@ pub fn build_schema(
     config: &GraphqlConfig,
     auth: Arc<AuthContext>,
     reference: Arc<ReferenceData>,
+    storage: Arc<Storage>,
+    storage_config: &StorageConfig,
 ) -> BeianSchema {
+    let data = AppData {
+        db,
+        graphql: Arc::new(config.clone()),
+        auth,
+        reference,
+        storage,
+        storage_config: Arc::new(storage_config.clone()),
+    };
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(AppData { db, graphql: Arc::new(config.clone()), auth, reference })
+        .data(data)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity);
     if !config.introspection {

@@ -54,6 +54,7 @@ impl FilingQuery {
             (Kind::FilingEvent, id) => {
                 Node::FilingEvent(FilingEvent(filings::get_event(db, actor, id).await.map_err(gql)?))
             }
+            (Kind::Attachment, id) => Node::Attachment(super::attachments::node(ctx, id).await?),
             (kind @ (Kind::Account | Kind::ApiKey), id) => {
                 super::accounts::node(ctx, kind, id).await?.ok_or_else(|| gql(ServiceError::NotFound))?
             }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::enums;
 use super::ids::{self, Kind};
-use super::loaders::{AccountById, EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
+use super::loaders::{AccountById, AttachmentsOf, EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
 use crate::domain;
 use crate::services::{ServiceError, audit, models};
 
@@ -21,6 +21,7 @@ pub enum Node {
     FilingEvent(FilingEvent),
     Account(super::accounts::Account),
     ApiKey(super::accounts::ApiKey),
+    Attachment(super::attachments::Attachment),
 }
 
 fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
@@ -117,6 +118,12 @@ impl Filing {
         let errors: Vec<Finding> = check.findings.iter().filter(|f| f.is_error()).map(finding).collect();
         let warnings: Vec<Finding> = check.findings.iter().filter(|f| !f.is_error()).map(finding).collect();
         Ok(Precheck { passed: errors.is_empty(), errors, warnings })
+    }
+
+    /// The materials: uploaded files, and uploads in progress.
+    async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<super::attachments::Attachment>> {
+        let found = loader(ctx).load_one(AttachmentsOf(self.0.id)).await.map_err(loader_error)?;
+        Ok(found.unwrap_or_default().into_iter().map(super::attachments::Attachment).collect())
     }
 
     /// The audit trail: every change of the filing, oldest first.

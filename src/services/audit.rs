@@ -18,6 +18,8 @@ pub enum FilingAction {
     WebsiteAdded,
     WebsiteUpdated,
     WebsiteRemoved,
+    AttachmentUploaded,
+    AttachmentRemoved,
 }
 
 /// One changed field: its path and its old and new values (personal data masked).

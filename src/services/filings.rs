@@ -663,7 +663,11 @@ fn website_changes(old: &website::Model, new: &WebsiteInput) -> Result<ChangeSet
 }
 
 /// Only the applicant who owns a filing may see it; staff and backends see every filing of their tenant.
-async fn ensure_visible(db: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+pub(crate) async fn ensure_visible(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<(), ServiceError> {
     if actor.owner_scope().is_some() {
         visible(actor).filter(filing::Column::Id.eq(filing_id)).one(db).await?.ok_or(ServiceError::NotFound)?;
     }
@@ -679,7 +683,7 @@ fn visible(actor: &Actor) -> Select<filing::Entity> {
     }
 }
 
-fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
+pub(crate) fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
     if actor.may_edit_filings() {
         Ok(())
     } else {

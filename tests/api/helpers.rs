@@ -52,7 +52,15 @@ impl TestDatabase {
         config.database.url = Some(SecretString::from(self.url.clone()));
         config.database.auto_migrate = Some(true);
         config.auth.jwt_secret = Some(SecretString::from(format!("test-secret-{}", self.url)));
-        config.log.filter = "warn".into();
+        // An independent S3 implementation (e.g. moto) when BEIAN_TEST_S3_ENDPOINT names one; otherwise the
+        // embedded server. Each test gets a bucket of its own.
+        if let Some(endpoint) = std::env::var("BEIAN_TEST_S3_ENDPOINT").ok().filter(|e| !e.is_empty()) {
+            config.storage.endpoint = Some(endpoint);
+            config.storage.access_key_id = Some(SecretString::from("testing"));
+            config.storage.secret_access_key = Some(SecretString::from("testing"));
+            config.storage.bucket = format!("beian-{}", Uuid::new_v4().simple());
+        }
+        config.log.filter = std::env::var("BEIAN_TEST_LOG").unwrap_or_else(|_| "warn".into());
         config
     }
 }
@@ -79,6 +87,7 @@ impl Drop for TestDatabase {
 pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
+    pub storage: std::sync::Arc<beian::storage::Storage>,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -97,6 +106,9 @@ pub async fn spawn_app_on(database: TestDatabase) -> TestApp {
 pub async fn spawn_app_with(database: TestDatabase, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = database.config();
     tweak(&mut config);
+    if std::env::var_os("BEIAN_TEST_LOG").is_some() {
+        beian::telemetry::init(&config.log);
+    }
     let app = Application::build(config).await.expect("the app builds");
     start(app, database)
 }
@@ -110,6 +122,7 @@ pub async fn spawn_app_with_db(database: TestDatabase, db: DatabaseConnection) -
 fn start(app: Application, database: TestDatabase) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
+    let storage = app.storage();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -117,6 +130,7 @@ fn start(app: Application, database: TestDatabase) -> TestApp {
     TestApp {
         address,
         db,
+        storage,
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         server: Some(server),
@@ -135,6 +149,11 @@ impl TestApp {
         }
         self.db.clone().close().await.ok();
         self.database.take().expect("database")
+    }
+
+    /// Runs the cleanup of expired uploads now, as the server's background task does every minute.
+    pub async fn clean_up_uploads(&self) -> usize {
+        beian::services::attachments::clean_up_expired_uploads(&self.db, &self.storage).await.unwrap()
     }
 
     /// Creates a tenant and returns its API key.

@@ -1,0 +1,265 @@
+//! Materials over GraphQL: presigned uploads, uploads through the server, downloads.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
+use chrono::{DateTime, Utc};
+
+use super::context::{actor, db, storage, storage_config};
+use super::enums;
+use super::error::gql;
+use super::ids::{self, Kind};
+use crate::domain::FieldErrorCode;
+use crate::services::ServiceError;
+use crate::services::attachments::{self as svc, UploadRequest};
+
+pub struct Attachment(pub svc::Attachment);
+
+/// A material of a filing (an ID photo, a signed sheet, a licence, the face video...).
+#[Object]
+impl Attachment {
+    /// The attachment's opaque global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Attachment, self.0.id)
+    }
+
+    /// The filing it belongs to.
+    async fn filing_id(&self) -> ID {
+        ids::encode(Kind::Filing, self.0.filing_id)
+    }
+
+    /// Which material it is.
+    async fn kind(&self) -> enums::MaterialKind {
+        self.0.kind.into()
+    }
+
+    /// The website it belongs to (its person, licence, domain); null for the subject's.
+    async fn website_id(&self) -> Option<ID> {
+        self.0.website_id.map(|id| ids::encode(Kind::Website, id))
+    }
+
+    /// The pre-approval a licence is for.
+    async fn pre_approval_category(&self) -> Option<enums::PreApprovalCategory> {
+        self.0.pre_approval_category.map(Into::into)
+    }
+
+    /// The file's name as uploaded.
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+
+    /// Its content type, checked against its first bytes.
+    async fn content_type(&self) -> &str {
+        &self.0.content_type
+    }
+
+    /// Its size in bytes.
+    async fn size(&self) -> u64 {
+        self.0.size
+    }
+
+    /// Its SHA-256, hex.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+
+    /// PENDING until the upload is completed and checked, then UPLOADED.
+    async fn status(&self) -> enums::AttachmentStatus {
+        self.0.status.into()
+    }
+
+    /// When the upload URL stops working (for PENDING attachments).
+    async fn upload_expires_at(&self) -> DateTime<Utc> {
+        self.0.upload_expires_at
+    }
+
+    /// When the checked file was stored.
+    async fn uploaded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.uploaded_at
+    }
+
+    /// The reviewer's verdict: ACCEPTED or NEEDS_REVISION (null before review).
+    async fn review_status(&self) -> Option<&str> {
+        self.0.review_status.as_deref()
+    }
+
+    /// Why it needs revision.
+    async fn review_reason(&self) -> Option<&str> {
+        self.0.review_reason.as_deref()
+    }
+
+    /// When the upload started.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// A short-lived URL to download the file (null until it is uploaded).
+    async fn download_url(&self, ctx: &Context<'_>) -> Result<Option<DownloadUrl>> {
+        let actor = actor(ctx)?;
+        let found = svc::download_url(db(ctx), storage(ctx), storage_config(ctx), actor, &self.0).await.map_err(gql)?;
+        Ok(found.map(|(url, expires_at)| DownloadUrl { url, expires_at }))
+    }
+}
+
+/// A presigned download.
+#[derive(SimpleObject)]
+pub struct DownloadUrl {
+    /// GET this URL (no credentials needed) before it expires.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One HTTP header of a presigned request.
+#[derive(SimpleObject)]
+pub struct HttpHeader {
+    /// Header name.
+    pub name: String,
+    /// Header value, to send exactly.
+    pub value: String,
+}
+
+/// Where and how to upload a file straight to the object store.
+#[derive(SimpleObject)]
+pub struct AttachmentUpload {
+    /// The attachment, PENDING until `completeAttachmentUpload`.
+    pub attachment: Attachment,
+    /// The HTTP method (PUT).
+    pub method: String,
+    /// The presigned URL.
+    pub url: String,
+    /// Headers to send exactly as given (they are signed: Content-Type and Content-Length among them).
+    pub headers: Vec<HttpHeader>,
+    /// When the URL stops working; an upload not completed by then is removed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The material a file is for, and what the file is.
+#[derive(InputObject)]
+pub struct RequestAttachmentUploadInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// Which material.
+    pub kind: enums::MaterialKind,
+    /// The website, for a website's person, licence or domain certificate.
+    pub website_id: Option<ID>,
+    /// The pre-approval, for a licence.
+    pub pre_approval_category: Option<enums::PreApprovalCategory>,
+    /// The file's name.
+    pub file_name: String,
+    /// Its content type (image/jpeg, image/png, application/pdf, video/mp4, video/webm, video/quicktime).
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// The material a file sent with the request is for.
+#[derive(InputObject)]
+pub struct UploadAttachmentInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// Which material.
+    pub kind: enums::MaterialKind,
+    /// The website, for a website's person, licence or domain certificate.
+    pub website_id: Option<ID>,
+    /// The pre-approval, for a licence.
+    pub pre_approval_category: Option<enums::PreApprovalCategory>,
+}
+
+fn decode_attachment(id: &ID) -> Result<uuid::Uuid> {
+    ids::decode(id, Kind::Attachment, "id").map_err(gql)
+}
+
+fn website(id: Option<&ID>) -> Result<Option<uuid::Uuid>> {
+    id.map(|id| ids::decode(id, Kind::Website, "websiteId")).transpose().map_err(|e| match e {
+        ServiceError::NotFound => gql(ServiceError::invalid("websiteId", FieldErrorCode::InvalidId)),
+        other => gql(other),
+    })
+}
+
+#[derive(Default)]
+pub struct AttachmentMutation;
+
+#[Object]
+impl AttachmentMutation {
+    /// Starts an upload straight to the object store (the path frontends should use): PUT the file to the returned
+    /// URL with the returned headers, then call `completeAttachmentUpload`.
+    async fn request_attachment_upload(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestAttachmentUploadInput,
+    ) -> Result<AttachmentUpload> {
+        let actor = actor(ctx)?;
+        let request = UploadRequest {
+            filing_id: ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?,
+            kind: input.kind.into(),
+            website_id: website(input.website_id.as_ref())?,
+            pre_approval_category: input.pre_approval_category.map(Into::into),
+            file_name: input.file_name,
+            content_type: input.content_type,
+            size: input.size,
+            sha256: input.sha256,
+        };
+        let ticket =
+            svc::request_upload(db(ctx), storage(ctx), storage_config(ctx), actor, request).await.map_err(gql)?;
+        Ok(AttachmentUpload {
+            attachment: Attachment(ticket.attachment),
+            method: ticket.request.method,
+            url: ticket.request.url,
+            headers: ticket.request.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect(),
+            expires_at: ticket.expires_at,
+        })
+    }
+
+    /// Checks an uploaded file (size, type by its first bytes, SHA-256) and makes it the material's current file,
+    /// replacing the one before. A file that fails a check is deleted.
+    async fn complete_attachment_upload(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The attachment.")] id: ID,
+    ) -> Result<Attachment> {
+        let actor = actor(ctx)?;
+        let id = decode_attachment(&id)?;
+        Ok(Attachment(svc::complete_upload(db(ctx), storage(ctx), actor, id).await.map_err(gql)?))
+    }
+
+    /// Uploads a file through the server (a GraphQL multipart request), for clients that cannot PUT to the object
+    /// store. The file is streamed to the store; its size is limited per material.
+    async fn upload_attachment(
+        &self,
+        ctx: &Context<'_>,
+        input: UploadAttachmentInput,
+        #[graphql(desc = "The file (multipart request field).")] file: Upload,
+    ) -> Result<Attachment> {
+        let actor = actor(ctx)?;
+        let value = file.value(ctx).map_err(|_| gql(ServiceError::invalid("file", FieldErrorCode::Required)))?;
+        let request = UploadRequest {
+            filing_id: ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?,
+            kind: input.kind.into(),
+            website_id: website(input.website_id.as_ref())?,
+            pre_approval_category: input.pre_approval_category.map(Into::into),
+            file_name: value.filename.clone(),
+            content_type: value.content_type.clone().unwrap_or_default(),
+            size: 0,
+            sha256: String::new(),
+        };
+        let attachment = svc::upload_file(db(ctx), storage(ctx), storage_config(ctx), actor, request, value.content)
+            .await
+            .map_err(gql)?;
+        Ok(Attachment(attachment))
+    }
+
+    /// Removes a material (and its file) from an editable filing.
+    async fn delete_attachment(&self, ctx: &Context<'_>, #[graphql(desc = "The attachment.")] id: ID) -> Result<bool> {
+        let actor = actor(ctx)?;
+        let id = decode_attachment(&id)?;
+        svc::delete(db(ctx), storage(ctx), actor, id).await.map_err(gql)?;
+        Ok(true)
+    }
+}
+
+/// Resolves an attachment's global ID for `node`.
+pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Attachment> {
+    let actor = actor(ctx)?;
+    Ok(Attachment(svc::get(db(ctx), actor, id).await.map_err(gql)?))
+}

@@ -1,0 +1,531 @@
+//! Materials of a filing in S3: presigned uploads checked before they count, uploads through the server,
+//! short-lived download URLs, one current file per material slot, and cleanup of uploads never completed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use super::audit::{self, FieldChange, FilingAction, NewEvent};
+use super::filings::{ensure_visible, require_editor};
+use super::{ServiceError, write_txn};
+use crate::auth::Actor;
+use crate::config::StorageConfig;
+use crate::domain::materials::{SizeClass, extension, sniff_content_type};
+use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
+use crate::storage::{PresignedRequest, Storage};
+use entity::attachment;
+
+/// Where an attachment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum AttachmentStatus {
+    /// An upload URL was issued; the file is not checked yet.
+    Pending,
+    /// The file is stored and checked.
+    Uploaded,
+}
+
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub filing_id: Uuid,
+    pub kind: MaterialKind,
+    pub website_id: Option<Uuid>,
+    pub pre_approval_category: Option<PreApprovalCategory>,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub status: AttachmentStatus,
+    pub upload_expires_at: DateTime<Utc>,
+    pub uploaded_at: Option<DateTime<Utc>>,
+    pub review_status: Option<String>,
+    pub review_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    object_key: String,
+}
+
+impl TryFrom<attachment::Model> for Attachment {
+    type Error = ServiceError;
+
+    fn try_from(row: attachment::Model) -> Result<Self, ServiceError> {
+        use super::models::parse;
+        Ok(Self {
+            id: row.id,
+            filing_id: row.filing_id,
+            kind: parse("attachments.kind", &row.kind)?,
+            website_id: row.website_id,
+            pre_approval_category: row
+                .pre_approval_category
+                .as_deref()
+                .map(|c| parse("attachments.pre_approval_category", c))
+                .transpose()?,
+            file_name: row.file_name,
+            content_type: row.content_type,
+            size: row.size_bytes.max(0) as u64,
+            sha256: row.sha256,
+            status: parse("attachments.status", &row.status)?,
+            upload_expires_at: row.upload_expires_at,
+            uploaded_at: row.uploaded_at,
+            review_status: row.review_status,
+            review_reason: row.review_reason,
+            created_at: row.created_at,
+            object_key: row.object_key,
+        })
+    }
+}
+
+/// Which material an upload is for, and what the client says the file is.
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    pub filing_id: Uuid,
+    pub kind: MaterialKind,
+    pub website_id: Option<Uuid>,
+    pub pre_approval_category: Option<PreApprovalCategory>,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// A presigned upload: PUT the file to the URL with exactly these headers before it expires, then complete it.
+#[derive(Clone, Debug)]
+pub struct UploadTicket {
+    pub attachment: Attachment,
+    pub request: PresignedRequest,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The largest file of a size class.
+pub fn limit(config: &StorageConfig, class: SizeClass) -> u64 {
+    match class {
+        SizeClass::Image => config.max_image_bytes,
+        SizeClass::Document => config.max_document_bytes,
+        SizeClass::Video => config.max_video_bytes,
+    }
+}
+
+/// Starts a presigned upload after checking who asks, for which material, and what the file claims to be.
+pub async fn request_upload(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    config: &StorageConfig,
+    actor: &Actor,
+    request: UploadRequest,
+) -> Result<UploadTicket, ServiceError> {
+    let file_name = check_request(db, config, actor, &request, true).await?;
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::seconds(config.upload_url_ttl_seconds as i64);
+    let id = Uuid::now_v7();
+    let key = storage.key(actor.tenant_id, request.filing_id, id, extension(&request.content_type));
+    let presigned = storage
+        .presign_put(&key, &request.content_type, request.size, Duration::from_secs(config.upload_url_ttl_seconds))
+        .await
+        .map_err(ServiceError::internal)?;
+    let row =
+        new_row(actor, &request, id, file_name, key, AttachmentStatus::Pending, expires_at, now).insert(db).await?;
+    Ok(UploadTicket { attachment: Attachment::try_from(row)?, request: presigned, expires_at })
+}
+
+/// Checks an uploaded object (size, type by its first bytes, SHA-256) and only then counts it; it replaces the
+/// material's earlier file. A file that fails a check is deleted; the upload URL can be used again until it expires.
+pub async fn complete_upload(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Attachment, ServiceError> {
+    require_editor(actor)?;
+    let row = find(db, actor, id).await?;
+    let current = Attachment::try_from(row.clone())?;
+    if current.status == AttachmentStatus::Uploaded {
+        return Ok(current);
+    }
+    ensure_editable(db, actor, current.filing_id).await?;
+    let refuse = |code: FieldErrorCode| ServiceError::InvalidInput(vec![FieldError::new("id", code)]);
+    if current.upload_expires_at <= Utc::now() {
+        return Err(refuse(FieldErrorCode::UploadExpired));
+    }
+    let Some(meta) = storage.head(&current.object_key).await.map_err(ServiceError::internal)? else {
+        return Err(refuse(FieldErrorCode::UploadMissing));
+    };
+    let verdict = if meta.size != current.size {
+        Some(FieldErrorCode::SizeMismatch)
+    } else if meta.content_type.as_deref().is_some_and(|t| t != current.content_type) {
+        Some(FieldErrorCode::ContentMismatch)
+    } else {
+        let head = storage.read_head_bytes(&current.object_key, 512).await.map_err(ServiceError::internal)?;
+        if sniff_content_type(&head) != Some(current.content_type.as_str()) {
+            Some(FieldErrorCode::ContentMismatch)
+        } else if storage.sha256(&current.object_key).await.map_err(ServiceError::internal)? != current.sha256 {
+            Some(FieldErrorCode::ChecksumMismatch)
+        } else {
+            None
+        }
+    };
+    if let Some(code) = verdict {
+        storage.delete(&current.object_key).await.map_err(ServiceError::internal)?;
+        tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
+        return Err(refuse(code));
+    }
+    let now = Utc::now();
+    let mut active: attachment::ActiveModel = row.into();
+    active.status = Set(AttachmentStatus::Uploaded.to_string());
+    active.uploaded_at = Set(Some(now));
+    active.updated_at = Set(now);
+    finish(db, storage, actor, active, now).await
+}
+
+/// Uploads a file the client sent through the server (GraphQL multipart request), from a temporary file: the
+/// same checks as a presigned upload, then straight to S3 in parts.
+pub async fn upload_file(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    config: &StorageConfig,
+    actor: &Actor,
+    mut request: UploadRequest,
+    file: std::fs::File,
+) -> Result<Attachment, ServiceError> {
+    request.size = file.metadata().map_err(ServiceError::internal)?.len();
+    let (sha256, head) = tokio::task::spawn_blocking({
+        let file = file.try_clone().map_err(ServiceError::internal)?;
+        move || digest_file(file)
+    })
+    .await
+    .map_err(ServiceError::internal)?
+    .map_err(ServiceError::internal)?;
+    request.sha256 = sha256;
+    let file_name = check_request(db, config, actor, &request, false).await?;
+    if sniff_content_type(&head) != Some(request.content_type.as_str()) {
+        return Err(ServiceError::InvalidInput(vec![FieldError::new("file", FieldErrorCode::ContentMismatch)]));
+    }
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let key = storage.key(actor.tenant_id, request.filing_id, id, extension(&request.content_type));
+    storage.put_file(&key, &request.content_type, &file).await.map_err(ServiceError::internal)?;
+    let mut active = new_row(actor, &request, id, file_name, key.clone(), AttachmentStatus::Uploaded, now, now);
+    active.uploaded_at = Set(Some(now));
+    match finish_insert(db, storage, actor, active, now).await {
+        Ok(attachment) => Ok(attachment),
+        Err(e) => {
+            // The object must not outlive a failed write of its row.
+            let _ = storage.delete(&key).await;
+            Err(e)
+        }
+    }
+}
+
+/// A short-lived download URL, for whoever may see the filing.
+pub async fn download_url(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    config: &StorageConfig,
+    actor: &Actor,
+    attachment: &Attachment,
+) -> Result<Option<(String, DateTime<Utc>)>, ServiceError> {
+    if attachment.status != AttachmentStatus::Uploaded {
+        return Ok(None);
+    }
+    ensure_visible(db, actor, attachment.filing_id).await?;
+    let ttl = Duration::from_secs(config.download_url_ttl_seconds);
+    let url = storage
+        .presign_get(&attachment.object_key, &attachment.file_name, ttl)
+        .await
+        .map_err(ServiceError::internal)?;
+    Ok(Some((url, Utc::now() + chrono::Duration::seconds(config.download_url_ttl_seconds as i64))))
+}
+
+/// Removes a material of an editable filing, its object included.
+pub async fn delete(db: &DatabaseConnection, storage: &Storage, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
+    require_editor(actor)?;
+    let row = find(db, actor, id).await?;
+    ensure_editable(db, actor, row.filing_id).await?;
+    let txn = write_txn(db).await?;
+    attachment::Entity::delete_by_id(row.id).exec(&txn).await?;
+    if row.status == AttachmentStatus::Uploaded.to_string() {
+        let change =
+            FieldChange { field: "attachment".into(), old: Some(format!("{} {}", row.kind, row.file_name)), new: None };
+        record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, Utc::now()).await?;
+    }
+    txn.commit().await?;
+    storage.delete(&row.object_key).await.map_err(ServiceError::internal)?;
+    Ok(())
+}
+
+/// One attachment of a filing the caller may see.
+pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Attachment, ServiceError> {
+    Attachment::try_from(find(db, actor, id).await?)
+}
+
+/// The attachments of the given filings, oldest first, keyed by filing (for batch loading).
+pub async fn attachments_by_filing(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Attachment>>, ServiceError> {
+    let rows = attachment::Entity::find()
+        .filter(attachment::Column::TenantId.eq(actor.tenant_id))
+        .filter(attachment::Column::FilingId.is_in(filing_ids.iter().copied()))
+        .order_by_asc(attachment::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<Uuid, Vec<Attachment>> = HashMap::new();
+    for row in rows {
+        out.entry(row.filing_id).or_default().push(Attachment::try_from(row)?);
+    }
+    Ok(out)
+}
+
+/// Removes uploads never completed whose URL expired (with a minute's grace for uploads still in flight).
+/// Safe to run on every replica at once: deleting twice is harmless.
+pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage) -> Result<usize, ServiceError> {
+    let cutoff = Utc::now() - chrono::Duration::seconds(60);
+    let expired = attachment::Entity::find()
+        .filter(attachment::Column::Status.eq(AttachmentStatus::Pending.to_string()))
+        .filter(attachment::Column::UploadExpiresAt.lt(cutoff))
+        .all(db)
+        .await?;
+    for row in &expired {
+        storage.delete(&row.object_key).await.map_err(ServiceError::internal)?;
+        attachment::Entity::delete_by_id(row.id).exec(db).await?;
+    }
+    if !expired.is_empty() {
+        tracing::info!(count = expired.len(), "expired uploads removed");
+    }
+    Ok(expired.len())
+}
+
+/// Checks the caller, the filing and the material; returns the file name to keep.
+async fn check_request(
+    db: &DatabaseConnection,
+    config: &StorageConfig,
+    actor: &Actor,
+    request: &UploadRequest,
+    check_sha256: bool,
+) -> Result<String, ServiceError> {
+    require_editor(actor)?;
+    ensure_editable(db, actor, request.filing_id).await?;
+    let mut errors = Vec::new();
+    let file_name: String = request
+        .file_name
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '/' | '\\') { '_' } else { c })
+        .collect();
+    if file_name.is_empty() {
+        errors.push(FieldError::new("fileName", FieldErrorCode::Required));
+    } else if file_name.chars().count() > 255 {
+        errors.push(FieldError::new("fileName", FieldErrorCode::TooLong));
+    }
+    let allowed = request.kind.allowed_content_types();
+    if !allowed.contains(&request.content_type.as_str()) {
+        errors.push(FieldError::new("contentType", FieldErrorCode::UnsupportedContentType).suggest(
+            format!("Use one of: {}.", allowed.join(", ")),
+            format!("可用的文件类型：{}。", allowed.join("、")),
+        ));
+    }
+    let max = limit(config, request.kind.size_class());
+    if request.size == 0 {
+        errors.push(FieldError::new("size", FieldErrorCode::Required));
+    } else if request.size > max {
+        errors.push(FieldError::new("size", FieldErrorCode::FileTooLarge).suggest(
+            format!("At most {} MB for this material.", max / (1024 * 1024)),
+            format!("该材料最大 {} MB。", max / (1024 * 1024)),
+        ));
+    }
+    if check_sha256 && !(request.sha256.len() == 64 && request.sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
+        errors.push(FieldError::new("sha256", FieldErrorCode::InvalidFormat));
+    }
+    let websites = super::filings::websites_by_filing(db, actor, &[request.filing_id]).await?;
+    let website =
+        request.website_id.map(|id| websites.get(&request.filing_id).and_then(|list| list.iter().find(|w| w.id == id)));
+    match (request.kind.needs_website(), request.website_id, website.flatten()) {
+        (true, None, _) => errors.push(FieldError::new("websiteId", FieldErrorCode::Required)),
+        (_, Some(_), None) => errors.push(FieldError::new("websiteId", FieldErrorCode::InvalidId)),
+        _ => {}
+    }
+    match (request.kind.needs_pre_approval_category(), request.pre_approval_category, website.flatten()) {
+        (true, None, _) => errors.push(FieldError::new("preApprovalCategory", FieldErrorCode::Required)),
+        (true, Some(category), Some(site)) if !site.pre_approvals.iter().any(|a| a.category == category) => errors
+            .push(
+                FieldError::new("preApprovalCategory", FieldErrorCode::InvalidFormat)
+                    .with_message("The website does not list this pre-approval.", "该网站未填写此前置审批。"),
+            ),
+        (false, Some(_), _) => errors.push(FieldError::new("preApprovalCategory", FieldErrorCode::InvalidFormat)),
+        _ => {}
+    }
+    if errors.is_empty() { Ok(file_name) } else { Err(ServiceError::InvalidInput(errors)) }
+}
+
+/// The filing must be visible to the caller and editable.
+async fn ensure_editable(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    if !filing.status.is_editable() {
+        return Err(ServiceError::InvalidTransition { action: "changing materials", from: filing.status });
+    }
+    Ok(())
+}
+
+async fn find(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<attachment::Model, ServiceError> {
+    let row = attachment::Entity::find_by_id(id)
+        .filter(attachment::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    ensure_visible(db, actor, row.filing_id).await?;
+    Ok(row)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_row(
+    actor: &Actor,
+    request: &UploadRequest,
+    id: Uuid,
+    file_name: String,
+    key: String,
+    status: AttachmentStatus,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> attachment::ActiveModel {
+    attachment::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(actor.tenant_id),
+        filing_id: Set(request.filing_id),
+        kind: Set(request.kind.as_str().to_owned()),
+        website_id: Set(request.website_id),
+        pre_approval_category: Set(request.pre_approval_category.map(|c| c.as_str().to_owned())),
+        file_name: Set(file_name),
+        content_type: Set(request.content_type.clone()),
+        size_bytes: Set(request.size as i64),
+        sha256: Set(request.sha256.to_lowercase()),
+        object_key: Set(key),
+        status: Set(status.to_string()),
+        upload_expires_at: Set(expires_at),
+        uploaded_at: Set(None),
+        created_by: Set(actor.id),
+        review_status: Set(None),
+        review_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Marks a checked upload as the material's current file, replacing the earlier one.
+async fn finish(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    actor: &Actor,
+    active: attachment::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<Attachment, ServiceError> {
+    let txn = write_txn(db).await?;
+    let row = active.update(&txn).await?;
+    let replaced = replace_slot(&txn, actor, &row, now).await?;
+    txn.commit().await?;
+    remove_objects(storage, replaced).await;
+    Attachment::try_from(row)
+}
+
+async fn finish_insert(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    actor: &Actor,
+    active: attachment::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<Attachment, ServiceError> {
+    let txn = write_txn(db).await?;
+    let row = active.insert(&txn).await?;
+    let replaced = replace_slot(&txn, actor, &row, now).await?;
+    txn.commit().await?;
+    remove_objects(storage, replaced).await;
+    Attachment::try_from(row)
+}
+
+/// Deletes the slot's earlier uploaded files (rows now, objects after commit) and records the upload.
+async fn replace_slot(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    row: &attachment::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, ServiceError> {
+    let mut query = attachment::Entity::find()
+        .filter(attachment::Column::TenantId.eq(actor.tenant_id))
+        .filter(attachment::Column::FilingId.eq(row.filing_id))
+        .filter(attachment::Column::Kind.eq(row.kind.clone()))
+        .filter(attachment::Column::Status.eq(AttachmentStatus::Uploaded.to_string()))
+        .filter(attachment::Column::Id.ne(row.id));
+    query = match row.website_id {
+        Some(id) => query.filter(attachment::Column::WebsiteId.eq(id)),
+        None => query.filter(attachment::Column::WebsiteId.is_null()),
+    };
+    query = match &row.pre_approval_category {
+        Some(c) => query.filter(attachment::Column::PreApprovalCategory.eq(c.clone())),
+        None => query.filter(attachment::Column::PreApprovalCategory.is_null()),
+    };
+    let earlier = query.all(txn).await?;
+    for old in &earlier {
+        attachment::Entity::delete_by_id(old.id).exec(txn).await?;
+    }
+    let change = FieldChange {
+        field: "attachment".into(),
+        old: earlier.first().map(|o| format!("{} {}", o.kind, o.file_name)),
+        new: Some(format!("{} {}", row.kind, row.file_name)),
+    };
+    record(txn, actor, row.filing_id, FilingAction::AttachmentUploaded, change, now).await?;
+    Ok(earlier.into_iter().map(|o| o.object_key).collect())
+}
+
+async fn record(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    action: FilingAction,
+    change: FieldChange,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let event = NewEvent {
+        filing_id,
+        action,
+        from_status: None,
+        to_status: None,
+        changes: vec![change],
+        reason: None,
+        at: now,
+    };
+    audit::record(txn, actor, event).await
+}
+
+async fn remove_objects(storage: &Storage, keys: Vec<String>) {
+    for key in keys {
+        if let Err(e) = storage.delete(&key).await {
+            tracing::error!(error = %e, "a replaced attachment's object could not be deleted");
+        }
+    }
+}
+
+/// SHA-256 (hex) and the first 512 bytes of a file, read from its start in 64 KiB chunks.
+fn digest_file(mut file: std::fs::File) -> std::io::Result<(String, Vec<u8>)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 512 {
+            head.extend_from_slice(&buffer[..n.min(512 - head.len())]);
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), head))
+}

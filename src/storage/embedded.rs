@@ -1,0 +1,54 @@
+//! The embedded S3-compatible server of the default run: s3s-fs serving a folder under `data_dir` on loopback,
+//! verifying SigV4 (presigned URLs included) with keys made up at start.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A running embedded S3 server; it stops when dropped.
+pub struct EmbeddedS3 {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    task: JoinHandle<()>,
+}
+
+impl Drop for EmbeddedS3 {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the server on `listen` (port 0 picks a free one) over the folder `root`.
+pub async fn start(root: &Path, listen: SocketAddr) -> anyhow::Result<EmbeddedS3> {
+    std::fs::create_dir_all(root)?;
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", root.display()))?;
+    let (access_key, _) = crate::auth::tokens::opaque("");
+    let (secret_key, _) = crate::auth::tokens::opaque("");
+    let access_key: String = access_key.chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+    let service = {
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
+        builder.build()
+    };
+    let listener = TcpListener::bind(listen).await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let task = tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { continue };
+            let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    });
+    tracing::info!(%endpoint, root = %root.display(), "embedded S3 server listening");
+    Ok(EmbeddedS3 { endpoint, access_key, secret_key, task })
+}

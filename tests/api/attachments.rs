@@ -1,0 +1,332 @@
+//! Materials in S3: presigned uploads checked before they count, uploads through GraphQL, downloads, replacement,
+//! deletion, expiry, and another tenant's attachments.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+
+const REQUEST: &str = "mutation($input: RequestAttachmentUploadInput!) { requestAttachmentUpload(input: $input) {
+    method url headers { name value } expiresAt attachment { id status kind } } }";
+const COMPLETE: &str = "mutation($id: ID!) { completeAttachmentUpload(id: $id) {
+    id status size contentType sha256 fileName downloadUrl { url expiresAt } } }";
+const ATTACHMENTS: &str =
+    "query($id: ID!) { filing(id: $id) { attachments { id kind status fileName } events { action } } }";
+
+/// A small but real PNG (signature, IHDR) padded to `size` bytes.
+fn png(size: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde".to_vec();
+    bytes.resize(size, 0);
+    bytes
+}
+
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn upload_input(filing: &Value, kind: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Value {
+    json!({ "input": {
+        "filingId": filing["id"], "kind": kind, "fileName": file_name, "contentType": content_type,
+        "size": bytes.len(), "sha256": sha256(bytes),
+    } })
+}
+
+/// Whether the store checks signatures (the embedded s3s-fs does, as S3 does; moto accepts anything).
+fn store_checks_signatures() -> bool {
+    std::env::var("BEIAN_TEST_S3_ENDPOINT").map_or(true, |e| e.is_empty())
+}
+
+/// The object key of an attachment, read from the database.
+async fn object_key(app: &TestApp, id: &Value) -> String {
+    use sea_orm::EntityTrait;
+    let id = beian::graphql::ids::decode(id.as_str().unwrap(), beian::graphql::ids::Kind::Attachment, "id").unwrap();
+    entity::attachment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap().object_key
+}
+
+/// PUTs bytes to a presigned URL with the headers it came with; returns the HTTP status.
+async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> u16 {
+    let mut request = app.client.put(ticket["url"].as_str().unwrap());
+    for header in ticket["headers"].as_array().unwrap() {
+        let name = header["name"].as_str().unwrap();
+        if !name.eq_ignore_ascii_case("content-length") {
+            request = request.header(name, header["value"].as_str().unwrap());
+        }
+    }
+    request.body(bytes).send().await.unwrap().status().as_u16()
+}
+
+/// Requests an upload, PUTs the bytes and completes it; returns the completed attachment.
+async fn upload(app: &TestApp, key: &str, filing: &Value, kind: &str, name: &str, ty: &str, bytes: Vec<u8>) -> Value {
+    let ticket =
+        app.ok(key, REQUEST, upload_input(filing, kind, name, ty, &bytes)).await["requestAttachmentUpload"].clone();
+    assert_eq!(ticket["method"], "PUT");
+    assert_eq!(put(app, &ticket, bytes).await, 200);
+    app.ok(key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await["completeAttachmentUpload"].clone()
+}
+
+#[tokio::test]
+async fn a_presigned_upload_is_checked_completed_and_downloadable() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let bytes = png(2048);
+    let ticket = app
+        .ok(&key, REQUEST, upload_input(&filing, "ID_CARD_FRONT", "身份证正面.png", "image/png", &bytes))
+        .await["requestAttachmentUpload"]
+        .clone();
+    assert_eq!(ticket["attachment"]["status"], "PENDING");
+    let headers: Vec<&str> =
+        ticket["headers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
+    assert!(headers.iter().any(|h| h.eq_ignore_ascii_case("content-type")), "{headers:?}");
+
+    // Not uploaded yet.
+    let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(fields(&error), vec![("id".to_owned(), "UPLOAD_MISSING".to_owned())]);
+
+    assert_eq!(put(&app, &ticket, bytes.clone()).await, 200);
+    let done =
+        app.ok(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await["completeAttachmentUpload"].clone();
+    assert_eq!(done["status"], "UPLOADED");
+    assert_eq!(done["size"], 2048);
+    assert_eq!(done["sha256"], sha256(&bytes));
+    assert_eq!(done["fileName"], "身份证正面.png");
+
+    let download = app.client.get(done["downloadUrl"]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), bytes, "the same bytes come back");
+
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert_eq!(read["attachments"][0]["status"], "UPLOADED");
+    assert!(read["events"].as_array().unwrap().iter().any(|e| e["action"] == "ATTACHMENT_UPLOADED"));
+}
+
+#[tokio::test]
+async fn disguised_tampered_and_oversized_files_are_refused() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+
+    // An executable named and announced as a PNG: refused after upload, and removed.
+    let exe = {
+        let mut bytes = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".to_vec();
+        bytes.resize(4096, 0);
+        bytes
+    };
+    let ticket = app.ok(&key, REQUEST, upload_input(&filing, "ID_CARD_BACK", "back.png", "image/png", &exe)).await
+        ["requestAttachmentUpload"]
+        .clone();
+    assert_eq!(put(&app, &ticket, exe).await, 200);
+    let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(fields(&error), vec![("id".to_owned(), "CONTENT_MISMATCH".to_owned())]);
+    let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(fields(&error), vec![("id".to_owned(), "UPLOAD_MISSING".to_owned())], "the refused object is gone");
+
+    // Other bytes than announced (same size, same type): the checksum tells.
+    let announced = png(1000);
+    let mut other = png(1000);
+    other[999] = 1;
+    let ticket = app
+        .ok(&key, REQUEST, upload_input(&filing, "ID_CARD_BACK", "back.png", "image/png", &announced))
+        .await["requestAttachmentUpload"]
+        .clone();
+    assert_eq!(put(&app, &ticket, other).await, 200);
+    let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(fields(&error), vec![("id".to_owned(), "CHECKSUM_MISMATCH".to_owned())]);
+
+    // A PUT with another content type than signed is refused by S3 itself.
+    let bytes = png(500);
+    let ticket = app.ok(&key, REQUEST, upload_input(&filing, "ID_CARD_BACK", "back.png", "image/png", &bytes)).await
+        ["requestAttachmentUpload"]
+        .clone();
+    let status = app
+        .client
+        .put(ticket["url"].as_str().unwrap())
+        .header("content-type", "application/pdf")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    if store_checks_signatures() {
+        assert_eq!(status, 403, "the signature covers the content type");
+    }
+
+    // Refused before any URL is issued: wrong type for the material, too large, bad checksum text.
+    let too_big = json!({ "input": { "filingId": filing["id"], "kind": "ID_CARD_FRONT", "fileName": "a.png",
+        "contentType": "image/png", "size": 11 * 1024 * 1024, "sha256": "0".repeat(64) } });
+    assert_eq!(fields(&app.err(&key, REQUEST, too_big).await), vec![("size".to_owned(), "FILE_TOO_LARGE".to_owned())]);
+    let wrong_type = upload_input(&filing, "ID_CARD_FRONT", "a.pdf", "application/pdf", &pdf());
+    assert_eq!(
+        fields(&app.err(&key, REQUEST, wrong_type).await),
+        vec![("contentType".to_owned(), "UNSUPPORTED_CONTENT_TYPE".to_owned())]
+    );
+    let mut bad_sum = upload_input(&filing, "VERIFICATION_SHEET", "sheet.pdf", "application/pdf", &pdf());
+    bad_sum["input"]["sha256"] = json!("not-hex");
+    assert_eq!(
+        fields(&app.err(&key, REQUEST, bad_sum).await),
+        vec![("sha256".to_owned(), "INVALID_FORMAT".to_owned())]
+    );
+    let no_website = upload_input(&filing, "FACE_VIDEO", "face.mp4", "video/mp4", b"\0\0\0\x18ftypmp42");
+    assert_eq!(
+        fields(&app.err(&key, REQUEST, no_website).await),
+        vec![("websiteId".to_owned(), "REQUIRED".to_owned())]
+    );
+
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert!(read["attachments"].as_array().unwrap().iter().all(|a| a["status"] == "PENDING"), "nothing counted");
+}
+
+#[tokio::test]
+async fn a_new_upload_replaces_the_material_and_deletion_removes_it() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let first = upload(&app, &key, &filing, "VERIFICATION_SHEET", "核验单.pdf", "application/pdf", pdf()).await;
+    let first_key = object_key(&app, &first["id"]).await;
+    assert!(app.storage.head(&first_key).await.unwrap().is_some());
+    let second = upload(&app, &key, &filing, "VERIFICATION_SHEET", "核验单-签字.png", "image/png", png(800)).await;
+    assert_ne!(first["id"], second["id"]);
+
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    let sheets: Vec<&Value> =
+        read["attachments"].as_array().unwrap().iter().filter(|a| a["kind"] == "VERIFICATION_SHEET").collect();
+    assert_eq!(sheets.len(), 1, "one current file per material");
+    assert_eq!(sheets[0]["fileName"], "核验单-签字.png");
+    assert_eq!(app.storage.head(&first_key).await.unwrap(), None, "the replaced object is deleted");
+
+    let second_key = object_key(&app, &second["id"]).await;
+    let delete = "mutation($id: ID!) { deleteAttachment(id: $id) }";
+    assert_eq!(app.ok(&key, delete, json!({ "id": second["id"] })).await["deleteAttachment"], true);
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert_eq!(read["attachments"], json!([]));
+    assert!(read["events"].as_array().unwrap().iter().any(|e| e["action"] == "ATTACHMENT_REMOVED"));
+    assert_eq!(app.storage.head(&second_key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn expired_upload_urls_are_refused_and_cleaned_up() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| c.storage.upload_url_ttl_seconds = 1).await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let bytes = png(600);
+    let ticket = app.ok(&key, REQUEST, upload_input(&filing, "ID_CARD_FRONT", "a.png", "image/png", &bytes)).await
+        ["requestAttachmentUpload"]
+        .clone();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let status = put(&app, &ticket, bytes).await;
+    if store_checks_signatures() {
+        assert_eq!(status, 403, "S3 refuses an expired presigned URL");
+    }
+    let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(fields(&error), vec![("id".to_owned(), "UPLOAD_EXPIRED".to_owned())]);
+
+    // Backdate the expiry past the grace minute, as if the upload was abandoned long ago.
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let row = entity::attachment::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let mut old: entity::attachment::ActiveModel = row.into();
+    old.upload_expires_at = Set(chrono::Utc::now() - chrono::Duration::minutes(5));
+    old.update(&app.db).await.unwrap();
+    let removed = app.clean_up_uploads().await;
+    assert_eq!(removed, 1);
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert_eq!(read["attachments"], json!([]));
+}
+
+#[tokio::test]
+async fn another_tenant_or_applicant_cannot_reach_an_attachment() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let other = app.tenant("other").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let done = upload(&app, &key, &filing, "SUBJECT_CERTIFICATE", "营业执照.pdf", "application/pdf", pdf()).await;
+
+    let node = "query($id: ID!) { node(id: $id) { id ... on Attachment { downloadUrl { url } } } }";
+    assert_eq!(code(&app.err(&other, node, json!({ "id": done["id"] })).await), "NOT_FOUND");
+    assert_eq!(code(&app.err(&other, COMPLETE, json!({ "id": done["id"] })).await), "NOT_FOUND");
+    let delete = "mutation($id: ID!) { deleteAttachment(id: $id) }";
+    assert_eq!(code(&app.err(&other, delete, json!({ "id": done["id"] })).await), "NOT_FOUND");
+    let foreign = upload_input(&filing, "SUBJECT_CERTIFICATE", "x.pdf", "application/pdf", &pdf());
+    assert_eq!(code(&app.err(&other, REQUEST, foreign).await), "NOT_FOUND");
+    // The owner still sees it.
+    let seen = app.ok(&key, node, json!({ "id": done["id"] })).await;
+    assert!(seen["node"]["downloadUrl"]["url"].is_string());
+}
+
+#[tokio::test]
+async fn a_file_uploaded_through_graphql_multipart_is_streamed_to_the_store() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let website_id = filing["websites"][0]["id"].clone();
+
+    // A 20 MB "video": larger than one 8 MB part, so it goes up in a multipart upload.
+    let mut video = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+    video.resize(20 * 1024 * 1024, 7);
+    let operations = json!({
+        "query": "mutation($input: UploadAttachmentInput!, $file: Upload!) { uploadAttachment(input: $input, file: $file) { id status size sha256 contentType downloadUrl { url } } }",
+        "variables": { "input": { "filingId": filing["id"], "kind": "FACE_VIDEO", "websiteId": website_id }, "file": null },
+    });
+    let send = |bytes: Vec<u8>, name: &str, ty: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()).mime_str(ty).unwrap());
+        app.client.post(format!("{}/graphql", app.address)).bearer_auth(&key).multipart(form).send()
+    };
+    let response = send(video.clone(), "face.mp4", "video/mp4").await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    let attachment = &body["data"]["uploadAttachment"];
+    assert_eq!(attachment["status"], "UPLOADED", "{body}");
+    assert_eq!(attachment["size"], video.len());
+    assert_eq!(attachment["sha256"], sha256(&video));
+    let downloaded = app.client.get(attachment["downloadUrl"]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(downloaded.bytes().await.unwrap().len(), video.len());
+
+    // A disguised file is refused and nothing is stored.
+    let response = send(png(100).into_iter().rev().collect(), "face.mp4", "video/mp4").await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(fields(&body["errors"][0]), vec![("file".to_owned(), "CONTENT_MISMATCH".to_owned())]);
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert_eq!(read["attachments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_multipart_upload_is_refused_while_streaming() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| {
+        c.storage.max_video_bytes = 1024 * 1024;
+        c.storage.max_image_bytes = 1024 * 1024;
+        c.storage.max_document_bytes = 1024 * 1024;
+    })
+    .await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let operations = json!({
+        "query": "mutation($input: UploadAttachmentInput!, $file: Upload!) { uploadAttachment(input: $input, file: $file) { id } }",
+        "variables": { "input": { "filingId": filing["id"], "kind": "SUBJECT_CERTIFICATE" }, "file": null },
+    });
+    let mut big = pdf();
+    big.resize(3 * 1024 * 1024, b' ');
+    // Streamed without a Content-Length, so only the limit while reading can stop it.
+    let stream = futures_stream(big);
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part("0", reqwest::multipart::Part::stream(stream).file_name("big.pdf").mime_str("application/pdf").unwrap());
+    let response =
+        app.client.post(format!("{}/graphql", app.address)).bearer_auth(&key).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body["errors"][0]), "PAYLOAD_TOO_LARGE");
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert_eq!(read["attachments"], json!([]));
+}
+
+fn futures_stream(bytes: Vec<u8>) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
+}

@@ -26,6 +26,8 @@ pub struct Model {
     pub rp_mobile: String,
     pub rp_emergency_phone: Option<String>,
     pub rp_email: String,
+    /// Whether the responsible person is the organisation's legal representative.
+    pub rp_is_legal_representative: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261128_000001_create_tenants;
 mod m20261128_000002_create_filings;
 mod m20261128_000003_create_accounts;
 mod m20261128_000004_create_attachments;
+mod m20261128_000005_add_legal_representative_flag;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_filings::Migration),
             Box::new(m20261128_000003_create_accounts::Migration),
             Box::new(m20261128_000004_create_attachments::Migration),
+            Box::new(m20261128_000005_add_legal_representative_flag::Migration),
         ]
     }
 }

@@ -43,6 +43,8 @@ pub struct SubjectInput {
     pub remark: Option<String>,
     #[validate(nested)]
     pub responsible_person: PersonInput,
+    /// Whether the responsible person is the organisation's legal representative (for individuals: always).
+    pub responsible_person_is_legal_representative: bool,
 }
 
 /// A pre-approval (前置审批) a website holds.

@@ -70,6 +70,74 @@ pub fn extension(content_type: &str) -> &'static str {
     }
 }
 
+/// One material the checklist asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequiredMaterial {
+    pub kind: MaterialKind,
+    /// The website (its index in the form) the material belongs to; none for the subject's.
+    pub website: Option<usize>,
+    pub pre_approval_category: Option<PreApprovalCategory>,
+    /// The responsible person the material is about, for ID cards.
+    pub person: Option<String>,
+}
+
+/// The materials a filing needs, from the requirements table of the reference data.
+pub fn required_materials(
+    form: &crate::domain::forms::CreateFilingInput,
+    filing_type: FilingType,
+    reference: &crate::domain::reference::ReferenceData,
+) -> Vec<RequiredMaterial> {
+    use crate::domain::reference::{MaterialCondition, MaterialScope};
+    let subject = &form.subject;
+    let mut out = Vec::new();
+    for row in &reference.materials {
+        let applies = (row.subject_types.is_empty() || row.subject_types.contains(&subject.subject_type))
+            && !row.not_subject_types.contains(&subject.subject_type)
+            && (row.filing_types.is_empty() || row.filing_types.contains(&filing_type))
+            && (row.provinces.is_empty() || row.provinces.contains(&subject.province_code))
+            && !row.not_provinces.contains(&subject.province_code)
+            && match row.condition {
+                None => true,
+                Some(MaterialCondition::ResponsiblePersonNotLegalRepresentative) => {
+                    !subject.responsible_person_is_legal_representative
+                }
+            };
+        if !applies {
+            continue;
+        }
+        let item = |website, pre_approval_category, person: Option<&str>| RequiredMaterial {
+            kind: row.kind,
+            website,
+            pre_approval_category,
+            person: person.map(str::to_owned),
+        };
+        match row.per {
+            MaterialScope::Subject => out.push(item(None, None, None)),
+            MaterialScope::SubjectPerson => out.push(item(None, None, Some(&subject.responsible_person.name))),
+            MaterialScope::WebsitePerson => {
+                let mut seen = vec![subject.responsible_person.certificate_number.to_uppercase()];
+                for (i, website) in form.websites.iter().enumerate() {
+                    let person = &website.responsible_person;
+                    // A person responsible for several things shows their ID once.
+                    if !seen.contains(&person.certificate_number.to_uppercase()) {
+                        seen.push(person.certificate_number.to_uppercase());
+                        out.push(item(Some(i), None, Some(&person.name)));
+                    }
+                }
+            }
+            MaterialScope::Website => {
+                out.extend((0..form.websites.len()).map(|i| item(Some(i), None, None)));
+            }
+            MaterialScope::PreApproval => {
+                for (i, website) in form.websites.iter().enumerate() {
+                    out.extend(website.pre_approvals.iter().map(|a| item(Some(i), Some(a.category), None)));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +154,90 @@ mod tests {
         assert_eq!(sniff_content_type(&webm), Some("video/webm"));
         assert_eq!(sniff_content_type(b"MZ\x90\0\x03\0\0\0"), None, "a Windows executable is none of these");
         assert_eq!(sniff_content_type(b"hello, plain text"), None);
+    }
+
+    #[test]
+    fn the_checklist_follows_the_table() {
+        use crate::domain::forms::*;
+        use crate::domain::reference::ReferenceData;
+        let person = |name: &str, id: &str| PersonInput {
+            name: name.into(),
+            certificate_type: CertificateType::ResidentIdCard,
+            certificate_number: id.into(),
+            mobile: "13800138000".into(),
+            emergency_phone: None,
+            email: "a@example.com".into(),
+        };
+        let website = |person: PersonInput, approvals: Vec<PreApprovalCategory>| WebsiteInput {
+            name: "示例网站".into(),
+            domains: vec!["example.com".into()],
+            homepage_url: "https://example.com".into(),
+            service_content: vec![ServiceContent::Other],
+            languages: vec![Language::SimplifiedChinese],
+            pre_approvals: approvals
+                .into_iter()
+                .map(|category| PreApprovalInput { category, licence_number: "1".into() })
+                .collect(),
+            access_method: AccessMethod::Cloud,
+            remark: None,
+            responsible_person: person,
+        };
+        let subject = SubjectInput {
+            subject_type: SubjectType::Enterprise,
+            name: "示例公司".into(),
+            certificate_type: CertificateType::BusinessLicence,
+            certificate_number: "91110000802100433B".into(),
+            certificate_address: None,
+            province_code: "110000".into(),
+            city_code: "110100".into(),
+            district_code: "110105".into(),
+            mailing_address: "北京市".into(),
+            investor: None,
+            remark: None,
+            responsible_person: person("张三", "11010519491231002X"),
+            responsible_person_is_legal_representative: true,
+        };
+        let form = CreateFilingInput {
+            subject: subject.clone(),
+            websites: vec![
+                website(person("张三", "11010519491231002X"), vec![]),
+                website(person("李四", "110105199001011232"), vec![PreApprovalCategory::News]),
+            ],
+        };
+        let reference = ReferenceData::built_in();
+        let kinds = |form: &CreateFilingInput| -> Vec<(MaterialKind, Option<usize>)> {
+            required_materials(form, FilingType::FirstFiling, &reference)
+                .into_iter()
+                .map(|m| (m.kind, m.website))
+                .collect()
+        };
+        use MaterialKind::*;
+        assert_eq!(
+            kinds(&form),
+            vec![
+                (SubjectCertificate, None),
+                (IdCardFront, None),
+                (IdCardBack, None),
+                (IdCardFront, Some(1)), // 李四; 张三 already shows his ID for the subject
+                (IdCardBack, Some(1)),
+                (FaceVideo, Some(0)),
+                (FaceVideo, Some(1)),
+                (VerificationSheet, None),
+                (CommitmentLetter, None),
+                (SecurityAgreement, None),
+                (PreApprovalLicence, Some(1)),
+            ]
+        );
+        let delegated = CreateFilingInput {
+            subject: SubjectInput { responsible_person_is_legal_representative: false, ..subject.clone() },
+            websites: vec![],
+        };
+        assert!(kinds(&delegated).contains(&(LegalRepresentativeAuthorisation, None)));
+        let individual = CreateFilingInput {
+            subject: SubjectInput { subject_type: SubjectType::Individual, ..subject },
+            websites: vec![],
+        };
+        assert!(!kinds(&individual).contains(&(SubjectCertificate, None)), "an individual's ID is the certificate");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct ReferenceData {
     pub individuals: IndividualRules,
     pub pre_approvals: BTreeMap<PreApprovalCategory, PreApprovalRules>,
     pub website_names: NameRules,
+    /// The materials checklist.
+    pub materials: Vec<MaterialRequirement>,
     /// The approved suffixes in punycode, for matching normalised domains (derived on load).
     #[serde(skip)]
     pub approved_suffixes: BTreeSet<String>,
@@ -59,6 +61,44 @@ pub struct NameRules {
     pub personal_forbidden_words: Vec<String>,
     pub sensitive_words: Vec<String>,
     pub min_chinese_characters: usize,
+}
+
+/// How many of a material a filing needs.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MaterialScope {
+    Subject,
+    SubjectPerson,
+    WebsitePerson,
+    Website,
+    PreApproval,
+}
+
+/// When a material is needed beyond the filters.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MaterialCondition {
+    /// An organisation whose responsible person is not its legal representative.
+    ResponsiblePersonNotLegalRepresentative,
+}
+
+/// One row of the materials checklist table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialRequirement {
+    pub kind: super::MaterialKind,
+    pub per: MaterialScope,
+    #[serde(default)]
+    pub subject_types: Vec<SubjectType>,
+    #[serde(default)]
+    pub not_subject_types: Vec<SubjectType>,
+    #[serde(default)]
+    pub filing_types: Vec<super::FilingType>,
+    #[serde(default)]
+    pub provinces: Vec<String>,
+    #[serde(default)]
+    pub not_provinces: Vec<String>,
+    pub condition: Option<MaterialCondition>,
 }
 
 impl ReferenceData {

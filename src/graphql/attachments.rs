@@ -258,6 +258,59 @@ impl AttachmentMutation {
     }
 }
 
+/// One material the filing needs.
+#[derive(SimpleObject)]
+pub struct ChecklistItem {
+    /// Which material.
+    pub kind: enums::MaterialKind,
+    /// Its name on the Chinese forms.
+    pub label: String,
+    /// The website it belongs to; null for the subject's.
+    pub website_id: Option<ID>,
+    /// The pre-approval, for licences.
+    pub pre_approval_category: Option<enums::PreApprovalCategory>,
+    /// The responsible person an ID card is about.
+    pub person: Option<String>,
+    /// Where it stands.
+    pub state: enums::ChecklistItemState,
+    /// The reviewer's reason, when it needs revision.
+    pub reason: Option<String>,
+    /// The uploaded file, if any.
+    pub attachment_id: Option<ID>,
+}
+
+/// The materials checklist of a filing.
+#[derive(SimpleObject)]
+pub struct Checklist {
+    /// Whether every required material is uploaded (none missing or needing revision).
+    pub complete: bool,
+    /// Each required material and its state.
+    pub items: Vec<ChecklistItem>,
+}
+
+/// The checklist of a filing, for `Filing.checklist`.
+pub async fn checklist(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Checklist> {
+    let actor = actor(ctx)?;
+    let items = svc::checklist(db(ctx), actor, super::context::reference(ctx), filing_id).await.map_err(gql)?;
+    let complete = items.iter().all(|i| matches!(i.state, svc::ItemState::Uploaded | svc::ItemState::Accepted));
+    Ok(Checklist {
+        complete,
+        items: items
+            .into_iter()
+            .map(|i| ChecklistItem {
+                kind: i.kind.into(),
+                label: i.kind.label_zh().to_owned(),
+                website_id: i.website_id.map(|id| ids::encode(Kind::Website, id)),
+                pre_approval_category: i.pre_approval_category.map(Into::into),
+                person: i.person,
+                state: i.state.into(),
+                reason: i.reason,
+                attachment_id: i.attachment_id.map(|id| ids::encode(Kind::Attachment, id)),
+            })
+            .collect(),
+    })
+}
+
 /// Resolves an attachment's global ID for `node`.
 pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Attachment> {
     let actor = actor(ctx)?;

@@ -410,3 +410,17 @@ pub enum AttachmentStatus {
     /// The file is stored and checked.
     Uploaded,
 }
+
+/// Where a required material stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::services::attachments::ItemState")]
+pub enum ChecklistItemState {
+    /// Nothing uploaded yet.
+    Missing,
+    /// Uploaded and checked, not reviewed yet.
+    Uploaded,
+    /// A reviewer accepted it.
+    Accepted,
+    /// A reviewer asked for a new file (see the reason).
+    NeedsRevision,
+}

@@ -51,6 +51,10 @@ pub struct SubjectInput {
     pub remark: Option<String>,
     /// The subject's responsible person (主体负责人).
     pub responsible_person: PersonInput,
+    /// Whether the responsible person is the organisation's legal representative; when not, the filing needs the
+    /// legal representative's authorisation (法人授权书).
+    #[graphql(default = true)]
+    pub responsible_person_is_legal_representative: bool,
 }
 
 /// A pre-approval (前置审批) a website holds.
@@ -182,6 +186,7 @@ impl From<SubjectInput> for svc::SubjectInput {
             investor: s.investor,
             remark: s.remark,
             responsible_person: s.responsible_person.into(),
+            responsible_person_is_legal_representative: s.responsible_person_is_legal_representative,
         }
     }
 }

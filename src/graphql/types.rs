@@ -120,6 +120,11 @@ impl Filing {
         Ok(Precheck { passed: errors.is_empty(), errors, warnings })
     }
 
+    /// The materials checklist: what this filing needs (from the requirements table), and where each stands.
+    async fn checklist(&self, ctx: &Context<'_>) -> Result<super::attachments::Checklist> {
+        super::attachments::checklist(ctx, self.0.id).await
+    }
+
     /// The materials: uploaded files, and uploads in progress.
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<super::attachments::Attachment>> {
         let found = loader(ctx).load_one(AttachmentsOf(self.0.id)).await.map_err(loader_error)?;
@@ -220,6 +225,11 @@ impl Subject {
     /// Remarks on the subject.
     async fn remark(&self) -> Option<&str> {
         self.0.remark.as_deref()
+    }
+
+    /// Whether the responsible person is the organisation's legal representative.
+    async fn responsible_person_is_legal_representative(&self) -> bool {
+        self.0.responsible_person_is_legal_representative
     }
 
     /// The subject's responsible person (主体负责人); for organisations normally the legal representative.

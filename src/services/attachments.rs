@@ -529,3 +529,76 @@ fn digest_file(mut file: std::fs::File) -> std::io::Result<(String, Vec<u8>)> {
     }
     Ok((hex::encode(hasher.finalize()), head))
 }
+
+/// The state of one checklist item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
+pub enum ItemState {
+    /// Nothing uploaded yet.
+    Missing,
+    /// Uploaded and checked, not reviewed yet.
+    Uploaded,
+    /// A reviewer accepted it.
+    Accepted,
+    /// A reviewer asked for a new file.
+    NeedsRevision,
+}
+
+/// One material the filing needs, and where it stands.
+#[derive(Clone, Debug)]
+pub struct ChecklistItem {
+    pub kind: MaterialKind,
+    pub website_id: Option<Uuid>,
+    pub pre_approval_category: Option<PreApprovalCategory>,
+    /// The responsible person an ID card is about.
+    pub person: Option<String>,
+    pub state: ItemState,
+    /// The reviewer's reason, for NEEDS_REVISION.
+    pub reason: Option<String>,
+    pub attachment_id: Option<Uuid>,
+}
+
+/// The materials checklist of a filing: what the requirements table asks for, matched with the uploaded files.
+pub async fn checklist(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    reference: &crate::domain::reference::ReferenceData,
+    filing_id: Uuid,
+) -> Result<Vec<ChecklistItem>, ServiceError> {
+    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    let (form, website_ids) = super::rules::stored_form(db, actor, filing_id).await?;
+    let uploaded: Vec<Attachment> = attachments_by_filing(db, actor, &[filing_id])
+        .await?
+        .remove(&filing_id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.status == AttachmentStatus::Uploaded)
+        .collect();
+    let required = crate::domain::materials::required_materials(&form, filing.filing_type, reference);
+    Ok(required
+        .into_iter()
+        .map(|item| {
+            let website_id = item.website.and_then(|i| website_ids.get(i).copied());
+            let found = uploaded.iter().find(|a| {
+                a.kind == item.kind
+                    && a.website_id == website_id
+                    && a.pre_approval_category == item.pre_approval_category
+            });
+            let state = match found.and_then(|a| a.review_status.as_deref()) {
+                _ if found.is_none() => ItemState::Missing,
+                Some("ACCEPTED") => ItemState::Accepted,
+                Some("NEEDS_REVISION") => ItemState::NeedsRevision,
+                _ => ItemState::Uploaded,
+            };
+            ChecklistItem {
+                kind: item.kind,
+                website_id,
+                pre_approval_category: item.pre_approval_category,
+                person: item.person,
+                state,
+                reason: found.and_then(|a| a.review_reason.clone()),
+                attachment_id: found.map(|a| a.id),
+            }
+        })
+        .collect())
+}

@@ -523,6 +523,7 @@ fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> fi
         rp_mobile: Set(p.mobile.clone()),
         rp_emergency_phone: Set(p.emergency_phone.clone()),
         rp_email: Set(p.email.clone()),
+        rp_is_legal_representative: Set(s.responsible_person_is_legal_representative),
     }
 }
 
@@ -607,6 +608,11 @@ fn subject_changes(old: &filing_subject::Model, new: &SubjectInput) -> ChangeSet
     c.compare("subject.mailingAddress", Some(&old.mailing_address), Some(&new.mailing_address));
     c.compare("subject.investor", old.investor.as_deref(), new.investor.as_deref());
     c.compare("subject.remark", old.remark.as_deref(), new.remark.as_deref());
+    c.compare(
+        "subject.responsiblePersonIsLegalRepresentative",
+        Some(if old.rp_is_legal_representative { "true" } else { "false" }),
+        Some(if new.responsible_person_is_legal_representative { "true" } else { "false" }),
+    );
     let stored = StoredPerson {
         name: &old.rp_name,
         certificate_type: &old.rp_certificate_type,

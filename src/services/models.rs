@@ -48,6 +48,7 @@ pub struct Subject {
     pub investor: Option<String>,
     pub remark: Option<String>,
     pub responsible_person: ResponsiblePerson,
+    pub responsible_person_is_legal_representative: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +141,7 @@ impl TryFrom<entity::filing_subject::Model> for Subject {
                 emergency_phone: row.rp_emergency_phone,
                 email: row.rp_email,
             },
+            responsible_person_is_legal_representative: row.rp_is_legal_representative,
         })
     }
 }

@@ -192,7 +192,7 @@ fn person_form(p: &super::models::ResponsiblePerson) -> PersonInput {
     }
 }
 
-fn subject_form(s: &Subject) -> SubjectInput {
+pub(crate) fn subject_form(s: &Subject) -> SubjectInput {
     SubjectInput {
         subject_type: s.subject_type,
         name: s.name.clone(),
@@ -206,10 +206,11 @@ fn subject_form(s: &Subject) -> SubjectInput {
         investor: s.investor.clone(),
         remark: s.remark.clone(),
         responsible_person: person_form(&s.responsible_person),
+        responsible_person_is_legal_representative: s.responsible_person_is_legal_representative,
     }
 }
 
-fn website_form(w: &Website) -> WebsiteInput {
+pub(crate) fn website_form(w: &Website) -> WebsiteInput {
     WebsiteInput {
         name: w.name.clone(),
         domains: w.domains.clone(),

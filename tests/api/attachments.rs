@@ -330,3 +330,62 @@ fn futures_stream(bytes: Vec<u8>) -> reqwest::Body {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
 }
+
+#[tokio::test]
+async fn the_checklist_lists_what_the_filing_needs_and_where_each_stands() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let query = "query($id: ID!) { filing(id: $id) { checklist { complete
+        items { kind label websiteId person state reason attachmentId } } } }";
+    let vars = json!({ "id": filing["id"] });
+    let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();
+    assert_eq!(list["complete"], false);
+    let items: Vec<(String, Value, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap().to_owned(), i["person"].clone(), i["state"].as_str().unwrap().to_owned()))
+        .collect();
+    let missing = |kind: &str, person: Value| (kind.to_owned(), person, "MISSING".to_owned());
+    assert_eq!(
+        items,
+        vec![
+            missing("SUBJECT_CERTIFICATE", Value::Null),
+            missing("ID_CARD_FRONT", json!("张三")),
+            missing("ID_CARD_BACK", json!("张三")),
+            missing("ID_CARD_FRONT", json!("李四")),
+            missing("ID_CARD_BACK", json!("李四")),
+            missing("FACE_VIDEO", Value::Null),
+            missing("VERIFICATION_SHEET", Value::Null),
+            missing("COMMITMENT_LETTER", Value::Null),
+            missing("SECURITY_AGREEMENT", Value::Null),
+        ]
+    );
+    assert_eq!(list["items"][3]["websiteId"], filing["websites"][0]["id"]);
+    assert_eq!(list["items"][0]["label"], "主体证件");
+
+    let done = upload(&app, &key, &filing, "SUBJECT_CERTIFICATE", "营业执照.pdf", "application/pdf", pdf()).await;
+    let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();
+    assert_eq!(list["items"][0]["state"], "UPLOADED");
+    assert_eq!(list["items"][0]["attachmentId"], done["id"]);
+
+    // A reviewer's verdict shows (the review workflow records it; here it is written directly).
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let row = entity::attachment::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let mut reviewed: entity::attachment::ActiveModel = row.into();
+    reviewed.review_status = Set(Some("NEEDS_REVISION".into()));
+    reviewed.review_reason = Set(Some("营业执照四角不完整".into()));
+    reviewed.update(&app.db).await.unwrap();
+    let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();
+    assert_eq!(list["items"][0]["state"], "NEEDS_REVISION");
+    assert_eq!(list["items"][0]["reason"], "营业执照四角不完整");
+
+    // A responsible person who is not the legal representative needs the authorisation letter.
+    let mut subject = subject_input("北京示例科技有限公司");
+    subject["responsiblePersonIsLegalRepresentative"] = json!(false);
+    let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
+    app.ok(&key, update, json!({ "input": { "filingId": filing["id"], "version": 1, "subject": subject } })).await;
+    let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();
+    assert!(list["items"].as_array().unwrap().iter().any(|i| i["kind"] == "LEGAL_REPRESENTATIVE_AUTHORISATION"));
+}

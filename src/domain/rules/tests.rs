@@ -32,6 +32,7 @@ fn enterprise() -> SubjectInput {
         investor: None,
         remark: None,
         responsible_person: person("张三", "11010519491231002X", "13800138000", "zhangsan@example.com"),
+        responsible_person_is_legal_representative: true,
     }
 }
 

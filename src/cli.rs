@@ -86,6 +86,17 @@ enum TenantCommand {
         /// The registrar's slug.
         slug: String,
     },
+    /// Keep a registrar's new materials in a bucket or under a key prefix of its own (files stored before stay).
+    SetStorage {
+        /// The registrar's slug.
+        slug: String,
+        /// Its own bucket (created on first use); empty: the configured bucket.
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Its own key prefix inside the bucket; empty: none.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
 }
 
 /// Runs the command line and maps the outcome to an exit code.
@@ -212,6 +223,13 @@ async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
         TenantCommand::Suspend { slug } => {
             let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Suspended).await.map_err(describe)?;
             println!("tenant {} suspended: its API keys are refused", t.slug);
+        }
+        TenantCommand::SetStorage { slug, bucket, prefix } => {
+            let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
+            let t = tenants::set_tenant_storage(&db, &slug, non_empty(bucket), non_empty(prefix))
+                .await
+                .map_err(describe)?;
+            println!("tenant {}: new materials go to its storage place (files stored before stay)", t.slug);
         }
         TenantCommand::Activate { slug } => {
             let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Active).await.map_err(describe)?;

@@ -18,6 +18,8 @@ pub struct Model {
     /// SHA-256 the client announced, hex; checked against the stored object.
     pub sha256: String,
     pub object_key: String,
+    /// The bucket the object went to; none: the configured one.
+    pub bucket: Option<String>,
     /// `PENDING` or `UPLOADED`.
     pub status: String,
     pub upload_expires_at: DateTimeUtc,

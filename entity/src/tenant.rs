@@ -15,6 +15,10 @@ pub struct Model {
     pub open_signup: bool,
     /// Where the registrar's filing frontend lives; links in messages point there.
     pub frontend_base_url: Option<String>,
+    /// The tenant's own bucket for materials; none: the configured one.
+    pub storage_bucket: Option<String>,
+    /// A key prefix of the tenant's own, inside the bucket.
+    pub storage_prefix: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

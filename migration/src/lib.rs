@@ -14,6 +14,7 @@ mod m20261128_000002_create_filings;
 mod m20261128_000003_create_accounts;
 mod m20261128_000004_create_attachments;
 mod m20261128_000005_add_legal_representative_flag;
+mod m20261128_000006_add_tenant_storage;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_accounts::Migration),
             Box::new(m20261128_000004_create_attachments::Migration),
             Box::new(m20261128_000005_add_legal_representative_flag::Migration),
+            Box::new(m20261128_000006_add_tenant_storage::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use crate::auth::Actor;
 use crate::config::StorageConfig;
 use crate::domain::materials::{SizeClass, extension, sniff_content_type};
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
-use crate::storage::{PresignedRequest, Storage};
+use crate::storage::{ObjectRef, PresignedRequest, Storage, TenantPlace};
 use entity::attachment;
 
 /// Where an attachment stands.
@@ -48,6 +48,13 @@ pub struct Attachment {
     pub review_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     object_key: String,
+    bucket: Option<String>,
+}
+
+impl Attachment {
+    fn object(&self, storage: &Storage) -> ObjectRef {
+        storage.object(self.bucket.as_deref(), &self.object_key)
+    }
 }
 
 impl TryFrom<attachment::Model> for Attachment {
@@ -76,6 +83,7 @@ impl TryFrom<attachment::Model> for Attachment {
             review_reason: row.review_reason,
             created_at: row.created_at,
             object_key: row.object_key,
+            bucket: row.bucket,
         })
     }
 }
@@ -123,13 +131,13 @@ pub async fn request_upload(
     let now = Utc::now();
     let expires_at = now + chrono::Duration::seconds(config.upload_url_ttl_seconds as i64);
     let id = Uuid::now_v7();
-    let key = storage.key(actor.tenant_id, request.filing_id, id, extension(&request.content_type));
+    let object = locate(db, storage, actor, &request, id).await?;
     let presigned = storage
-        .presign_put(&key, &request.content_type, request.size, Duration::from_secs(config.upload_url_ttl_seconds))
+        .presign_put(&object, &request.content_type, request.size, Duration::from_secs(config.upload_url_ttl_seconds))
         .await
         .map_err(ServiceError::internal)?;
     let row =
-        new_row(actor, &request, id, file_name, key, AttachmentStatus::Pending, expires_at, now).insert(db).await?;
+        new_row(actor, &request, id, file_name, &object, AttachmentStatus::Pending, expires_at, now).insert(db).await?;
     Ok(UploadTicket { attachment: Attachment::try_from(row)?, request: presigned, expires_at })
 }
 
@@ -152,7 +160,8 @@ pub async fn complete_upload(
     if current.upload_expires_at <= Utc::now() {
         return Err(refuse(FieldErrorCode::UploadExpired));
     }
-    let Some(meta) = storage.head(&current.object_key).await.map_err(ServiceError::internal)? else {
+    let object = current.object(storage);
+    let Some(meta) = storage.head(&object).await.map_err(ServiceError::internal)? else {
         return Err(refuse(FieldErrorCode::UploadMissing));
     };
     let verdict = if meta.size != current.size {
@@ -160,17 +169,17 @@ pub async fn complete_upload(
     } else if meta.content_type.as_deref().is_some_and(|t| t != current.content_type) {
         Some(FieldErrorCode::ContentMismatch)
     } else {
-        let head = storage.read_head_bytes(&current.object_key, 512).await.map_err(ServiceError::internal)?;
+        let head = storage.read_head_bytes(&object, 512).await.map_err(ServiceError::internal)?;
         if sniff_content_type(&head) != Some(current.content_type.as_str()) {
             Some(FieldErrorCode::ContentMismatch)
-        } else if storage.sha256(&current.object_key).await.map_err(ServiceError::internal)? != current.sha256 {
+        } else if storage.sha256(&object).await.map_err(ServiceError::internal)? != current.sha256 {
             Some(FieldErrorCode::ChecksumMismatch)
         } else {
             None
         }
     };
     if let Some(code) = verdict {
-        storage.delete(&current.object_key).await.map_err(ServiceError::internal)?;
+        storage.delete(&object).await.map_err(ServiceError::internal)?;
         tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
         return Err(refuse(code));
     }
@@ -207,15 +216,15 @@ pub async fn upload_file(
     }
     let now = Utc::now();
     let id = Uuid::now_v7();
-    let key = storage.key(actor.tenant_id, request.filing_id, id, extension(&request.content_type));
-    storage.put_file(&key, &request.content_type, &file).await.map_err(ServiceError::internal)?;
-    let mut active = new_row(actor, &request, id, file_name, key.clone(), AttachmentStatus::Uploaded, now, now);
+    let object = locate(db, storage, actor, &request, id).await?;
+    storage.put_file(&object, &request.content_type, &file).await.map_err(ServiceError::internal)?;
+    let mut active = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Uploaded, now, now);
     active.uploaded_at = Set(Some(now));
     match finish_insert(db, storage, actor, active, now).await {
         Ok(attachment) => Ok(attachment),
         Err(e) => {
             // The object must not outlive a failed write of its row.
-            let _ = storage.delete(&key).await;
+            let _ = storage.delete(&object).await;
             Err(e)
         }
     }
@@ -235,7 +244,7 @@ pub async fn download_url(
     ensure_visible(db, actor, attachment.filing_id).await?;
     let ttl = Duration::from_secs(config.download_url_ttl_seconds);
     let url = storage
-        .presign_get(&attachment.object_key, &attachment.file_name, ttl)
+        .presign_get(&attachment.object(storage), &attachment.file_name, ttl)
         .await
         .map_err(ServiceError::internal)?;
     Ok(Some((url, Utc::now() + chrono::Duration::seconds(config.download_url_ttl_seconds as i64))))
@@ -254,7 +263,7 @@ pub async fn delete(db: &DatabaseConnection, storage: &Storage, actor: &Actor, i
         record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, Utc::now()).await?;
     }
     txn.commit().await?;
-    storage.delete(&row.object_key).await.map_err(ServiceError::internal)?;
+    storage.delete(&storage.object(row.bucket.as_deref(), &row.object_key)).await.map_err(ServiceError::internal)?;
     Ok(())
 }
 
@@ -292,7 +301,10 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
         .all(db)
         .await?;
     for row in &expired {
-        storage.delete(&row.object_key).await.map_err(ServiceError::internal)?;
+        storage
+            .delete(&storage.object(row.bucket.as_deref(), &row.object_key))
+            .await
+            .map_err(ServiceError::internal)?;
         attachment::Entity::delete_by_id(row.id).exec(db).await?;
     }
     if !expired.is_empty() {
@@ -363,6 +375,21 @@ async fn check_request(
     if errors.is_empty() { Ok(file_name) } else { Err(ServiceError::InvalidInput(errors)) }
 }
 
+/// Where a new attachment goes: the tenant's own bucket or prefix, if it has one; the bucket exists afterwards.
+async fn locate(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    actor: &Actor,
+    request: &UploadRequest,
+    id: Uuid,
+) -> Result<ObjectRef, ServiceError> {
+    let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
+    let place = TenantPlace { bucket: tenant.storage_bucket, prefix: tenant.storage_prefix };
+    let object = storage.locate(&place, actor.tenant_id, request.filing_id, id, extension(&request.content_type));
+    storage.ensure_bucket(&object.bucket).await.map_err(ServiceError::internal)?;
+    Ok(object)
+}
+
 /// The filing must be visible to the caller and editable.
 async fn ensure_editable(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
     let filing = super::filings::get_filing(db, actor, filing_id).await?;
@@ -388,7 +415,7 @@ fn new_row(
     request: &UploadRequest,
     id: Uuid,
     file_name: String,
-    key: String,
+    object: &ObjectRef,
     status: AttachmentStatus,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -404,7 +431,8 @@ fn new_row(
         content_type: Set(request.content_type.clone()),
         size_bytes: Set(request.size as i64),
         sha256: Set(request.sha256.to_lowercase()),
-        object_key: Set(key),
+        object_key: Set(object.key.clone()),
+        bucket: Set(Some(object.bucket.clone())),
         status: Set(status.to_string()),
         upload_expires_at: Set(expires_at),
         uploaded_at: Set(None),
@@ -453,7 +481,7 @@ async fn replace_slot(
     actor: &Actor,
     row: &attachment::Model,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, ServiceError> {
+) -> Result<Vec<(Option<String>, String)>, ServiceError> {
     let mut query = attachment::Entity::find()
         .filter(attachment::Column::TenantId.eq(actor.tenant_id))
         .filter(attachment::Column::FilingId.eq(row.filing_id))
@@ -478,7 +506,7 @@ async fn replace_slot(
         new: Some(format!("{} {}", row.kind, row.file_name)),
     };
     record(txn, actor, row.filing_id, FilingAction::AttachmentUploaded, change, now).await?;
-    Ok(earlier.into_iter().map(|o| o.object_key).collect())
+    Ok(earlier.into_iter().map(|o| (o.bucket, o.object_key)).collect())
 }
 
 async fn record(
@@ -501,9 +529,9 @@ async fn record(
     audit::record(txn, actor, event).await
 }
 
-async fn remove_objects(storage: &Storage, keys: Vec<String>) {
-    for key in keys {
-        if let Err(e) = storage.delete(&key).await {
+async fn remove_objects(storage: &Storage, objects: Vec<(Option<String>, String)>) {
+    for (bucket, key) in objects {
+        if let Err(e) = storage.delete(&storage.object(bucket.as_deref(), &key)).await {
             tracing::error!(error = %e, "a replaced attachment's object could not be deleted");
         }
     }

@@ -85,6 +85,8 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
         status: Set(TenantStatus::Active.to_string()),
         open_signup: Set(true),
         frontend_base_url: Set(None),
+        storage_bucket: Set(None),
+        storage_prefix: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -262,4 +264,43 @@ pub async fn update_settings(
     }
     active.updated_at = Set(Utc::now());
     Ok(active.update(db).await?.into())
+}
+
+/// Gives a tenant a bucket or key prefix of its own for new materials (`None` returns to the configured ones);
+/// files stored before stay where they are.
+pub async fn set_tenant_storage(
+    db: &DatabaseConnection,
+    slug: &str,
+    bucket: Option<String>,
+    prefix: Option<String>,
+) -> Result<Tenant, ServiceError> {
+    let valid_bucket = |b: &str| {
+        (3..=63).contains(&b.len())
+            && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && !b.starts_with(['-', '.'])
+            && !b.ends_with(['-', '.'])
+    };
+    let mut errors = Vec::new();
+    if bucket.as_deref().is_some_and(|b| !valid_bucket(b)) {
+        errors.push(FieldError::new("bucket", FieldErrorCode::InvalidFormat).with_message(
+            "A bucket name is 3-63 lower-case letters, digits, dots and hyphens.",
+            "存储桶名称须为 3-63 位小写字母、数字、点或连字符。",
+        ));
+    }
+    if prefix.as_deref().is_some_and(|p| p.len() > 40 || p.contains("..")) {
+        errors.push(FieldError::new("prefix", FieldErrorCode::InvalidFormat));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let row = entity::tenant::Entity::find()
+        .filter(entity::tenant::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mut active: entity::tenant::ActiveModel = row.into();
+    active.storage_bucket = Set(bucket);
+    active.storage_prefix = Set(prefix.map(|p| p.trim_matches('/').to_owned()).filter(|p| !p.is_empty()));
+    active.updated_at = Set(Utc::now());
+    Tenant::try_from(active.update(db).await?)
 }

@@ -15,6 +15,20 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
+/// Where an object lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// Where a tenant's materials go, when it has a place of its own.
+#[derive(Clone, Debug, Default)]
+pub struct TenantPlace {
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+}
+
 /// What HEAD tells about a stored object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -61,6 +75,8 @@ pub struct Storage {
     client: aws_sdk_s3::Client,
     bucket: String,
     prefix: String,
+    /// Buckets known to exist (created on first use).
+    known_buckets: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Keeps the embedded server running as long as the storage is in use.
     _embedded: Option<embedded::EmbeddedS3>,
 }
@@ -99,36 +115,60 @@ impl Storage {
             client: aws_sdk_s3::Client::from_conf(s3_config),
             bucket: storage.bucket.clone(),
             prefix: storage.key_prefix.trim_matches('/').to_owned(),
+            known_buckets: Default::default(),
             _embedded: embedded,
         };
-        this.ensure_bucket().await?;
+        this.ensure_bucket(&this.bucket).await?;
         Ok(this)
     }
 
-    async fn ensure_bucket(&self) -> Result<(), StorageError> {
-        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+    /// Makes sure a bucket exists, creating it if it does not (once per bucket and process).
+    pub async fn ensure_bucket(&self, bucket: &str) -> Result<(), StorageError> {
+        if self.known_buckets.lock().expect("not poisoned").contains(bucket) {
             return Ok(());
         }
-        self.client.create_bucket().bucket(&self.bucket).send().await.map_err(|e| {
-            StorageError::Config(format!(
-                "bucket {} neither exists nor can be created: {}",
-                self.bucket,
-                e.into_service_error()
-            ))
-        })?;
+        if self.client.head_bucket().bucket(bucket).send().await.is_err() {
+            self.client.create_bucket().bucket(bucket).send().await.map_err(|e| {
+                StorageError::Config(format!(
+                    "bucket {bucket} neither exists nor can be created: {}",
+                    e.into_service_error()
+                ))
+            })?;
+        }
+        self.known_buckets.lock().expect("not poisoned").insert(bucket.to_owned());
         Ok(())
     }
 
-    /// The object key of an attachment: namespaced by tenant and filing.
-    pub fn key(&self, tenant: uuid::Uuid, filing: uuid::Uuid, attachment: uuid::Uuid, extension: &str) -> String {
-        let key = format!("tenants/{tenant}/filings/{filing}/{attachment}.{extension}");
-        if self.prefix.is_empty() { key } else { format!("{}/{key}", self.prefix) }
+    /// Where an attachment goes: the tenant's bucket (or the configured one), keys namespaced by tenant and filing.
+    pub fn locate(
+        &self,
+        place: &TenantPlace,
+        tenant: uuid::Uuid,
+        filing: uuid::Uuid,
+        attachment: uuid::Uuid,
+        extension: &str,
+    ) -> ObjectRef {
+        // Compact UUIDs keep keys short: s3s-fs (the embedded store) names files after bucket and key together.
+        let (tenant, filing, attachment) = (tenant.simple(), filing.simple(), attachment.simple());
+        let mut key = format!("tenants/{tenant}/filings/{filing}/{attachment}.{extension}");
+        for prefix in [place.prefix.as_deref().unwrap_or_default(), self.prefix.as_str()] {
+            let prefix = prefix.trim_matches('/');
+            if !prefix.is_empty() {
+                key = format!("{prefix}/{key}");
+            }
+        }
+        ObjectRef { bucket: place.bucket.clone().unwrap_or_else(|| self.bucket.clone()), key }
+    }
+
+    /// An object stored earlier, in `bucket` or the configured one.
+    pub fn object(&self, bucket: Option<&str>, key: &str) -> ObjectRef {
+        ObjectRef { bucket: bucket.unwrap_or(&self.bucket).to_owned(), key: key.to_owned() }
     }
 
     /// A presigned PUT that only accepts this content type and this size.
     pub async fn presign_put(
         &self,
-        key: &str,
+        object: &ObjectRef,
         content_type: &str,
         size: u64,
         expires_in: Duration,
@@ -136,8 +176,8 @@ impl Storage {
         let presigned = self
             .client
             .put_object()
-            .bucket(&self.bucket)
-            .key(key)
+            .bucket(&object.bucket)
+            .key(&object.key)
             .content_type(content_type)
             .content_length(size as i64)
             .presigned(PresigningConfig::expires_in(expires_in).map_err(request_error)?)
@@ -151,7 +191,12 @@ impl Storage {
     }
 
     /// A presigned GET that downloads under `file_name`.
-    pub async fn presign_get(&self, key: &str, file_name: &str, expires_in: Duration) -> Result<String, StorageError> {
+    pub async fn presign_get(
+        &self,
+        object: &ObjectRef,
+        file_name: &str,
+        expires_in: Duration,
+    ) -> Result<String, StorageError> {
         let disposition = format!(
             "attachment; filename*=UTF-8''{}",
             url::form_urlencoded::byte_serialize(file_name.as_bytes()).collect::<String>()
@@ -159,8 +204,8 @@ impl Storage {
         let presigned = self
             .client
             .get_object()
-            .bucket(&self.bucket)
-            .key(key)
+            .bucket(&object.bucket)
+            .key(&object.key)
             .response_content_disposition(disposition)
             .presigned(PresigningConfig::expires_in(expires_in).map_err(request_error)?)
             .await
@@ -169,8 +214,8 @@ impl Storage {
     }
 
     /// Size and type of an object; `None` when it does not exist.
-    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StorageError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+    pub async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectMeta>, StorageError> {
+        match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
             Ok(out) => Ok(Some(ObjectMeta {
                 size: out.content_length().unwrap_or(0).max(0) as u64,
                 content_type: out.content_type().map(str::to_owned),
@@ -183,12 +228,12 @@ impl Storage {
     }
 
     /// The first `n` bytes of an object (a ranged GET).
-    pub async fn read_head_bytes(&self, key: &str, n: u64) -> Result<Vec<u8>, StorageError> {
+    pub async fn read_head_bytes(&self, object: &ObjectRef, n: u64) -> Result<Vec<u8>, StorageError> {
         let out = self
             .client
             .get_object()
-            .bucket(&self.bucket)
-            .key(key)
+            .bucket(&object.bucket)
+            .key(&object.key)
             .range(format!("bytes=0-{}", n.saturating_sub(1)))
             .send()
             .await
@@ -198,8 +243,9 @@ impl Storage {
     }
 
     /// SHA-256 of an object, streamed (never held whole in memory), hex.
-    pub async fn sha256(&self, key: &str) -> Result<String, StorageError> {
-        let mut out = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
+    pub async fn sha256(&self, object: &ObjectRef) -> Result<String, StorageError> {
+        let mut out =
+            self.client.get_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
         let mut hasher = Sha256::new();
         while let Some(chunk) = out.body.next().await {
             hasher.update(chunk.map_err(request_error)?);
@@ -208,7 +254,12 @@ impl Storage {
     }
 
     /// Uploads a local (temporary) file, in parts when it is large: never more than a part in memory.
-    pub async fn put_file(&self, key: &str, content_type: &str, file: &std::fs::File) -> Result<(), StorageError> {
+    pub async fn put_file(
+        &self,
+        object: &ObjectRef,
+        content_type: &str,
+        file: &std::fs::File,
+    ) -> Result<(), StorageError> {
         const PART: u64 = 8 * 1024 * 1024;
         let size = file.metadata().map_err(request_error)?.len();
         if size <= PART {
@@ -220,8 +271,8 @@ impl Storage {
                 .map_err(request_error)?;
             self.client
                 .put_object()
-                .bucket(&self.bucket)
-                .key(key)
+                .bucket(&object.bucket)
+                .key(&object.key)
                 .content_type(content_type)
                 .body(body)
                 .send()
@@ -232,21 +283,21 @@ impl Storage {
         let upload = self
             .client
             .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
+            .bucket(&object.bucket)
+            .key(&object.key)
             .content_type(content_type)
             .send()
             .await
             .map_err(sdk_error)?;
         let upload_id = upload.upload_id().unwrap_or_default().to_owned();
-        let result = self.put_parts(key, &upload_id, file, size, PART).await;
+        let result = self.put_parts(object, &upload_id, file, size, PART).await;
         match result {
             Ok(parts) => {
                 let completed = self
                     .client
                     .complete_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(key)
+                    .bucket(&object.bucket)
+                    .key(&object.key)
                     .upload_id(&upload_id)
                     .multipart_upload(
                         aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build(),
@@ -258,7 +309,7 @@ impl Storage {
                     Ok(_) => Ok(()),
                     // Some S3-compatible stores answer a completed upload with a response the SDK cannot parse
                     // (moto names the XML root differently): the object itself tells whether it worked.
-                    Err(error) => match self.head(key).await {
+                    Err(error) => match self.head(object).await {
                         Ok(Some(meta)) if meta.size == size => {
                             tracing::warn!(%error, "multipart upload completed, but the store's answer was odd");
                             Ok(())
@@ -272,8 +323,8 @@ impl Storage {
                 let _ = self
                     .client
                     .abort_multipart_upload()
-                    .bucket(&self.bucket)
-                    .key(key)
+                    .bucket(&object.bucket)
+                    .key(&object.key)
                     .upload_id(&upload_id)
                     .send()
                     .await;
@@ -284,7 +335,7 @@ impl Storage {
 
     async fn put_parts(
         &self,
-        key: &str,
+        object: &ObjectRef,
         upload_id: &str,
         file: &std::fs::File,
         size: u64,
@@ -304,8 +355,8 @@ impl Storage {
             let out = self
                 .client
                 .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
+                .bucket(&object.bucket)
+                .key(&object.key)
                 .upload_id(upload_id)
                 .part_number(number)
                 .body(body)
@@ -325,8 +376,8 @@ impl Storage {
     }
 
     /// Deletes an object; deleting what is not there is not an error.
-    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(sdk_error)?;
+    pub async fn delete(&self, object: &ObjectRef) -> Result<(), StorageError> {
+        self.client.delete_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
         Ok(())
     }
 }

@@ -40,11 +40,12 @@ fn store_checks_signatures() -> bool {
     std::env::var("BEIAN_TEST_S3_ENDPOINT").map_or(true, |e| e.is_empty())
 }
 
-/// The object key of an attachment, read from the database.
-async fn object_key(app: &TestApp, id: &Value) -> String {
+/// Where an attachment's object is, read from the database.
+async fn object_key(app: &TestApp, id: &Value) -> beian::storage::ObjectRef {
     use sea_orm::EntityTrait;
     let id = beian::graphql::ids::decode(id.as_str().unwrap(), beian::graphql::ids::Kind::Attachment, "id").unwrap();
-    entity::attachment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap().object_key
+    let row = entity::attachment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
+    app.storage.object(row.bucket.as_deref(), &row.object_key)
 }
 
 /// PUTs bytes to a presigned URL with the headers it came with; returns the HTTP status.
@@ -388,4 +389,32 @@ async fn the_checklist_lists_what_the_filing_needs_and_where_each_stands() {
     app.ok(&key, update, json!({ "input": { "filingId": filing["id"], "version": 1, "subject": subject } })).await;
     let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();
     assert!(list["items"].as_array().unwrap().iter().any(|i| i["kind"] == "LEGAL_REPRESENTATIVE_AUTHORISATION"));
+}
+
+#[tokio::test]
+async fn a_tenant_may_keep_its_materials_in_a_bucket_and_prefix_of_its_own() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let before = upload(&app, &key, &filing, "COMMITMENT_LETTER", "承诺书.pdf", "application/pdf", pdf()).await;
+
+    let bucket = format!("own-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    beian::services::tenants::set_tenant_storage(&app.db, "xinnet", Some(bucket.clone()), Some("xn/".into()))
+        .await
+        .unwrap();
+    let after = upload(&app, &key, &filing, "SECURITY_AGREEMENT", "协议.pdf", "application/pdf", pdf()).await;
+    let object = object_key(&app, &after["id"]).await;
+    assert_eq!(object.bucket, bucket);
+    assert!(object.key.starts_with("xn/tenants/"), "{}", object.key);
+    assert!(app.storage.head(&object).await.unwrap().is_some());
+    let download = app.client.get(after["downloadUrl"]["url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(download.bytes().await.unwrap().to_vec(), pdf());
+
+    // Files stored before stay reachable where they are.
+    let earlier = object_key(&app, &before["id"]).await;
+    assert_ne!(earlier.bucket, bucket);
+    assert!(app.storage.head(&earlier).await.unwrap().is_some());
+
+    let error = beian::services::tenants::set_tenant_storage(&app.db, "xinnet", Some("Bad_Bucket".into()), None).await;
+    assert!(matches!(error, Err(beian::services::ServiceError::InvalidInput(_))));
 }

@@ -35,6 +35,8 @@ fn every_command_has_help() {
         vec!["tenant", "list", "--help"],
         vec!["tenant", "suspend", "--help"],
         vec!["tenant", "activate", "--help"],
+        vec!["tenant", "set-storage", "--help"],
+        vec!["outbox", "list", "--help"],
     ] {
         let output = database_free(&args);
         assert!(output.status.success(), "{args:?}");

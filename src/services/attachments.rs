@@ -188,7 +188,7 @@ pub async fn complete_upload(
     active.status = Set(AttachmentStatus::Uploaded.to_string());
     active.uploaded_at = Set(Some(now));
     active.updated_at = Set(now);
-    finish(db, storage, actor, active, now).await
+    make_current(db, storage, actor, active, Write::Update, now).await
 }
 
 /// Uploads a file the client sent through the server (GraphQL multipart request), from a temporary file: the
@@ -220,7 +220,7 @@ pub async fn upload_file(
     storage.put_file(&object, &request.content_type, &file).await.map_err(ServiceError::internal)?;
     let mut active = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Uploaded, now, now);
     active.uploaded_at = Set(Some(now));
-    match finish_insert(db, storage, actor, active, now).await {
+    match make_current(db, storage, actor, active, Write::Insert, now).await {
         Ok(attachment) => Ok(attachment),
         Err(e) => {
             // The object must not outlive a failed write of its row.
@@ -444,31 +444,28 @@ fn new_row(
     }
 }
 
-/// Marks a checked upload as the material's current file, replacing the earlier one.
-async fn finish(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    actor: &Actor,
-    active: attachment::ActiveModel,
-    now: DateTime<Utc>,
-) -> Result<Attachment, ServiceError> {
-    let txn = write_txn(db).await?;
-    let row = active.update(&txn).await?;
-    let replaced = replace_slot(&txn, actor, &row, now).await?;
-    txn.commit().await?;
-    remove_objects(storage, replaced).await;
-    Attachment::try_from(row)
+/// Whether the row to make current is already stored (a completed presigned upload) or new (an upload through
+/// the server).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Update,
+    Insert,
 }
 
-async fn finish_insert(
+/// Makes a checked file the material's current one, replacing the earlier one.
+async fn make_current(
     db: &DatabaseConnection,
     storage: &Storage,
     actor: &Actor,
     active: attachment::ActiveModel,
+    write: Write,
     now: DateTime<Utc>,
 ) -> Result<Attachment, ServiceError> {
     let txn = write_txn(db).await?;
-    let row = active.insert(&txn).await?;
+    let row = match write {
+        Write::Update => active.update(&txn).await?,
+        Write::Insert => active.insert(&txn).await?,
+    };
     let replaced = replace_slot(&txn, actor, &row, now).await?;
     txn.commit().await?;
     remove_objects(storage, replaced).await;

@@ -71,17 +71,30 @@ impl Application {
         );
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
+        let deadlines = tokio::spawn(enforce_sms_deadlines(self.db.clone()));
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
             .await;
         cleanup.abort();
+        deadlines.abort();
         served
     }
 
     /// The object store the server uses.
     pub fn storage(&self) -> Arc<Storage> {
         self.storage.clone()
+    }
+}
+
+/// Ends the MIIT SMS step of filings whose 24-hour window passed, every 30 seconds (safe on several replicas).
+async fn enforce_sms_deadlines(db: DatabaseConnection) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        if let Err(error) = crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
+            tracing::warn!(error = ?error, "enforcing SMS deadlines failed");
+        }
     }
 }
 

@@ -13,6 +13,13 @@ pub struct Model {
     pub status: String,
     /// Optimistic concurrency: every change increments it, and a write naming an older version is refused.
     pub version: i32,
+    /// The reviewer who claimed the preliminary review (初审).
+    pub reviewer_id: Option<Uuid>,
+    pub submitted_at: Option<DateTimeUtc>,
+    /// When the MIIT SMS check of the current round times out.
+    pub sms_deadline_at: Option<DateTimeUtc>,
+    /// The subject's ICP number once the bureau approved.
+    pub icp_number: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -19,6 +19,8 @@ pub struct Model {
     /// JSON array of `{"field": ..., "old": ..., "new": ...}`; personal data is masked.
     pub changes: Json,
     pub reason: Option<String>,
+    /// Structured details: rejection reasons, decisions, ICP numbers.
+    pub details: Option<Json>,
     pub created_at: DateTimeUtc,
 }
 

@@ -12,5 +12,6 @@ pub mod filing_event;
 pub mod filing_subject;
 pub mod outbox_message;
 pub mod session;
+pub mod sms_check;
 pub mod tenant;
 pub mod website;

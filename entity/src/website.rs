@@ -19,6 +19,8 @@ pub struct Model {
     pub pre_approvals: Json,
     pub access_method: String,
     pub remark: Option<String>,
+    /// The website's ICP number once the bureau approved.
+    pub icp_number: Option<String>,
     pub rp_name: String,
     pub rp_certificate_type: String,
     pub rp_certificate_number: String,

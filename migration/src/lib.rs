@@ -15,6 +15,7 @@ mod m20261128_000003_create_accounts;
 mod m20261128_000004_create_attachments;
 mod m20261128_000005_add_legal_representative_flag;
 mod m20261128_000006_add_tenant_storage;
+mod m20261128_000007_add_review_workflow;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_attachments::Migration),
             Box::new(m20261128_000005_add_legal_representative_flag::Migration),
             Box::new(m20261128_000006_add_tenant_storage::Migration),
+            Box::new(m20261128_000007_add_review_workflow::Migration),
         ]
     }
 }

@@ -25,6 +25,8 @@ pub enum Principal {
     Account { role: Role },
     /// A registrar backend calling with one of the tenant's API keys.
     ApiKey { scope: ApiKeyScope },
+    /// The server itself, acting on a deadline.
+    System,
 }
 
 /// The role of an account within its registrar.
@@ -57,6 +59,8 @@ pub enum ActorKind {
     ApiKey,
     /// A person with an account.
     Account,
+    /// The server itself, acting on a deadline.
+    System,
 }
 
 impl ActorKind {
@@ -100,6 +104,7 @@ impl Actor {
         match self.principal {
             Principal::Account { .. } => ActorKind::Account,
             Principal::ApiKey { .. } => ActorKind::ApiKey,
+            Principal::System => ActorKind::System,
         }
     }
 
@@ -107,8 +112,13 @@ impl Actor {
     pub fn role(&self) -> Option<Role> {
         match self.principal {
             Principal::Account { role } => Some(role),
-            Principal::ApiKey { .. } => None,
+            Principal::ApiKey { .. } | Principal::System => None,
         }
+    }
+
+    /// The server acting on a tenant's filing (deadlines).
+    pub fn system(tenant_id: Uuid) -> Self {
+        Actor { tenant_id, id: Uuid::nil(), label: "beian".to_owned(), principal: Principal::System }
     }
 
     /// For applicants, the only owner whose filings they may see; `None` means every filing of the tenant.

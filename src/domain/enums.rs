@@ -55,6 +55,7 @@ domain_enum! {
         InReview => "初审中",
         Returned => "已退回",
         SmsVerification => "工信部短信核验",
+        SmsFailed => "短信核验未通过",
         BureauReview => "管局审核",
         Approved => "已备案",
         Abandoned => "已放弃",

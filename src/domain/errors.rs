@@ -53,6 +53,8 @@ pub enum FieldErrorCode {
     SizeMismatch,
     ContentMismatch,
     ChecksumMismatch,
+    MaterialMissing,
+    MaterialNeedsRevision,
 }
 
 /// Whether a finding blocks.
@@ -183,6 +185,10 @@ impl FieldErrorCode {
                 "The uploaded file does not match the announced SHA-256: upload it again.",
                 "上传文件的 SHA-256 校验值与申报不符，请重新上传。",
             ),
+            Self::MaterialMissing => ("This material has not been uploaded.", "该材料尚未上传。"),
+            Self::MaterialNeedsRevision => {
+                ("A reviewer asked for a new file of this material.", "审核人员要求重新上传该材料。")
+            }
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",

@@ -10,6 +10,7 @@ pub mod materials;
 pub mod province;
 pub mod reference;
 pub mod rules;
+pub mod workflow;
 
 pub use enums::*;
 pub use errors::{FieldError, FieldErrorCode, Severity};

@@ -264,6 +264,7 @@ impl AccountQuery {
         let (role, scope) = match actor.principal {
             Principal::Account { role } => (Some(role.into()), None),
             Principal::ApiKey { scope } => (None, Some(scope.into())),
+            Principal::System => (None, None),
         };
         Ok(Me {
             kind: actor.kind().into(),

@@ -43,6 +43,8 @@ pub enum FilingStatus {
     Returned,
     /// 工信部短信核验 (sms verification)
     SmsVerification,
+    /// 短信核验未通过 (SMS check timed out or failed: back with the registrar, who resends it or returns the filing)
+    SmsFailed,
     /// 管局审核 (bureau review)
     BureauReview,
     /// 已备案 (approved)
@@ -303,6 +305,38 @@ pub enum FilingAction {
     AttachmentUploaded,
     /// A material was removed.
     AttachmentRemoved,
+    /// The applicant submitted the filing for review.
+    Submitted,
+    /// The applicant took the filing back before the 初审 decision.
+    Withdrawn,
+    /// The applicant gave the filing up.
+    Abandoned,
+    /// A reviewer took the filing for review.
+    ReviewClaimed,
+    /// A reviewer gave the review back to the queue.
+    ReviewReleased,
+    /// The preliminary review (初审) passed; the MIIT SMS check began.
+    PreliminaryApproved,
+    /// The preliminary review returned the filing with reasons.
+    PreliminaryRejected,
+    /// A reviewer decided on a material.
+    AttachmentReviewed,
+    /// A responsible person confirmed the MIIT SMS.
+    SmsConfirmed,
+    /// A responsible person's SMS confirmation failed.
+    SmsAttemptFailed,
+    /// Every person confirmed: the filing went to the bureau.
+    SmsCompleted,
+    /// The SMS check failed (deadline passed or too many failures): back with the registrar.
+    SmsCheckFailed,
+    /// The registrar started a new SMS round.
+    SmsResent,
+    /// The registrar returned the filing to the applicant.
+    ReturnedToApplicant,
+    /// The bureau approved and issued ICP numbers.
+    BureauApproved,
+    /// The bureau refused the filing with reasons.
+    BureauRejected,
 }
 
 /// The kind of caller that acted.
@@ -313,6 +347,8 @@ pub enum ActorKind {
     ApiKey,
     /// A person signed in with an account.
     Account,
+    /// The server itself, acting on a deadline.
+    System,
 }
 
 /// The role of an account within its registrar.
@@ -423,4 +459,36 @@ pub enum ChecklistItemState {
     Accepted,
     /// A reviewer asked for a new file (see the reason).
     NeedsRevision,
+}
+
+/// An action of the review workflow.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::workflow::WorkflowAction")]
+pub enum WorkflowAction {
+    /// submitFiling
+    Submit,
+    /// withdrawFiling
+    Withdraw,
+    /// abandonFiling
+    Abandon,
+    /// claimReview
+    ClaimReview,
+    /// releaseReview
+    ReleaseReview,
+    /// approvePreliminaryReview
+    ApprovePreliminary,
+    /// rejectPreliminaryReview
+    RejectPreliminary,
+    /// recordSmsVerification (the last confirmation)
+    SmsAllConfirmed,
+    /// recordSmsVerification (the fifth failure) or the deadline
+    SmsFailed,
+    /// resubmitToMiit
+    ResubmitToMiit,
+    /// returnToApplicant
+    ReturnToApplicant,
+    /// recordBureauDecision (approved)
+    BureauApprove,
+    /// recordBureauDecision (refused)
+    BureauReject,
 }

@@ -16,6 +16,7 @@ pub enum Kind {
     Account,
     ApiKey,
     Attachment,
+    SmsCheck,
 }
 
 impl Kind {
@@ -27,11 +28,12 @@ impl Kind {
             Kind::Account => "Account",
             Kind::ApiKey => "ApiKey",
             Kind::Attachment => "Attachment",
+            Kind::SmsCheck => "SmsCheck",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey, Kind::Attachment]
+        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey, Kind::Attachment, Kind::SmsCheck]
             .into_iter()
             .find(|k| k.name() == name)
     }

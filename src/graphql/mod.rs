@@ -13,6 +13,7 @@ pub mod mutation;
 pub mod query;
 pub mod reference;
 pub mod types;
+pub mod workflow;
 
 use std::sync::Arc;
 
@@ -31,7 +32,12 @@ pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::Refe
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::FilingMutation, accounts::AccountMutation, attachments::AttachmentMutation);
+pub struct MutationRoot(
+    mutation::FilingMutation,
+    accounts::AccountMutation,
+    attachments::AttachmentMutation,
+    workflow::WorkflowMutation,
+);
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

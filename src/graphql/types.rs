@@ -73,6 +73,52 @@ impl Filing {
         Ok(found.map(super::accounts::Account))
     }
 
+    /// The reviewer who claimed the preliminary review.
+    async fn reviewer(&self, ctx: &Context<'_>) -> Result<Option<super::accounts::Account>> {
+        let Some(reviewer) = self.0.reviewer_id else {
+            return Ok(None);
+        };
+        let found = loader(ctx).load_one(AccountById(reviewer)).await.map_err(loader_error)?;
+        Ok(found.map(super::accounts::Account))
+    }
+
+    /// When the filing was last submitted.
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+
+    /// When the current MIIT SMS round times out.
+    async fn sms_deadline_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sms_deadline_at
+    }
+
+    /// The subject's ICP number, once the bureau approved.
+    async fn icp_number(&self) -> Option<&str> {
+        self.0.icp_number.as_deref()
+    }
+
+    /// The MIIT SMS checks of the current round, one per responsible person.
+    async fn sms_checks(&self, ctx: &Context<'_>) -> Result<Vec<super::workflow::SmsCheck>> {
+        let actor = super::context::actor(ctx)?;
+        let checks = crate::services::workflow::sms_checks(super::context::db(ctx), actor, self.0.id)
+            .await
+            .map_err(super::error::gql)?;
+        Ok(checks.into_iter().map(super::workflow::SmsCheck).collect())
+    }
+
+    /// The workflow actions the caller may take now.
+    async fn available_actions(&self, ctx: &Context<'_>) -> Result<Vec<enums::WorkflowAction>> {
+        let actor = super::context::actor(ctx)?;
+        Ok(crate::services::workflow::available_actions(actor, &self.0).into_iter().map(Into::into).collect())
+    }
+
+    /// The reasons of the latest return (初审, SMS or bureau), for the applicant to fix.
+    async fn return_reasons(&self, ctx: &Context<'_>) -> Result<Vec<super::workflow::ReturnReasonObject>> {
+        let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
+        let latest = found.iter().rev().find(|e| e.to_status == Some(domain::FilingStatus::Returned));
+        Ok(latest.map(|e| reasons_of(&e.details)).unwrap_or_default())
+    }
+
     /// The subject (主体) the filing is for.
     async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
         loader(ctx)
@@ -345,6 +391,11 @@ impl Website {
         self.0.remark.as_deref()
     }
 
+    /// The website's ICP number, once the bureau approved.
+    async fn icp_number(&self) -> Option<&str> {
+        self.0.icp_number.as_deref()
+    }
+
     /// The website's responsible person (网站负责人), who does the face verification.
     async fn responsible_person(&self) -> ResponsiblePerson {
         ResponsiblePerson(self.0.responsible_person.clone())
@@ -404,6 +455,11 @@ impl FilingEvent {
     /// The reason given, if any.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
+    }
+
+    /// The reasons of a return (初审, SMS or bureau).
+    async fn reasons(&self) -> Vec<super::workflow::ReturnReasonObject> {
+        reasons_of(&self.0.details)
     }
 
     /// When it happened.
@@ -488,4 +544,15 @@ pub struct FilingEdge {
     pub cursor: String,
     /// The filing.
     pub node: Filing,
+}
+
+fn reasons_of(details: &Option<serde_json::Value>) -> Vec<super::workflow::ReturnReasonObject> {
+    details
+        .as_ref()
+        .and_then(|d| d.get("reasons"))
+        .and_then(|r| serde_json::from_value::<Vec<crate::services::workflow::ReturnReason>>(r.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect()
 }

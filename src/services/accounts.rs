@@ -578,7 +578,7 @@ pub async fn get_account(db: &DatabaseConnection, actor: &Actor, account_id: Uui
 pub async fn me(db: &DatabaseConnection, actor: &Actor) -> Result<Option<Account>, ServiceError> {
     match actor.principal {
         Principal::Account { .. } => Ok(Some(Account::try_from(own_account(db, actor).await?)?)),
-        Principal::ApiKey { .. } => Ok(None),
+        Principal::ApiKey { .. } | Principal::System => Ok(None),
     }
 }
 

@@ -521,6 +521,7 @@ async fn record(
         to_status: None,
         changes: vec![change],
         reason: None,
+        details: None,
         at: now,
     };
     audit::record(txn, actor, event).await

@@ -20,6 +20,22 @@ pub enum FilingAction {
     WebsiteRemoved,
     AttachmentUploaded,
     AttachmentRemoved,
+    Submitted,
+    Withdrawn,
+    Abandoned,
+    ReviewClaimed,
+    ReviewReleased,
+    PreliminaryApproved,
+    PreliminaryRejected,
+    AttachmentReviewed,
+    SmsConfirmed,
+    SmsAttemptFailed,
+    SmsCompleted,
+    SmsCheckFailed,
+    SmsResent,
+    ReturnedToApplicant,
+    BureauApproved,
+    BureauRejected,
 }
 
 /// One changed field: its path and its old and new values (personal data masked).
@@ -72,6 +88,8 @@ pub struct NewEvent<'a> {
     pub to_status: Option<FilingStatus>,
     pub changes: Vec<FieldChange>,
     pub reason: Option<&'a str>,
+    /// Structured details (rejection reasons, decisions, ICP numbers).
+    pub details: Option<serde_json::Value>,
     pub at: DateTime<Utc>,
 }
 
@@ -88,6 +106,7 @@ pub async fn record(db: &impl ConnectionTrait, actor: &Actor, event: NewEvent<'_
         to_status: Set(event.to_status.map(|s| s.as_str().to_owned())),
         changes: Set(serde_json::to_value(event.changes).map_err(ServiceError::internal)?),
         reason: Set(event.reason.map(str::to_owned)),
+        details: Set(event.details),
         created_at: Set(event.at),
     }
     .insert(db)

@@ -63,6 +63,10 @@ pub async fn create_filing(
         filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
         status: Set(FilingStatus::Draft.as_str().to_owned()),
         version: Set(1),
+        reviewer_id: Set(None),
+        submitted_at: Set(None),
+        sms_deadline_at: Set(None),
+        icp_number: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -82,6 +86,7 @@ pub async fn create_filing(
             to_status: Some(FilingStatus::Draft),
             changes: Vec::new(),
             reason: None,
+            details: None,
             at: now,
         },
     )
@@ -451,8 +456,16 @@ async fn record_edit(
     changes: Vec<audit::FieldChange>,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let event =
-        NewEvent { filing_id: filing.id, action, from_status: None, to_status: None, changes, reason: None, at: now };
+    let event = NewEvent {
+        filing_id: filing.id,
+        action,
+        from_status: None,
+        to_status: None,
+        changes,
+        reason: None,
+        details: None,
+        at: now,
+    };
     audit::record(txn, actor, event).await
 }
 
@@ -554,6 +567,8 @@ fn website_row(
         )),
         access_method: Set(w.access_method.as_str().to_owned()),
         remark: Set(w.remark.clone()),
+        // Issued by the bureau, never by the applicant's form: an edit leaves it as it is.
+        icp_number: sea_orm::ActiveValue::NotSet,
         rp_name: Set(p.name.clone()),
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
         rp_certificate_number: Set(p.certificate_number.clone()),

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod rules;
 pub mod tenants;
 mod validation;
+pub mod workflow;
 
 pub use error::ServiceError;
 

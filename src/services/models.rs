@@ -19,6 +19,10 @@ pub struct Filing {
     pub filing_type: FilingType,
     pub status: FilingStatus,
     pub version: i32,
+    pub reviewer_id: Option<Uuid>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub sms_deadline_at: Option<DateTime<Utc>>,
+    pub icp_number: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -70,6 +74,7 @@ pub struct Website {
     pub access_method: AccessMethod,
     pub remark: Option<String>,
     pub responsible_person: ResponsiblePerson,
+    pub icp_number: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -87,6 +92,7 @@ pub struct FilingEvent {
     pub to_status: Option<FilingStatus>,
     pub changes: Vec<super::audit::FieldChange>,
     pub reason: Option<String>,
+    pub details: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -110,6 +116,10 @@ impl TryFrom<entity::filing::Model> for Filing {
             filing_type: parse("filings.filing_type", &row.filing_type)?,
             status: parse("filings.status", &row.status)?,
             version: row.version,
+            reviewer_id: row.reviewer_id,
+            submitted_at: row.submitted_at,
+            sms_deadline_at: row.sms_deadline_at,
+            icp_number: row.icp_number,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -185,6 +195,7 @@ impl TryFrom<entity::website::Model> for Website {
                 emergency_phone: row.rp_emergency_phone,
                 email: row.rp_email,
             },
+            icp_number: row.icp_number,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -207,6 +218,7 @@ impl TryFrom<entity::filing_event::Model> for FilingEvent {
             to_status: status("filing_events.to_status", row.to_status)?,
             changes: serde_json::from_value(row.changes).map_err(ServiceError::internal)?,
             reason: row.reason,
+            details: row.details,
             created_at: row.created_at,
         })
     }

@@ -6,29 +6,29 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
 
-const REQUEST: &str = "mutation($input: RequestAttachmentUploadInput!) { requestAttachmentUpload(input: $input) {
+pub const REQUEST: &str = "mutation($input: RequestAttachmentUploadInput!) { requestAttachmentUpload(input: $input) {
     method url headers { name value } expiresAt attachment { id status kind } } }";
-const COMPLETE: &str = "mutation($id: ID!) { completeAttachmentUpload(id: $id) {
+pub const COMPLETE: &str = "mutation($id: ID!) { completeAttachmentUpload(id: $id) {
     id status size contentType sha256 fileName downloadUrl { url expiresAt } } }";
 const ATTACHMENTS: &str =
     "query($id: ID!) { filing(id: $id) { attachments { id kind status fileName } events { action } } }";
 
 /// A small but real PNG (signature, IHDR) padded to `size` bytes.
-fn png(size: usize) -> Vec<u8> {
+pub fn png(size: usize) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde".to_vec();
     bytes.resize(size, 0);
     bytes
 }
 
-fn pdf() -> Vec<u8> {
+pub fn pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn upload_input(filing: &Value, kind: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Value {
+pub fn upload_input(filing: &Value, kind: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> Value {
     json!({ "input": {
         "filingId": filing["id"], "kind": kind, "fileName": file_name, "contentType": content_type,
         "size": bytes.len(), "sha256": sha256(bytes),
@@ -49,7 +49,7 @@ async fn object_key(app: &TestApp, id: &Value) -> beian::storage::ObjectRef {
 }
 
 /// PUTs bytes to a presigned URL with the headers it came with; returns the HTTP status.
-async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> u16 {
+pub async fn put(app: &TestApp, ticket: &Value, bytes: Vec<u8>) -> u16 {
     let mut request = app.client.put(ticket["url"].as_str().unwrap());
     for header in ticket["headers"].as_array().unwrap() {
         let name = header["name"].as_str().unwrap();

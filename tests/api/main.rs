@@ -19,3 +19,4 @@ mod rules;
 mod schema;
 mod statements;
 mod validation;
+mod workflow;

@@ -1,0 +1,255 @@
+//! The review workflow over GraphQL.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::Utc;
+
+use super::context::{actor, db, reference};
+use super::error::gql;
+use super::ids::{self, Kind};
+use super::types::Filing;
+use crate::services::workflow::{self as svc, ReturnReason};
+
+/// A filing and the version the caller last read.
+#[derive(InputObject)]
+pub struct FilingVersionInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// Its version as last read; a stale version is CONFLICT.
+    pub version: i32,
+}
+
+/// One reason for returning a filing: which field or material, a code, what is wrong and what to do.
+#[derive(InputObject)]
+pub struct ReturnReasonInput {
+    /// The field (`subject.name`, `websites[0].name`) or material (`materials.ID_CARD_FRONT`) concerned.
+    pub field: String,
+    /// A machine code, e.g. NAME_NOT_ALLOWED.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub suggestion: Option<String>,
+}
+
+/// Return a filing with reasons.
+#[derive(InputObject)]
+pub struct ReturnFilingInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// Its version as last read.
+    pub version: i32,
+    /// At least one reason.
+    pub reasons: Vec<ReturnReasonInput>,
+}
+
+/// The ICP number the bureau issued to one website.
+#[derive(InputObject)]
+pub struct WebsiteNumberInput {
+    /// The website.
+    pub website_id: ID,
+    /// Its number, e.g. 京ICP备2026000001号-1.
+    pub number: String,
+}
+
+/// The bureau's approval.
+#[derive(InputObject)]
+pub struct BureauApprovalInput {
+    /// The subject's number, e.g. 京ICP备2026000001号 (the filing's province prefix).
+    pub subject_number: String,
+    /// One number per website.
+    pub websites: Vec<WebsiteNumberInput>,
+}
+
+/// The bureau's decision: `approved` with the ICP numbers, or `reasons` for a refusal.
+#[derive(InputObject)]
+pub struct BureauDecisionInput {
+    /// The filing.
+    pub filing_id: ID,
+    /// Its version as last read.
+    pub version: i32,
+    /// Set when the bureau approved.
+    pub approved: Option<BureauApprovalInput>,
+    /// The bureau's reasons when it refused.
+    #[graphql(default)]
+    pub reasons: Vec<ReturnReasonInput>,
+}
+
+/// One reason a filing was returned.
+#[derive(SimpleObject)]
+pub struct ReturnReasonObject {
+    /// The field or material concerned.
+    pub field: String,
+    /// A machine code.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub suggestion: Option<String>,
+}
+
+impl From<ReturnReason> for ReturnReasonObject {
+    fn from(r: ReturnReason) -> Self {
+        Self { field: r.field, code: r.code, message: r.message, suggestion: r.suggestion }
+    }
+}
+
+/// A responsible person's MIIT SMS check (工信部短信核验) in the current round.
+pub struct SmsCheck(pub entity::sms_check::Model);
+
+/// A responsible person's MIIT SMS check in the current round.
+#[Object]
+impl SmsCheck {
+    /// The check's ID (for recordSmsVerification).
+    async fn id(&self) -> ID {
+        ids::encode(Kind::SmsCheck, self.0.id)
+    }
+
+    /// The website whose responsible person this is; null for the subject's.
+    async fn website_id(&self) -> Option<ID> {
+        self.0.website_id.map(|id| ids::encode(Kind::Website, id))
+    }
+
+    /// The person.
+    async fn person_name(&self) -> &str {
+        &self.0.person_name
+    }
+
+    /// The mobile MIIT texts.
+    async fn mobile(&self) -> &str {
+        &self.0.mobile
+    }
+
+    /// PENDING, CONFIRMED or FAILED.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// Failed confirmations so far (five end the round).
+    async fn failures(&self) -> i32 {
+        self.0.failures
+    }
+}
+
+fn filing_id(id: &ID) -> Result<uuid::Uuid> {
+    ids::decode(id, Kind::Filing, "filingId").map_err(gql)
+}
+
+fn reasons(list: Vec<ReturnReasonInput>) -> Vec<ReturnReason> {
+    list.into_iter()
+        .map(|r| ReturnReason { field: r.field, code: r.code, message: r.message, suggestion: r.suggestion })
+        .collect()
+}
+
+#[derive(Default)]
+pub struct WorkflowMutation;
+
+#[Object]
+impl WorkflowMutation {
+    /// Submits a draft or returned filing for the preliminary review (初审). Refused with every finding of the
+    /// pre-submit check and every missing material when anything blocks.
+    async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version).await;
+        Ok(Filing(filing.map_err(gql)?))
+    }
+
+    /// Takes a filing back before the 初审 decision; it becomes an editable draft again.
+    async fn withdraw_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        Ok(Filing(svc::withdraw(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+    }
+
+    /// Gives a filing up for good (possible until it reaches the bureau).
+    async fn abandon_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        Ok(Filing(svc::abandon(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+    }
+
+    /// A reviewer takes a submitted filing for review; one reviewer at a time.
+    async fn claim_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        Ok(Filing(svc::claim_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+    }
+
+    /// The assigned reviewer puts the filing back in the queue.
+    async fn release_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        Ok(Filing(svc::release_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+    }
+
+    /// The preliminary review passes: the MIIT SMS check starts (24 hours for every responsible person).
+    async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = filing_id(&input.filing_id)?;
+        Ok(Filing(svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?))
+    }
+
+    /// The preliminary review returns the filing to the applicant with its reasons.
+    async fn reject_preliminary_review(&self, ctx: &Context<'_>, input: ReturnFilingInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = filing_id(&input.filing_id)?;
+        let filing = svc::reject_preliminary(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
+        Ok(Filing(filing.map_err(gql)?))
+    }
+
+    /// The assigned reviewer decides on a material: accepted, or needs revision with a reason.
+    async fn review_attachment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The attachment.")] id: ID,
+        #[graphql(desc = "Whether the material is acceptable.")] accepted: bool,
+        #[graphql(desc = "Why it needs revision (required when not accepted).")] reason: Option<String>,
+    ) -> Result<super::attachments::Attachment> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
+        let attachment = svc::review_attachment(db(ctx), actor, id, accepted, reason).await.map_err(gql)?;
+        Ok(super::attachments::Attachment(attachment))
+    }
+
+    /// Records MIIT's result for one person's SMS confirmation (registrar). When every person confirmed, the
+    /// filing goes to the bureau; five failures end the round.
+    async fn record_sms_verification(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The SMS check (Filing.smsChecks).")] check_id: ID,
+        #[graphql(desc = "Whether the person confirmed.")] confirmed: bool,
+    ) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&check_id, Kind::SmsCheck, "checkId").map_err(gql)?;
+        Ok(Filing(svc::record_sms(db(ctx), actor, id, confirmed, Utc::now()).await.map_err(gql)?))
+    }
+
+    /// After a failed SMS round, starts a new one with a new 24-hour window (registrar).
+    async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = filing_id(&input.filing_id)?;
+        Ok(Filing(svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?))
+    }
+
+    /// After a failed SMS round, returns the filing to the applicant (registrar).
+    async fn return_to_applicant(&self, ctx: &Context<'_>, input: ReturnFilingInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = filing_id(&input.filing_id)?;
+        let filing = svc::return_to_applicant(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
+        Ok(Filing(filing.map_err(gql)?))
+    }
+
+    /// Records the bureau's decision (registrar): approved with the ICP numbers, or refused with reasons.
+    async fn record_bureau_decision(&self, ctx: &Context<'_>, input: BureauDecisionInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = filing_id(&input.filing_id)?;
+        let numbers = match input.approved {
+            None => None,
+            Some(approval) => {
+                let mut websites = Vec::new();
+                for w in approval.websites {
+                    websites.push((ids::decode(&w.website_id, Kind::Website, "websiteId").map_err(gql)?, w.number));
+                }
+                Some((approval.subject_number, websites))
+            }
+        };
+        let filing =
+            svc::record_bureau_decision(db(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
+        Ok(Filing(filing.map_err(gql)?))
+    }
+}

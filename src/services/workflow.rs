@@ -1,0 +1,617 @@
+//! The review workflow: submission, preliminary review (初审), the MIIT SMS check, the bureau's decision. Every
+//! step is checked against the domain's transition table, runs in one transaction with an optimistic version, and
+//! leaves an audit event.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::audit::{self, FilingAction, NewEvent};
+use super::models::Filing;
+use super::{ServiceError, write_txn};
+use crate::auth::{Actor, ApiKeyScope, Principal, Role};
+use crate::domain::identifiers::{IcpNumber, IcpNumberKind};
+use crate::domain::reference::ReferenceData;
+use crate::domain::workflow::{self, MAX_SMS_FAILURES, SMS_WINDOW_HOURS, WorkflowAction, WorkflowRole};
+use crate::domain::{FieldError, FieldErrorCode, FilingStatus, Province};
+use entity::{filing, sms_check, website};
+
+/// One reason a reviewer or the bureau gives for returning a filing (like WeChat's audit_data).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnReason {
+    /// The field (`subject.name`, `websites[0].name`) or material (`materials.ID_CARD_FRONT`) concerned.
+    pub field: String,
+    /// A machine code, e.g. NAME_NOT_ALLOWED.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub suggestion: Option<String>,
+}
+
+/// The roles a caller plays in the workflow.
+pub fn roles(actor: &Actor) -> Vec<WorkflowRole> {
+    match actor.principal {
+        Principal::Account { role: Role::Applicant } => vec![WorkflowRole::Applicant],
+        Principal::Account { role: Role::Reviewer } => vec![WorkflowRole::Reviewer],
+        Principal::Account { role: Role::Admin } => vec![WorkflowRole::Reviewer, WorkflowRole::Registrar],
+        Principal::ApiKey { scope: ApiKeyScope::Full } => vec![WorkflowRole::Applicant, WorkflowRole::Registrar],
+        Principal::ApiKey { scope: ApiKeyScope::ReadOnly } => vec![],
+        Principal::System => vec![WorkflowRole::System],
+    }
+}
+
+/// The actions the caller may take on a filing now.
+pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> {
+    let mut out = Vec::new();
+    for role in roles(actor) {
+        for action in workflow::available(filing.status, role) {
+            if !out.contains(&action) {
+                out.push(action);
+            }
+        }
+    }
+    out
+}
+
+/// Submits a draft (or a returned filing) for review: refused with every finding of the pre-submit check and every
+/// missing material.
+pub async fn submit(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    reference: &ReferenceData,
+    filing_id: Uuid,
+    version: i32,
+) -> Result<Filing, ServiceError> {
+    let check = super::rules::precheck(db, actor, reference, filing_id).await?;
+    let mut errors: Vec<FieldError> = check.findings.into_iter().filter(|f| f.is_error()).collect();
+    for item in super::attachments::checklist(db, actor, reference, filing_id).await? {
+        use super::attachments::ItemState;
+        if matches!(item.state, ItemState::Missing | ItemState::NeedsRevision) {
+            let code = if item.state == ItemState::Missing {
+                FieldErrorCode::MaterialMissing
+            } else {
+                FieldErrorCode::MaterialNeedsRevision
+            };
+            let at = item.website_id.map(|w| format!("[{w}]")).unwrap_or_default();
+            errors.push(FieldError::new(format!("materials.{}{at}", item.kind.as_str()), code));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let step = Step::new(WorkflowAction::Submit, FilingAction::Submitted);
+    let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
+        m.submitted_at = Set(Some(now));
+        m.reviewer_id = Set(None);
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// Withdraws a filing before the 初审 decision, back to an editable draft.
+pub async fn withdraw(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+) -> Result<Filing, ServiceError> {
+    simple(db, actor, filing_id, version, Step::new(WorkflowAction::Withdraw, FilingAction::Withdrawn), |m| {
+        m.reviewer_id = Set(None);
+    })
+    .await
+}
+
+/// Gives a filing up for good.
+pub async fn abandon(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+) -> Result<Filing, ServiceError> {
+    simple(db, actor, filing_id, version, Step::new(WorkflowAction::Abandon, FilingAction::Abandoned), |_| {}).await
+}
+
+/// A reviewer takes a filing for the preliminary review; one reviewer at a time.
+pub async fn claim_review(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+) -> Result<Filing, ServiceError> {
+    let reviewer = actor.id;
+    simple(db, actor, filing_id, version, Step::new(WorkflowAction::ClaimReview, FilingAction::ReviewClaimed), |m| {
+        m.reviewer_id = Set(Some(reviewer));
+    })
+    .await
+}
+
+/// The assigned reviewer (or an administrator) puts the filing back in the queue.
+pub async fn release_review(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+) -> Result<Filing, ServiceError> {
+    ensure_assignee(db, actor, filing_id).await?;
+    simple(db, actor, filing_id, version, Step::new(WorkflowAction::ReleaseReview, FilingAction::ReviewReleased), |m| {
+        m.reviewer_id = Set(None);
+    })
+    .await
+}
+
+/// The preliminary review passes: the MIIT SMS check starts for every responsible person, with a 24-hour window.
+pub async fn approve_preliminary(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<Filing, ServiceError> {
+    ensure_assignee(db, actor, filing_id).await?;
+    let txn = write_txn(db).await?;
+    let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
+    let step = Step::new(WorkflowAction::ApprovePreliminary, FilingAction::PreliminaryApproved);
+    let filing =
+        transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
+    start_sms_round(&txn, actor, filing_id, now).await?;
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// The preliminary review returns the filing to the applicant with its reasons.
+pub async fn reject_preliminary(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    reasons: Vec<ReturnReason>,
+) -> Result<Filing, ServiceError> {
+    check_reasons(&reasons)?;
+    ensure_assignee(db, actor, filing_id).await?;
+    let step = Step::new(WorkflowAction::RejectPreliminary, FilingAction::PreliminaryRejected)
+        .details(serde_json::json!({ "reasons": reasons }));
+    simple(db, actor, filing_id, version, step, |m| m.reviewer_id = Set(None)).await
+}
+
+/// The assigned reviewer decides on one material: accepted, or needs revision with a reason.
+pub async fn review_attachment(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    attachment_id: Uuid,
+    accepted: bool,
+    reason: Option<String>,
+) -> Result<super::attachments::Attachment, ServiceError> {
+    if !roles(actor).contains(&WorkflowRole::Reviewer) {
+        return Err(ServiceError::Forbidden("only reviewers decide on materials"));
+    }
+    let attachment = super::attachments::get(db, actor, attachment_id).await?;
+    ensure_assignee(db, actor, attachment.filing_id).await?;
+    let filing = super::filings::get_filing(db, actor, attachment.filing_id).await?;
+    if filing.status != FilingStatus::InReview {
+        return Err(ServiceError::InvalidTransition { action: "reviewAttachment", from: filing.status });
+    }
+    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if !accepted && reason.is_none() {
+        return Err(ServiceError::invalid("reason", FieldErrorCode::Required));
+    }
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let row = entity::attachment::Entity::find_by_id(attachment_id).one(&txn).await?.ok_or(ServiceError::NotFound)?;
+    let mut active: entity::attachment::ActiveModel = row.into();
+    active.review_status = Set(Some(if accepted { "ACCEPTED" } else { "NEEDS_REVISION" }.to_owned()));
+    active.review_reason = Set(if accepted { None } else { reason.clone() });
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    let details = serde_json::json!({ "attachmentId": attachment_id, "kind": attachment.kind.as_str(),
+        "accepted": accepted, "reason": reason });
+    record(&txn, actor, attachment.filing_id, FilingAction::AttachmentReviewed, None, None, Some(details), now).await?;
+    txn.commit().await?;
+    super::attachments::get(db, actor, attachment_id).await
+}
+
+/// What the registrar learned from MIIT about one person's SMS confirmation. Every person confirmed sends the
+/// filing to the bureau; five failures of one person end the round (back with the registrar).
+pub async fn record_sms(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    check_id: Uuid,
+    confirmed: bool,
+    now: DateTime<Utc>,
+) -> Result<Filing, ServiceError> {
+    if !roles(actor).contains(&WorkflowRole::Registrar) {
+        return Err(ServiceError::Forbidden("only the registrar records MIIT's SMS results"));
+    }
+    let check = sms_check::Entity::find_by_id(check_id)
+        .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let txn = write_txn(db).await?;
+    let current = load(&txn, actor, check.filing_id).await?;
+    if current.status != FilingStatus::SmsVerification {
+        return Err(ServiceError::InvalidTransition { action: "recordSmsVerification", from: current.status });
+    }
+    let failures = check.failures + i32::from(!confirmed);
+    let status = if confirmed {
+        "CONFIRMED"
+    } else if failures >= MAX_SMS_FAILURES {
+        "FAILED"
+    } else {
+        "PENDING"
+    };
+    let mut active: sms_check::ActiveModel = check.clone().into();
+    active.status = Set(status.to_owned());
+    active.failures = Set(failures);
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    let details = serde_json::json!({ "person": check.person_name, "failures": failures });
+    let event = if confirmed { FilingAction::SmsConfirmed } else { FilingAction::SmsAttemptFailed };
+    record(&txn, actor, check.filing_id, event, None, None, Some(details), now).await?;
+
+    let checks = sms_check::Entity::find().filter(sms_check::Column::FilingId.eq(check.filing_id)).all(&txn).await?;
+    let filing = if status == "FAILED" {
+        let step =
+            Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("too many failed confirmations");
+        transition(&txn, actor, check.filing_id, current.version, step, now, |_| {}).await?
+    } else if checks.iter().all(|c| c.status == "CONFIRMED") {
+        let step = Step::new(WorkflowAction::SmsAllConfirmed, FilingAction::SmsCompleted);
+        transition(&txn, actor, check.filing_id, current.version, step, now, |m| m.sms_deadline_at = Set(None)).await?
+    } else {
+        current
+    };
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// Ends the SMS step of every filing whose deadline passed (back with the registrar). Safe on every replica at
+/// once: the conditional update lets exactly one of them move each filing. Returns how many moved.
+pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+    let due = filing::Entity::find()
+        .filter(filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
+        .filter(filing::Column::SmsDeadlineAt.lte(now))
+        .all(db)
+        .await?;
+    let mut moved = 0;
+    for row in due {
+        let system = Actor::system(row.tenant_id);
+        let txn = write_txn(db).await?;
+        let step =
+            Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the 24-hour SMS window passed");
+        match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {
+            Ok(_) => {
+                txn.commit().await?;
+                moved += 1;
+            }
+            // Another replica (or a person) moved it first.
+            Err(ServiceError::Conflict { .. } | ServiceError::InvalidTransition { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(moved)
+}
+
+/// After a failed SMS round, the registrar starts a new one (a new 24-hour window).
+pub async fn resubmit_to_miit(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<Filing, ServiceError> {
+    let txn = write_txn(db).await?;
+    let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
+    let step = Step::new(WorkflowAction::ResubmitToMiit, FilingAction::SmsResent);
+    let filing =
+        transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
+    start_sms_round(&txn, actor, filing_id, now).await?;
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// After a failed SMS round, the registrar returns the filing to the applicant.
+pub async fn return_to_applicant(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    reasons: Vec<ReturnReason>,
+) -> Result<Filing, ServiceError> {
+    let step = Step::new(WorkflowAction::ReturnToApplicant, FilingAction::ReturnedToApplicant)
+        .details(serde_json::json!({ "reasons": reasons }));
+    simple(db, actor, filing_id, version, step, |m| m.sms_deadline_at = Set(None)).await
+}
+
+/// The bureau's decision, recorded by the registrar: approved with the ICP numbers (the subject's and one per
+/// website, in the filing's province), or refused with reasons (back to the applicant).
+pub async fn record_bureau_decision(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    numbers: Option<(String, Vec<(Uuid, String)>)>,
+    reasons: Vec<ReturnReason>,
+) -> Result<Filing, ServiceError> {
+    let Some((subject_number, website_numbers)) = numbers else {
+        check_reasons(&reasons)?;
+        let step = Step::new(WorkflowAction::BureauReject, FilingAction::BureauRejected)
+            .details(serde_json::json!({ "reasons": reasons }));
+        return simple(db, actor, filing_id, version, step, |_| {}).await;
+    };
+    let (form, website_ids) = super::rules::stored_form(db, actor, filing_id).await?;
+    let province = Province::of_division_code(&form.subject.province_code);
+    let mut errors = Vec::new();
+    let subject =
+        match IcpNumber::parse(&subject_number) {
+            Ok(n) if n.kind() != IcpNumberKind::Subject => {
+                errors.push(FieldError::new("subjectNumber", FieldErrorCode::InvalidFormat).with_message(
+                    "The subject number has no website suffix (京ICP备2026000001号).",
+                    "主体备案号不带网站序号（如 京ICP备2026000001号）。",
+                ));
+                None
+            }
+            Ok(n) if Some(n.province()) != province => {
+                errors.push(FieldError::new("subjectNumber", FieldErrorCode::ProvinceMismatch));
+                None
+            }
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push(FieldError::new("subjectNumber", FieldErrorCode::InvalidFormat).with_message(
+                    format!("Not an ICP number: {e}."),
+                    format!("备案号格式不正确：{}。", e.message_zh()),
+                ));
+                None
+            }
+        };
+    let mut assigned = Vec::new();
+    for (i, id) in website_ids.iter().enumerate() {
+        let field = format!("websites[{i}]");
+        match website_numbers.iter().find(|(w, _)| w == id).map(|(_, n)| IcpNumber::parse(n)) {
+            None => errors.push(FieldError::new(field, FieldErrorCode::Required)),
+            Some(Ok(n))
+                if matches!(n.kind(), IcpNumberKind::Website(_))
+                    && subject.as_ref().is_none_or(|s| n.subject_number() == *s) =>
+            {
+                assigned.push((*id, n.to_string()))
+            }
+            Some(_) => errors.push(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
+                "A website number is the subject number with its serial (京ICP备2026000001号-1).",
+                "网站备案号为主体备案号加序号（如 京ICP备2026000001号-1）。",
+            )),
+        }
+    }
+    if website_numbers.iter().any(|(w, _)| !website_ids.contains(w)) {
+        errors.push(FieldError::new("websites", FieldErrorCode::InvalidId));
+    }
+    let (Some(subject), true) = (subject, errors.is_empty()) else {
+        return Err(ServiceError::InvalidInput(errors));
+    };
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    let details = serde_json::json!({ "subjectNumber": subject.to_string(),
+        "websites": assigned.iter().map(|(id, n)| serde_json::json!({ "websiteId": id, "number": n })).collect::<Vec<_>>() });
+    let step = Step::new(WorkflowAction::BureauApprove, FilingAction::BureauApproved).details(details);
+    let number = subject.to_string();
+    let filing = transition(&txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await?;
+    for (id, number) in assigned {
+        website::Entity::update_many()
+            .col_expr(website::Column::IcpNumber, Expr::value(number))
+            .filter(website::Column::TenantId.eq(actor.tenant_id))
+            .filter(website::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// The SMS checks of a filing (current round).
+pub async fn sms_checks(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Vec<sms_check::Model>, ServiceError> {
+    super::filings::get_filing(db, actor, filing_id).await?;
+    Ok(sms_check::Entity::find()
+        .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
+        .filter(sms_check::Column::FilingId.eq(filing_id))
+        .all(db)
+        .await?)
+}
+
+/// One transition: the domain action, how the audit trail names it, and what it records.
+struct Step {
+    action: WorkflowAction,
+    event: FilingAction,
+    reason: Option<&'static str>,
+    details: Option<serde_json::Value>,
+}
+
+impl Step {
+    fn new(action: WorkflowAction, event: FilingAction) -> Self {
+        Self { action, event, reason: None, details: None }
+    }
+
+    fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+}
+
+async fn simple(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    step: Step,
+    change: impl FnOnce(&mut filing::ActiveModel),
+) -> Result<Filing, ServiceError> {
+    let txn = write_txn(db).await?;
+    let filing = transition(&txn, actor, filing_id, version, step, Utc::now(), change).await?;
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// Moves a filing by the table, at the version the caller saw, and records the event.
+async fn transition(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    step: Step,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut filing::ActiveModel),
+) -> Result<Filing, ServiceError> {
+    let current = load(txn, actor, filing_id).await?;
+    let roles = roles(actor);
+    if roles.is_empty() {
+        return Err(ServiceError::Forbidden("this key may only read"));
+    }
+    // A caller who saw an older version is told so first: what they meant to act on has changed.
+    if current.version != version {
+        return Err(ServiceError::Conflict { current_version: current.version });
+    }
+    let Some(to) = roles.iter().find_map(|&role| workflow::next(current.status, step.action, role)) else {
+        let action: &'static str = step.action.into();
+        return Err(ServiceError::InvalidTransition { action, from: current.status });
+    };
+    let mut active = filing::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(filing_id),
+        status: Set(to.as_str().to_owned()),
+        version: Set(version + 1),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    change(&mut active);
+    // The version condition makes two concurrent decisions on the same filing exclusive: one wins, one conflicts.
+    let updated = filing::Entity::update_many()
+        .set(active)
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.eq(filing_id))
+        .filter(filing::Column::Version.eq(version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        let latest = load(txn, actor, filing_id).await?;
+        return Err(ServiceError::Conflict { current_version: latest.version });
+    }
+    record(txn, actor, filing_id, step.event, Some(current.status), Some(to), step.details, now).await.map(|_| ())?;
+    if let Some(reason) = step.reason {
+        tracing::info!(filing = %filing_id, reason, "workflow step");
+    }
+    load(txn, actor, filing_id).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    action: FilingAction,
+    from: Option<FilingStatus>,
+    to: Option<FilingStatus>,
+    details: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let event =
+        NewEvent { filing_id, action, from_status: from, to_status: to, changes: vec![], reason: None, details, at };
+    audit::record(txn, actor, event).await
+}
+
+async fn load(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Filing, ServiceError> {
+    let mut query = filing::Entity::find()
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.eq(filing_id));
+    if let Some(owner) = actor.owner_scope() {
+        query = query.filter(filing::Column::OwnerAccountId.eq(owner));
+    }
+    Filing::try_from(query.one(txn).await?.ok_or(ServiceError::NotFound)?)
+}
+
+/// Reviewer actions on a claimed filing belong to its reviewer (administrators may step in).
+async fn ensure_assignee(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+    let row = filing::Entity::find_by_id(filing_id)
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if actor.owner_scope().is_some_and(|owner| row.owner_account_id != Some(owner)) {
+        return Err(ServiceError::NotFound);
+    }
+    match row.reviewer_id {
+        Some(reviewer)
+            if reviewer != actor.id && !actor.is_admin() && roles(actor).contains(&WorkflowRole::Reviewer) =>
+        {
+            Err(ServiceError::Forbidden("another reviewer has claimed this filing"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A new SMS round: one check per distinct responsible person.
+async fn start_sms_round(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(filing_id)).exec(txn).await?;
+    let (form, website_ids) = super::rules::stored_form(txn, actor, filing_id).await?;
+    let mut seen = Vec::new();
+    let mut people = vec![(None, &form.subject.responsible_person)];
+    people.extend(form.websites.iter().zip(&website_ids).map(|(w, id)| (Some(*id), &w.responsible_person)));
+    for (website_id, person) in people {
+        let identity = person.certificate_number.to_uppercase();
+        if seen.contains(&identity) {
+            continue;
+        }
+        seen.push(identity);
+        sms_check::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(actor.tenant_id),
+            filing_id: Set(filing_id),
+            website_id: Set(website_id),
+            person_name: Set(person.name.clone()),
+            mobile: Set(person.mobile.clone()),
+            status: Set("PENDING".to_owned()),
+            failures: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn check_reasons(reasons: &[ReturnReason]) -> Result<(), ServiceError> {
+    if reasons.is_empty() {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("reasons", FieldErrorCode::Required).with_message(
+                "Give at least one reason: the applicant must know what to fix.",
+                "请至少填写一条退回原因。",
+            ),
+        ]));
+    }
+    let mut errors = Vec::new();
+    for (i, reason) in reasons.iter().enumerate() {
+        if reason.field.trim().is_empty() {
+            errors.push(FieldError::new(format!("reasons[{i}].field"), FieldErrorCode::Required));
+        }
+        if reason.message.trim().is_empty() {
+            errors.push(FieldError::new(format!("reasons[{i}].message"), FieldErrorCode::Required));
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ServiceError::InvalidInput(errors)) }
+}

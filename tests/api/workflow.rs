@@ -1,0 +1,346 @@
+//! The review workflow through GraphQL: submission, preliminary review, the MIIT SMS check, the bureau.
+
+use serde_json::{Value, json};
+
+use crate::attachments::{COMPLETE, REQUEST, pdf, png, put, upload_input};
+use crate::helpers::*;
+use crate::people::*;
+
+const STATE: &str = "query($id: ID!) { filing(id: $id) { status version icpNumber smsDeadlineAt availableActions
+    reviewer { email } returnReasons { field code message suggestion }
+    smsChecks { id personName status failures } websites { id icpNumber }
+    events { action fromStatus toStatus actor { kind } reasons { field code } } } }";
+
+fn step(name: &str) -> String {
+    format!("mutation($input: FilingVersionInput!) {{ {name}(input: $input) {{ status version }} }}")
+}
+
+async fn state(app: &TestApp, key: &str, filing: &Value) -> Value {
+    app.ok(key, STATE, json!({ "id": filing["id"] })).await["filing"].clone()
+}
+
+async fn act(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
+    let version = state(app, key, filing).await["version"].clone();
+    app.ok(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": version } })).await[name].clone()
+}
+
+async fn act_err(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
+    let version = state(app, key, filing).await["version"].clone();
+    app.err(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": version } })).await
+}
+
+/// Uploads every material the checklist asks for.
+async fn upload_materials(app: &TestApp, key: &str, filing: &Value) {
+    let query = "query($id: ID!) { filing(id: $id) { checklist { items { kind websiteId state } } } }";
+    let items = app.ok(key, query, json!({ "id": filing["id"] })).await["filing"]["checklist"]["items"].clone();
+    for item in items.as_array().unwrap() {
+        if item["state"] == "UPLOADED" {
+            continue;
+        }
+        let kind = item["kind"].as_str().unwrap();
+        let (name, ty, bytes) = match kind {
+            "FACE_VIDEO" => ("face.mp4", "video/mp4", {
+                let mut v = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+                v.resize(4096, 1);
+                v
+            }),
+            k if k.starts_with("ID_CARD") => ("id.png", "image/png", png(1024)),
+            _ => ("doc.pdf", "application/pdf", pdf()),
+        };
+        let mut input = upload_input(filing, kind, name, ty, &bytes);
+        input["input"]["websiteId"] = item["websiteId"].clone();
+        let ticket = app.ok(key, REQUEST, input).await["requestAttachmentUpload"].clone();
+        assert_eq!(put(app, &ticket, bytes).await, 200);
+        app.ok(key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    }
+}
+
+struct Cast {
+    app: TestApp,
+    backend: String,
+    admin: String,
+    reviewer: String,
+    other_reviewer: String,
+    applicant: String,
+}
+
+async fn cast() -> Cast {
+    let app = spawn_app().await;
+    let backend = app.tenant("xinnet").await;
+    let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
+    let reviewer = access(&staff(&app, &admin, "reviewer@xinnet.example", "REVIEWER").await);
+    let other_reviewer = access(&staff(&app, &admin, "second@xinnet.example", "REVIEWER").await);
+    let applicant = access(&applicant(&app, "xinnet", "owner@example.com").await);
+    Cast { app, backend, admin, reviewer, other_reviewer, applicant }
+}
+
+async fn reject(app: &TestApp, key: &str, filing: &Value, name: &str, reasons: Value) -> Value {
+    let version = state(app, key, filing).await["version"].clone();
+    let query = format!("mutation($input: ReturnFilingInput!) {{ {name}(input: $input) {{ status version }} }}");
+    let input = json!({ "input": { "filingId": filing["id"], "version": version, "reasons": reasons } });
+    let (_, body) = app.post(Some(key), &query, input).await;
+    body
+}
+
+async fn confirm_all_sms(app: &TestApp, key: &str, filing: &Value) {
+    let checks = state(app, key, filing).await["smsChecks"].clone();
+    let record = "mutation($id: ID!, $ok: Boolean!) { recordSmsVerification(checkId: $id, confirmed: $ok) { status } }";
+    for check in checks.as_array().unwrap() {
+        app.ok(key, record, json!({ "id": check["id"], "ok": true })).await;
+    }
+}
+
+#[tokio::test]
+async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
+    let Cast { app, backend, reviewer, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+
+    // Submitting without the materials lists every missing one.
+    let error = act_err(&app, &applicant, "submitFiling", &filing).await;
+    let missing: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
+    assert!(missing.contains(&"materials.SUBJECT_CERTIFICATE".to_owned()), "{missing:?}");
+    assert_eq!(missing.len(), 9);
+    upload_materials(&app, &applicant, &filing).await;
+
+    for round in 0..2 {
+        assert_eq!(act(&app, &applicant, "submitFiling", &filing).await["status"], "PENDING_REVIEW");
+        assert_eq!(act(&app, &reviewer, "claimReview", &filing).await["status"], "IN_REVIEW");
+        assert_eq!(state(&app, &reviewer, &filing).await["reviewer"]["email"], "reviewer@xinnet.example");
+        let current = state(&app, &applicant, &filing).await;
+        assert_eq!(current["reviewer"], Value::Null, "applicants do not see staff accounts");
+        // Nothing is editable while in review.
+        let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
+        let input = json!({ "filingId": filing["id"], "version": current["version"], "subject": subject_input("改名有限公司") });
+        assert_eq!(code(&app.err(&applicant, update, json!({ "input": input })).await), "INVALID_TRANSITION");
+
+        let reasons = json!([{ "field": "websites[0].name", "code": "NAME_UNCLEAR",
+            "message": format!("第{}次：网站名称与内容不符", round + 1), "suggestion": "请修改网站名称" }]);
+        let body = reject(&app, &reviewer, &filing, "rejectPreliminaryReview", reasons).await;
+        assert_eq!(body["data"]["rejectPreliminaryReview"]["status"], "RETURNED", "{body}");
+        let returned = state(&app, &applicant, &filing).await;
+        assert_eq!(returned["returnReasons"][0]["code"], "NAME_UNCLEAR");
+        assert_eq!(returned["availableActions"], json!(["SUBMIT", "ABANDON"]));
+
+        // The applicant fixes the website and resubmits.
+        let website = website_input(&format!("示例科技产品展示网{round}"), "example.com");
+        let input =
+            json!({ "websiteId": filing["websites"][0]["id"], "version": returned["version"], "website": website });
+        let update = "mutation($input: UpdateWebsiteInput!) { updateWebsite(input: $input) { filing { version } } }";
+        app.ok(&applicant, update, json!({ "input": input })).await;
+    }
+
+    act(&app, &applicant, "submitFiling", &filing).await;
+    act(&app, &reviewer, "claimReview", &filing).await;
+    let approved = act(&app, &reviewer, "approvePreliminaryReview", &filing).await;
+    assert_eq!(approved["status"], "SMS_VERIFICATION");
+    let sms = state(&app, &applicant, &filing).await;
+    assert!(sms["smsDeadlineAt"].is_string());
+    let people: Vec<&str> =
+        sms["smsChecks"].as_array().unwrap().iter().map(|c| c["personName"].as_str().unwrap()).collect();
+    assert_eq!(people, vec!["张三", "李四"]);
+    confirm_all_sms(&app, &backend, &filing).await;
+    assert_eq!(state(&app, &applicant, &filing).await["status"], "BUREAU_REVIEW");
+
+    // The bureau approves; the numbers must fit the filing's province and each other.
+    let current = state(&app, &backend, &filing).await;
+    let decide = "mutation($input: BureauDecisionInput!) { recordBureauDecision(input: $input) { status icpNumber websites { icpNumber } } }";
+    let approval = |subject: &str, website: &str| {
+        json!({ "input": { "filingId": filing["id"], "version": current["version"], "approved": {
+            "subjectNumber": subject, "websites": [{ "websiteId": filing["websites"][0]["id"], "number": website }] } } })
+    };
+    let error = app.err(&backend, decide, approval("沪ICP备2026000001号", "沪ICP备2026000001号-1")).await;
+    assert_eq!(fields(&error)[0], ("subjectNumber".to_owned(), "PROVINCE_MISMATCH".to_owned()));
+    let error = app.err(&backend, decide, approval("京ICP备2026000001号", "京ICP备2026000002号-1")).await;
+    assert_eq!(fields(&error)[0].0, "websites[0]");
+    let done = app.ok(&backend, decide, approval("京ICP备2026000001号", "京ICP备2026000001号-1")).await;
+    assert_eq!(done["recordBureauDecision"]["status"], "APPROVED");
+    assert_eq!(done["recordBureauDecision"]["icpNumber"], "京ICP备2026000001号");
+    assert_eq!(done["recordBureauDecision"]["websites"][0]["icpNumber"], "京ICP备2026000001号-1");
+
+    // The trail has every step, in order, with who did it.
+    let events = state(&app, &applicant, &filing).await["events"].clone();
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let transitions: Vec<&str> =
+        actions.iter().copied().filter(|a| !a.starts_with("ATTACHMENT") && *a != "WEBSITE_UPDATED").collect();
+    assert_eq!(
+        transitions,
+        vec![
+            "FILING_CREATED",
+            "SUBMITTED",
+            "REVIEW_CLAIMED",
+            "PRELIMINARY_REJECTED",
+            "SUBMITTED",
+            "REVIEW_CLAIMED",
+            "PRELIMINARY_REJECTED",
+            "SUBMITTED",
+            "REVIEW_CLAIMED",
+            "PRELIMINARY_APPROVED",
+            "SMS_CONFIRMED",
+            "SMS_CONFIRMED",
+            "SMS_COMPLETED",
+            "BUREAU_APPROVED",
+        ]
+    );
+    let rejection = events.as_array().unwrap().iter().find(|e| e["action"] == "PRELIMINARY_REJECTED").unwrap();
+    assert_eq!(rejection["reasons"][0]["field"], "websites[0].name");
+    assert_eq!(
+        (rejection["fromStatus"].clone(), rejection["toStatus"].clone()),
+        (json!("IN_REVIEW"), json!("RETURNED"))
+    );
+    // Approved is final.
+    assert_eq!(code(&act_err(&app, &applicant, "abandonFiling", &filing).await), "INVALID_TRANSITION");
+}
+
+#[tokio::test]
+async fn of_two_reviewers_deciding_at_once_exactly_one_wins() {
+    let Cast { app, reviewer, other_reviewer, applicant, admin, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    act(&app, &applicant, "submitFiling", &filing).await;
+    let version = state(&app, &applicant, &filing).await["version"].clone();
+    let input = json!({ "input": { "filingId": filing["id"], "version": version } });
+    let claim = step("claimReview");
+    let (a, b) = tokio::join!(
+        app.post(Some(&reviewer), &claim, input.clone()),
+        app.post(Some(&other_reviewer), &claim, input.clone()),
+    );
+    let outcomes: Vec<&str> = [&a.1, &b.1]
+        .iter()
+        .map(|body| body.get("errors").map_or("ok", |e| e[0]["extensions"]["code"].as_str().unwrap()))
+        .collect();
+    let mut sorted = outcomes.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["CONFLICT", "ok"]);
+    let winner = if outcomes[0] == "ok" { &reviewer } else { &other_reviewer };
+    let loser = if outcomes[0] == "ok" { &other_reviewer } else { &reviewer };
+    // The other reviewer cannot decide a filing someone else claimed; an administrator can step in.
+    assert_eq!(code(&act_err(&app, loser, "approvePreliminaryReview", &filing).await), "FORBIDDEN");
+    let _ = winner;
+    assert_eq!(act(&app, &admin, "releaseReview", &filing).await["status"], "PENDING_REVIEW");
+    let events = state(&app, &applicant, &filing).await["events"].clone();
+    assert_eq!(events.as_array().unwrap().iter().filter(|e| e["action"] == "REVIEW_CLAIMED").count(), 1);
+}
+
+#[tokio::test]
+async fn the_sms_step_times_out_or_fails_and_the_registrar_decides() {
+    let Cast { app, backend, reviewer, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    act(&app, &applicant, "submitFiling", &filing).await;
+    act(&app, &reviewer, "claimReview", &filing).await;
+    act(&app, &reviewer, "approvePreliminaryReview", &filing).await;
+
+    // Not yet due: nothing moves. 25 hours later: back with the registrar (a fake clock, no sleeping).
+    let now = chrono::Utc::now();
+    assert_eq!(beian::services::workflow::expire_sms_checks(&app.db, now).await.unwrap(), 0);
+    assert_eq!(
+        beian::services::workflow::expire_sms_checks(&app.db, now + chrono::Duration::hours(25)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        beian::services::workflow::expire_sms_checks(&app.db, now + chrono::Duration::hours(26)).await.unwrap(),
+        0
+    );
+    let failed = state(&app, &backend, &filing).await;
+    assert_eq!(failed["status"], "SMS_FAILED");
+    let timeout = failed["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (timeout["action"].clone(), timeout["actor"]["kind"].clone()),
+        (json!("SMS_CHECK_FAILED"), json!("SYSTEM"))
+    );
+
+    // A new round; five failures of one person end it again.
+    assert_eq!(act(&app, &backend, "resubmitToMiit", &filing).await["status"], "SMS_VERIFICATION");
+    let checks = state(&app, &backend, &filing).await["smsChecks"].clone();
+    assert!(checks.as_array().unwrap().iter().all(|c| c["status"] == "PENDING" && c["failures"] == 0));
+    let record = "mutation($id: ID!, $ok: Boolean!) { recordSmsVerification(checkId: $id, confirmed: $ok) { status } }";
+    let first = checks[0]["id"].clone();
+    for attempt in 1..=5 {
+        let result = app.ok(&backend, record, json!({ "id": first, "ok": false })).await;
+        let expected = if attempt < 5 { "SMS_VERIFICATION" } else { "SMS_FAILED" };
+        assert_eq!(result["recordSmsVerification"]["status"], expected, "attempt {attempt}");
+    }
+    // The applicant may not record SMS results; the registrar returns the filing with a reason.
+    assert_eq!(code(&app.err(&applicant, record, json!({ "id": first, "ok": true })).await), "FORBIDDEN");
+    let reasons = json!([{ "field": "subject.responsiblePerson.mobile", "code": "SMS_NOT_CONFIRMED", "message": "未完成短信核验" }]);
+    let body = reject(&app, &backend, &filing, "returnToApplicant", reasons).await;
+    assert_eq!(body["data"]["returnToApplicant"]["status"], "RETURNED", "{body}");
+    assert_eq!(state(&app, &applicant, &filing).await["returnReasons"][0]["code"], "SMS_NOT_CONFIRMED");
+}
+
+#[tokio::test]
+async fn transitions_outside_the_table_are_refused_and_change_nothing() {
+    let Cast { app, backend, reviewer, applicant, admin, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    let before = state(&app, &applicant, &filing).await;
+
+    // From a draft: nothing to claim, approve, or record.
+    for (key, name) in [
+        (&reviewer, "claimReview"),
+        (&reviewer, "approvePreliminaryReview"),
+        (&applicant, "withdrawFiling"),
+        (&backend, "resubmitToMiit"),
+    ] {
+        assert_eq!(code(&act_err(&app, key, name, &filing).await), "INVALID_TRANSITION", "{name}");
+    }
+    // A reviewer does not submit for the applicant; a read-only key changes nothing.
+    assert_eq!(code(&act_err(&app, &reviewer, "submitFiling", &filing).await), "INVALID_TRANSITION");
+    let create_key = "mutation { createApiKey(name: \"ro\", scope: READ_ONLY) { secret } }";
+    let read_only = app.ok(&admin, create_key, json!({})).await["createApiKey"]["secret"].as_str().unwrap().to_owned();
+    assert_eq!(code(&act_err(&app, &read_only, "abandonFiling", &filing).await), "FORBIDDEN");
+    // A stale version is a conflict.
+    let stale = json!({ "input": { "filingId": filing["id"], "version": before["version"].as_i64().unwrap() - 1 } });
+    assert_eq!(code(&app.err(&applicant, &step("submitFiling"), stale).await), "CONFLICT");
+    // Another applicant or tenant cannot touch it.
+    let other = access(&crate::people::applicant(&app, "xinnet", "other@example.com").await);
+    assert_eq!(code(&act_err_as(&app, &other, "submitFiling", &filing, &before).await), "NOT_FOUND");
+    let elsewhere = app.tenant("elsewhere").await;
+    assert_eq!(code(&act_err_as(&app, &elsewhere, "abandonFiling", &filing, &before).await), "NOT_FOUND");
+
+    let after = state(&app, &applicant, &filing).await;
+    assert_eq!(after, before, "nothing changed");
+
+    // Withdrawing before the decision makes it editable again; abandoning is final.
+    act(&app, &applicant, "submitFiling", &filing).await;
+    assert_eq!(act(&app, &applicant, "withdrawFiling", &filing).await["status"], "DRAFT");
+    assert_eq!(act(&app, &applicant, "abandonFiling", &filing).await["status"], "ABANDONED");
+    assert_eq!(code(&act_err(&app, &applicant, "submitFiling", &filing).await), "INVALID_TRANSITION");
+}
+
+async fn act_err_as(app: &TestApp, key: &str, name: &str, filing: &Value, seen: &Value) -> Value {
+    app.err(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": seen["version"] } })).await
+}
+
+#[tokio::test]
+async fn a_reviewer_decides_on_each_material() {
+    let Cast { app, reviewer, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    act(&app, &applicant, "submitFiling", &filing).await;
+    act(&app, &reviewer, "claimReview", &filing).await;
+    let query = "query($id: ID!) { filing(id: $id) { attachments { id kind } } }";
+    let attachments = app.ok(&reviewer, query, json!({ "id": filing["id"] })).await["filing"]["attachments"].clone();
+    let certificate =
+        attachments.as_array().unwrap().iter().find(|a| a["kind"] == "SUBJECT_CERTIFICATE").unwrap().clone();
+    let review = "mutation($id: ID!, $ok: Boolean!, $reason: String) { reviewAttachment(id: $id, accepted: $ok, reason: $reason) { reviewStatus reviewReason } }";
+    let error = app.err(&reviewer, review, json!({ "id": certificate["id"], "ok": false })).await;
+    assert_eq!(fields(&error), vec![("reason".to_owned(), "REQUIRED".to_owned())]);
+    let reviewed =
+        app.ok(&reviewer, review, json!({ "id": certificate["id"], "ok": false, "reason": "四角不全" })).await;
+    assert_eq!(reviewed["reviewAttachment"], json!({ "reviewStatus": "NEEDS_REVISION", "reviewReason": "四角不全" }));
+    assert_eq!(
+        code(&app.err(&applicant, review, json!({ "id": certificate["id"], "ok": true })).await),
+        "FORBIDDEN",
+        "applicants do not review"
+    );
+
+    // Returned: the checklist shows the verdict, and submission waits for a new file.
+    let reasons = json!([{ "field": "materials.SUBJECT_CERTIFICATE", "code": "MATERIAL_UNCLEAR", "message": "请重新上传营业执照" }]);
+    reject(&app, &reviewer, &filing, "rejectPreliminaryReview", reasons).await;
+    let error = act_err(&app, &applicant, "submitFiling", &filing).await;
+    assert_eq!(
+        fields(&error),
+        vec![("materials.SUBJECT_CERTIFICATE".to_owned(), "MATERIAL_NEEDS_REVISION".to_owned())]
+    );
+}

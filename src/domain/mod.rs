@@ -1,5 +1,6 @@
 //! Pure ICP domain rules: enumerations, reference data, masking. No I/O, no database, no GraphQL.
 
+pub mod calendar;
 pub mod domain_name;
 pub mod enums;
 pub mod errors;

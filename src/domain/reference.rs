@@ -22,6 +22,8 @@ pub struct ReferenceData {
     pub website_names: NameRules,
     /// The materials checklist.
     pub materials: Vec<MaterialRequirement>,
+    /// Review deadlines and the working-day calendar.
+    pub review: ReviewRules,
     /// The approved suffixes in punycode, for matching normalised domains (derived on load).
     #[serde(skip)]
     pub approved_suffixes: BTreeSet<String>,
@@ -61,6 +63,24 @@ pub struct NameRules {
     pub personal_forbidden_words: Vec<String>,
     pub sensitive_words: Vec<String>,
     pub min_chinese_characters: usize,
+}
+
+/// Review deadlines and the working-day calendar.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRules {
+    /// Working days a registrar takes for the preliminary review (初审).
+    pub preliminary_review_working_days: u32,
+    /// Days off besides weekends.
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// Weekend days that are working days (调休).
+    pub extra_working_days: Vec<chrono::NaiveDate>,
+}
+
+impl ReviewRules {
+    pub fn calendar(&self) -> super::calendar::WorkingCalendar {
+        super::calendar::WorkingCalendar::new(self.holidays.iter().copied(), self.extra_working_days.iter().copied())
+    }
 }
 
 /// How many of a material a filing needs.

@@ -28,7 +28,7 @@ use context::AppData;
 
 /// Reads: filings, accounts, keys and settings of the caller's registrar.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::ReferenceQuery);
+pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::ReferenceQuery, workflow::WorkflowQuery);
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
 #[derive(MergedObject, Default)]

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
 use super::context::{actor, db, reference};
+use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::types::Filing;
@@ -251,5 +252,152 @@ impl WorkflowMutation {
         let filing =
             svc::record_bureau_decision(db(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
         Ok(Filing(filing.map_err(gql)?))
+    }
+}
+
+/// Filters of the review queue.
+#[derive(InputObject, Default)]
+pub struct ReviewQueueFilter {
+    /// Any of these states (default: PENDING_REVIEW and IN_REVIEW).
+    pub status: Option<Vec<enums::FilingStatus>>,
+    /// Only the filings the caller claimed.
+    #[graphql(default)]
+    pub assigned_to_me: bool,
+    /// Only the filings nobody claimed.
+    #[graphql(default)]
+    pub unassigned: bool,
+    /// The subject's province: six-digit code or two-digit prefix.
+    pub province_code: Option<String>,
+    /// Any of these filing types.
+    pub filing_type: Option<Vec<enums::FilingType>>,
+}
+
+/// A filing waiting for (or in) review.
+#[derive(SimpleObject)]
+pub struct ReviewQueueItem {
+    /// The filing.
+    pub filing: Filing,
+    /// When the preliminary review is due: the end of the last allowed working day (China time; weekends and the
+    /// registrar's holiday calendar excluded).
+    pub deadline: chrono::DateTime<Utc>,
+    /// Whether the deadline has passed.
+    pub overdue: bool,
+}
+
+/// A queue item and its cursor.
+#[derive(SimpleObject)]
+pub struct ReviewQueueEdge {
+    /// Pass as `after` to continue after this item.
+    pub cursor: String,
+    /// The item.
+    pub node: ReviewQueueItem,
+}
+
+/// A page of the review queue, oldest submission first.
+#[derive(SimpleObject)]
+pub struct ReviewQueueConnection {
+    /// The items of this page with their cursors.
+    pub edges: Vec<ReviewQueueEdge>,
+    /// Where this page stands.
+    pub page_info: super::types::PageInfo,
+}
+
+/// How many filings are in one state.
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    /// The state.
+    pub status: enums::FilingStatus,
+    /// How many filings are in it.
+    pub count: u64,
+}
+
+fn queue_cursor(item: &crate::services::queue::QueueItem) -> String {
+    use base64::Engine;
+    let submitted = item.filing.submitted_at.unwrap_or(item.filing.created_at);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+        "queue:v1:{}|{}",
+        submitted.to_rfc3339(),
+        item.filing.id
+    ))
+}
+
+fn decode_queue_cursor(cursor: &str) -> Result<(chrono::DateTime<Utc>, uuid::Uuid)> {
+    use base64::Engine;
+    let invalid = || gql(crate::services::ServiceError::invalid("after", crate::domain::FieldErrorCode::InvalidFormat));
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(invalid)?;
+    let (at, id) = text.strip_prefix("queue:v1:").and_then(|t| t.split_once('|')).ok_or_else(invalid)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc);
+    Ok((at, uuid::Uuid::parse_str(id).map_err(|_| invalid())?))
+}
+
+#[derive(Default)]
+pub struct WorkflowQuery;
+
+#[Object]
+impl WorkflowQuery {
+    /// The reviewers' queue: submitted filings, oldest first, each with its deadline (registrar staff).
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn review_queue(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Filters.")] filter: Option<ReviewQueueFilter>,
+    ) -> Result<ReviewQueueConnection> {
+        let actor = actor(ctx)?;
+        let first = super::query::page_size(super::context::settings(ctx), first)?;
+        let after = after.as_deref().map(decode_queue_cursor).transpose()?;
+        let filter = filter.unwrap_or_default();
+        let filter = crate::services::queue::QueueFilter {
+            statuses: filter.status.map(|s| s.into_iter().map(Into::into).collect()),
+            reviewer_id: filter.assigned_to_me.then_some(actor.id),
+            unassigned: filter.unassigned,
+            province_code: filter.province_code,
+            filing_types: filter.filing_type.map(|t| t.into_iter().map(Into::into).collect()),
+        };
+        let page = crate::services::queue::review_queue(
+            db(ctx),
+            actor,
+            reference(ctx),
+            &filter,
+            u64::from(first),
+            after,
+            Utc::now(),
+        )
+        .await
+        .map_err(gql)?;
+        let cursors: Vec<String> = page.items.iter().map(queue_cursor).collect();
+        Ok(ReviewQueueConnection {
+            page_info: super::types::PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: false,
+                start_cursor: cursors.first().cloned(),
+                end_cursor: cursors.last().cloned(),
+            },
+            edges: page
+                .items
+                .into_iter()
+                .zip(cursors)
+                .map(|(item, cursor)| ReviewQueueEdge {
+                    cursor,
+                    node: ReviewQueueItem {
+                        filing: Filing(item.filing),
+                        deadline: item.deadline,
+                        overdue: item.overdue,
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// How many filings the registrar has in each state (registrar staff).
+    async fn filing_stats(&self, ctx: &Context<'_>) -> Result<Vec<StatusCount>> {
+        let actor = actor(ctx)?;
+        let counts = crate::services::queue::counts_by_status(db(ctx), actor).await.map_err(gql)?;
+        Ok(counts.into_iter().map(|(status, count)| StatusCount { status: status.into(), count }).collect())
     }
 }

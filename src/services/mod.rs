@@ -10,6 +10,7 @@ pub mod filings;
 pub mod inputs;
 pub mod models;
 pub mod outbox;
+pub mod queue;
 pub mod rules;
 pub mod tenants;
 mod validation;

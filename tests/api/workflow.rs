@@ -344,3 +344,69 @@ async fn a_reviewer_decides_on_each_material() {
         vec![("materials.SUBJECT_CERTIFICATE".to_owned(), "MATERIAL_NEEDS_REVISION".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn the_review_queue_is_oldest_first_with_deadlines_and_filters() {
+    let Cast { app, reviewer, applicant, admin, .. } = cast().await;
+    let mut filings = Vec::new();
+    for _ in 0..3 {
+        let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+        upload_materials(&app, &applicant, &filing).await;
+        act(&app, &applicant, "submitFiling", &filing).await;
+        filings.push(filing);
+    }
+    let draft = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    act(&app, &reviewer, "claimReview", &filings[1]).await;
+
+    let query = "query($first: Int, $after: String, $filter: ReviewQueueFilter) {
+        reviewQueue(first: $first, after: $after, filter: $filter) {
+            edges { cursor node { deadline overdue filing { id status } } } pageInfo { hasNextPage endCursor } } }";
+    let page = |vars: Value| app.ok(&reviewer, query, vars);
+    let ids = |conn: &Value| -> Vec<Value> {
+        conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["filing"]["id"].clone()).collect()
+    };
+    let all = page(json!({})).await["reviewQueue"].clone();
+    assert_eq!(ids(&all), filings.iter().map(|f| f["id"].clone()).collect::<Vec<_>>(), "oldest first, no drafts");
+    assert!(!ids(&all).contains(&draft["id"]));
+    let item = &all["edges"][0]["node"];
+    assert_eq!(item["overdue"], false);
+    let deadline = chrono::DateTime::parse_from_rfc3339(item["deadline"].as_str().unwrap()).unwrap();
+    assert!(deadline > chrono::Utc::now() + chrono::Duration::hours(12), "at least the rest of a working day ahead");
+
+    let first = page(json!({ "first": 2 })).await["reviewQueue"].clone();
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let rest = page(json!({ "first": 2, "after": first["pageInfo"]["endCursor"] })).await["reviewQueue"].clone();
+    assert_eq!(ids(&rest), vec![filings[2]["id"].clone()]);
+
+    let mine = page(json!({ "filter": { "assignedToMe": true } })).await["reviewQueue"].clone();
+    assert_eq!(ids(&mine), vec![filings[1]["id"].clone()]);
+    let open = page(json!({ "filter": { "unassigned": true } })).await["reviewQueue"].clone();
+    assert_eq!(ids(&open), vec![filings[0]["id"].clone(), filings[2]["id"].clone()]);
+    let elsewhere = page(json!({ "filter": { "provinceCode": "31" } })).await["reviewQueue"].clone();
+    assert_eq!(elsewhere["edges"], json!([]));
+
+    // Ten days later everything still waiting is overdue (the service takes the clock).
+    let actor =
+        beian::services::accounts::authenticate_access_token(&app.db, &test_auth(&app), &reviewer).await.unwrap();
+    let reference = beian::domain::reference::ReferenceData::built_in();
+    let later = chrono::Utc::now() + chrono::Duration::days(10);
+    let queue = beian::services::queue::review_queue(&app.db, &actor, &reference, &Default::default(), 10, None, later)
+        .await
+        .unwrap();
+    assert!(queue.items.iter().all(|i| i.overdue));
+
+    // Applicants have no queue; staff see the counts.
+    assert_eq!(code(&app.err(&applicant, query, json!({})).await), "FORBIDDEN");
+    let stats = app.ok(&admin, "{ filingStats { status count } }", json!({})).await["filingStats"].clone();
+    assert_eq!(
+        stats,
+        json!([{ "status": "DRAFT", "count": 1 }, { "status": "PENDING_REVIEW", "count": 2 }, { "status": "IN_REVIEW", "count": 1 }])
+    );
+}
+
+/// The auth context of the test app's configuration (same secret), to authenticate tokens in-process.
+fn test_auth(app: &TestApp) -> beian::services::accounts::AuthContext {
+    let config = app.database.as_ref().unwrap().config();
+    let secret = config.jwt_secret().unwrap();
+    beian::services::accounts::AuthContext::new(&config.auth, &secret).unwrap()
+}

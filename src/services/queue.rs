@@ -1,0 +1,133 @@
+//! The reviewers' queue, oldest submission first, with deadlines in working days; and the tenant's counts.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+use uuid::Uuid;
+
+use super::models::Filing;
+use super::workflow::roles;
+use super::{Page, ServiceError};
+use crate::auth::Actor;
+use crate::domain::reference::ReferenceData;
+use crate::domain::workflow::WorkflowRole;
+use crate::domain::{FieldErrorCode, FilingStatus, FilingType, Province};
+use entity::{filing, filing_subject};
+
+/// Filters of the review queue.
+#[derive(Clone, Debug, Default)]
+pub struct QueueFilter {
+    /// Default: waiting for review and in review.
+    pub statuses: Option<Vec<FilingStatus>>,
+    /// Only filings this reviewer claimed.
+    pub reviewer_id: Option<Uuid>,
+    /// Only filings nobody claimed.
+    pub unassigned: bool,
+    pub province_code: Option<String>,
+    pub filing_types: Option<Vec<FilingType>>,
+}
+
+/// A filing in the queue with its deadline.
+#[derive(Clone, Debug)]
+pub struct QueueItem {
+    pub filing: Filing,
+    /// End of the last working day the preliminary review may take.
+    pub deadline: DateTime<Utc>,
+    pub overdue: bool,
+}
+
+/// Where the queue continues: the submission time and id of the last item seen.
+pub type QueueCursor = (DateTime<Utc>, Uuid);
+
+fn require_staff(actor: &Actor) -> Result<(), ServiceError> {
+    let roles = roles(actor);
+    let staff = roles.contains(&WorkflowRole::Reviewer) || roles.contains(&WorkflowRole::Registrar);
+    if staff { Ok(()) } else { Err(ServiceError::Forbidden("the review queue is for the registrar's staff")) }
+}
+
+/// The queue: submitted filings, oldest submission first (keyset pagination on submission time and id).
+pub async fn review_queue(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    reference: &ReferenceData,
+    filter: &QueueFilter,
+    first: u64,
+    after: Option<QueueCursor>,
+    now: DateTime<Utc>,
+) -> Result<Page<QueueItem>, ServiceError> {
+    require_staff(actor)?;
+    let statuses = filter.statuses.clone().unwrap_or_else(|| vec![FilingStatus::PendingReview, FilingStatus::InReview]);
+    let mut query = filing::Entity::find()
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
+        .filter(filing::Column::SubmittedAt.is_not_null());
+    if let Some(reviewer) = filter.reviewer_id {
+        query = query.filter(filing::Column::ReviewerId.eq(reviewer));
+    }
+    if filter.unassigned {
+        query = query.filter(filing::Column::ReviewerId.is_null());
+    }
+    if let Some(types) = &filter.filing_types {
+        query = query.filter(filing::Column::FilingType.is_in(types.iter().map(|t| t.as_str())));
+    }
+    if let Some(code) = &filter.province_code {
+        let province = Province::of_division_code(code.trim())
+            .filter(|_| matches!(code.trim().len(), 2 | 6))
+            .ok_or_else(|| ServiceError::invalid("filter.provinceCode", FieldErrorCode::UnknownProvince))?;
+        query = query
+            .join(JoinType::InnerJoin, filing::Relation::Subject.def())
+            .filter(filing_subject::Column::ProvinceCode.eq(province.division_code()));
+    }
+    if let Some((submitted, id)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(filing::Column::SubmittedAt.gt(submitted))
+                .add(Condition::all().add(filing::Column::SubmittedAt.eq(submitted)).add(filing::Column::Id.gt(id))),
+        );
+    }
+    let mut rows = query
+        .order_by_asc(filing::Column::SubmittedAt)
+        .order_by_asc(filing::Column::Id)
+        .limit(first + 1)
+        .all(db)
+        .await?;
+    let has_next_page = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    let calendar = reference.review.calendar();
+    let days = reference.review.preliminary_review_working_days;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let filing = Filing::try_from(row)?;
+            let submitted = filing.submitted_at.unwrap_or(filing.created_at);
+            let deadline = calendar.deadline(submitted, days);
+            Ok(QueueItem { overdue: now > deadline, deadline, filing })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    Ok(Page { items, has_next_page })
+}
+
+/// How many filings the tenant has in each state.
+pub async fn counts_by_status(
+    db: &DatabaseConnection,
+    actor: &Actor,
+) -> Result<Vec<(FilingStatus, u64)>, ServiceError> {
+    require_staff(actor)?;
+    let rows: Vec<(String, i64)> = filing::Entity::find()
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .select_only()
+        .column(filing::Column::Status)
+        .column_as(filing::Column::Id.count(), "count")
+        .group_by(filing::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: Vec<(FilingStatus, u64)> = rows
+        .into_iter()
+        .map(|(status, count)| Ok((super::models::parse("filings.status", &status)?, count.max(0) as u64)))
+        .collect::<Result<_, ServiceError>>()?;
+    out.sort_by_key(|(status, _)| *status);
+    Ok(out)
+}

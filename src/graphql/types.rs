@@ -119,6 +119,18 @@ impl Filing {
         Ok(latest.map(|e| reasons_of(&e.details)).unwrap_or_default())
     }
 
+    /// Since the filing was last returned: what the applicant changed (so the reviewer re-checks only that), and
+    /// which of the return's reasons those changes answer. Null if it was never returned.
+    async fn since_last_return(&self, ctx: &Context<'_>) -> Result<Option<SinceReturn>> {
+        let events = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
+        Ok(crate::services::workflow::since_last_return(&events).map(|s| SinceReturn {
+            returned_at: s.returned_at,
+            changes: s.changes.into_iter().map(FieldChange::from).collect(),
+            answered_reasons: s.answered.into_iter().map(Into::into).collect(),
+            open_reasons: s.open.into_iter().map(Into::into).collect(),
+        }))
+    }
+
     /// The subject (主体) the filing is for.
     async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
         loader(ctx)
@@ -522,6 +534,19 @@ pub struct Finding {
     pub suggestion_zh: Option<String>,
     /// The website the finding is about, if any.
     pub website_id: Option<ID>,
+}
+
+/// What changed since a filing was last returned.
+#[derive(SimpleObject)]
+pub struct SinceReturn {
+    /// When it was returned.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The fields and materials changed since.
+    pub changes: Vec<FieldChange>,
+    /// The return's reasons that the changes address.
+    pub answered_reasons: Vec<super::workflow::ReturnReasonObject>,
+    /// The return's reasons nothing addressed yet.
+    pub open_reasons: Vec<super::workflow::ReturnReasonObject>,
 }
 
 /// Relay page information.

@@ -615,3 +615,58 @@ fn check_reasons(reasons: &[ReturnReason]) -> Result<(), ServiceError> {
     }
     if errors.is_empty() { Ok(()) } else { Err(ServiceError::InvalidInput(errors)) }
 }
+
+/// What changed since a filing was last returned, so the reviewer re-checks only that, and which of the return's
+/// reasons the changes answer.
+#[derive(Clone, Debug, Default)]
+pub struct SinceReturn {
+    pub returned_at: Option<DateTime<Utc>>,
+    pub changes: Vec<super::audit::FieldChange>,
+    pub answered: Vec<ReturnReason>,
+    pub open: Vec<ReturnReason>,
+}
+
+/// Reads the audit trail (oldest first): the last return, the reasons it gave, and the edits after it.
+pub fn since_last_return(events: &[super::models::FilingEvent]) -> Option<SinceReturn> {
+    let index = events.iter().rposition(|e| e.to_status == Some(FilingStatus::Returned))?;
+    let returned = &events[index];
+    let reasons: Vec<ReturnReason> = returned
+        .details
+        .as_ref()
+        .and_then(|d| d.get("reasons"))
+        .and_then(|r| serde_json::from_value(r.clone()).ok())
+        .unwrap_or_default();
+    let edits = [
+        FilingAction::SubjectUpdated,
+        FilingAction::WebsiteAdded,
+        FilingAction::WebsiteUpdated,
+        FilingAction::WebsiteRemoved,
+        FilingAction::AttachmentUploaded,
+        FilingAction::AttachmentRemoved,
+    ];
+    let changes: Vec<super::audit::FieldChange> =
+        events[index + 1..].iter().filter(|e| edits.contains(&e.action)).flat_map(|e| e.changes.clone()).collect();
+    let (answered, open) = reasons.into_iter().partition(|reason| changes.iter().any(|c| answers(reason, c)));
+    Some(SinceReturn { returned_at: Some(returned.created_at), changes, answered, open })
+}
+
+/// Whether a change touches what a reason names: the same field (website edits are recorded as `website.*`, so
+/// they answer any `websites[i].*` reason), or a new upload of the named material.
+fn answers(reason: &ReturnReason, change: &super::audit::FieldChange) -> bool {
+    let field = reason.field.trim();
+    if let Some(kind) = field.strip_prefix("materials.") {
+        let kind = kind.split('[').next().unwrap_or(kind);
+        return change.field == "attachment"
+            && change.new.as_deref().is_some_and(|n| n.starts_with(&format!("{kind} ")));
+    }
+    let normalized = match field.strip_prefix("websites[") {
+        Some(rest) => {
+            rest.split_once(']').map(|(_, tail)| format!("website{tail}")).unwrap_or_else(|| field.to_owned())
+        }
+        None => field.to_owned(),
+    };
+    change.field == normalized
+        || change.field.starts_with(&format!("{normalized}."))
+        || normalized.starts_with(&format!("{}.", change.field))
+        || (normalized.starts_with("website") && change.field == "website")
+}

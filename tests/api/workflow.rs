@@ -410,3 +410,42 @@ fn test_auth(app: &TestApp) -> beian::services::accounts::AuthContext {
     let secret = config.jwt_secret().unwrap();
     beian::services::accounts::AuthContext::new(&config.auth, &secret).unwrap()
 }
+
+#[tokio::test]
+async fn a_resubmission_shows_what_changed_and_which_reasons_it_answers() {
+    let Cast { app, reviewer, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    act(&app, &applicant, "submitFiling", &filing).await;
+    act(&app, &reviewer, "claimReview", &filing).await;
+    let query = "query($id: ID!) { filing(id: $id) { sinceLastReturn { changes { field oldValue newValue }
+        answeredReasons { field code } openReasons { field code } } } }";
+    assert_eq!(app.ok(&reviewer, query, json!({ "id": filing["id"] })).await["filing"]["sinceLastReturn"], Value::Null);
+
+    let reasons = json!([
+        { "field": "websites[0].name", "code": "NAME_UNCLEAR", "message": "网站名称不清楚" },
+        { "field": "subject.mailingAddress", "code": "ADDRESS_INCOMPLETE", "message": "地址不完整" },
+        { "field": "materials.VERIFICATION_SHEET", "code": "NOT_SIGNED", "message": "核验单未签字" },
+    ]);
+    reject(&app, &reviewer, &filing, "rejectPreliminaryReview", reasons).await;
+    // The applicant renames the website and uploads a signed sheet, but leaves the address.
+    let version = state(&app, &applicant, &filing).await["version"].clone();
+    let input = json!({ "websiteId": filing["websites"][0]["id"], "version": version,
+        "website": website_input("示例科技产品展示网", "example.com") });
+    let update = "mutation($input: UpdateWebsiteInput!) { updateWebsite(input: $input) { filing { version } } }";
+    app.ok(&applicant, update, json!({ "input": input })).await;
+    let sheet = upload_input(&filing, "VERIFICATION_SHEET", "signed.pdf", "application/pdf", &pdf());
+    let ticket = app.ok(&applicant, REQUEST, sheet).await["requestAttachmentUpload"].clone();
+    assert_eq!(put(&app, &ticket, pdf()).await, 200);
+    app.ok(&applicant, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    act(&app, &applicant, "submitFiling", &filing).await;
+
+    let since = app.ok(&reviewer, query, json!({ "id": filing["id"] })).await["filing"]["sinceLastReturn"].clone();
+    let fields: Vec<&str> = since["changes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["website.name", "attachment"]);
+    assert_eq!(
+        since["answeredReasons"],
+        json!([{ "field": "websites[0].name", "code": "NAME_UNCLEAR" }, { "field": "materials.VERIFICATION_SHEET", "code": "NOT_SIGNED" }])
+    );
+    assert_eq!(since["openReasons"], json!([{ "field": "subject.mailingAddress", "code": "ADDRESS_INCOMPLETE" }]));
+}

@@ -4,10 +4,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::ParseRequestError;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
-use async_graphql_poem::GraphQLResponse;
+use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use poem::http::{HeaderMap, StatusCode, header};
+use poem::web::websocket::WebSocket;
 use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
@@ -52,6 +54,7 @@ pub fn routes(
     let max_file_size = storage.max_image_bytes.max(storage.max_document_bytes).max(storage.max_video_bytes) as usize;
     Route::new()
         .at("/graphql", get(graphiql_page).post(graphql))
+        .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .data(State { schema, db, auth, graphiql, proxy_hops, max_file_size })
@@ -154,7 +157,34 @@ async fn graphiql_page(state: Data<&State>) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").title("beian GraphQL").finish()).into_response()
+    let page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("beian GraphQL");
+    Html(page.finish()).into_response()
+}
+
+/// graphql-ws (and the older subscriptions-transport-ws): the caller authenticates in the connection_init payload
+/// with `{"Authorization": "Bearer <token>"}`; a connection without valid credentials is refused.
+#[handler]
+async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: WebSocket) -> impl IntoResponse {
+    let schema = state.schema.clone();
+    let inner = (*state).clone();
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        GraphQLWebSocket::new(stream, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let token = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                    .map(|v| {
+                        v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim().to_owned()
+                    })
+                    .ok_or_else(|| async_graphql::Error::new("send Authorization in the connection_init payload"))?;
+                let actor = authenticate(&inner, &token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                let mut data = async_graphql::Data::default();
+                data.insert(loaders::for_request(&inner.db, &actor));
+                data.insert(RequestContext { actor: Some(actor), client_ip: None });
+                Ok(data)
+            })
+            .serve()
+    })
 }
 
 /// The process is up.

@@ -23,6 +23,7 @@ pub struct Application {
     auth: Arc<AuthContext>,
     reference: Arc<ReferenceData>,
     storage: Arc<Storage>,
+    updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
     config: Config,
 }
 
@@ -46,7 +47,8 @@ impl Application {
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
         let storage = Arc::new(Storage::connect(&config).await?);
-        Ok(Self { acceptor, local_addr, db, auth, reference, storage, config })
+        let (updates, _) = tokio::sync::broadcast::channel(1024);
+        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, config })
     }
 
     /// The address the server is bound to.
@@ -68,10 +70,11 @@ impl Application {
             self.reference.clone(),
             self.storage.clone(),
             &self.config.storage,
+            self.updates.clone(),
         );
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
-        let deadlines = tokio::spawn(enforce_sms_deadlines(self.db.clone()));
+        let deadlines = tokio::spawn(enforce_sms_deadlines(self.db.clone(), self.updates.clone()));
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
@@ -88,12 +91,20 @@ impl Application {
 }
 
 /// Ends the MIIT SMS step of filings whose 24-hour window passed, every 30 seconds (safe on several replicas).
-async fn enforce_sms_deadlines(db: DatabaseConnection) {
+async fn enforce_sms_deadlines(
+    db: DatabaseConnection,
+    updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        if let Err(error) = crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
-            tracing::warn!(error = ?error, "enforcing SMS deadlines failed");
+        match crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
+            Ok(moved) => {
+                for changed in moved {
+                    let _ = updates.send(changed);
+                }
+            }
+            Err(error) => tracing::warn!(error = ?error, "enforcing SMS deadlines failed"),
         }
     }
 }

@@ -30,6 +30,19 @@ pub struct AppData {
     pub reference: Arc<ReferenceData>,
     pub storage: Arc<Storage>,
     pub storage_config: Arc<StorageConfig>,
+    /// Announces changed filings to `filingUpdated` subscribers of this process.
+    pub updates: tokio::sync::broadcast::Sender<FilingChanged>,
+}
+
+/// A filing changed (tenant, filing).
+pub type FilingChanged = (uuid::Uuid, uuid::Uuid);
+
+/// Tells subscribers that a filing changed.
+pub fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filing) {
+    if let Some(actor) = ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
+        // No subscriber is not an error.
+        let _ = ctx.data_unchecked::<AppData>().updates.send((actor.tenant_id, filing.id));
+    }
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {

@@ -12,12 +12,13 @@ pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod reference;
+pub mod subscription;
 pub mod types;
 pub mod workflow;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, SDLExportOptions, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::{GraphqlConfig, StorageConfig};
@@ -39,7 +40,7 @@ pub struct MutationRoot(
     workflow::WorkflowMutation,
 );
 
-pub type BeianSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type BeianSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 
 /// Builds the schema the server serves.
 pub fn build_schema(
@@ -49,6 +50,7 @@ pub fn build_schema(
     reference: Arc<ReferenceData>,
     storage: Arc<Storage>,
     storage_config: &StorageConfig,
+    updates: tokio::sync::broadcast::Sender<context::FilingChanged>,
 ) -> BeianSchema {
     let data = AppData {
         db,
@@ -57,8 +59,9 @@ pub fn build_schema(
         reference,
         storage,
         storage_config: Arc::new(storage_config.clone()),
+        updates,
     };
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(data)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity);
@@ -70,6 +73,6 @@ pub fn build_schema(
 
 /// The SDL of the schema, sorted, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish();
+    let schema = Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot).finish();
     schema.sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }

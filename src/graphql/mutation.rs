@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use super::context::{actor, db, reference};
+use super::context::{actor, announce, db, reference};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
@@ -29,7 +29,9 @@ impl FilingMutation {
     /// listed in `extensions.fields` of a BAD_USER_INPUT error, and nothing is written.
     async fn create_filing(&self, ctx: &Context<'_>, input: CreateFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(filings::create_filing(db(ctx), actor, reference(ctx), input.into()).await.map_err(gql)?))
+        let filing = filings::create_filing(db(ctx), actor, reference(ctx), input.into()).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// Replaces the subject of a draft (or a returned filing). A stale `version` is CONFLICT.
@@ -38,7 +40,9 @@ impl FilingMutation {
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let filing =
             filings::update_subject(db(ctx), actor, id, input.version, reference(ctx), input.subject.into()).await;
-        Ok(Filing(filing.map_err(gql)?))
+        let filing = filing.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// Adds a website to a draft (at most 10 per filing). A stale `version` is CONFLICT.
@@ -49,6 +53,7 @@ impl FilingMutation {
             filings::add_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
                 .await
                 .map_err(gql)?;
+        announce(ctx, &filing);
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -60,6 +65,7 @@ impl FilingMutation {
             filings::update_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
                 .await
                 .map_err(gql)?;
+        announce(ctx, &filing);
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -67,6 +73,8 @@ impl FilingMutation {
     async fn remove_website(&self, ctx: &Context<'_>, input: RemoveWebsiteInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
-        Ok(Filing(filings::remove_website(db(ctx), actor, id, input.version).await.map_err(gql)?))
+        let filing = filings::remove_website(db(ctx), actor, id, input.version).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 }

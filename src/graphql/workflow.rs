@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::{actor, db, reference};
+use super::context::{actor, announce, db, reference};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -151,38 +151,52 @@ impl WorkflowMutation {
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version).await;
-        Ok(Filing(filing.map_err(gql)?))
+        let filing = filing.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// Takes a filing back before the 初审 decision; it becomes an editable draft again.
     async fn withdraw_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(svc::withdraw(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+        let filing = svc::withdraw(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// Gives a filing up for good (possible until it reaches the bureau).
     async fn abandon_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(svc::abandon(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+        let filing = svc::abandon(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// A reviewer takes a submitted filing for review; one reviewer at a time.
     async fn claim_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(svc::claim_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+        let filing =
+            svc::claim_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// The assigned reviewer puts the filing back in the queue.
     async fn release_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        Ok(Filing(svc::release_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?))
+        let filing =
+            svc::release_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// The preliminary review passes: the MIIT SMS check starts (24 hours for every responsible person).
     async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        Ok(Filing(svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?))
+        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// The preliminary review returns the filing to the applicant with its reasons.
@@ -190,7 +204,9 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::reject_preliminary(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
-        Ok(Filing(filing.map_err(gql)?))
+        let filing = filing.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// The assigned reviewer decides on a material: accepted, or needs revision with a reason.
@@ -217,14 +233,18 @@ impl WorkflowMutation {
     ) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&check_id, Kind::SmsCheck, "checkId").map_err(gql)?;
-        Ok(Filing(svc::record_sms(db(ctx), actor, id, confirmed, Utc::now()).await.map_err(gql)?))
+        let filing = svc::record_sms(db(ctx), actor, id, confirmed, Utc::now()).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// After a failed SMS round, starts a new one with a new 24-hour window (registrar).
     async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        Ok(Filing(svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?))
+        let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// After a failed SMS round, returns the filing to the applicant (registrar).
@@ -232,7 +252,9 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::return_to_applicant(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
-        Ok(Filing(filing.map_err(gql)?))
+        let filing = filing.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 
     /// Records the bureau's decision (registrar): approved with the ICP numbers, or refused with reasons.
@@ -251,7 +273,9 @@ impl WorkflowMutation {
         };
         let filing =
             svc::record_bureau_decision(db(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
-        Ok(Filing(filing.map_err(gql)?))
+        let filing = filing.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
     }
 }
 

@@ -271,14 +271,14 @@ pub async fn record_sms(
 }
 
 /// Ends the SMS step of every filing whose deadline passed (back with the registrar). Safe on every replica at
-/// once: the conditional update lets exactly one of them move each filing. Returns how many moved.
-pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, ServiceError> {
+/// once: the conditional update lets exactly one of them move each filing. Returns the (tenant, filing) moved.
+pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, ServiceError> {
     let due = filing::Entity::find()
         .filter(filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
         .filter(filing::Column::SmsDeadlineAt.lte(now))
         .all(db)
         .await?;
-    let mut moved = 0;
+    let mut moved = Vec::new();
     for row in due {
         let system = Actor::system(row.tenant_id);
         let txn = write_txn(db).await?;
@@ -287,7 +287,7 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
         match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {
             Ok(_) => {
                 txn.commit().await?;
-                moved += 1;
+                moved.push((row.tenant_id, row.id));
             }
             // Another replica (or a person) moved it first.
             Err(ServiceError::Conflict { .. } | ServiceError::InvalidTransition { .. }) => {}

@@ -232,15 +232,10 @@ async fn the_sms_step_times_out_or_fails_and_the_registrar_decides() {
 
     // Not yet due: nothing moves. 25 hours later: back with the registrar (a fake clock, no sleeping).
     let now = chrono::Utc::now();
-    assert_eq!(beian::services::workflow::expire_sms_checks(&app.db, now).await.unwrap(), 0);
-    assert_eq!(
-        beian::services::workflow::expire_sms_checks(&app.db, now + chrono::Duration::hours(25)).await.unwrap(),
-        1
-    );
-    assert_eq!(
-        beian::services::workflow::expire_sms_checks(&app.db, now + chrono::Duration::hours(26)).await.unwrap(),
-        0
-    );
+    assert_eq!(beian::services::workflow::expire_sms_checks(&app.db, now).await.unwrap().len(), 0);
+    let expire = |at| beian::services::workflow::expire_sms_checks(&app.db, at);
+    assert_eq!(expire(now + chrono::Duration::hours(25)).await.unwrap().len(), 1);
+    assert_eq!(expire(now + chrono::Duration::hours(26)).await.unwrap().len(), 0, "already moved");
     let failed = state(&app, &backend, &filing).await;
     assert_eq!(failed["status"], "SMS_FAILED");
     let timeout = failed["events"].as_array().unwrap().last().unwrap().clone();
@@ -448,4 +443,78 @@ async fn a_resubmission_shows_what_changed_and_which_reasons_it_answers() {
         json!([{ "field": "websites[0].name", "code": "NAME_UNCLEAR" }, { "field": "materials.VERIFICATION_SHEET", "code": "NOT_SIGNED" }])
     );
     assert_eq!(since["openReasons"], json!([{ "field": "subject.mailingAddress", "code": "ADDRESS_INCOMPLETE" }]));
+}
+
+/// A graphql-ws (graphql-transport-ws) client: connects with a token and subscribes.
+async fn subscribe(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let payload = match token {
+        Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+        None => json!({}),
+    };
+    socket.send(Message::text(json!({ "type": "connection_init", "payload": payload }).to_string())).await.unwrap();
+    if token.is_some() {
+        let ack = socket.next().await.unwrap().unwrap();
+        assert!(ack.to_text().unwrap().contains("connection_ack"), "{ack:?}");
+        let subscribe =
+            json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        socket.send(Message::text(subscribe.to_string())).await.unwrap();
+    }
+    socket
+}
+
+/// The next data message of a subscription.
+async fn next_message(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> Value {
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+        .await
+        .expect("a message within 10 s")
+        .expect("the socket is open")
+        .unwrap();
+    serde_json::from_str(message.to_text().unwrap()).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_console_hears_about_every_step_through_a_subscription() {
+    let Cast { app, reviewer, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &filing).await;
+    let query = "subscription($id: ID!) { filingUpdated(id: $id) { status version } }";
+    let mut watcher = subscribe(&app, Some(&applicant), query, json!({ "id": filing["id"] })).await;
+    // Give the subscription a moment to be registered before acting.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    act(&app, &applicant, "submitFiling", &filing).await;
+    let message = next_message(&mut watcher).await;
+    assert_eq!(message["type"], "next", "{message}");
+    assert_eq!(message["payload"]["data"]["filingUpdated"]["status"], "PENDING_REVIEW");
+    act(&app, &reviewer, "claimReview", &filing).await;
+    let message = next_message(&mut watcher).await;
+    assert_eq!(message["payload"]["data"]["filingUpdated"]["status"], "IN_REVIEW");
+
+    // Another registrar cannot watch this filing; a connection without a token is refused.
+    let elsewhere = app.tenant("elsewhere").await;
+    let mut stranger = subscribe(&app, Some(&elsewhere), query, json!({ "id": filing["id"] })).await;
+    let message = next_message(&mut stranger).await;
+    assert_eq!(message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{message}");
+    assert_eq!(message["payload"]["data"], Value::Null);
+    let mut anonymous = subscribe(&app, None, query, json!({ "id": filing["id"] })).await;
+    use futures_util::StreamExt;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), anonymous.next()).await.expect("an answer");
+    match closed {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => {}
+        other => panic!("expected the connection to be refused, got {other:?}"),
+    }
 }

@@ -55,6 +55,7 @@ pub enum FieldErrorCode {
     ChecksumMismatch,
     MaterialMissing,
     MaterialNeedsRevision,
+    OrderInFlight,
 }
 
 /// Whether a finding blocks.
@@ -189,6 +190,10 @@ impl FieldErrorCode {
             Self::MaterialNeedsRevision => {
                 ("A reviewer asked for a new file of this material.", "审核人员要求重新上传该材料。")
             }
+            Self::OrderInFlight => (
+                "This subject already has an order under review or at the bureau: one order per subject at a time.",
+                "该主体已有正在审核或管局审核中的备案订单，同一主体同时只能有一个订单。",
+            ),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",

@@ -326,13 +326,15 @@ pub struct ReviewQueueConnection {
     pub page_info: super::types::PageInfo,
 }
 
-/// How many filings are in one state.
+/// One state's figures.
 #[derive(SimpleObject)]
 pub struct StatusCount {
     /// The state.
     pub status: enums::FilingStatus,
-    /// How many filings are in it.
+    /// How many filings are in it now.
     pub count: u64,
+    /// The median time filings spent in it, in seconds, over the stays that ended (null before any did).
+    pub median_seconds_in_state: Option<i64>,
 }
 
 fn queue_cursor(item: &crate::services::queue::QueueItem) -> String {
@@ -418,10 +420,13 @@ impl WorkflowQuery {
         })
     }
 
-    /// How many filings the registrar has in each state (registrar staff).
+    /// Per state: how many of the registrar's filings are in it, and the median time spent in it (registrar staff).
     async fn filing_stats(&self, ctx: &Context<'_>) -> Result<Vec<StatusCount>> {
         let actor = actor(ctx)?;
-        let counts = crate::services::queue::counts_by_status(db(ctx), actor).await.map_err(gql)?;
-        Ok(counts.into_iter().map(|(status, count)| StatusCount { status: status.into(), count }).collect())
+        let stats = crate::services::queue::stats(db(ctx), actor).await.map_err(gql)?;
+        Ok(stats
+            .into_iter()
+            .map(|s| StatusCount { status: s.status.into(), count: s.count, median_seconds_in_state: s.median_seconds })
+            .collect())
     }
 }

@@ -109,6 +109,68 @@ pub async fn review_queue(
     Ok(Page { items, has_next_page })
 }
 
+/// One state's figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusStat {
+    pub status: FilingStatus,
+    /// Filings in the state now.
+    pub count: u64,
+    /// Median time filings spent in the state, over the stays that ended; none before any did.
+    pub median_seconds: Option<i64>,
+}
+
+/// A status change of the audit trail: filing, from, to, when.
+type Transition = (Uuid, Option<String>, Option<String>, DateTime<Utc>);
+
+/// Per state: how many filings are in it, and the median time filings spent in it (from the audit trail).
+pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<StatusStat>, ServiceError> {
+    let counts = counts_by_status(db, actor).await?;
+    let events: Vec<Transition> = entity::filing_event::Entity::find()
+        .filter(entity::filing_event::Column::TenantId.eq(actor.tenant_id))
+        .filter(entity::filing_event::Column::ToStatus.is_not_null())
+        .select_only()
+        .column(entity::filing_event::Column::FilingId)
+        .column(entity::filing_event::Column::FromStatus)
+        .column(entity::filing_event::Column::ToStatus)
+        .column(entity::filing_event::Column::CreatedAt)
+        .order_by_asc(entity::filing_event::Column::FilingId)
+        .order_by_asc(entity::filing_event::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut stays: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    let mut current: Option<(Uuid, String, DateTime<Utc>)> = None;
+    for (filing, from, to, at) in events {
+        if let (Some((id, state, since)), Some(from)) = (&current, &from)
+            && *id == filing
+            && state == from
+        {
+            stays.entry(from.clone()).or_default().push((at - *since).num_seconds());
+        }
+        if let Some(to) = to {
+            current = Some((filing, to, at));
+        }
+    }
+    let median = |mut values: Vec<i64>| -> Option<i64> {
+        values.sort_unstable();
+        values.get(values.len() / 2).copied()
+    };
+    let mut out: Vec<StatusStat> = counts
+        .into_iter()
+        .map(|(status, count)| StatusStat {
+            status,
+            count,
+            median_seconds: stays.remove(status.as_str()).and_then(median),
+        })
+        .collect();
+    for (status, values) in stays {
+        let status: FilingStatus = super::models::parse("filing_events.from_status", &status)?;
+        out.push(StatusStat { status, count: 0, median_seconds: median(values) });
+    }
+    out.sort_by_key(|s| s.status);
+    Ok(out)
+}
+
 /// How many filings the tenant has in each state.
 pub async fn counts_by_status(
     db: &DatabaseConnection,

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -85,6 +87,16 @@ pub async fn submit(
     }
     let now = Utc::now();
     let txn = write_txn(db).await?;
+    // One order per subject at a time (within the registrar), checked in the transaction that submits.
+    let (form, _) = super::rules::stored_form(&txn, actor, filing_id).await?;
+    if order_in_flight(&txn, actor, filing_id, &form.subject.certificate_number).await? {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("subject.certificateNumber", FieldErrorCode::OrderInFlight).suggest(
+                "Wait for the other order's outcome, or withdraw it first.",
+                "请等待另一订单办结，或先撤回该订单。",
+            ),
+        ]));
+    }
     let step = Step::new(WorkflowAction::Submit, FilingAction::Submitted);
     let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
         m.submitted_at = Set(Some(now));
@@ -423,6 +435,32 @@ pub async fn sms_checks(
         .filter(sms_check::Column::FilingId.eq(filing_id))
         .all(db)
         .await?)
+}
+
+/// Whether another filing of the same subject (by certificate) is under review or at the bureau.
+async fn order_in_flight(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    certificate: &str,
+) -> Result<bool, ServiceError> {
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    let in_flight = [
+        FilingStatus::PendingReview,
+        FilingStatus::InReview,
+        FilingStatus::SmsVerification,
+        FilingStatus::SmsFailed,
+        FilingStatus::BureauReview,
+    ];
+    let others = filing::Entity::find()
+        .join(JoinType::InnerJoin, filing::Relation::Subject.def())
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.ne(filing_id))
+        .filter(filing::Column::Status.is_in(in_flight.iter().map(|s| s.as_str())))
+        .filter(entity::filing_subject::Column::CertificateNumber.eq(certificate.to_uppercase()))
+        .count(txn)
+        .await?;
+    Ok(others > 0)
 }
 
 /// One transition: the domain action, how the audit trail names it, and what it records.

@@ -344,8 +344,9 @@ async fn a_reviewer_decides_on_each_material() {
 async fn the_review_queue_is_oldest_first_with_deadlines_and_filters() {
     let Cast { app, reviewer, applicant, admin, .. } = cast().await;
     let mut filings = Vec::new();
-    for _ in 0..3 {
-        let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    for i in 0..3 {
+        let input = numbered_filing(i);
+        let filing = app.ok(&applicant, &CREATE, json!({ "input": input })).await["createFiling"].clone();
         upload_materials(&app, &applicant, &filing).await;
         act(&app, &applicant, "submitFiling", &filing).await;
         filings.push(filing);
@@ -393,6 +394,10 @@ async fn the_review_queue_is_oldest_first_with_deadlines_and_filters() {
     // Applicants have no queue; staff see the counts.
     assert_eq!(code(&app.err(&applicant, query, json!({})).await), "FORBIDDEN");
     let stats = app.ok(&admin, "{ filingStats { status count } }", json!({})).await["filingStats"].clone();
+    let medians =
+        app.ok(&admin, "{ filingStats { status medianSecondsInState } }", json!({})).await["filingStats"].clone();
+    assert!(medians[0]["medianSecondsInState"].is_i64(), "drafts that were submitted ended their stay: {medians}");
+    assert_eq!(medians[2]["medianSecondsInState"], Value::Null, "no stay in review has ended yet");
     assert_eq!(
         stats,
         json!([{ "status": "DRAFT", "count": 1 }, { "status": "PENDING_REVIEW", "count": 2 }, { "status": "IN_REVIEW", "count": 1 }])
@@ -517,4 +522,35 @@ async fn a_console_hears_about_every_step_through_a_subscription() {
         Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => {}
         other => panic!("expected the connection to be refused, got {other:?}"),
     }
+}
+
+/// A filing of its own subject (credit code, people's mobiles and emails, domain), numbered `i`.
+fn numbered_filing(i: u32) -> Value {
+    let first17 = format!("91110000MA0000{i:03}");
+    let code = format!("{first17}{}", beian::domain::identifiers::uscc::check_char(first17.as_bytes()));
+    let mut input = filing_input(&format!("北京示例{i}号科技有限公司"));
+    input["subject"]["certificateNumber"] = json!(code);
+    input["subject"]["responsiblePerson"]["mobile"] = json!(format!("1370013{i:04}"));
+    input["subject"]["responsiblePerson"]["email"] = json!(format!("zhang{i}@example.com"));
+    input["websites"][0]["responsiblePerson"]["mobile"] = json!(format!("1360013{i:04}"));
+    input["websites"][0]["responsiblePerson"]["email"] = json!(format!("li{i}@example.com"));
+    input["websites"][0]["domains"] = json!([format!("example{i}.com")]);
+    input["websites"][0]["homepageUrl"] = json!(format!("https://www.example{i}.com"));
+    input
+}
+
+#[tokio::test]
+async fn one_subject_has_one_order_in_flight() {
+    let Cast { app, applicant, .. } = cast().await;
+    let first = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let second = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    upload_materials(&app, &applicant, &first).await;
+    upload_materials(&app, &applicant, &second).await;
+    act(&app, &applicant, "submitFiling", &first).await;
+    let error = act_err(&app, &applicant, "submitFiling", &second).await;
+    assert_eq!(fields(&error), vec![("subject.certificateNumber".to_owned(), "ORDER_IN_FLIGHT".to_owned())]);
+    assert_eq!(state(&app, &applicant, &second).await["status"], "DRAFT");
+    // Once the first is withdrawn, the second may go.
+    act(&app, &applicant, "withdrawFiling", &first).await;
+    assert_eq!(act(&app, &applicant, "submitFiling", &second).await["status"], "PENDING_REVIEW");
 }

@@ -167,14 +167,8 @@ pub async fn approve_preliminary(
     now: DateTime<Utc>,
 ) -> Result<Filing, ServiceError> {
     ensure_assignee(db, actor, filing_id).await?;
-    let txn = write_txn(db).await?;
-    let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
     let step = Step::new(WorkflowAction::ApprovePreliminary, FilingAction::PreliminaryApproved);
-    let filing =
-        transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
-    start_sms_round(&txn, actor, filing_id, now).await?;
-    txn.commit().await?;
-    Ok(filing)
+    begin_sms_round(db, actor, filing_id, version, step, now).await
 }
 
 /// The preliminary review returns the filing to the applicant with its reasons.
@@ -317,9 +311,21 @@ pub async fn resubmit_to_miit(
     version: i32,
     now: DateTime<Utc>,
 ) -> Result<Filing, ServiceError> {
+    let step = Step::new(WorkflowAction::ResubmitToMiit, FilingAction::SmsResent);
+    begin_sms_round(db, actor, filing_id, version, step, now).await
+}
+
+/// Moves a filing into the SMS step: a new round of checks, one per responsible person, with a 24-hour window.
+async fn begin_sms_round(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    step: Step,
+    now: DateTime<Utc>,
+) -> Result<Filing, ServiceError> {
     let txn = write_txn(db).await?;
     let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
-    let step = Step::new(WorkflowAction::ResubmitToMiit, FilingAction::SmsResent);
     let filing =
         transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
     start_sms_round(&txn, actor, filing_id, now).await?;
@@ -335,6 +341,7 @@ pub async fn return_to_applicant(
     version: i32,
     reasons: Vec<ReturnReason>,
 ) -> Result<Filing, ServiceError> {
+    check_reasons(&reasons)?;
     let step = Step::new(WorkflowAction::ReturnToApplicant, FilingAction::ReturnedToApplicant)
         .details(serde_json::json!({ "reasons": reasons }));
     simple(db, actor, filing_id, version, step, |m| m.sms_deadline_at = Set(None)).await

@@ -309,12 +309,10 @@ impl AccountQuery {
         let page: Page<svc::Account> =
             svc::list_accounts(db(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
         Ok(AccountConnection {
-            page_info: super::types::PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: false,
-                start_cursor: page.items.first().map(|a| ids::encode_cursor(a.id)),
-                end_cursor: page.items.last().map(|a| ids::encode_cursor(a.id)),
-            },
+            page_info: super::types::PageInfo::forward(
+                page.has_next_page,
+                &page.items.iter().map(|a| ids::encode_cursor(a.id)).collect::<Vec<_>>(),
+            ),
             edges: page
                 .items
                 .into_iter()

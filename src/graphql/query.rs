@@ -89,12 +89,8 @@ impl FilingConnection {
 
     /// Where this page stands.
     async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.page.has_next_page,
-            has_previous_page: false,
-            start_cursor: self.page.items.first().map(|f| ids::encode_cursor(f.id)),
-            end_cursor: self.page.items.last().map(|f| ids::encode_cursor(f.id)),
-        }
+        let cursors: Vec<String> = self.page.items.iter().map(|f| ids::encode_cursor(f.id)).collect();
+        PageInfo::forward(self.page.has_next_page, &cursors)
     }
 
     /// How many filings match the filter in all (costs one counting query; ask only when shown).

@@ -562,6 +562,18 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+impl PageInfo {
+    /// The page information of a forward-only page whose items have these cursors, in order.
+    pub fn forward(has_next_page: bool, cursors: &[String]) -> Self {
+        Self {
+            has_next_page,
+            has_previous_page: false,
+            start_cursor: cursors.first().cloned(),
+            end_cursor: cursors.last().cloned(),
+        }
+    }
+}
+
 /// A filing and its cursor.
 #[derive(SimpleObject)]
 pub struct FilingEdge {

@@ -398,12 +398,7 @@ impl WorkflowQuery {
         .map_err(gql)?;
         let cursors: Vec<String> = page.items.iter().map(queue_cursor).collect();
         Ok(ReviewQueueConnection {
-            page_info: super::types::PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: false,
-                start_cursor: cursors.first().cloned(),
-                end_cursor: cursors.last().cloned(),
-            },
+            page_info: super::types::PageInfo::forward(page.has_next_page, &cursors),
             edges: page
                 .items
                 .into_iter()

@@ -20,6 +20,10 @@ pub struct Model {
     pub sms_deadline_at: Option<DateTimeUtc>,
     /// The subject's ICP number once the bureau approved.
     pub icp_number: Option<String>,
+    /// The filed record (an approved filing) this order amends; none for a first filing or an add-access order.
+    pub base_filing_id: Option<Uuid>,
+    /// The later order that replaced this filed record, once the bureau approved it.
+    pub superseded_by_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,10 @@ pub struct Model {
     pub remark: Option<String>,
     /// The website's ICP number once the bureau approved.
     pub icp_number: Option<String>,
+    /// What the order does with the website: NEW, CARRIED (from the record), CANCEL or CANCEL_ACCESS.
+    pub operation: String,
+    /// The filed website this one continues, for a carried or cancelled website.
+    pub base_website_id: Option<Uuid>,
     pub rp_name: String,
     pub rp_certificate_type: String,
     pub rp_certificate_number: String,

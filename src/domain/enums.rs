@@ -47,6 +47,33 @@ domain_enum! {
     }
 }
 
+impl FilingType {
+    /// Cancellation orders skip the preliminary review (初审): straight to the MIIT SMS check and the bureau.
+    pub fn skips_preliminary_review(self) -> bool {
+        matches!(self, Self::CancelSubject | Self::CancelWebsite | Self::CancelAccess)
+    }
+
+    /// Orders that amend a filed record (every type but a first filing and an add-access order, which bring a
+    /// subject this registrar has no record of).
+    pub fn amends_record(self) -> bool {
+        !matches!(self, Self::FirstFiling | Self::AddAccess)
+    }
+}
+
+domain_enum! {
+    /// What an order does with one of its websites.
+    WebsiteOperation {
+        /// A website new to the record (every website of a first filing or an add-access order, added websites).
+        New => "新增",
+        /// A filed website carried over from the record (unchanged, or changed by a change order).
+        Carried => "沿用",
+        /// A filed website this order cancels (注销网站).
+        Cancel => "注销",
+        /// A filed website this registrar stops hosting (取消接入); its number stays with the subject.
+        CancelAccess => "取消接入",
+    }
+}
+
 domain_enum! {
     /// Where a filing stands in the review workflow.
     FilingStatus {
@@ -261,6 +288,7 @@ domain_enum! {
         PreApprovalLicence => "前置审批文件",
         DomainCertificate => "域名证书",
         ResidenceProof => "居住证明",
+        CancellationApplication => "注销申请书",
         Other => "其他材料",
     }
 }

@@ -56,6 +56,12 @@ pub enum FieldErrorCode {
     MaterialMissing,
     MaterialNeedsRevision,
     OrderInFlight,
+    ChangeNotAllowed,
+    DomainRemovalNotAllowed,
+    NoChange,
+    LastWebsite,
+    NotCurrentRecord,
+    NumberMismatch,
 }
 
 /// Whether a finding blocks.
@@ -194,6 +200,25 @@ impl FieldErrorCode {
                 "This subject already has an order under review or at the bureau: one order per subject at a time.",
                 "该主体已有正在审核或管局审核中的备案订单，同一主体同时只能有一个订单。",
             ),
+            Self::ChangeNotAllowed => (
+                "This kind of order cannot change this: start the order type that does.",
+                "该类型的订单不能变更此项，请发起相应类型的订单。",
+            ),
+            Self::DomainRemovalNotAllowed => (
+                "A filed domain can only be removed by a website change order (变更网站).",
+                "已备案的域名只能通过变更网站订单删除。",
+            ),
+            Self::NoChange => ("This order changes nothing yet.", "该订单尚未作任何变更。"),
+            Self::LastWebsite => (
+                "A subject keeps at least one website: to cancel them all, cancel the subject (注销主体).",
+                "主体下至少保留一个网站；如需全部注销，请办理注销主体。",
+            ),
+            Self::NotCurrentRecord => (
+                "Orders start from the filed record as it stands now: this filing is not it (not approved yet, or \
+                 superseded by a later order, or cancelled).",
+                "只能基于当前有效的备案记录发起订单：该订单尚未备案、已被后续订单取代或已注销。",
+            ),
+            Self::NumberMismatch => ("This is not the ICP number this order names.", "与本订单所填的备案号不一致。"),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",

@@ -6,7 +6,7 @@ use validator::Validate;
 use super::{AccessMethod, CertificateType, Language, PreApprovalCategory, ServiceContent, SubjectType};
 
 /// A responsible person (负责人) of the subject or of a website.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct PersonInput {
     #[validate(length(min = 1, max = 100))]
     pub name: String,
@@ -22,7 +22,7 @@ pub struct PersonInput {
 }
 
 /// The subject (主体) of a filing.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct SubjectInput {
     pub subject_type: SubjectType,
     #[validate(length(min = 1, max = 200))]
@@ -48,7 +48,7 @@ pub struct SubjectInput {
 }
 
 /// A pre-approval (前置审批) a website holds.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct PreApprovalInput {
     pub category: PreApprovalCategory,
     #[validate(length(min = 1, max = 100))]
@@ -56,7 +56,7 @@ pub struct PreApprovalInput {
 }
 
 /// A website of a filing.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct WebsiteInput {
     #[validate(length(min = 1, max = 100))]
     pub name: String,
@@ -79,7 +79,7 @@ pub struct WebsiteInput {
 }
 
 /// A new first-filing draft: the subject and, optionally, its websites at once.
-#[derive(Clone, Debug, Validate, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct CreateFilingInput {
     #[validate(nested)]
     pub subject: SubjectInput,

@@ -81,12 +81,16 @@ pub struct RequiredMaterial {
     pub person: Option<String>,
 }
 
-/// The materials a filing needs, from the requirements table of the reference data.
+/// The materials a filing needs, from the requirements table of the reference data. Per-website materials are asked
+/// for the websites in `in_scope` (one flag per website of the form): every website of a first filing, the new and
+/// changed ones of an order that amends a filed record.
 pub fn required_materials(
     form: &crate::domain::forms::CreateFilingInput,
     filing_type: FilingType,
+    in_scope: &[bool],
     reference: &crate::domain::reference::ReferenceData,
 ) -> Vec<RequiredMaterial> {
+    let in_scope = |i: usize| in_scope.get(i).copied().unwrap_or(false);
     use crate::domain::reference::{MaterialCondition, MaterialScope};
     let subject = &form.subject;
     let mut out = Vec::new();
@@ -116,7 +120,7 @@ pub fn required_materials(
             MaterialScope::SubjectPerson => out.push(item(None, None, Some(&subject.responsible_person.name))),
             MaterialScope::WebsitePerson => {
                 let mut seen = vec![subject.responsible_person.certificate_number.to_uppercase()];
-                for (i, website) in form.websites.iter().enumerate() {
+                for (i, website) in form.websites.iter().enumerate().filter(|(i, _)| in_scope(*i)) {
                     let person = &website.responsible_person;
                     // A person responsible for several things shows their ID once.
                     if !seen.contains(&person.certificate_number.to_uppercase()) {
@@ -126,10 +130,10 @@ pub fn required_materials(
                 }
             }
             MaterialScope::Website => {
-                out.extend((0..form.websites.len()).map(|i| item(Some(i), None, None)));
+                out.extend((0..form.websites.len()).filter(|&i| in_scope(i)).map(|i| item(Some(i), None, None)));
             }
             MaterialScope::PreApproval => {
-                for (i, website) in form.websites.iter().enumerate() {
+                for (i, website) in form.websites.iter().enumerate().filter(|(i, _)| in_scope(*i)) {
                     out.extend(website.pre_approvals.iter().map(|a| item(Some(i), Some(a.category), None)));
                 }
             }
@@ -206,7 +210,7 @@ mod tests {
         };
         let reference = ReferenceData::built_in();
         let kinds = |form: &CreateFilingInput| -> Vec<(MaterialKind, Option<usize>)> {
-            required_materials(form, FilingType::FirstFiling, &reference)
+            required_materials(form, FilingType::FirstFiling, &vec![true; form.websites.len()], &reference)
                 .into_iter()
                 .map(|m| (m.kind, m.website))
                 .collect()
@@ -238,6 +242,29 @@ mod tests {
             websites: vec![],
         };
         assert!(!kinds(&individual).contains(&(SubjectCertificate, None)), "an individual's ID is the certificate");
+        // An add-website order asks per-website materials of its new website only; a cancellation asks for the
+        // application and the subject person's ID.
+        let of = |t: FilingType, scope: &[bool]| -> Vec<(MaterialKind, Option<usize>)> {
+            required_materials(&form, t, scope, &reference).into_iter().map(|m| (m.kind, m.website)).collect()
+        };
+        assert_eq!(
+            of(FilingType::AddWebsite, &[false, true]),
+            vec![
+                (IdCardFront, None),
+                (IdCardBack, None),
+                (IdCardFront, Some(1)),
+                (IdCardBack, Some(1)),
+                (FaceVideo, Some(1)),
+                (VerificationSheet, None),
+                (CommitmentLetter, None),
+                (SecurityAgreement, None),
+                (PreApprovalLicence, Some(1)),
+            ]
+        );
+        assert_eq!(
+            of(FilingType::CancelWebsite, &[false, false]),
+            vec![(IdCardFront, None), (IdCardBack, None), (CancellationApplication, None)]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod forms;
 pub mod identifiers;
 pub mod masking;
 pub mod materials;
+pub mod orders;
 pub mod province;
 pub mod reference;
 pub mod rules;

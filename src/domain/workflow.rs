@@ -21,6 +21,8 @@ pub enum WorkflowRole {
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum WorkflowAction {
     Submit,
+    /// Submitting a cancellation order (注销, 取消接入): it skips the preliminary review.
+    SubmitCancellation,
     Withdraw,
     Abandon,
     ClaimReview,
@@ -42,6 +44,9 @@ use WorkflowRole as R;
 const TRANSITIONS: &[(WorkflowAction, FilingStatus, &[WorkflowRole], FilingStatus)] = &[
     (A::Submit, Draft, &[R::Applicant], PendingReview),
     (A::Submit, Returned, &[R::Applicant], PendingReview),
+    // Cancellation orders go straight to the MIIT SMS check.
+    (A::SubmitCancellation, Draft, &[R::Applicant], SmsVerification),
+    (A::SubmitCancellation, Returned, &[R::Applicant], SmsVerification),
     // Before the 初审 decision the applicant may take the filing back and edit it.
     (A::Withdraw, PendingReview, &[R::Applicant], Draft),
     (A::Withdraw, InReview, &[R::Applicant], Draft),
@@ -107,8 +112,8 @@ mod tests {
                 }
             }
         }
-        // 24 allowed (state, action, role) combinations of the 9 x 13 x 4 possible.
-        assert_eq!(allowed, 24);
+        // 26 allowed (state, action, role) combinations of the 9 x 14 x 4 possible.
+        assert_eq!(allowed, 26);
     }
 
     #[test]
@@ -147,6 +152,9 @@ mod tests {
         assert_eq!(next(SmsVerification, A::SmsFailed, R::System), Some(SmsFailed));
         assert_eq!(next(SmsFailed, A::ResubmitToMiit, R::Registrar), Some(SmsVerification));
         assert_eq!(next(BureauReview, A::BureauReject, R::Registrar), Some(Returned));
+        // A cancellation skips the preliminary review, there and after a return.
+        assert_eq!(next(Draft, A::SubmitCancellation, R::Applicant), Some(SmsVerification));
+        assert_eq!(next(Returned, A::SubmitCancellation, R::Applicant), Some(SmsVerification));
     }
 
     #[test]
@@ -164,7 +172,9 @@ mod tests {
                 assert_eq!(next(Abandoned, action, role), None);
             }
         }
-        assert_eq!(available(Draft, R::Applicant), vec![A::Submit, A::Abandon]);
+        assert_eq!(available(Draft, R::Applicant), vec![A::Submit, A::SubmitCancellation, A::Abandon]);
+        assert_eq!(next(Draft, A::SubmitCancellation, R::Reviewer), None);
+        assert_eq!(next(PendingReview, A::SubmitCancellation, R::Applicant), None);
         assert!(available(PendingReview, R::Reviewer).contains(&A::ClaimReview));
     }
 }

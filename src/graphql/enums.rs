@@ -29,6 +29,20 @@ pub enum FilingType {
     CancelAccess,
 }
 
+/// What an order does with one of its websites.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "domain::WebsiteOperation")]
+pub enum WebsiteOperation {
+    /// 新增: new to the record (every website of a first filing or an add-access order, an added website)
+    New,
+    /// 沿用: a filed website carried over from the record (changed only where the order's type allows)
+    Carried,
+    /// 注销: the order cancels the website's filing
+    Cancel,
+    /// 取消接入: the registrar stops hosting the website; its number stays with the subject
+    CancelAccess,
+}
+
 /// Where a filing stands in the review workflow.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "domain::FilingStatus")]
@@ -433,6 +447,8 @@ pub enum MaterialKind {
     DomainCertificate,
     /// 居住证明: proof of residence for individuals filing outside their ID's province.
     ResidenceProof,
+    /// 注销申请书: the signed application of a cancellation order (注销主体, 注销网站, 取消接入).
+    CancellationApplication,
     /// 其他材料: anything else the registrar asks for.
     Other,
 }
@@ -467,6 +483,8 @@ pub enum ChecklistItemState {
 pub enum WorkflowAction {
     /// submitFiling
     Submit,
+    /// submitFiling of a cancellation order (straight to the MIIT SMS check)
+    SubmitCancellation,
     /// withdrawFiling
     Withdraw,
     /// abandonFiling

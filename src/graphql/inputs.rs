@@ -89,14 +89,31 @@ pub struct WebsiteInput {
     pub responsible_person: PersonInput,
 }
 
-/// A new first-filing draft.
+/// A new draft: a first filing (首次备案), or an add-access order (新增接入) for a subject the bureau already filed
+/// through another registrar. Orders that amend a record filed here start from it with `startOrder`.
 #[derive(InputObject)]
 pub struct CreateFilingInput {
+    /// FIRST_FILING (the default) or ADD_ACCESS.
+    pub filing_type: Option<enums::FilingType>,
+    /// For ADD_ACCESS: the subject's ICP number (京ICP备2026000001号), in the subject's province.
+    pub icp_number: Option<String>,
     /// The subject.
     pub subject: SubjectInput,
     /// Websites to add at once (more can be added later with `addWebsite`).
     #[graphql(default)]
     pub websites: Vec<WebsiteInput>,
+}
+
+/// Start an order from a filed record.
+#[derive(InputObject)]
+pub struct StartOrderInput {
+    /// The filed record: a filing whose `isCurrentRecord` is true.
+    pub filing_id: ID,
+    /// ADD_WEBSITE, CHANGE_SUBJECT, CHANGE_WEBSITE, CHANGE_ACCESS, CANCEL_SUBJECT, CANCEL_WEBSITE or CANCEL_ACCESS.
+    pub filing_type: enums::FilingType,
+    /// For CANCEL_WEBSITE and CANCEL_ACCESS: the record's websites the order cancels.
+    #[graphql(default)]
+    pub website_ids: Vec<ID>,
 }
 
 /// Replace the subject of a draft.
@@ -211,9 +228,20 @@ impl From<WebsiteInput> for svc::WebsiteInput {
     }
 }
 
-impl From<CreateFilingInput> for svc::CreateFilingInput {
-    fn from(c: CreateFilingInput) -> Self {
-        Self { subject: c.subject.into(), websites: c.websites.into_iter().map(Into::into).collect() }
+impl CreateFilingInput {
+    /// The form, and what kind of order it starts.
+    pub fn split(self) -> (svc::CreateFilingInput, crate::services::filings::NewOrder) {
+        let order = crate::services::filings::NewOrder {
+            filing_type: self.filing_type.map(Into::into),
+            icp_number: self.icp_number,
+        };
+        (
+            svc::CreateFilingInput {
+                subject: self.subject.into(),
+                websites: self.websites.into_iter().map(Into::into).collect(),
+            },
+            order,
+        )
     }
 }
 

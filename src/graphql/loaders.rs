@@ -35,6 +35,9 @@ pub struct AccountById(pub Uuid);
 /// Key: the attachments of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttachmentsOf(pub Uuid);
+/// Key: a filing by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FilingById(pub Uuid);
 /// Key: the audit trail of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventsOf(pub Uuid);
@@ -69,6 +72,17 @@ impl Loader<EventsOf> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect())
+    }
+}
+
+impl Loader<FilingById> for TenantLoader {
+    type Value = crate::services::models::Filing;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[FilingById]) -> Result<HashMap<FilingById, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = filings::filings_by_id(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, f)| (FilingById(id), f)).collect())
     }
 }
 

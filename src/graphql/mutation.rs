@@ -6,7 +6,8 @@ use super::context::{actor, announce, db, reference};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
-    AddWebsiteInput, CreateFilingInput, RemoveWebsiteInput, UpdateFilingSubjectInput, UpdateWebsiteInput,
+    AddWebsiteInput, CreateFilingInput, RemoveWebsiteInput, StartOrderInput, UpdateFilingSubjectInput,
+    UpdateWebsiteInput,
 };
 use super::types::{Filing, Website};
 use crate::services::filings;
@@ -25,11 +26,33 @@ pub struct WebsitePayload {
 
 #[Object]
 impl FilingMutation {
-    /// Creates a first-filing (首次备案) draft with its subject and, optionally, websites. Every refused field is
-    /// listed in `extensions.fields` of a BAD_USER_INPUT error, and nothing is written.
+    /// Creates a first-filing (首次备案) draft with its subject and, optionally, websites; or, with
+    /// `filingType: ADD_ACCESS` and the subject's `icpNumber`, an add-access order (新增接入) for a subject filed
+    /// through another registrar. Every refused field is listed in `extensions.fields` of a BAD_USER_INPUT error, and
+    /// nothing is written.
     async fn create_filing(&self, ctx: &Context<'_>, input: CreateFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = filings::create_filing(db(ctx), actor, reference(ctx), input.into()).await.map_err(gql)?;
+        let (form, order) = input.split();
+        let filing = filings::create_filing(db(ctx), actor, reference(ctx), form, order).await.map_err(gql)?;
+        announce(ctx, &filing);
+        Ok(Filing(filing))
+    }
+
+    /// Starts an order from a filed record (a filing whose `isCurrentRecord` is true): add website (新增网站), change
+    /// subject / website / access (变更), cancel subject / website / access (注销, 取消接入). The draft holds the record
+    /// as it stands; edit it with the usual mutations, within what the order's type allows (CHANGE_NOT_ALLOWED,
+    /// DOMAIN_REMOVAL_NOT_ALLOWED otherwise), and submit it. Cancel-website and cancel-access orders name their
+    /// websites. One open order per record (ORDER_IN_FLIGHT); a record that is not current is NOT_CURRENT_RECORD.
+    async fn start_order(&self, ctx: &Context<'_>, input: StartOrderInput) -> Result<Filing> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
+        let mut websites = Vec::new();
+        for (i, website) in input.website_ids.iter().enumerate() {
+            websites.push(ids::decode(website, Kind::Website, &format!("websiteIds[{i}]")).map_err(gql)?);
+        }
+        let filing = crate::services::orders::start(db(ctx), actor, id, input.filing_type.into(), websites)
+            .await
+            .map_err(gql)?;
         announce(ctx, &filing);
         Ok(Filing(filing))
     }

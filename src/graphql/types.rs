@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::enums;
 use super::ids::{self, Kind};
-use super::loaders::{AccountById, AttachmentsOf, EventsOf, SubjectOf, TenantLoader, WebsitesOf, loader_error};
+use super::loaders::{
+    AccountById, AttachmentsOf, EventsOf, FilingById, SubjectOf, TenantLoader, WebsitesOf, loader_error,
+};
 use crate::domain;
 use crate::services::{ServiceError, audit, models};
 
@@ -92,9 +94,48 @@ impl Filing {
         self.0.sms_deadline_at
     }
 
-    /// The subject's ICP number, once the bureau approved.
+    /// The subject's ICP number: once the bureau approved; from the start for an order that amends a filed record
+    /// and for an add-access order (the number it names).
     async fn icp_number(&self) -> Option<&str> {
         self.0.icp_number.as_deref()
+    }
+
+    /// The filed record this order amends (null for a first filing and an add-access order).
+    async fn base_filing(&self, ctx: &Context<'_>) -> Result<Option<Filing>> {
+        let Some(base) = self.0.base_filing_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx).load_one(FilingById(base)).await.map_err(loader_error)?.map(Filing))
+    }
+
+    /// The later order that replaced this filed record once the bureau approved it.
+    async fn superseded_by(&self, ctx: &Context<'_>) -> Result<Option<Filing>> {
+        let Some(next) = self.0.superseded_by_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx).load_one(FilingById(next)).await.map_err(loader_error)?.map(Filing))
+    }
+
+    /// Whether this filing is its subject's filed record as it stands now: approved, not replaced by a later order,
+    /// not a cancelled subject. Orders (add website, changes, cancellations) start from it with `startOrder`.
+    async fn is_current_record(&self) -> bool {
+        self.0.is_current_record()
+    }
+
+    /// The order types the caller may start from this filing now (empty unless it is the current record).
+    async fn available_order_types(&self, ctx: &Context<'_>) -> Result<Vec<enums::FilingType>> {
+        let actor = super::context::actor(ctx)?;
+        Ok(crate::services::orders::startable_types(actor, &self.0).into_iter().map(Into::into).collect())
+    }
+
+    /// What this order changes in the filed record it amends, field by field (website paths follow the order's
+    /// websites; personal data masked). Empty for a first filing and an add-access order.
+    async fn changes_from_record(&self, ctx: &Context<'_>) -> Result<Vec<FieldChange>> {
+        let actor = super::context::actor(ctx)?;
+        let changes = crate::services::orders::changes_from_record(super::context::db(ctx), actor, &self.0)
+            .await
+            .map_err(super::error::gql)?;
+        Ok(changes.into_iter().map(FieldChange::from).collect())
     }
 
     /// The MIIT SMS checks of the current round, one per responsible person.
@@ -403,9 +444,14 @@ impl Website {
         self.0.remark.as_deref()
     }
 
-    /// The website's ICP number, once the bureau approved.
+    /// The website's ICP number, once the bureau approved (carried over from the record in later orders).
     async fn icp_number(&self) -> Option<&str> {
         self.0.icp_number.as_deref()
+    }
+
+    /// What the order does with this website: new, carried over from the filed record, cancelled, access ended.
+    async fn operation(&self) -> enums::WebsiteOperation {
+        self.0.operation.into()
     }
 
     /// The website's responsible person (网站负责人), who does the face verification.

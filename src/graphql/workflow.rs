@@ -55,9 +55,12 @@ pub struct WebsiteNumberInput {
 /// The bureau's approval.
 #[derive(InputObject)]
 pub struct BureauApprovalInput {
-    /// The subject's number, e.g. 京ICP备2026000001号 (the filing's province prefix).
-    pub subject_number: String,
-    /// One number per website.
+    /// The subject's number, e.g. 京ICP备2026000001号 (the filing's province prefix). Required for a first filing;
+    /// an order that already carries the subject's number keeps it (a number given must match).
+    pub subject_number: Option<String>,
+    /// One number per website that has none yet (every website of a first filing or an add-access order, the new
+    /// websites of an add-website order). Websites that have one keep it.
+    #[graphql(default)]
     pub websites: Vec<WebsiteNumberInput>,
 }
 
@@ -268,7 +271,7 @@ impl WorkflowMutation {
                 for w in approval.websites {
                     websites.push((ids::decode(&w.website_id, Kind::Website, "websiteId").map_err(gql)?, w.number));
                 }
-                Some((approval.subject_number, websites))
+                Some(svc::BureauApproval { subject_number: approval.subject_number, websites })
             }
         };
         let filing =

@@ -592,7 +592,10 @@ pub async fn checklist(
     filing_id: Uuid,
 ) -> Result<Vec<ChecklistItem>, ServiceError> {
     let filing = super::filings::get_filing(db, actor, filing_id).await?;
-    let (form, website_ids) = super::rules::stored_form(db, actor, filing_id).await?;
+    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let record = super::orders::record_of_order(db, actor, &filing).await?;
+    let in_scope = super::orders::websites_in_scope(filing.filing_type, &stored, record.as_ref());
+    let website_ids: Vec<Uuid> = stored.websites.iter().map(|w| w.id).collect();
     let uploaded: Vec<Attachment> = attachments_by_filing(db, actor, &[filing_id])
         .await?
         .remove(&filing_id)
@@ -600,7 +603,7 @@ pub async fn checklist(
         .into_iter()
         .filter(|a| a.status == AttachmentStatus::Uploaded)
         .collect();
-    let required = crate::domain::materials::required_materials(&form, filing.filing_type, reference);
+    let required = crate::domain::materials::required_materials(&stored.form, filing.filing_type, &in_scope, reference);
     Ok(required
         .into_iter()
         .map(|item| {

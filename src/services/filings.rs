@@ -18,11 +18,11 @@ use super::inputs::{
     validate_subject, validate_website,
 };
 use super::models::{Filing, FilingEvent, Subject, Website};
-use super::{Page, ServiceError, rules};
+use super::{Page, ServiceError, orders, rules};
 use crate::auth::Actor;
 use crate::domain::masking::{mask_certificate_number, mask_email, mask_phone};
 use crate::domain::reference::ReferenceData;
-use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, Province};
+use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, Province, WebsiteOperation};
 use entity::{filing, filing_event, filing_subject, website};
 
 /// Filters of the filing list; every set filter must match.
@@ -38,16 +38,28 @@ pub struct FilingFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Creates a first-filing draft with its subject and, optionally, its websites.
+/// What kind of order a new draft is: a first filing, or an add-access order (新增接入) for a subject the bureau
+/// already filed (through another registrar), which names the subject's ICP number.
+#[derive(Clone, Debug, Default)]
+pub struct NewOrder {
+    pub filing_type: Option<FilingType>,
+    pub icp_number: Option<String>,
+}
+
+/// Creates a draft with its subject and, optionally, its websites: a first filing, or an add-access order.
 #[instrument(skip_all, fields(tenant = %actor.tenant_id))]
 pub async fn create_filing(
     db: &DatabaseConnection,
     actor: &Actor,
     reference: &ReferenceData,
     mut input: CreateFilingInput,
+    order: NewOrder,
 ) -> Result<Filing, ServiceError> {
     require_editor(actor)?;
-    let basic = validate_create_filing(&mut input);
+    let mut basic = validate_create_filing(&mut input);
+    let filing_type = order.filing_type.unwrap_or(FilingType::FirstFiling);
+    let icp_number = order.icp_number.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    basic.extend(new_order_errors(filing_type, icp_number.as_deref(), &input.subject.province_code));
     let found = rules::findings(db, actor, reference, &input, None, false).await?;
     let errors = rules::merge(basic, found);
     if !errors.is_empty() {
@@ -56,44 +68,94 @@ pub async fn create_filing(
     let now = Utc::now();
     let filing_id = Uuid::now_v7();
     let txn = super::write_txn(db).await?;
+    let draft = NewDraft { id: filing_id, owner: actor.owner_scope(), filing_type, icp_number, base: None };
+    let row = insert_draft(&txn, actor, draft, None, now).await?;
+    subject_row(actor, filing_id, Uuid::now_v7(), &input.subject).insert(&txn).await?;
+    for website in &input.websites {
+        let mut row = website_row(actor, filing_id, Uuid::now_v7(), website, now, now);
+        row.operation = Set(WebsiteOperation::New.as_str().to_owned());
+        row.base_website_id = Set(None);
+        row.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(filing = %filing_id, "filing draft created");
+    Filing::try_from(row)
+}
+
+/// A new draft order.
+pub(crate) struct NewDraft {
+    pub id: Uuid,
+    pub owner: Option<Uuid>,
+    pub filing_type: FilingType,
+    pub icp_number: Option<String>,
+    /// The filed record it amends.
+    pub base: Option<Uuid>,
+}
+
+/// Inserts a draft's filing row and the event that created it (with `details`).
+pub(crate) async fn insert_draft(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    draft: NewDraft,
+    details: Option<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<filing::Model, ServiceError> {
     let row = filing::ActiveModel {
-        id: Set(filing_id),
+        id: Set(draft.id),
         tenant_id: Set(actor.tenant_id),
-        owner_account_id: Set(actor.owner_scope()),
-        filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
+        owner_account_id: Set(draft.owner),
+        filing_type: Set(draft.filing_type.as_str().to_owned()),
         status: Set(FilingStatus::Draft.as_str().to_owned()),
         version: Set(1),
         reviewer_id: Set(None),
         submitted_at: Set(None),
         sms_deadline_at: Set(None),
-        icp_number: Set(None),
+        icp_number: Set(draft.icp_number),
+        base_filing_id: Set(draft.base),
+        superseded_by_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    subject_row(actor, filing_id, Uuid::now_v7(), &input.subject).insert(&txn).await?;
-    for website in &input.websites {
-        website_row(actor, filing_id, Uuid::now_v7(), website, now, now).insert(&txn).await?;
+    let event = NewEvent {
+        filing_id: draft.id,
+        action: FilingAction::FilingCreated,
+        from_status: None,
+        to_status: Some(FilingStatus::Draft),
+        changes: Vec::new(),
+        reason: None,
+        details,
+        at: now,
+    };
+    audit::record(txn, actor, event).await?;
+    Ok(row)
+}
+
+/// What is wrong with the kind of a new draft: only first filings and add-access orders start from a form (the
+/// others from a filed record), and an add-access order names the subject's ICP number in its province.
+fn new_order_errors(filing_type: FilingType, icp_number: Option<&str>, province_code: &str) -> Vec<FieldError> {
+    match (filing_type, icp_number) {
+        (FilingType::FirstFiling, None) => vec![],
+        (FilingType::FirstFiling, Some(_)) => {
+            vec![FieldError::new("icpNumber", FieldErrorCode::ChangeNotAllowed).with_message(
+                "A first filing receives its number from the bureau; a subject already filed elsewhere comes with an \
+                 add-access order (ADD_ACCESS).",
+                "首次备案的备案号由管局下发；已在其他接入商备案的主体请办理新增接入。",
+            )]
+        }
+        (FilingType::AddAccess, None) => vec![FieldError::new("icpNumber", FieldErrorCode::Required).with_message(
+            "An add-access order names the subject's ICP number (京ICP备2026000001号).",
+            "新增接入须填写主体备案号（如 京ICP备2026000001号）。",
+        )],
+        (FilingType::AddAccess, Some(number)) => {
+            super::workflow::subject_number(number, province_code, "icpNumber").err().map(|e| *e).into_iter().collect()
+        }
+        (_, _) => vec![FieldError::new("filingType", FieldErrorCode::ChangeNotAllowed).with_message(
+            "Orders that amend a filed record start from it with startOrder.",
+            "基于已有备案的订单请通过 startOrder 从该备案发起。",
+        )],
     }
-    audit::record(
-        &txn,
-        actor,
-        NewEvent {
-            filing_id,
-            action: FilingAction::FilingCreated,
-            from_status: None,
-            to_status: Some(FilingStatus::Draft),
-            changes: Vec::new(),
-            reason: None,
-            details: None,
-            at: now,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(filing = %filing_id, "filing draft created");
-    Filing::try_from(row)
 }
 
 /// Replaces the subject of an editable filing.
@@ -111,10 +173,13 @@ pub async fn update_subject(
     let now = Utc::now();
     let txn = super::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
-    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let current = &stored.form;
     let prospective = CreateFilingInput { subject: subject.clone(), websites: current.websites.clone() };
-    let errors =
-        rules::merge(basic, introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?);
+    let mut errors =
+        rules::merge(basic, introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?);
+    let record = orders::record_of_order(&txn, actor, &after).await?;
+    errors.extend(orders::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -124,7 +189,7 @@ pub async fn update_subject(
         .one(&txn)
         .await?
         .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("filing {filing_id} has no subject")))?;
-    let changes = subject_changes(&old, &subject);
+    let changes = subject_changes(&current.subject, &subject);
     if changes.is_empty() {
         // Nothing to record: leave the version where it was.
         txn.rollback().await?;
@@ -152,10 +217,16 @@ pub async fn add_website(
     let txn = super::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "addWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
-    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let current = &stored.form;
     let mut prospective = current.clone();
     prospective.websites.push(input.clone());
-    let introduced = introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?;
+    let website_id = Uuid::now_v7();
+    let mut websites = stored.websites.clone();
+    websites.push(rules::StoredWebsite { id: website_id, operation: WebsiteOperation::New, base_website_id: None });
+    let mut introduced = introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?;
+    let record = orders::record_of_order(&txn, actor, &after).await?;
+    introduced.extend(orders::violations(after.filing_type, &prospective, &websites, record.as_ref(), false));
     let mut errors = rules::merge(basic, rules::as_website_input(introduced, existing.len()));
     if existing.len() >= MAX_WEBSITES_PER_FILING {
         errors.push(FieldError::new("filingId", FieldErrorCode::TooMany).with_message(
@@ -167,7 +238,10 @@ pub async fn add_website(
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let row = website_row(actor, filing_id, Uuid::now_v7(), &input, now, now).insert(&txn).await?;
+    let mut row = website_row(actor, filing_id, website_id, &input, now, now);
+    row.operation = Set(WebsiteOperation::New.as_str().to_owned());
+    row.base_website_id = Set(None);
+    let row = row.insert(&txn).await?;
     let changes = vec![audit::FieldChange { field: "website".into(), old: None, new: Some(input.name.clone()) }];
     record_edit(&txn, actor, &after, FilingAction::WebsiteAdded, changes, now).await?;
     txn.commit().await?;
@@ -196,16 +270,19 @@ pub async fn update_website(
         return Err(ServiceError::NotFound);
     };
     let old = existing[index].clone();
-    let (current, _) = rules::stored_form(&txn, actor, filing_id).await?;
+    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let current = &stored.form;
     let mut prospective = current.clone();
     prospective.websites[index] = input.clone();
-    let introduced = introduced_errors(&txn, actor, reference, &prospective, &current, filing_id).await?;
+    let mut introduced = introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?;
+    let record = orders::record_of_order(&txn, actor, &after).await?;
+    introduced.extend(orders::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
     let mut errors = rules::merge(basic, rules::as_website_input(introduced, index));
     errors.extend(domains_taken_by_others(&existing, Some(website_id), &input.domains));
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let changes = website_changes(&old, &input)?;
+    let changes = website_changes("website", &current.websites[index], &input);
     if changes.is_empty() {
         txn.rollback().await?;
         return Ok((before, Website::try_from(old)?));
@@ -243,6 +320,18 @@ pub async fn remove_website(
     let now = Utc::now();
     let txn = super::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "removeWebsite", now).await?;
+    if after.filing_type.amends_record() {
+        let mut stored = rules::stored_filing(&txn, actor, filing_id).await?;
+        if let Some(index) = stored.websites.iter().position(|w| w.id == website_id) {
+            stored.form.websites.remove(index);
+            stored.websites.remove(index);
+        }
+        let record = orders::record_of_order(&txn, actor, &after).await?;
+        let errors = orders::violations(after.filing_type, &stored.form, &stored.websites, record.as_ref(), false);
+        if !errors.is_empty() {
+            return Err(ServiceError::InvalidInput(errors));
+        }
+    }
     let removed = website::Entity::find()
         .filter(website::Column::TenantId.eq(actor.tenant_id))
         .filter(website::Column::Id.eq(website_id))
@@ -254,6 +343,16 @@ pub async fn remove_website(
     record_edit(&txn, actor, &after, FilingAction::WebsiteRemoved, changes, now).await?;
     txn.commit().await?;
     Ok(after)
+}
+
+/// Filings of the caller's tenant by id (those the caller may see).
+pub async fn filings_by_id(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Filing>, ServiceError> {
+    let rows = visible(actor).filter(filing::Column::Id.is_in(ids.iter().copied())).all(db).await?;
+    rows.into_iter().map(|row| Filing::try_from(row).map(|f| (f.id, f))).collect()
 }
 
 /// One filing of the caller's tenant.
@@ -569,6 +668,9 @@ fn website_row(
         remark: Set(w.remark.clone()),
         // Issued by the bureau, never by the applicant's form: an edit leaves it as it is.
         icp_number: sea_orm::ActiveValue::NotSet,
+        // What the order does with the website is set when the row is created, never by an edit.
+        operation: sea_orm::ActiveValue::NotSet,
+        base_website_id: sea_orm::ActiveValue::NotSet,
         rp_name: Set(p.name.clone()),
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
         rp_certificate_number: Set(p.certificate_number.clone()),
@@ -580,36 +682,31 @@ fn website_row(
     }
 }
 
-/// A responsible person as stored, for comparison with an input.
-struct StoredPerson<'a> {
-    name: &'a str,
-    certificate_type: &'a str,
-    certificate_number: &'a str,
-    mobile: &'a str,
-    emergency_phone: Option<&'a str>,
-    email: &'a str,
-}
-
-fn person_changes(changes: &mut ChangeSet, prefix: &str, old: StoredPerson<'_>, new: &PersonInput) {
+fn person_changes(changes: &mut ChangeSet, prefix: &str, old: &PersonInput, new: &PersonInput) {
     let f = |name: &str| format!("{prefix}.{name}");
-    changes.compare(f("name"), Some(old.name), Some(&new.name));
-    changes.compare(f("certificateType"), Some(old.certificate_type), Some(new.certificate_type.as_str()));
+    changes.compare(f("name"), Some(&old.name), Some(&new.name));
+    changes.compare(f("certificateType"), Some(old.certificate_type.as_str()), Some(new.certificate_type.as_str()));
     changes.compare_masked(
         f("certificateNumber"),
-        Some(old.certificate_number),
+        Some(&old.certificate_number),
         Some(&new.certificate_number),
         mask_certificate_number,
     );
-    changes.compare_masked(f("mobile"), Some(old.mobile), Some(&new.mobile), mask_phone);
-    changes.compare_masked(f("emergencyPhone"), old.emergency_phone, new.emergency_phone.as_deref(), mask_phone);
-    changes.compare_masked(f("email"), Some(old.email), Some(&new.email), mask_email);
+    changes.compare_masked(f("mobile"), Some(&old.mobile), Some(&new.mobile), mask_phone);
+    changes.compare_masked(
+        f("emergencyPhone"),
+        old.emergency_phone.as_deref(),
+        new.emergency_phone.as_deref(),
+        mask_phone,
+    );
+    changes.compare_masked(f("email"), Some(&old.email), Some(&new.email), mask_email);
 }
 
-fn subject_changes(old: &filing_subject::Model, new: &SubjectInput) -> ChangeSet {
+fn subject_changes(old: &SubjectInput, new: &SubjectInput) -> ChangeSet {
     let mut c = ChangeSet::default();
-    c.compare("subject.subjectType", Some(&old.subject_type), Some(new.subject_type.as_str()));
+    c.compare("subject.subjectType", Some(old.subject_type.as_str()), Some(new.subject_type.as_str()));
     c.compare("subject.name", Some(&old.name), Some(&new.name));
-    c.compare("subject.certificateType", Some(&old.certificate_type), Some(new.certificate_type.as_str()));
+    c.compare("subject.certificateType", Some(old.certificate_type.as_str()), Some(new.certificate_type.as_str()));
     c.compare_masked(
         "subject.certificateNumber",
         Some(&old.certificate_number),
@@ -623,64 +720,69 @@ fn subject_changes(old: &filing_subject::Model, new: &SubjectInput) -> ChangeSet
     c.compare("subject.mailingAddress", Some(&old.mailing_address), Some(&new.mailing_address));
     c.compare("subject.investor", old.investor.as_deref(), new.investor.as_deref());
     c.compare("subject.remark", old.remark.as_deref(), new.remark.as_deref());
+    let flag = |b: bool| if b { "true" } else { "false" };
     c.compare(
         "subject.responsiblePersonIsLegalRepresentative",
-        Some(if old.rp_is_legal_representative { "true" } else { "false" }),
-        Some(if new.responsible_person_is_legal_representative { "true" } else { "false" }),
+        Some(flag(old.responsible_person_is_legal_representative)),
+        Some(flag(new.responsible_person_is_legal_representative)),
     );
-    let stored = StoredPerson {
-        name: &old.rp_name,
-        certificate_type: &old.rp_certificate_type,
-        certificate_number: &old.rp_certificate_number,
-        mobile: &old.rp_mobile,
-        emergency_phone: old.rp_emergency_phone.as_deref(),
-        email: &old.rp_email,
-    };
-    person_changes(&mut c, "subject.responsiblePerson", stored, &new.responsible_person);
+    person_changes(&mut c, "subject.responsiblePerson", &old.responsible_person, &new.responsible_person);
     c
 }
 
-fn website_changes(old: &website::Model, new: &WebsiteInput) -> Result<ChangeSet, ServiceError> {
-    let parsed = Website::try_from(old.clone())?;
-    let list = |items: Vec<&str>| items.join(", ");
-    let mut c = ChangeSet::default();
-    c.compare("website.name", Some(&old.name), Some(&new.name));
-    c.compare("website.domains", Some(&parsed.domains.join(", ")), Some(&new.domains.join(", ")));
-    c.compare("website.homepageUrl", Some(&old.homepage_url), Some(&new.homepage_url));
-    c.compare(
-        "website.serviceContent",
-        Some(&list(parsed.service_content.iter().map(|s| s.as_str()).collect())),
-        Some(&list(new.service_content.iter().map(|s| s.as_str()).collect())),
-    );
-    c.compare(
-        "website.languages",
-        Some(&list(parsed.languages.iter().map(|l| l.as_str()).collect())),
-        Some(&list(new.languages.iter().map(|l| l.as_str()).collect())),
-    );
-    let approvals = |items: Vec<(&str, &str)>| items.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>();
-    c.compare(
-        "website.preApprovals",
-        Some(
-            &approvals(parsed.pre_approvals.iter().map(|a| (a.category.as_str(), a.licence_number.as_str())).collect())
-                .join(", "),
-        ),
-        Some(
-            &approvals(new.pre_approvals.iter().map(|a| (a.category.as_str(), a.licence_number.as_str())).collect())
-                .join(", "),
-        ),
-    );
-    c.compare("website.accessMethod", Some(&old.access_method), Some(new.access_method.as_str()));
-    c.compare("website.remark", old.remark.as_deref(), new.remark.as_deref());
-    let stored = StoredPerson {
-        name: &old.rp_name,
-        certificate_type: &old.rp_certificate_type,
-        certificate_number: &old.rp_certificate_number,
-        mobile: &old.rp_mobile,
-        emergency_phone: old.rp_emergency_phone.as_deref(),
-        email: &old.rp_email,
+/// The changes between two versions of a website, under `prefix` (`website` in the audit trail of an edit,
+/// `websites[i]` against a filed record).
+fn website_changes(prefix: &str, old: &WebsiteInput, new: &WebsiteInput) -> ChangeSet {
+    let f = |name: &str| format!("{prefix}.{name}");
+    let names = |items: Vec<&str>| items.join(", ");
+    let approvals = |w: &WebsiteInput| {
+        w.pre_approvals.iter().map(|a| format!("{} {}", a.category.as_str(), a.licence_number)).collect::<Vec<_>>()
     };
-    person_changes(&mut c, "website.responsiblePerson", stored, &new.responsible_person);
-    Ok(c)
+    let mut c = ChangeSet::default();
+    c.compare(f("name"), Some(&old.name), Some(&new.name));
+    c.compare(f("domains"), Some(&old.domains.join(", ")), Some(&new.domains.join(", ")));
+    c.compare(f("homepageUrl"), Some(&old.homepage_url), Some(&new.homepage_url));
+    c.compare(
+        f("serviceContent"),
+        Some(&names(old.service_content.iter().map(|s| s.as_str()).collect())),
+        Some(&names(new.service_content.iter().map(|s| s.as_str()).collect())),
+    );
+    c.compare(
+        f("languages"),
+        Some(&names(old.languages.iter().map(|l| l.as_str()).collect())),
+        Some(&names(new.languages.iter().map(|l| l.as_str()).collect())),
+    );
+    c.compare(f("preApprovals"), Some(&approvals(old).join(", ")), Some(&approvals(new).join(", ")));
+    c.compare(f("accessMethod"), Some(old.access_method.as_str()), Some(new.access_method.as_str()));
+    c.compare(f("remark"), old.remark.as_deref(), new.remark.as_deref());
+    person_changes(&mut c, &f("responsiblePerson"), &old.responsible_person, &new.responsible_person);
+    c
+}
+
+/// What an order changes in the record it amends: subject fields, each carried website's fields, new websites and
+/// the websites it cancels (paths in the order's website order).
+pub(crate) fn form_changes(record: &super::orders::Record, order: &rules::StoredFiling) -> Vec<audit::FieldChange> {
+    use crate::domain::WebsiteOperation;
+    let mut changes = subject_changes(&record.form.subject, &order.form.subject).into_vec();
+    for (i, (form, stored)) in order.form.websites.iter().zip(&order.websites).enumerate() {
+        let path = format!("websites[{i}]");
+        let filed = stored
+            .base_website_id
+            .and_then(|base| record.website_ids.iter().position(|id| *id == base))
+            .and_then(|j| record.form.websites.get(j));
+        match (stored.operation, filed) {
+            (WebsiteOperation::New, _) | (_, None) => {
+                changes.push(audit::FieldChange { field: path, old: None, new: Some(form.name.clone()) })
+            }
+            (WebsiteOperation::Carried, Some(filed)) => changes.extend(website_changes(&path, filed, form).into_vec()),
+            (operation, Some(_)) => changes.push(audit::FieldChange {
+                field: format!("{path}.operation"),
+                old: Some(WebsiteOperation::Carried.as_str().to_owned()),
+                new: Some(operation.as_str().to_owned()),
+            }),
+        }
+    }
+    changes
 }
 
 /// Only the applicant who owns a filing may see it; staff and backends see every filing of their tenant.
@@ -696,7 +798,7 @@ pub(crate) async fn ensure_visible(
 }
 
 /// The filings of the caller's tenant that the caller may see.
-fn visible(actor: &Actor) -> Select<filing::Entity> {
+pub(crate) fn visible(actor: &Actor) -> Select<filing::Entity> {
     let query = filing::Entity::find().filter(filing::Column::TenantId.eq(actor.tenant_id));
     match actor.owner_scope() {
         Some(owner) => query.filter(filing::Column::OwnerAccountId.eq(owner)),

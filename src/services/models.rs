@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::auth::ActorKind;
 use crate::domain::{
-    AccessMethod, CertificateType, FilingStatus, FilingType, Language, PreApprovalCategory, ServiceContent, SubjectType,
+    AccessMethod, CertificateType, FilingStatus, FilingType, Language, PreApprovalCategory, ServiceContent,
+    SubjectType, WebsiteOperation,
 };
 
 #[derive(Clone, Debug)]
@@ -23,8 +24,22 @@ pub struct Filing {
     pub submitted_at: Option<DateTime<Utc>>,
     pub sms_deadline_at: Option<DateTime<Utc>>,
     pub icp_number: Option<String>,
+    /// The filed record this order amends.
+    pub base_filing_id: Option<Uuid>,
+    /// The later order that replaced this record.
+    pub superseded_by_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Filing {
+    /// Whether this filing is its subject's filed record as it stands: approved, not replaced by a later order, and
+    /// not the cancellation of the subject.
+    pub fn is_current_record(&self) -> bool {
+        self.status == FilingStatus::Approved
+            && self.superseded_by_id.is_none()
+            && self.filing_type != FilingType::CancelSubject
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +90,8 @@ pub struct Website {
     pub remark: Option<String>,
     pub responsible_person: ResponsiblePerson,
     pub icp_number: Option<String>,
+    pub operation: WebsiteOperation,
+    pub base_website_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -120,6 +137,8 @@ impl TryFrom<entity::filing::Model> for Filing {
             submitted_at: row.submitted_at,
             sms_deadline_at: row.sms_deadline_at,
             icp_number: row.icp_number,
+            base_filing_id: row.base_filing_id,
+            superseded_by_id: row.superseded_by_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -196,6 +215,8 @@ impl TryFrom<entity::website::Model> for Website {
                 email: row.rp_email,
             },
             icp_number: row.icp_number,
+            operation: parse("websites.operation", &row.operation)?,
+            base_website_id: row.base_website_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

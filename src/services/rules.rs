@@ -80,6 +80,31 @@ pub(crate) async fn stored_form(
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<(CreateFilingInput, Vec<Uuid>), ServiceError> {
+    let stored = stored_filing(db, actor, filing_id).await?;
+    Ok((stored.form, stored.websites.iter().map(|w| w.id).collect()))
+}
+
+/// A stored filing as a form, with what its order does with each website.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredFiling {
+    pub form: CreateFilingInput,
+    /// The websites of `form`, in the same order: id, operation and the filed website each continues.
+    pub websites: Vec<StoredWebsite>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoredWebsite {
+    pub id: Uuid,
+    pub operation: crate::domain::WebsiteOperation,
+    pub base_website_id: Option<Uuid>,
+}
+
+/// The stored filing as a form, with its websites in order.
+pub(crate) async fn stored_filing(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<StoredFiling, ServiceError> {
     let subject = filing_subject::Entity::find()
         .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
         .filter(filing_subject::Column::FilingId.eq(filing_id))
@@ -92,10 +117,16 @@ pub(crate) async fn stored_form(
         .order_by_asc(website::Column::Id)
         .all(db)
         .await?;
-    let ids = websites.iter().map(|w| w.id).collect();
-    let websites: Vec<WebsiteInput> =
-        websites.into_iter().map(|w| Website::try_from(w).map(|w| website_form(&w))).collect::<Result<_, _>>()?;
-    Ok((CreateFilingInput { subject: subject_form(&Subject::try_from(subject)?), websites }, ids))
+    let websites: Vec<Website> = websites.into_iter().map(Website::try_from).collect::<Result<_, _>>()?;
+    let stored = websites
+        .iter()
+        .map(|w| StoredWebsite { id: w.id, operation: w.operation, base_website_id: w.base_website_id })
+        .collect();
+    let form = CreateFilingInput {
+        subject: subject_form(&Subject::try_from(subject)?),
+        websites: websites.iter().map(website_form).collect(),
+    };
+    Ok(StoredFiling { form, websites: stored })
 }
 
 /// The pre-submit check: everything a reviewer or the bureau would refuse, and what would draw a question.

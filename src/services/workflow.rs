@@ -46,12 +46,17 @@ pub fn roles(actor: &Actor) -> Vec<WorkflowRole> {
     }
 }
 
-/// The actions the caller may take on a filing now.
+/// The actions the caller may take on a filing now (a cancellation order is submitted as one).
 pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> {
     let mut out = Vec::new();
+    let wrong_submit = if filing.filing_type.skips_preliminary_review() {
+        WorkflowAction::Submit
+    } else {
+        WorkflowAction::SubmitCancellation
+    };
     for role in roles(actor) {
         for action in workflow::available(filing.status, role) {
-            if !out.contains(&action) {
+            if action != wrong_submit && !out.contains(&action) {
                 out.push(action);
             }
         }
@@ -59,8 +64,9 @@ pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> 
     out
 }
 
-/// Submits a draft (or a returned filing) for review: refused with every finding of the pre-submit check and every
-/// missing material.
+/// Submits a draft (or a returned filing) for review: refused with every finding of the pre-submit check, every
+/// missing material and everything the order's type does not allow. A cancellation order skips the preliminary
+/// review: it goes straight to the MIIT SMS check (and is not held to rules that changed since its record was filed).
 pub async fn submit(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -68,8 +74,16 @@ pub async fn submit(
     filing_id: Uuid,
     version: i32,
 ) -> Result<Filing, ServiceError> {
-    let check = super::rules::precheck(db, actor, reference, filing_id).await?;
-    let mut errors: Vec<FieldError> = check.findings.into_iter().filter(|f| f.is_error()).collect();
+    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    let cancellation = filing.filing_type.skips_preliminary_review();
+    let mut errors: Vec<FieldError> = Vec::new();
+    if !cancellation {
+        let check = super::rules::precheck(db, actor, reference, filing_id).await?;
+        errors.extend(check.findings.into_iter().filter(|f| f.is_error()));
+    }
+    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let record = super::orders::record_of_order(db, actor, &filing).await?;
+    errors.extend(super::orders::violations(filing.filing_type, &stored.form, &stored.websites, record.as_ref(), true));
     for item in super::attachments::checklist(db, actor, reference, filing_id).await? {
         use super::attachments::ItemState;
         if matches!(item.state, ItemState::Missing | ItemState::NeedsRevision) {
@@ -88,8 +102,7 @@ pub async fn submit(
     let now = Utc::now();
     let txn = write_txn(db).await?;
     // One order per subject at a time (within the registrar), checked in the transaction that submits.
-    let (form, _) = super::rules::stored_form(&txn, actor, filing_id).await?;
-    if order_in_flight(&txn, actor, filing_id, &form.subject.certificate_number).await? {
+    if order_in_flight(&txn, actor, filing_id, &stored.form.subject.certificate_number).await? {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("subject.certificateNumber", FieldErrorCode::OrderInFlight).suggest(
                 "Wait for the other order's outcome, or withdraw it first.",
@@ -97,12 +110,25 @@ pub async fn submit(
             ),
         ]));
     }
-    let step = Step::new(WorkflowAction::Submit, FilingAction::Submitted);
-    let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
-        m.submitted_at = Set(Some(now));
-        m.reviewer_id = Set(None);
-    })
-    .await?;
+    let filing = if cancellation {
+        let step = Step::new(WorkflowAction::SubmitCancellation, FilingAction::Submitted);
+        let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
+        let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
+            m.submitted_at = Set(Some(now));
+            m.reviewer_id = Set(None);
+            m.sms_deadline_at = Set(Some(deadline));
+        })
+        .await?;
+        start_sms_round(&txn, actor, &filing, now).await?;
+        filing
+    } else {
+        let step = Step::new(WorkflowAction::Submit, FilingAction::Submitted);
+        transition(&txn, actor, filing_id, version, step, now, |m| {
+            m.submitted_at = Set(Some(now));
+            m.reviewer_id = Set(None);
+        })
+        .await?
+    };
     txn.commit().await?;
     Ok(filing)
 }
@@ -328,7 +354,7 @@ async fn begin_sms_round(
     let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
     let filing =
         transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
-    start_sms_round(&txn, actor, filing_id, now).await?;
+    start_sms_round(&txn, actor, &filing, now).await?;
     txn.commit().await?;
     Ok(filing)
 }
@@ -347,65 +373,98 @@ pub async fn return_to_applicant(
     simple(db, actor, filing_id, version, step, |m| m.sms_deadline_at = Set(None)).await
 }
 
-/// The bureau's decision, recorded by the registrar: approved with the ICP numbers (the subject's and one per
-/// website, in the filing's province), or refused with reasons (back to the applicant).
+/// The numbers of the bureau's approval.
+#[derive(Clone, Debug, Default)]
+pub struct BureauApproval {
+    /// The subject's number; an order that carries one already keeps it.
+    pub subject_number: Option<String>,
+    /// Numbers for websites (by id) that have none yet.
+    pub websites: Vec<(Uuid, String)>,
+}
+
+/// The bureau's decision, recorded by the registrar: approved with the ICP numbers (the subject's and one per new
+/// website, in the filing's province), or refused with reasons (back to the applicant). An order that amends a filed
+/// record keeps the record's numbers (a number given for them must match) and replaces the record.
 pub async fn record_bureau_decision(
     db: &DatabaseConnection,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
-    numbers: Option<(String, Vec<(Uuid, String)>)>,
+    approval: Option<BureauApproval>,
     reasons: Vec<ReturnReason>,
 ) -> Result<Filing, ServiceError> {
-    let Some((subject_number, website_numbers)) = numbers else {
+    let Some(BureauApproval { subject_number: given_subject, websites: website_numbers }) = approval else {
         check_reasons(&reasons)?;
         let step = Step::new(WorkflowAction::BureauReject, FilingAction::BureauRejected)
             .details(serde_json::json!({ "reasons": reasons }));
         return simple(db, actor, filing_id, version, step, |_| {}).await;
     };
-    let (form, website_ids) = super::rules::stored_form(db, actor, filing_id).await?;
-    let province = Province::of_division_code(&form.subject.province_code);
+    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let province_code = &stored.form.subject.province_code;
     let mut errors = Vec::new();
-    let subject =
-        match IcpNumber::parse(&subject_number) {
-            Ok(n) if n.kind() != IcpNumberKind::Subject => {
-                errors.push(FieldError::new("subjectNumber", FieldErrorCode::InvalidFormat).with_message(
-                    "The subject number has no website suffix (京ICP备2026000001号).",
-                    "主体备案号不带网站序号（如 京ICP备2026000001号）。",
-                ));
-                None
-            }
-            Ok(n) if Some(n.province()) != province => {
-                errors.push(FieldError::new("subjectNumber", FieldErrorCode::ProvinceMismatch));
-                None
-            }
-            Ok(n) => Some(n),
-            Err(e) => {
-                errors.push(FieldError::new("subjectNumber", FieldErrorCode::InvalidFormat).with_message(
-                    format!("Not an ICP number: {e}."),
-                    format!("备案号格式不正确：{}。", e.message_zh()),
-                ));
-                None
-            }
-        };
+    let parsed = given_subject.as_deref().map(|n| subject_number(n, province_code, "subjectNumber"));
+    let subject = match (parsed, filing.icp_number.as_deref()) {
+        (Some(Err(error)), _) => {
+            errors.push(*error);
+            None
+        }
+        (Some(Ok(given)), Some(known)) if given.to_string() != known => {
+            errors.push(FieldError::new("subjectNumber", FieldErrorCode::NumberMismatch).with_message(
+                format!("This order's subject is filed as {known}."),
+                format!("该订单的主体备案号为 {known}。"),
+            ));
+            None
+        }
+        (Some(Ok(given)), _) => Some(given),
+        (None, Some(known)) => subject_number(known, province_code, "subjectNumber").ok(),
+        (None, None) => {
+            errors.push(FieldError::new("subjectNumber", FieldErrorCode::Required));
+            None
+        }
+    };
+    let rows = website::Entity::find()
+        .filter(website::Column::TenantId.eq(actor.tenant_id))
+        .filter(website::Column::FilingId.eq(filing_id))
+        .all(db)
+        .await?;
     let mut assigned = Vec::new();
-    for (i, id) in website_ids.iter().enumerate() {
+    for (i, w) in stored.websites.iter().enumerate() {
         let field = format!("websites[{i}]");
-        match website_numbers.iter().find(|(w, _)| w == id).map(|(_, n)| IcpNumber::parse(n)) {
-            None => errors.push(FieldError::new(field, FieldErrorCode::Required)),
-            Some(Ok(n))
+        let known = rows.iter().find(|r| r.id == w.id).and_then(|r| r.icp_number.clone());
+        let given = website_numbers.iter().find(|(id, _)| *id == w.id).map(|(_, n)| IcpNumber::parse(n));
+        match (given, known) {
+            (None, Some(_)) => {}
+            (None, None) => errors.push(FieldError::new(field, FieldErrorCode::Required)),
+            (Some(Ok(n)), Some(known)) if n.to_string() != known => {
+                errors.push(
+                    FieldError::new(field, FieldErrorCode::NumberMismatch).with_message(
+                        format!("This website is filed as {known}."),
+                        format!("该网站的备案号为 {known}。"),
+                    ),
+                );
+            }
+            (Some(Ok(_)), Some(_)) => {}
+            (Some(Ok(n)), None)
                 if matches!(n.kind(), IcpNumberKind::Website(_))
                     && subject.as_ref().is_none_or(|s| n.subject_number() == *s) =>
             {
-                assigned.push((*id, n.to_string()))
+                let number = n.to_string();
+                let taken = rows.iter().any(|r| r.icp_number.as_deref() == Some(number.as_str()))
+                    || assigned.iter().any(|(_, a)| *a == number);
+                if taken {
+                    errors.push(FieldError::new(field, FieldErrorCode::Duplicate));
+                } else {
+                    assigned.push((w.id, number));
+                }
             }
-            Some(_) => errors.push(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
+            (Some(_), _) => errors.push(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
                 "A website number is the subject number with its serial (京ICP备2026000001号-1).",
                 "网站备案号为主体备案号加序号（如 京ICP备2026000001号-1）。",
             )),
         }
     }
-    if website_numbers.iter().any(|(w, _)| !website_ids.contains(w)) {
+    if website_numbers.iter().any(|(w, _)| !stored.websites.iter().any(|s| s.id == *w)) {
         errors.push(FieldError::new("websites", FieldErrorCode::InvalidId));
     }
     let (Some(subject), true) = (subject, errors.is_empty()) else {
@@ -426,8 +485,39 @@ pub async fn record_bureau_decision(
             .exec(&txn)
             .await?;
     }
+    // The order is now the subject's record; the one it amended is history.
+    if let Some(base) = filing.base_filing_id {
+        filing::Entity::update_many()
+            .col_expr(filing::Column::SupersededById, Expr::value(filing_id))
+            .filter(filing::Column::TenantId.eq(actor.tenant_id))
+            .filter(filing::Column::Id.eq(base))
+            .filter(filing::Column::SupersededById.is_null())
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(filing)
+}
+
+/// A subject ICP number (no website serial) in the province of `province_code`; the error names `field`.
+pub(crate) fn subject_number(number: &str, province_code: &str, field: &str) -> Result<IcpNumber, Box<FieldError>> {
+    let error = |code| Box::new(FieldError::new(field, code));
+    match IcpNumber::parse(number) {
+        Ok(n) if n.kind() != IcpNumberKind::Subject => {
+            Err(Box::new(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
+                "The subject number has no website suffix (京ICP备2026000001号).",
+                "主体备案号不带网站序号（如 京ICP备2026000001号）。",
+            )))
+        }
+        Ok(n) if Some(n.province()) != Province::of_division_code(province_code) => {
+            Err(error(FieldErrorCode::ProvinceMismatch))
+        }
+        Ok(n) => Ok(n),
+        Err(e) => Err(Box::new(
+            FieldError::new(field, FieldErrorCode::InvalidFormat)
+                .with_message(format!("Not an ICP number: {e}."), format!("备案号格式不正确：{}。", e.message_zh())),
+        )),
+    }
 }
 
 /// The SMS checks of a filing (current round).
@@ -604,18 +694,26 @@ async fn ensure_assignee(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid
     }
 }
 
-/// A new SMS round: one check per distinct responsible person.
+/// A new SMS round: one check per distinct responsible person the order involves (the subject's, and those of the
+/// websites it adds, changes or cancels: an unchanged filed website's person is not texted again).
 async fn start_sms_round(
     txn: &impl ConnectionTrait,
     actor: &Actor,
-    filing_id: Uuid,
+    filing: &Filing,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(filing_id)).exec(txn).await?;
-    let (form, website_ids) = super::rules::stored_form(txn, actor, filing_id).await?;
+    sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(filing.id)).exec(txn).await?;
+    let stored = super::rules::stored_filing(txn, actor, filing.id).await?;
+    let record = super::orders::record_of_order(txn, actor, filing).await?;
+    let in_scope = super::orders::websites_in_scope(filing.filing_type, &stored, record.as_ref());
     let mut seen = Vec::new();
-    let mut people = vec![(None, &form.subject.responsible_person)];
-    people.extend(form.websites.iter().zip(&website_ids).map(|(w, id)| (Some(*id), &w.responsible_person)));
+    let mut people = vec![(None, &stored.form.subject.responsible_person)];
+    for ((website, w), involved) in stored.form.websites.iter().zip(&stored.websites).zip(in_scope) {
+        use crate::domain::WebsiteOperation;
+        if involved || matches!(w.operation, WebsiteOperation::Cancel | WebsiteOperation::CancelAccess) {
+            people.push((Some(w.id), &website.responsible_person));
+        }
+    }
     for (website_id, person) in people {
         let identity = person.certificate_number.to_uppercase();
         if seen.contains(&identity) {
@@ -625,7 +723,7 @@ async fn start_sms_round(
         sms_check::ActiveModel {
             id: Set(Uuid::now_v7()),
             tenant_id: Set(actor.tenant_id),
-            filing_id: Set(filing_id),
+            filing_id: Set(filing.id),
             website_id: Set(website_id),
             person_name: Set(person.name.clone()),
             mobile: Set(person.mobile.clone()),

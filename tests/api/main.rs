@@ -13,6 +13,7 @@ mod filings;
 mod health;
 mod isolation;
 mod limits;
+mod orders;
 mod pagination;
 mod persistence;
 mod rules;

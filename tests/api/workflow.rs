@@ -6,31 +6,31 @@ use crate::attachments::{COMPLETE, REQUEST, pdf, png, put, upload_input};
 use crate::helpers::*;
 use crate::people::*;
 
-const STATE: &str = "query($id: ID!) { filing(id: $id) { status version icpNumber smsDeadlineAt availableActions
+pub const STATE: &str = "query($id: ID!) { filing(id: $id) { status version icpNumber smsDeadlineAt availableActions
     reviewer { email } returnReasons { field code message suggestion }
     smsChecks { id personName status failures } websites { id icpNumber }
     events { action fromStatus toStatus actor { kind } reasons { field code } } } }";
 
-fn step(name: &str) -> String {
+pub fn step(name: &str) -> String {
     format!("mutation($input: FilingVersionInput!) {{ {name}(input: $input) {{ status version }} }}")
 }
 
-async fn state(app: &TestApp, key: &str, filing: &Value) -> Value {
+pub async fn state(app: &TestApp, key: &str, filing: &Value) -> Value {
     app.ok(key, STATE, json!({ "id": filing["id"] })).await["filing"].clone()
 }
 
-async fn act(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
+pub async fn act(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
     let version = state(app, key, filing).await["version"].clone();
     app.ok(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": version } })).await[name].clone()
 }
 
-async fn act_err(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
+pub async fn act_err(app: &TestApp, key: &str, name: &str, filing: &Value) -> Value {
     let version = state(app, key, filing).await["version"].clone();
     app.err(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": version } })).await
 }
 
 /// Uploads every material the checklist asks for.
-async fn upload_materials(app: &TestApp, key: &str, filing: &Value) {
+pub async fn upload_materials(app: &TestApp, key: &str, filing: &Value) {
     let query = "query($id: ID!) { filing(id: $id) { checklist { items { kind websiteId state } } } }";
     let items = app.ok(key, query, json!({ "id": filing["id"] })).await["filing"]["checklist"]["items"].clone();
     for item in items.as_array().unwrap() {
@@ -55,16 +55,16 @@ async fn upload_materials(app: &TestApp, key: &str, filing: &Value) {
     }
 }
 
-struct Cast {
-    app: TestApp,
-    backend: String,
-    admin: String,
-    reviewer: String,
-    other_reviewer: String,
-    applicant: String,
+pub struct Cast {
+    pub app: TestApp,
+    pub backend: String,
+    pub admin: String,
+    pub reviewer: String,
+    pub other_reviewer: String,
+    pub applicant: String,
 }
 
-async fn cast() -> Cast {
+pub async fn cast() -> Cast {
     let app = spawn_app().await;
     let backend = app.tenant("xinnet").await;
     let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
@@ -82,7 +82,7 @@ async fn reject(app: &TestApp, key: &str, filing: &Value, name: &str, reasons: V
     body
 }
 
-async fn confirm_all_sms(app: &TestApp, key: &str, filing: &Value) {
+pub async fn confirm_all_sms(app: &TestApp, key: &str, filing: &Value) {
     let checks = state(app, key, filing).await["smsChecks"].clone();
     let record = "mutation($id: ID!, $ok: Boolean!) { recordSmsVerification(checkId: $id, confirmed: $ok) { status } }";
     for check in checks.as_array().unwrap() {

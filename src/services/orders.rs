@@ -1,0 +1,256 @@
+//! Orders beyond the first filing. An order that amends a filed record starts as a copy of the record (the subject
+//! and every website still filed here, with their ICP numbers), is edited within what its type allows (the domain's
+//! [`orders::check`]), goes through the workflow, and replaces the record once the bureau approved it.
+
+use chrono::Utc;
+use sea_orm::prelude::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use super::audit;
+use super::models::Filing;
+use super::rules::{StoredFiling, StoredWebsite};
+use super::{ServiceError, write_txn};
+use crate::auth::Actor;
+use crate::domain::forms::CreateFilingInput;
+use crate::domain::orders::{self, FOLLOW_UP_TYPES, Order, WebsiteOrigin};
+use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, WebsiteOperation};
+use entity::{filing, filing_subject, website};
+
+/// A filed record as it stands: the subject and the websites still filed here (cancelled ones and those whose access
+/// ended are gone), with the ids of those websites.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    pub form: CreateFilingInput,
+    pub website_ids: Vec<Uuid>,
+}
+
+/// The record `filing_id` holds.
+pub(crate) async fn record_of(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Record, ServiceError> {
+    let StoredFiling { mut form, websites } = super::rules::stored_filing(db, actor, filing_id).await?;
+    let live: Vec<bool> =
+        websites.iter().map(|w| matches!(w.operation, WebsiteOperation::New | WebsiteOperation::Carried)).collect();
+    let mut keep = live.iter();
+    form.websites.retain(|_| *keep.next().unwrap_or(&false));
+    let website_ids = websites.iter().zip(&live).filter(|(_, l)| **l).map(|(w, _)| w.id).collect();
+    Ok(Record { form, website_ids })
+}
+
+/// The record an order amends, when its type amends one.
+pub(crate) async fn record_of_order(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    filing: &Filing,
+) -> Result<Option<Record>, ServiceError> {
+    match (filing.filing_type.amends_record(), filing.base_filing_id) {
+        (true, Some(base)) => Ok(Some(record_of(db, actor, base).await?)),
+        (true, None) => Err(ServiceError::internal(anyhow::anyhow!("order {} amends no record", filing.id))),
+        (false, _) => Ok(None),
+    }
+}
+
+/// Where each website of an order comes from, as the domain sees it.
+pub(crate) fn origins(websites: &[StoredWebsite], record: Option<&Record>) -> Vec<WebsiteOrigin> {
+    websites
+        .iter()
+        .map(|w| WebsiteOrigin {
+            operation: w.operation,
+            base: w
+                .base_website_id
+                .and_then(|base| record.and_then(|r| r.website_ids.iter().position(|id| *id == base))),
+        })
+        .collect()
+}
+
+/// What `form` (with `websites`) breaks of what the order's type allows; nothing for a first filing.
+pub(crate) fn violations(
+    filing_type: FilingType,
+    form: &CreateFilingInput,
+    websites: &[StoredWebsite],
+    record: Option<&Record>,
+    complete: bool,
+) -> Vec<FieldError> {
+    let origins = origins(websites, record);
+    let order = Order { filing_type, form, origins: &origins, base: record.map(|r| &r.form) };
+    orders::check(&order, complete)
+}
+
+/// Which websites of the order its per-website materials are asked for.
+pub(crate) fn websites_in_scope(filing_type: FilingType, stored: &StoredFiling, record: Option<&Record>) -> Vec<bool> {
+    let origins = origins(&stored.websites, record);
+    let order = Order { filing_type, form: &stored.form, origins: &origins, base: record.map(|r| &r.form) };
+    orders::websites_in_scope(&order)
+}
+
+/// Starts an order from a filed record: a draft holding the record as it stands, with the websites a cancellation
+/// names marked. One open order per record: a second is refused until the first is decided or abandoned.
+pub async fn start(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    base_id: Uuid,
+    filing_type: FilingType,
+    targets: Vec<Uuid>,
+) -> Result<Filing, ServiceError> {
+    super::filings::require_editor(actor)?;
+    let marks = match filing_type {
+        FilingType::CancelWebsite => Some(WebsiteOperation::Cancel),
+        FilingType::CancelAccess => Some(WebsiteOperation::CancelAccess),
+        _ => None,
+    };
+    if !FOLLOW_UP_TYPES.contains(&filing_type) {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("filingType", FieldErrorCode::ChangeNotAllowed).with_message(
+                "First filings and add-access orders do not amend a record: they start with createFiling.",
+                "首次备案和新增接入订单不基于已有备案记录，请使用 createFiling 创建。",
+            ),
+        ]));
+    }
+    match (marks, targets.is_empty()) {
+        (Some(_), true) => {
+            return Err(ServiceError::InvalidInput(vec![
+                FieldError::new("websiteIds", FieldErrorCode::Required)
+                    .with_message("Name the websites this order cancels.", "请选择要注销或取消接入的网站。"),
+            ]));
+        }
+        (None, false) => {
+            return Err(ServiceError::InvalidInput(vec![
+                FieldError::new("websiteIds", FieldErrorCode::ChangeNotAllowed).with_message(
+                    "Only cancel-website and cancel-access orders name websites.",
+                    "只有注销网站和取消接入订单需要选择网站。",
+                ),
+            ]));
+        }
+        _ => {}
+    }
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    // Writing the record's row first takes its lock (a row lock on PostgreSQL, the write lock on SQLite): two orders
+    // started from one record at once are serialised, and the second sees the first.
+    filing::Entity::update_many()
+        .col_expr(filing::Column::UpdatedAt, Expr::col(filing::Column::UpdatedAt))
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.eq(base_id))
+        .exec(&txn)
+        .await?;
+    let base = super::filings::visible(actor)
+        .filter(filing::Column::Id.eq(base_id))
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let base = Filing::try_from(base)?;
+    if !base.is_current_record() {
+        return Err(ServiceError::invalid("filingId", FieldErrorCode::NotCurrentRecord));
+    }
+    let open = filing::Entity::find()
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::BaseFilingId.eq(base_id))
+        .filter(filing::Column::Status.is_not_in([FilingStatus::Approved.as_str(), FilingStatus::Abandoned.as_str()]))
+        .count(&txn)
+        .await?;
+    if open > 0 {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("filingId", FieldErrorCode::OrderInFlight).suggest(
+                "This record already has an open order: finish or abandon it first (a change cannot run beside an \
+                 add order).",
+                "该备案已有未办结的订单：请先办结或放弃该订单（变更与新增订单不能同时进行）。",
+            ),
+        ]));
+    }
+
+    let record = record_of(&txn, actor, base_id).await?;
+    let mut errors: Vec<FieldError> = targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !record.website_ids.contains(t))
+        .map(|(i, _)| FieldError::new(format!("websiteIds[{i}]"), FieldErrorCode::InvalidId))
+        .collect();
+    let websites: Vec<StoredWebsite> = record
+        .website_ids
+        .iter()
+        .map(|base_website| StoredWebsite {
+            id: Uuid::now_v7(),
+            operation: match marks {
+                Some(mark) if targets.contains(base_website) => mark,
+                _ if filing_type == FilingType::CancelSubject => WebsiteOperation::Cancel,
+                _ => WebsiteOperation::Carried,
+            },
+            base_website_id: Some(*base_website),
+        })
+        .collect();
+    errors.extend(violations(filing_type, &record.form, &websites, Some(&record), false));
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+
+    let filing_id = Uuid::now_v7();
+    let details = serde_json::json!({
+        "filingType": filing_type.as_str(),
+        "baseFilingId": base_id,
+        "websites": websites.iter().filter(|w| w.operation != WebsiteOperation::Carried)
+            .map(|w| serde_json::json!({ "baseWebsiteId": w.base_website_id, "operation": w.operation.as_str() }))
+            .collect::<Vec<_>>(),
+    });
+    let draft = super::filings::NewDraft {
+        id: filing_id,
+        owner: base.owner_account_id,
+        filing_type,
+        icp_number: base.icp_number.clone(),
+        base: Some(base_id),
+    };
+    let row = super::filings::insert_draft(&txn, actor, draft, Some(details), now).await?;
+    let subject = filing_subject::Entity::find()
+        .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing_subject::Column::FilingId.eq(base_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("filing {base_id} has no subject")))?;
+    let mut copy = subject.into_active_model().reset_all();
+    copy.id = Set(Uuid::now_v7());
+    copy.filing_id = Set(filing_id);
+    copy.insert(&txn).await?;
+    let filed = website::Entity::find()
+        .filter(website::Column::TenantId.eq(actor.tenant_id))
+        .filter(website::Column::FilingId.eq(base_id))
+        .order_by_asc(website::Column::Id)
+        .all(&txn)
+        .await?;
+    for planned in &websites {
+        let Some(source) = filed.iter().find(|w| Some(w.id) == planned.base_website_id) else { continue };
+        let mut copy = source.clone().into_active_model().reset_all();
+        copy.id = Set(planned.id);
+        copy.filing_id = Set(filing_id);
+        copy.operation = Set(planned.operation.as_str().to_owned());
+        copy.base_website_id = Set(planned.base_website_id);
+        copy.created_at = Set(now);
+        copy.updated_at = Set(now);
+        copy.insert(&txn).await?;
+    }
+    txn.commit().await?;
+    tracing::info!(filing = %filing_id, base = %base_id, filing_type = filing_type.as_str(), "order started");
+    Filing::try_from(row)
+}
+
+/// The order types the caller could start from `filing` now: none unless it is the current record.
+pub fn startable_types(actor: &Actor, filing: &Filing) -> Vec<FilingType> {
+    if filing.is_current_record() && actor.may_edit_filings() { FOLLOW_UP_TYPES.to_vec() } else { Vec::new() }
+}
+
+/// What this order changes in the record it amends, field by field (personal data masked as in the audit trail).
+pub async fn changes_from_record(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing: &Filing,
+) -> Result<Vec<audit::FieldChange>, ServiceError> {
+    let Some(record) = record_of_order(db, actor, filing).await? else {
+        return Ok(Vec::new());
+    };
+    let stored = super::rules::stored_filing(db, actor, filing.id).await?;
+    Ok(super::filings::form_changes(&record, &stored))
+}

@@ -303,7 +303,9 @@ pub async fn record_sms(
 }
 
 /// Ends the SMS step of every filing whose deadline passed (back with the registrar). Safe on every replica at
-/// once: the conditional update lets exactly one of them move each filing. Returns the (tenant, filing) moved.
+/// once: on PostgreSQL each replica locks the filing it moves (`FOR UPDATE SKIP LOCKED`, so replicas share the work
+/// instead of waiting on each other), and the conditional update lets exactly one of them move it in any case.
+/// Returns the (tenant, filing) moved.
 pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, ServiceError> {
     let due = filing::Entity::find()
         .filter(filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
@@ -314,6 +316,19 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
     for row in due {
         let system = Actor::system(row.tenant_id);
         let txn = write_txn(db).await?;
+        if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            use sea_orm::QuerySelect;
+            use sea_orm::sea_query::{LockBehavior, LockType};
+            let claimed = filing::Entity::find_by_id(row.id)
+                .filter(filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .one(&txn)
+                .await?;
+            if claimed.is_none() {
+                // Another replica holds it (or already moved it).
+                continue;
+            }
+        }
         let step =
             Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the 24-hour SMS window passed");
         match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {

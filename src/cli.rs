@@ -41,14 +41,14 @@ enum Command {
     Tenant(TenantCommand),
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
-    /// Show the messages waiting to be sent (verification and reset links, invitations).
+    /// Show the newest messages of the outbox (queued, sent, failed) with their contents.
     #[command(subcommand)]
     Outbox(OutboxCommand),
 }
 
 #[derive(Subcommand, Debug)]
 enum OutboxCommand {
-    /// List the newest queued messages with their contents.
+    /// List the newest messages with their status and contents.
     List {
         /// Only this registrar's messages.
         #[arg(long)]
@@ -166,16 +166,23 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             };
             let messages = outbox::latest(&db, tenant_id, limit).await.map_err(describe)?;
             if messages.is_empty() {
-                println!("no queued messages");
+                println!("no messages");
             }
             for m in messages {
                 println!(
-                    "{}  {:<20} {:<8} to {}",
+                    "{}  {:<22} {:<7} attempts {}  to {}",
                     m.created_at.format("%Y-%m-%d %H:%M:%S"),
                     m.template,
                     m.status,
+                    m.attempts,
                     m.recipient
                 );
+                if let Some(subject) = &m.subject {
+                    println!("    subject: {subject}");
+                }
+                if let Some(error) = &m.last_error {
+                    println!("    last error: {error}");
+                }
                 println!("    {}", m.payload);
             }
         }

@@ -26,7 +26,54 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rules: RulesConfig,
     pub storage: StorageConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Where mail goes. Unset: each message is written as an .eml file under `data_dir/mail` (and its path logged),
+    /// so you can read what applicants would receive. `smtp://user:pass@relay:587?tls=required` (STARTTLS),
+    /// `smtps://user:pass@relay:465` (TLS from the start), `smtp://relay:25` (no TLS: a relay on your own network).
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub smtp_url: Option<SecretString>,
+    /// The sender when a registrar has set none of its own: `Name <address>`.
+    pub from: String,
+    /// Send mail from this process: set to false on replicas that should only serve requests.
+    pub dispatch: bool,
+    /// How often the dispatcher looks for due messages, in seconds.
+    pub dispatch_interval_seconds: u64,
+    /// How many messages one dispatcher claims at a time.
+    pub batch_size: u64,
+    /// Attempts before a message that keeps failing is parked as failed (an administrator can retry it).
+    pub max_attempts: i32,
+    /// The wait before the first retry, in seconds; it doubles with each attempt (with jitter).
+    pub retry_base_seconds: i64,
+    /// The longest wait between retries, in seconds.
+    pub retry_max_seconds: i64,
+    /// How long a dispatcher's claim on a message lasts, in seconds: a dispatcher that dies while sending leaves
+    /// its messages to the others after this (longer than the SMTP timeout, so a slow send is not sent twice).
+    pub lease_seconds: i64,
+    /// Hours before the MIIT SMS deadline when people who have not confirmed get a reminder.
+    pub sms_reminder_hours: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "beian <noreply@beian.localhost>".to_owned(),
+            dispatch: true,
+            dispatch_interval_seconds: 5,
+            batch_size: 20,
+            max_attempts: 8,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            lease_seconds: 300,
+            sms_reminder_hours: 6,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -187,6 +234,7 @@ impl Default for Config {
             },
             rules: RulesConfig::default(),
             storage: StorageConfig::default(),
+            mail: MailConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
         }
     }

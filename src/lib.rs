@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod services;
 pub mod startup;
 pub mod storage;

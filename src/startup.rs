@@ -11,6 +11,8 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, redact_url};
 use crate::domain::reference::ReferenceData;
+use crate::mail::dispatcher::Dispatcher;
+use crate::mail::transport::Transport;
 use crate::services::accounts::AuthContext;
 use crate::storage::Storage;
 use crate::{db, graphql, http};
@@ -24,6 +26,7 @@ pub struct Application {
     reference: Arc<ReferenceData>,
     storage: Arc<Storage>,
     updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
+    transport: Transport,
     config: Config,
 }
 
@@ -48,7 +51,8 @@ impl Application {
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
         let storage = Arc::new(Storage::connect(&config).await?);
         let (updates, _) = tokio::sync::broadcast::channel(1024);
-        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, config })
+        let transport = Transport::from_config(&config)?;
+        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, config })
     }
 
     /// The address the server is bound to.
@@ -74,14 +78,30 @@ impl Application {
         );
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
-        let deadlines = tokio::spawn(enforce_sms_deadlines(self.db.clone(), self.updates.clone()));
+        let deadlines = tokio::spawn(enforce_sms_deadlines(
+            self.db.clone(),
+            self.updates.clone(),
+            self.config.mail.sms_reminder_hours,
+        ));
+        let dispatcher = self.config.mail.dispatch.then(|| {
+            let dispatcher = Dispatcher::new(self.db.clone(), self.transport.clone(), self.config.mail.clone());
+            tokio::spawn(dispatch_mail(dispatcher, self.config.mail.dispatch_interval_seconds))
+        });
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
             .await;
         cleanup.abort();
         deadlines.abort();
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.abort();
+        }
         served
+    }
+
+    /// A dispatcher of this server's outbox with its configured transport (tests drive it with their own clock).
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(self.db.clone(), self.transport.clone(), self.config.mail.clone())
     }
 
     /// The object store the server uses.
@@ -90,14 +110,32 @@ impl Application {
     }
 }
 
-/// Ends the MIIT SMS step of filings whose 24-hour window passed, every 30 seconds (safe on several replicas).
+/// Delivers the outbox every `interval_seconds` (safe on several replicas).
+async fn dispatch_mail(dispatcher: Dispatcher, interval_seconds: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(interval_seconds.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(error) = dispatcher.run_until_idle(chrono::Utc::now()).await {
+            tracing::warn!(error = ?error, "dispatching mail failed");
+        }
+    }
+}
+
+/// Ends the MIIT SMS step of filings whose 24-hour window passed, and reminds those who have not confirmed when the
+/// deadline is near, every 30 seconds (safe on several replicas).
 async fn enforce_sms_deadlines(
     db: DatabaseConnection,
     updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
+    reminder_hours: i64,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
+        if let Err(error) =
+            crate::services::notifications::send_sms_reminders(&db, chrono::Utc::now(), reminder_hours).await
+        {
+            tracing::warn!(error = ?error, "sending SMS reminders failed");
+        }
         match crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
             Ok(moved) => {
                 for changed in moved {

@@ -16,6 +16,8 @@ pub struct Model {
     pub role: String,
     /// `ACTIVE`, `DISABLED`, `PENDING` (email not yet verified) or `INVITED` (password not yet set).
     pub status: String,
+    /// The language of the account's mail: `ZH` or `EN`; none: both.
+    pub preferred_language: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -24,6 +24,8 @@ pub struct Model {
     pub base_filing_id: Option<Uuid>,
     /// The later order that replaced this filed record, once the bureau approved it.
     pub superseded_by_id: Option<Uuid>,
+    /// When the reminder of the current SMS round went out.
+    pub sms_reminded_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,6 +10,7 @@ pub mod attachment;
 pub mod filing;
 pub mod filing_event;
 pub mod filing_subject;
+pub mod mail_template;
 pub mod outbox_message;
 pub mod session;
 pub mod sms_check;

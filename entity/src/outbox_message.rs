@@ -12,9 +12,29 @@ pub struct Model {
     pub recipient: String,
     /// What the template needs (names, links, tokens).
     pub payload: Json,
-    /// `QUEUED` until a dispatcher delivers it.
+    /// `QUEUED` until a dispatcher delivers it (`SENT`), or gives up (`FAILED`).
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// The filing a workflow notification is about.
+    pub filing_id: Option<Uuid>,
+    pub recipient_name: Option<String>,
+    /// `ZH` or `EN`; none: both languages.
+    pub language: Option<String>,
+    pub attempts: i32,
+    /// When the next attempt is due; none: at once.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// A dispatcher's claim on the message: until when, and which dispatcher.
+    pub locked_until: Option<DateTimeUtc>,
+    pub locked_by: Option<String>,
+    /// The Message-ID header, the same on every attempt so a resend can be recognised.
+    pub message_id: Option<String>,
+    pub sent_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
+    /// What was sent, rendered at the first attempt.
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,14 @@ pub struct Model {
     pub storage_bucket: Option<String>,
     /// A key prefix of the tenant's own, inside the bucket.
     pub storage_prefix: Option<String>,
+    /// The sender of the registrar's mail (name and address); none: the configured default.
+    pub mail_sender_name: Option<String>,
+    pub mail_sender_address: Option<String>,
+    pub mail_reply_to: Option<String>,
+    /// Closing lines of every message.
+    pub mail_signature: Option<String>,
+    /// How applicants reach the registrar's support (phone, address, hours).
+    pub support_contact: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,7 @@ mod m20261128_000005_add_legal_representative_flag;
 mod m20261128_000006_add_tenant_storage;
 mod m20261128_000007_add_review_workflow;
 mod m20261128_000008_add_follow_up_orders;
+mod m20261128_000009_add_email_delivery;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_add_tenant_storage::Migration),
             Box::new(m20261128_000007_add_review_workflow::Migration),
             Box::new(m20261128_000008_add_follow_up_orders::Migration),
+            Box::new(m20261128_000009_add_email_delivery::Migration),
         ]
     }
 }

@@ -62,6 +62,7 @@ pub enum FieldErrorCode {
     LastWebsite,
     NotCurrentRecord,
     NumberMismatch,
+    InvalidTemplate,
 }
 
 /// Whether a finding blocks.
@@ -219,6 +220,7 @@ impl FieldErrorCode {
                 "只能基于当前有效的备案记录发起订单：该订单尚未备案、已被后续订单取代或已注销。",
             ),
             Self::NumberMismatch => ("This is not the ICP number this order names.", "与本订单所填的备案号不一致。"),
+            Self::InvalidTemplate => ("This template does not render.", "模板无法渲染。"),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",

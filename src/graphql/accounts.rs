@@ -43,6 +43,11 @@ impl Account {
         self.0.status.into()
     }
 
+    /// The language of the account's mail; null: both languages.
+    async fn preferred_language(&self) -> Option<enums::PreferredLanguage> {
+        self.0.preferred_language.map(Into::into)
+    }
+
     /// When the account was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -135,13 +140,34 @@ pub struct TenantSettings {
     pub name: String,
     /// Whether applicants may register themselves.
     pub open_signup: bool,
-    /// Where the registrar's frontend lives; links in emails point there.
+    /// Where the registrar's frontend lives; links in emails point there (`<url>/filings/<filing uuid>`, and the
+    /// account links `verify-email`, `reset-password`, `setup-account` with `?token=`).
     pub frontend_base_url: Option<String>,
+    /// The sender name of the registrar's mail; null: the registrar's name.
+    pub mail_sender_name: Option<String>,
+    /// The sender address of the registrar's mail; null: the server's configured sender.
+    pub mail_sender_address: Option<String>,
+    /// Where replies go.
+    pub mail_reply_to: Option<String>,
+    /// Closing lines of every message; null: the registrar's name.
+    pub mail_signature: Option<String>,
+    /// How applicants reach support (phone, hours), added to every message.
+    pub support_contact: Option<String>,
 }
 
 impl From<SettingsModel> for TenantSettings {
     fn from(s: SettingsModel) -> Self {
-        Self { slug: s.slug, name: s.name, open_signup: s.open_signup, frontend_base_url: s.frontend_base_url }
+        Self {
+            slug: s.slug,
+            name: s.name,
+            open_signup: s.open_signup,
+            frontend_base_url: s.frontend_base_url,
+            mail_sender_name: s.mail_sender_name,
+            mail_sender_address: s.mail_sender_address,
+            mail_reply_to: s.mail_reply_to,
+            mail_signature: s.mail_signature,
+            support_contact: s.support_contact,
+        }
     }
 }
 
@@ -204,6 +230,8 @@ pub struct RegisterApplicantInput {
     pub password: String,
     /// Name shown to the registrar's reviewers.
     pub display_name: String,
+    /// The language of your mail; both languages without it.
+    pub preferred_language: Option<enums::PreferredLanguage>,
 }
 
 /// Sign in.
@@ -237,6 +265,33 @@ pub struct UpdateTenantSettingsInput {
     pub open_signup: Option<bool>,
     /// Where the registrar's frontend lives (http or https); null clears it.
     pub frontend_base_url: async_graphql::MaybeUndefined<String>,
+    /// The sender name of the registrar's mail; null clears it.
+    pub mail_sender_name: async_graphql::MaybeUndefined<String>,
+    /// The sender address (its domain should let the mail relay send for it: SPF, DKIM); null clears it.
+    pub mail_sender_address: async_graphql::MaybeUndefined<String>,
+    /// Where replies go; null clears it.
+    pub mail_reply_to: async_graphql::MaybeUndefined<String>,
+    /// Closing lines of every message; null clears them.
+    pub mail_signature: async_graphql::MaybeUndefined<String>,
+    /// How applicants reach support; null clears it.
+    pub support_contact: async_graphql::MaybeUndefined<String>,
+}
+
+/// Change your own profile.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// Name shown to others.
+    pub display_name: Option<String>,
+    /// The language of your mail; null: both languages.
+    pub preferred_language: async_graphql::MaybeUndefined<enums::PreferredLanguage>,
+}
+
+fn maybe<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+    }
 }
 
 /// Registration is always answered the same way, whether or not the address has an account already.
@@ -346,9 +401,18 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: RegisterApplicantInput,
     ) -> Result<RegistrationPayload> {
-        svc::register_applicant(db(ctx), auth(ctx), &input.tenant, &input.email, &input.password, &input.display_name)
-            .await
-            .map_err(gql)?;
+        let language = input.preferred_language.map(Into::into);
+        svc::register_applicant(
+            db(ctx),
+            auth(ctx),
+            &input.tenant,
+            &input.email,
+            &input.password,
+            &input.display_name,
+            language,
+        )
+        .await
+        .map_err(gql)?;
         Ok(RegistrationPayload {
             message:
                 "Check your inbox: follow the link we sent to confirm your address. 请查收邮件，点击链接完成验证。"
@@ -508,13 +572,21 @@ impl AccountMutation {
         let change = SettingsChange {
             name: input.name,
             open_signup: input.open_signup,
-            frontend_base_url: match input.frontend_base_url {
-                async_graphql::MaybeUndefined::Undefined => None,
-                async_graphql::MaybeUndefined::Null => Some(None),
-                async_graphql::MaybeUndefined::Value(url) => Some(Some(url)),
-            },
+            frontend_base_url: maybe(input.frontend_base_url),
+            mail_sender_name: maybe(input.mail_sender_name),
+            mail_sender_address: maybe(input.mail_sender_address),
+            mail_reply_to: maybe(input.mail_reply_to),
+            mail_signature: maybe(input.mail_signature),
+            support_contact: maybe(input.support_contact),
         };
         Ok(tenants::update_settings(db(ctx), actor, change).await.map_err(gql)?.into())
+    }
+
+    /// Changes the caller's own display name or mail language.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<Account> {
+        let actor = actor(ctx)?;
+        let language = maybe(input.preferred_language).map(|l| l.map(Into::into));
+        Ok(Account(svc::update_profile(db(ctx), actor, input.display_name, language).await.map_err(gql)?))
     }
 }
 

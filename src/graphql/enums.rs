@@ -510,3 +510,56 @@ pub enum WorkflowAction {
     /// recordBureauDecision (refused)
     BureauReject,
 }
+
+/// The messages the server sends: account mail and one per stage of a filing.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::mail::Stage")]
+pub enum EmailStage {
+    /// Confirm the address of a new applicant account.
+    EmailVerification,
+    /// Someone tried to register with an address that already has an account.
+    AccountExists,
+    /// A link to choose a new password.
+    PasswordReset,
+    /// A staff member is invited to set up their account.
+    StaffInvitation,
+    /// The password of the account was changed.
+    PasswordChanged,
+    /// The filing was submitted (applicant).
+    SubmissionReceived,
+    /// A reviewer started the preliminary review (applicant).
+    ReviewStarted,
+    /// The preliminary review returned the filing, with every reason and suggestion (applicant).
+    PreliminaryRejected,
+    /// The preliminary review passed: what the MIIT SMS check is and its 24-hour deadline (applicant and responsible
+    /// persons).
+    PreliminaryApproved,
+    /// A new MIIT SMS round (resubmission to MIIT, or a cancellation order) (applicant and responsible persons).
+    SmsCheckStarted,
+    /// The SMS deadline is near (applicant and the persons who have not confirmed).
+    SmsReminder,
+    /// The SMS check timed out or failed (applicant).
+    SmsFailed,
+    /// Returned after a failed SMS check, with reasons (applicant).
+    ReturnedToApplicant,
+    /// Every person confirmed: at the bureau (applicant).
+    SentToBureau,
+    /// The bureau approved: the ICP numbers and how to show them (applicant and responsible persons).
+    BureauApproved,
+    /// The bureau refused, with reasons (applicant).
+    BureauRejected,
+    /// The filing was withdrawn (applicant).
+    Withdrawn,
+    /// The filing was abandoned (applicant).
+    Abandoned,
+}
+
+/// The language of a person's mail.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "crate::mail::MailLanguage")]
+pub enum PreferredLanguage {
+    /// Simplified Chinese.
+    Zh,
+    /// English.
+    En,
+}

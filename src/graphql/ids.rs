@@ -17,6 +17,7 @@ pub enum Kind {
     ApiKey,
     Attachment,
     SmsCheck,
+    Notification,
 }
 
 impl Kind {
@@ -29,13 +30,23 @@ impl Kind {
             Kind::ApiKey => "ApiKey",
             Kind::Attachment => "Attachment",
             Kind::SmsCheck => "SmsCheck",
+            Kind::Notification => "Notification",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Kind::Filing, Kind::Website, Kind::FilingEvent, Kind::Account, Kind::ApiKey, Kind::Attachment, Kind::SmsCheck]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            Kind::Filing,
+            Kind::Website,
+            Kind::FilingEvent,
+            Kind::Account,
+            Kind::ApiKey,
+            Kind::Attachment,
+            Kind::SmsCheck,
+            Kind::Notification,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 }
 

@@ -35,6 +35,9 @@ pub struct AccountById(pub Uuid);
 /// Key: the attachments of a filing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttachmentsOf(pub Uuid);
+/// Key: the notifications of a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NotificationsOf(pub Uuid);
 /// Key: a filing by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FilingById(pub Uuid);
@@ -86,6 +89,17 @@ impl Loader<FilingById> for TenantLoader {
     }
 }
 
+impl Loader<NotificationsOf> for TenantLoader {
+    type Value = Vec<entity::outbox_message::Model>;
+    type Error = Arc<ServiceError>;
+
+    async fn load(&self, keys: &[NotificationsOf]) -> Result<HashMap<NotificationsOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let found = crate::services::notifications::by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        Ok(found.into_iter().map(|(id, n)| (NotificationsOf(id), n)).collect())
+    }
+}
+
 impl Loader<AccountById> for TenantLoader {
     type Value = crate::services::accounts::Account;
     type Error = Arc<ServiceError>;
@@ -113,6 +127,7 @@ impl Loader<AttachmentsOf> for TenantLoader {
 pub fn loader_error(error: Arc<ServiceError>) -> async_graphql::Error {
     let error = Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
         ServiceError::NotFound => ServiceError::NotFound,
+        ServiceError::Forbidden(why) => ServiceError::Forbidden(why),
         other => ServiceError::internal(anyhow::anyhow!("{other:?}")),
     });
     super::error::gql(error)

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod inputs;
 pub mod loaders;
+pub mod mail;
 pub mod mutation;
 pub mod query;
 pub mod reference;
@@ -29,7 +30,13 @@ use context::AppData;
 
 /// Reads: filings, accounts, keys and settings of the caller's registrar.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::FilingQuery, accounts::AccountQuery, reference::ReferenceQuery, workflow::WorkflowQuery);
+pub struct QueryRoot(
+    query::FilingQuery,
+    accounts::AccountQuery,
+    reference::ReferenceQuery,
+    workflow::WorkflowQuery,
+    mail::MailQuery,
+);
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
 #[derive(MergedObject, Default)]
@@ -38,6 +45,7 @@ pub struct MutationRoot(
     accounts::AccountMutation,
     attachments::AttachmentMutation,
     workflow::WorkflowMutation,
+    mail::MailMutation,
 );
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;

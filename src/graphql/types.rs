@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use super::enums;
 use super::ids::{self, Kind};
 use super::loaders::{
-    AccountById, AttachmentsOf, EventsOf, FilingById, SubjectOf, TenantLoader, WebsitesOf, loader_error,
+    AccountById, AttachmentsOf, EventsOf, FilingById, NotificationsOf, SubjectOf, TenantLoader, WebsitesOf,
+    loader_error,
 };
 use crate::domain;
 use crate::services::{ServiceError, audit, models};
@@ -24,6 +25,7 @@ pub enum Node {
     Account(super::accounts::Account),
     ApiKey(super::accounts::ApiKey),
     Attachment(super::attachments::Attachment),
+    Notification(super::mail::Notification),
 }
 
 fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
@@ -228,6 +230,13 @@ impl Filing {
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<super::attachments::Attachment>> {
         let found = loader(ctx).load_one(AttachmentsOf(self.0.id)).await.map_err(loader_error)?;
         Ok(found.unwrap_or_default().into_iter().map(super::attachments::Attachment).collect())
+    }
+
+    /// The emails about this filing, oldest first: to whom, when, in which language, and whether they went out
+    /// (staff only; FORBIDDEN for applicants).
+    async fn notifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mail::Notification>> {
+        let found = loader(ctx).load_one(NotificationsOf(self.0.id)).await.map_err(loader_error)?;
+        Ok(found.unwrap_or_default().into_iter().map(super::mail::Notification).collect())
     }
 
     /// The audit trail: every change of the filing, oldest first.

@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::outbox::{self, Template};
+use super::outbox::{self, Envelope, Template};
 use super::tenants::{self, TenantStatus};
 use super::{Page, ServiceError, write_txn};
 use crate::auth::throttle::LoginThrottle;
@@ -74,6 +74,8 @@ pub struct Account {
     pub display_name: String,
     pub role: Role,
     pub status: AccountStatus,
+    /// The language of the account's mail; none: both.
+    pub preferred_language: Option<crate::mail::MailLanguage>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -88,6 +90,11 @@ impl TryFrom<account::Model> for Account {
             display_name: row.display_name,
             role: super::models::parse("accounts.role", &row.role)?,
             status: super::models::parse("accounts.status", &row.status)?,
+            preferred_language: row
+                .preferred_language
+                .as_deref()
+                .map(|l| super::models::parse("accounts.preferred_language", l))
+                .transpose()?,
             created_at: row.created_at,
         })
     }
@@ -128,6 +135,7 @@ pub async fn register_applicant(
     email: &str,
     new_password: &str,
     display_name: &str,
+    language: Option<crate::mail::MailLanguage>,
 ) -> Result<(), ServiceError> {
     let email = normalize_email(email);
     let display_name = display_name.trim();
@@ -150,18 +158,19 @@ pub async fn register_applicant(
         Some(existing) => {
             let payload = json!({ "displayName": existing.display_name, "tenant": tenant.name,
                 "resetUrl": link(&tenant.frontend_base_url, "reset-password", None) });
-            outbox::enqueue(&txn, tenant.id, Template::AccountExists, &email, payload).await?;
+            outbox::enqueue(&txn, Envelope::account(tenant.id, Template::AccountExists, &existing, payload)).await?;
         }
         None => {
             let row = insert_account(&txn, tenant.id, &email, Some(hash), display_name, Role::Applicant, now).await?;
             let mut active: account::ActiveModel = row.clone().into();
             active.status = Set(AccountStatus::Pending.to_string());
+            active.preferred_language = Set(language.map(|l| l.as_str().to_owned()));
             let row = active.update(&txn).await?;
             let ttl = Duration::hours(auth.config.email_verification_ttl_hours);
             let token = issue_token(&txn, &row, TokenPurpose::EmailVerification, ttl, now).await?;
             let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
                 "url": link(&tenant.frontend_base_url, "verify-email", Some(&token)), "expiresAt": now + ttl });
-            outbox::enqueue(&txn, tenant.id, Template::EmailVerification, &email, payload).await?;
+            outbox::enqueue(&txn, Envelope::account(tenant.id, Template::EmailVerification, &row, payload)).await?;
         }
     }
     txn.commit().await?;
@@ -314,14 +323,8 @@ pub async fn change_password(
     let txn = write_txn(db).await?;
     let row = set_password(&txn, row, hash, now).await?;
     revoke_all_sessions(&txn, row.id, now).await?;
-    outbox::enqueue(
-        &txn,
-        row.tenant_id,
-        Template::PasswordChanged,
-        &row.email,
-        json!({ "displayName": row.display_name }),
-    )
-    .await?;
+    let payload = json!({ "displayName": row.display_name });
+    outbox::enqueue(&txn, Envelope::account(row.tenant_id, Template::PasswordChanged, &row, payload)).await?;
     let session = start_session(&txn, auth, row, None, now).await?;
     txn.commit().await?;
     Ok(session)
@@ -351,7 +354,7 @@ pub async fn request_password_reset(
     let token = issue_token(&txn, &row, TokenPurpose::PasswordReset, ttl, now).await?;
     let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
         "url": link(&tenant.frontend_base_url, "reset-password", Some(&token)), "expiresAt": now + ttl });
-    outbox::enqueue(&txn, tenant.id, Template::PasswordReset, &row.email, payload).await?;
+    outbox::enqueue(&txn, Envelope::account(tenant.id, Template::PasswordReset, &row, payload)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -691,6 +694,36 @@ async fn find_by_email(
         .await?)
 }
 
+/// Changes the caller's own name or mail language (`Some(None)`: both languages).
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    display_name: Option<String>,
+    language: Option<Option<crate::mail::MailLanguage>>,
+) -> Result<Account, ServiceError> {
+    if !matches!(actor.principal, crate::auth::Principal::Account { .. }) {
+        return Err(ServiceError::Forbidden("only people have a profile"));
+    }
+    let name = display_name.map(|n| n.trim().to_owned());
+    match &name {
+        Some(n) if n.is_empty() => return Err(ServiceError::invalid("displayName", FieldErrorCode::Required)),
+        Some(n) if n.chars().count() > 100 => {
+            return Err(ServiceError::invalid("displayName", FieldErrorCode::TooLong));
+        }
+        _ => {}
+    }
+    let row = own_account(db, actor).await?;
+    let mut active: account::ActiveModel = row.into();
+    if let Some(name) = name {
+        active.display_name = Set(name);
+    }
+    if let Some(language) = language {
+        active.preferred_language = Set(language.map(|l| l.as_str().to_owned()));
+    }
+    active.updated_at = Set(Utc::now());
+    Account::try_from(active.update(db).await?)
+}
+
 async fn own_account(db: &impl ConnectionTrait, actor: &Actor) -> Result<account::Model, ServiceError> {
     tenant_account(db, actor, actor.id).await
 }
@@ -738,6 +771,7 @@ async fn insert_account(
         display_name: Set(display_name.to_owned()),
         role: Set(role.to_string()),
         status: Set(AccountStatus::Active.to_string()),
+        preferred_language: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -805,7 +839,7 @@ async fn send_setup_link(
     let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "role": row.role,
         "invitedBy": invited_by, "token": token, "url": link(&tenant.frontend_base_url, "setup-account", Some(&token)),
         "expiresAt": now + ttl });
-    outbox::enqueue(db, tenant.id, Template::StaffInvitation, &row.email, payload).await?;
+    outbox::enqueue(db, Envelope::account(tenant.id, Template::StaffInvitation, row, payload)).await?;
     Ok(token)
 }
 

@@ -113,6 +113,7 @@ pub(crate) async fn insert_draft(
         icp_number: Set(draft.icp_number),
         base_filing_id: Set(draft.base),
         superseded_by_id: Set(None),
+        sms_reminded_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod filings;
 pub mod inputs;
 pub mod models;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod queue;

@@ -1,5 +1,5 @@
-//! The transactional outbox: messages to people are rows written with the change that causes them. Until a
-//! dispatcher delivers them, operators read them with `beian outbox list`.
+//! The transactional outbox: messages to people are rows written with the change that causes them; the dispatcher
+//! of [`crate::mail`] delivers them. Operators read them with `beian outbox list`.
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -8,38 +8,69 @@ use uuid::Uuid;
 
 use super::ServiceError;
 
-/// The messages the server sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum Template {
-    /// Confirm the address of a new applicant account.
-    EmailVerification,
-    /// Someone tried to register with an address that already has an account.
-    AccountExists,
-    /// A link to choose a new password.
-    PasswordReset,
-    /// A registrar's staff member is invited to set up their account.
-    StaffInvitation,
-    /// The password of the account was changed.
-    PasswordChanged,
+pub use crate::mail::Stage as Template;
+use crate::mail::{MailLanguage, Stage};
+
+/// One message to queue.
+#[derive(Clone, Debug)]
+pub struct Envelope<'a> {
+    pub tenant_id: Uuid,
+    pub stage: Stage,
+    pub recipient: &'a str,
+    pub recipient_name: Option<&'a str>,
+    /// None: both languages.
+    pub language: Option<MailLanguage>,
+    /// The filing a workflow notification is about.
+    pub filing_id: Option<Uuid>,
+    /// What the template needs (names, links, reasons, numbers).
+    pub payload: serde_json::Value,
 }
 
-/// Queues a message in the caller's transaction.
-pub async fn enqueue(
-    db: &impl ConnectionTrait,
-    tenant_id: Uuid,
-    template: Template,
-    recipient: &str,
-    payload: serde_json::Value,
-) -> Result<(), ServiceError> {
+impl<'a> Envelope<'a> {
+    /// A message about an account.
+    pub fn account(
+        tenant_id: Uuid,
+        stage: Stage,
+        account: &'a entity::account::Model,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            tenant_id,
+            stage,
+            recipient: &account.email,
+            recipient_name: Some(&account.display_name),
+            language: account.preferred_language.as_deref().and_then(|l| l.parse().ok()),
+            filing_id: None,
+            payload,
+        }
+    }
+}
+
+/// Queues a message in the caller's transaction: it is sent if and only if the change that causes it commits.
+pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Result<(), ServiceError> {
+    let now = Utc::now();
     entity::outbox_message::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant_id),
-        template: Set(template.to_string()),
-        recipient: Set(recipient.to_owned()),
-        payload: Set(payload),
+        tenant_id: Set(envelope.tenant_id),
+        template: Set(envelope.stage.to_string()),
+        recipient: Set(envelope.recipient.to_owned()),
+        payload: Set(envelope.payload),
         status: Set("QUEUED".to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
+        filing_id: Set(envelope.filing_id),
+        recipient_name: Set(envelope.recipient_name.map(str::to_owned)),
+        language: Set(envelope.language.map(|l| l.as_str().to_owned())),
+        attempts: Set(0),
+        next_attempt_at: Set(Some(now)),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        message_id: Set(None),
+        sent_at: Set(None),
+        last_error: Set(None),
+        subject: Set(None),
+        body_text: Set(None),
+        body_html: Set(None),
+        updated_at: Set(Some(now)),
     }
     .insert(db)
     .await?;

@@ -87,6 +87,11 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
         frontend_base_url: Set(None),
         storage_bucket: Set(None),
         storage_prefix: Set(None),
+        mail_sender_name: Set(None),
+        mail_sender_address: Set(None),
+        mail_reply_to: Set(None),
+        mail_signature: Set(None),
+        support_contact: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -205,21 +210,68 @@ pub struct TenantSettings {
     pub open_signup: bool,
     /// Where the registrar's frontend lives; links in messages point there.
     pub frontend_base_url: Option<String>,
+    /// The registrar's mail: sender name and address, reply-to, signature, support contact.
+    pub mail_sender_name: Option<String>,
+    pub mail_sender_address: Option<String>,
+    pub mail_reply_to: Option<String>,
+    pub mail_signature: Option<String>,
+    pub support_contact: Option<String>,
 }
 
-/// Changes to the settings; absent fields stay as they are.
+/// Changes to the settings; absent fields stay as they are, `Some(None)` clears an optional one.
 #[derive(Clone, Debug, Default)]
 pub struct SettingsChange {
     pub name: Option<String>,
     pub open_signup: Option<bool>,
-    /// `Some(None)` clears the URL.
     pub frontend_base_url: Option<Option<String>>,
+    pub mail_sender_name: Option<Option<String>>,
+    pub mail_sender_address: Option<Option<String>>,
+    pub mail_reply_to: Option<Option<String>>,
+    pub mail_signature: Option<Option<String>>,
+    pub support_contact: Option<Option<String>>,
 }
 
 impl From<entity::tenant::Model> for TenantSettings {
     fn from(t: entity::tenant::Model) -> Self {
-        Self { slug: t.slug, name: t.name, open_signup: t.open_signup, frontend_base_url: t.frontend_base_url }
+        Self {
+            slug: t.slug,
+            name: t.name,
+            open_signup: t.open_signup,
+            frontend_base_url: t.frontend_base_url,
+            mail_sender_name: t.mail_sender_name,
+            mail_sender_address: t.mail_sender_address,
+            mail_reply_to: t.mail_reply_to,
+            mail_signature: t.mail_signature,
+            support_contact: t.support_contact,
+        }
     }
+}
+
+/// A trimmed optional text change (empty clears), checked against a length.
+fn text_change(
+    value: Option<Option<String>>,
+    field: &str,
+    max_chars: usize,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<String>> {
+    let value = value.map(|v| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()));
+    if let Some(Some(v)) = &value
+        && v.chars().count() > max_chars
+    {
+        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+    }
+    value
+}
+
+/// Like [`text_change`], for an email address.
+fn address_change(value: Option<Option<String>>, field: &str, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+    let value = text_change(value, field, 254, errors).map(|v| v.map(|a| a.to_lowercase()));
+    if let Some(Some(address)) = &value
+        && address.parse::<lettre::Address>().is_err()
+    {
+        errors.push(FieldError::new(field, FieldErrorCode::InvalidEmail));
+    }
+    value
 }
 
 /// The caller's tenant and its settings.
@@ -248,11 +300,31 @@ pub async fn update_settings(
             errors.push(FieldError::new("frontendBaseUrl", FieldErrorCode::InvalidUrl));
         }
     }
+    let sender_name = text_change(change.mail_sender_name, "mailSenderName", 200, &mut errors);
+    let sender_address = address_change(change.mail_sender_address, "mailSenderAddress", &mut errors);
+    let reply_to = address_change(change.mail_reply_to, "mailReplyTo", &mut errors);
+    let signature = text_change(change.mail_signature, "mailSignature", 2000, &mut errors);
+    let support = text_change(change.support_contact, "supportContact", 300, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let row = tenant_by_id(db, actor.tenant_id).await?;
     let mut active: entity::tenant::ActiveModel = row.into();
+    if let Some(v) = sender_name {
+        active.mail_sender_name = Set(v);
+    }
+    if let Some(v) = sender_address {
+        active.mail_sender_address = Set(v);
+    }
+    if let Some(v) = reply_to {
+        active.mail_reply_to = Set(v);
+    }
+    if let Some(v) = signature {
+        active.mail_signature = Set(v);
+    }
+    if let Some(v) = support {
+        active.support_contact = Set(v);
+    }
     if let Some(name) = name {
         active.name = Set(name.to_owned());
     }

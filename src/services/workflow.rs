@@ -117,6 +117,7 @@ pub async fn submit(
             m.submitted_at = Set(Some(now));
             m.reviewer_id = Set(None);
             m.sms_deadline_at = Set(Some(deadline));
+            m.sms_reminded_at = Set(None);
         })
         .await?;
         start_sms_round(&txn, actor, &filing, now).await?;
@@ -367,8 +368,11 @@ async fn begin_sms_round(
 ) -> Result<Filing, ServiceError> {
     let txn = write_txn(db).await?;
     let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
-    let filing =
-        transition(&txn, actor, filing_id, version, step, now, |m| m.sms_deadline_at = Set(Some(deadline))).await?;
+    let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
+        m.sms_deadline_at = Set(Some(deadline));
+        m.sms_reminded_at = Set(None);
+    })
+    .await?;
     start_sms_round(&txn, actor, &filing, now).await?;
     txn.commit().await?;
     Ok(filing)
@@ -491,15 +495,17 @@ pub async fn record_bureau_decision(
         "websites": assigned.iter().map(|(id, n)| serde_json::json!({ "websiteId": id, "number": n })).collect::<Vec<_>>() });
     let step = Step::new(WorkflowAction::BureauApprove, FilingAction::BureauApproved).details(details);
     let number = subject.to_string();
-    let filing = transition(&txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await?;
+    // The numbers first, so the approval's notification carries them (a refused transition rolls them back).
     for (id, number) in assigned {
         website::Entity::update_many()
             .col_expr(website::Column::IcpNumber, Expr::value(number))
             .filter(website::Column::TenantId.eq(actor.tenant_id))
+            .filter(website::Column::FilingId.eq(filing_id))
             .filter(website::Column::Id.eq(id))
             .exec(&txn)
             .await?;
     }
+    let filing = transition(&txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await?;
     // The order is now the subject's record; the one it amended is history.
     if let Some(base) = filing.base_filing_id {
         filing::Entity::update_many()
@@ -656,11 +662,15 @@ async fn transition(
         let latest = load(txn, actor, filing_id).await?;
         return Err(ServiceError::Conflict { current_version: latest.version });
     }
+    let details = step.details.clone();
     record(txn, actor, filing_id, step.event, Some(current.status), Some(to), step.details, now).await.map(|_| ())?;
     if let Some(reason) = step.reason {
         tracing::info!(filing = %filing_id, reason, "workflow step");
     }
-    load(txn, actor, filing_id).await
+    let filing = load(txn, actor, filing_id).await?;
+    // The people concerned hear about it if and only if the step commits.
+    super::notifications::on_transition(txn, actor, &filing, step.event, details.as_ref()).await?;
+    Ok(filing)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -61,6 +61,8 @@ impl TestDatabase {
             config.storage.bucket = format!("beian-{}", Uuid::new_v4().simple());
         }
         config.log.filter = std::env::var("BEIAN_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        // Tests deliver mail themselves (`TestApp::dispatcher`), with their own clock.
+        config.mail.dispatch = false;
         config
     }
 }
@@ -88,6 +90,8 @@ pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
     pub storage: std::sync::Arc<beian::storage::Storage>,
+    /// Delivers the outbox with the server's transport, when the test says so.
+    pub dispatcher: beian::mail::dispatcher::Dispatcher,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -123,6 +127,7 @@ fn start(app: Application, database: TestDatabase) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
     let storage = app.storage();
+    let dispatcher = app.dispatcher();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -131,6 +136,7 @@ fn start(app: Application, database: TestDatabase) -> TestApp {
         address,
         db,
         storage,
+        dispatcher,
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         server: Some(server),

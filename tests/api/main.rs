@@ -13,6 +13,7 @@ mod filings;
 mod health;
 mod isolation;
 mod limits;
+mod mail;
 mod orders;
 mod pagination;
 mod persistence;

@@ -65,7 +65,11 @@ pub struct Cast {
 }
 
 pub async fn cast() -> Cast {
-    let app = spawn_app().await;
+    cast_on(spawn_app().await).await
+}
+
+/// The cast of a registrar on an app the test configured.
+pub async fn cast_on(app: TestApp) -> Cast {
     let backend = app.tenant("xinnet").await;
     let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
     let reviewer = access(&staff(&app, &admin, "reviewer@xinnet.example", "REVIEWER").await);
@@ -74,7 +78,7 @@ pub async fn cast() -> Cast {
     Cast { app, backend, admin, reviewer, other_reviewer, applicant }
 }
 
-async fn reject(app: &TestApp, key: &str, filing: &Value, name: &str, reasons: Value) -> Value {
+pub async fn reject(app: &TestApp, key: &str, filing: &Value, name: &str, reasons: Value) -> Value {
     let version = state(app, key, filing).await["version"].clone();
     let query = format!("mutation($input: ReturnFilingInput!) {{ {name}(input: $input) {{ status version }} }}");
     let input = json!({ "input": { "filingId": filing["id"], "version": version, "reasons": reasons } });

@@ -1,0 +1,355 @@
+//! Email over GraphQL: notifications (a filing's, the registrar's list, counts, retries), the registrar's templates
+//! and previews.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::context::{actor, db, settings};
+use super::enums;
+use super::error::gql;
+use super::ids::{self, Kind};
+use super::query::page_size;
+use super::types::{Filing, PageInfo};
+use crate::auth::Actor;
+use crate::services::notifications::{self as svc, NotificationFilter};
+use crate::services::{Page, filings};
+use entity::outbox_message;
+
+/// Where a message stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum NotificationStatus {
+    /// Waiting for the dispatcher (or for its next attempt after a failure).
+    Queued,
+    /// Accepted by the mail relay (or written to the mail folder).
+    Sent,
+    /// Refused for good, or out of attempts; `retryNotification` queues it again.
+    Failed,
+}
+
+impl NotificationStatus {
+    fn parse(value: &str) -> Self {
+        match value {
+            "SENT" => Self::Sent,
+            "FAILED" => Self::Failed,
+            _ => Self::Queued,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Sent => "SENT",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+pub struct Notification(pub outbox_message::Model);
+
+/// One email: what it is about, to whom, and whether it went out.
+#[Object]
+impl Notification {
+    /// The notification's opaque global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Notification, self.0.id)
+    }
+
+    /// The stage (or account message) it announces.
+    async fn stage(&self) -> Option<enums::EmailStage> {
+        self.0.template.parse::<crate::mail::Stage>().ok().map(Into::into)
+    }
+
+    /// The recipient's address.
+    async fn recipient(&self) -> &str {
+        &self.0.recipient
+    }
+
+    /// The recipient's name.
+    async fn recipient_name(&self) -> Option<&str> {
+        self.0.recipient_name.as_deref()
+    }
+
+    /// The language it is written in; null: both.
+    async fn language(&self) -> Option<enums::PreferredLanguage> {
+        self.0.language.as_deref().and_then(|l| l.parse::<crate::mail::MailLanguage>().ok()).map(Into::into)
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> NotificationStatus {
+        NotificationStatus::parse(&self.0.status)
+    }
+
+    /// Delivery attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// When the next attempt is due (queued messages).
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        (self.0.status == "QUEUED").then_some(self.0.next_attempt_at).flatten()
+    }
+
+    /// Why the last attempt failed.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// The subject line, once rendered (at the first attempt).
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+
+    /// The Message-ID header: the same on every attempt, so a resend can be recognised.
+    async fn message_id(&self) -> Option<&str> {
+        self.0.message_id.as_deref()
+    }
+
+    /// When it was queued.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When it went out.
+    async fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sent_at
+    }
+
+    /// The filing it is about.
+    async fn filing(&self, ctx: &Context<'_>) -> Result<Option<Filing>> {
+        let Some(id) = self.0.filing_id else {
+            return Ok(None);
+        };
+        Ok(Some(Filing(filings::get_filing(db(ctx), actor(ctx)?, id).await.map_err(gql)?)))
+    }
+}
+
+/// Filters of the notification list.
+#[derive(InputObject, Default)]
+pub struct NotificationFilterInput {
+    /// Any of these statuses.
+    pub status: Option<Vec<NotificationStatus>>,
+    /// Any of these stages.
+    pub stage: Option<Vec<enums::EmailStage>>,
+    /// About this filing.
+    pub filing_id: Option<ID>,
+    /// To this address.
+    pub recipient: Option<String>,
+}
+
+impl NotificationFilterInput {
+    fn into_filter(self) -> Result<NotificationFilter> {
+        Ok(NotificationFilter {
+            statuses: self.status.map(|s| s.into_iter().map(|s| s.as_str().to_owned()).collect()),
+            stages: self.stage.map(|s| s.into_iter().map(Into::into).collect()),
+            filing_id: self
+                .filing_id
+                .map(|id| ids::decode(&id, Kind::Filing, "filter.filingId"))
+                .transpose()
+                .map_err(gql)?,
+            recipient: self.recipient,
+        })
+    }
+}
+
+pub struct NotificationConnection {
+    page: Page<outbox_message::Model>,
+    filter: NotificationFilter,
+    actor: Actor,
+}
+
+/// A page of notifications, newest first (Relay cursor connection).
+#[Object]
+impl NotificationConnection {
+    /// The notifications of this page with their cursors.
+    async fn edges(&self) -> Vec<NotificationEdge> {
+        self.page
+            .items
+            .iter()
+            .map(|n| NotificationEdge { cursor: ids::encode_cursor(n.id), node: Notification(n.clone()) })
+            .collect()
+    }
+
+    /// The notifications of this page.
+    async fn nodes(&self) -> Vec<Notification> {
+        self.page.items.iter().cloned().map(Notification).collect()
+    }
+
+    /// Where this page stands.
+    async fn page_info(&self) -> PageInfo {
+        let cursors: Vec<String> = self.page.items.iter().map(|n| ids::encode_cursor(n.id)).collect();
+        PageInfo::forward(self.page.has_next_page, &cursors)
+    }
+
+    /// How many notifications match the filter in all.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        svc::count(db(ctx), &self.actor, &self.filter).await.map_err(gql)
+    }
+}
+
+/// A notification and its cursor.
+#[derive(SimpleObject)]
+pub struct NotificationEdge {
+    /// Pass as `after` to continue after this notification.
+    pub cursor: String,
+    /// The notification.
+    pub node: Notification,
+}
+
+/// How many of the registrar's messages wait, went out, or failed.
+#[derive(SimpleObject)]
+pub struct NotificationStats {
+    /// Waiting to be sent (or for their next attempt).
+    pub queued: u64,
+    /// Sent.
+    pub sent: u64,
+    /// Parked as failed.
+    pub failed: u64,
+}
+
+/// One stage's wording in one language.
+#[derive(SimpleObject)]
+pub struct EmailTemplate {
+    /// The stage.
+    pub stage: enums::EmailStage,
+    /// The language.
+    pub language: enums::PreferredLanguage,
+    /// A minijinja template of the subject line.
+    pub subject: String,
+    /// A minijinja template of the plain-text body; the HTML alternative is made from it, and the registrar's
+    /// signature and support contact follow it.
+    pub body: String,
+    /// Whether it is the registrar's own wording (otherwise the built-in one).
+    pub overridden: bool,
+}
+
+impl From<svc::EmailTemplate> for EmailTemplate {
+    fn from(t: svc::EmailTemplate) -> Self {
+        Self {
+            stage: t.stage.into(),
+            language: t.language.into(),
+            subject: t.subject,
+            body: t.body,
+            overridden: t.overridden,
+        }
+    }
+}
+
+/// A rendered message.
+#[derive(SimpleObject)]
+pub struct EmailPreview {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML alternative.
+    pub html: String,
+}
+
+/// The registrar's wording of one stage in one language.
+#[derive(InputObject)]
+pub struct SetEmailTemplateInput {
+    /// The stage.
+    pub stage: enums::EmailStage,
+    /// The language.
+    pub language: enums::PreferredLanguage,
+    /// A minijinja template of the subject line (at most 300 characters).
+    pub subject: String,
+    /// A minijinja template of the plain-text body.
+    pub body: String,
+}
+
+#[derive(Default)]
+pub struct MailQuery;
+
+#[Object]
+impl MailQuery {
+    /// The registrar's notifications, newest first (administrators and the registrar's backend).
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 1")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most 100).")] first: Option<i32>,
+        #[graphql(desc = "Continue after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Filters; every given filter must match.")] filter: Option<NotificationFilterInput>,
+    ) -> Result<NotificationConnection> {
+        let actor = actor(ctx)?;
+        let first = page_size(settings(ctx), first)?;
+        let after = after.as_deref().map(ids::decode_cursor).transpose().map_err(gql)?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let page = svc::list(db(ctx), actor, &filter, after, u64::from(first)).await.map_err(gql)?;
+        Ok(NotificationConnection { page, filter, actor: actor.clone() })
+    }
+
+    /// How many of the registrar's messages wait, went out, or failed (administrators).
+    async fn notification_stats(&self, ctx: &Context<'_>) -> Result<NotificationStats> {
+        let stats = svc::stats(db(ctx), actor(ctx)?).await.map_err(gql)?;
+        Ok(NotificationStats { queued: stats.queued, sent: stats.sent, failed: stats.failed })
+    }
+
+    /// Every stage's wording in both languages, the registrar's own where it has one (administrators).
+    async fn email_templates(&self, ctx: &Context<'_>) -> Result<Vec<EmailTemplate>> {
+        let templates = svc::email_templates(db(ctx), actor(ctx)?).await.map_err(gql)?;
+        Ok(templates.into_iter().map(Into::into).collect())
+    }
+
+    /// What a stage's message looks like: for one of the registrar's filings (its data and latest reasons), or with
+    /// sample data; in one language, or both (staff).
+    async fn preview_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The stage.")] stage: enums::EmailStage,
+        #[graphql(desc = "A filing to fill the message with; sample data without it.")] filing_id: Option<ID>,
+        #[graphql(desc = "One language; both without it.")] language: Option<enums::PreferredLanguage>,
+    ) -> Result<EmailPreview> {
+        let actor = actor(ctx)?;
+        let filing = filing_id.map(|id| ids::decode(&id, Kind::Filing, "filingId")).transpose().map_err(gql)?;
+        let rendered =
+            svc::preview(db(ctx), actor, stage.into(), filing, language.map(Into::into)).await.map_err(gql)?;
+        Ok(EmailPreview { subject: rendered.subject, text: rendered.text, html: rendered.html })
+    }
+}
+
+#[derive(Default)]
+pub struct MailMutation;
+
+#[Object]
+impl MailMutation {
+    /// Queues a failed notification again, with a fresh set of attempts (administrators).
+    async fn retry_notification(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The failed notification.")] id: ID,
+    ) -> Result<Notification> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&id, Kind::Notification, "id").map_err(gql)?;
+        Ok(Notification(svc::retry(db(ctx), actor, id).await.map_err(gql)?))
+    }
+
+    /// Sets the registrar's own wording of a stage in a language (administrators). Refused with INVALID_TEMPLATE,
+    /// and nothing stored, when it does not render.
+    async fn set_email_template(&self, ctx: &Context<'_>, input: SetEmailTemplateInput) -> Result<EmailTemplate> {
+        let actor = actor(ctx)?;
+        let template =
+            svc::set_template(db(ctx), actor, input.stage.into(), input.language.into(), input.subject, input.body)
+                .await
+                .map_err(gql)?;
+        Ok(template.into())
+    }
+
+    /// Returns a stage to the built-in wording (administrators).
+    async fn reset_email_template(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The stage.")] stage: enums::EmailStage,
+        #[graphql(desc = "The language.")] language: enums::PreferredLanguage,
+    ) -> Result<EmailTemplate> {
+        let actor = actor(ctx)?;
+        let template = svc::reset_template(db(ctx), actor, stage.into(), language.into()).await.map_err(gql)?;
+        Ok(template.into())
+    }
+}
+
+/// Resolves a notification's global ID for `node`.
+pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Notification> {
+    Ok(Notification(svc::get(db(ctx), actor(ctx)?, id).await.map_err(gql)?))
+}

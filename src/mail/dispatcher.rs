@@ -1,0 +1,308 @@
+//! The outbox dispatcher: claims due messages, renders them once, sends them, and records the outcome. Several
+//! dispatchers (replicas) may run at once: a claim is a lease on the row (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+//! SQLite has one writer at a time), every outcome is recorded only by the holder of the lease, and a message whose
+//! dispatcher died is taken over when its lease ends, with the same Message-ID. Transient failures are retried with
+//! exponential backoff and jitter; permanent ones, and messages out of attempts, are parked as failed.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::{LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::templates::{self, Branding, Template};
+use super::transport::{SendError, Transport};
+use super::{MailLanguage, Stage};
+use crate::config::MailConfig;
+use crate::services::{ServiceError, write_txn};
+use entity::outbox_message::{self, Column};
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub sent: usize,
+    /// Failed for now; another attempt is scheduled.
+    pub retrying: usize,
+    /// Parked as failed.
+    pub failed: usize,
+}
+
+/// Delivers the outbox.
+pub struct Dispatcher {
+    db: DatabaseConnection,
+    transport: Transport,
+    config: MailConfig,
+    /// Names this dispatcher's leases.
+    worker: String,
+}
+
+/// The registrar's side of a message: its sender, reply-to and branding, and its own templates.
+struct Sender {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    branding: Branding,
+    overrides: HashMap<(Stage, MailLanguage), Template>,
+}
+
+impl Dispatcher {
+    pub fn new(db: DatabaseConnection, transport: Transport, config: MailConfig) -> Self {
+        Self { db, transport, config, worker: format!("dispatcher-{}", Uuid::now_v7().simple()) }
+    }
+
+    /// Another dispatcher on the same database and transport (as a second replica would run).
+    pub fn another(&self) -> Self {
+        Self::new(self.db.clone(), self.transport.clone(), self.config.clone())
+    }
+
+    /// Claims and delivers due messages until none is left (or a pass claims less than a batch).
+    pub async fn run_until_idle(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
+        let mut total = Pass::default();
+        loop {
+            let pass = self.run_once(now).await?;
+            total.claimed += pass.claimed;
+            total.sent += pass.sent;
+            total.retrying += pass.retrying;
+            total.failed += pass.failed;
+            if (pass.claimed as u64) < self.config.batch_size {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// One batch: claim, then deliver each message.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
+        let claimed = self.claim(now).await?;
+        let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
+        let mut senders: HashMap<Uuid, Option<Sender>> = HashMap::new();
+        for message in claimed {
+            if let std::collections::hash_map::Entry::Vacant(entry) = senders.entry(message.tenant_id) {
+                entry.insert(self.sender(message.tenant_id).await?);
+            }
+            let sender = senders.get(&message.tenant_id).and_then(Option::as_ref);
+            match self.deliver(message, sender, now).await? {
+                Outcome::Sent => pass.sent += 1,
+                Outcome::Retrying => pass.retrying += 1,
+                Outcome::Failed => pass.failed += 1,
+                Outcome::Lost => {}
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Takes a lease on up to a batch of due messages that nobody holds.
+    pub async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<outbox_message::Model>, ServiceError> {
+        let txn = write_txn(&self.db).await?;
+        let mut query = outbox_message::Entity::find()
+            .filter(Column::Status.eq("QUEUED"))
+            .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
+            .filter(Condition::any().add(Column::LockedUntil.is_null()).add(Column::LockedUntil.lt(now)))
+            .order_by_asc(Column::Id)
+            .limit(self.config.batch_size);
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = query.all(&txn).await?;
+        if rows.is_empty() {
+            txn.rollback().await?;
+            return Ok(rows);
+        }
+        let until = now + Duration::seconds(self.config.lease_seconds);
+        outbox_message::Entity::update_many()
+            .col_expr(Column::LockedUntil, Expr::value(until))
+            .col_expr(Column::LockedBy, Expr::value(self.worker.clone()))
+            .filter(Column::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| outbox_message::Model { locked_until: Some(until), locked_by: Some(self.worker.clone()), ..r })
+            .collect())
+    }
+
+    async fn sender(&self, tenant_id: Uuid) -> Result<Option<Sender>, ServiceError> {
+        let Some(tenant) = entity::tenant::Entity::find_by_id(tenant_id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let default: Mailbox = self
+            .config
+            .from
+            .parse()
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("mail.from is not a mailbox: {e}")))?;
+        let address = tenant.mail_sender_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(default.email);
+        let name = tenant.mail_sender_name.clone().unwrap_or_else(|| tenant.name.clone());
+        let reply_to = tenant.mail_reply_to.as_deref().and_then(|a| a.parse().ok()).map(|a| Mailbox::new(None, a));
+        let overrides = crate::services::notifications::overrides(&self.db, tenant_id).await?;
+        Ok(Some(Sender {
+            from: Mailbox::new(Some(name), address),
+            reply_to,
+            branding: crate::services::notifications::branding(&tenant),
+            overrides,
+        }))
+    }
+
+    async fn deliver(
+        &self,
+        message: outbox_message::Model,
+        sender: Option<&Sender>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let Some(sender) = sender else {
+            return self.fail(&message, "the registrar no longer exists", now).await;
+        };
+        // Render once, before the first attempt, and keep it: every attempt sends the same message.
+        let message = match (&message.subject, &message.message_id) {
+            (Some(_), Some(_)) => message,
+            _ => match self.render(&message, sender) {
+                Ok((subject, text, html, message_id)) => {
+                    let kept = outbox_message::Entity::update_many()
+                        .col_expr(Column::Subject, Expr::value(subject.clone()))
+                        .col_expr(Column::BodyText, Expr::value(text.clone()))
+                        .col_expr(Column::BodyHtml, Expr::value(html.clone()))
+                        .col_expr(Column::MessageId, Expr::value(message_id.clone()))
+                        .col_expr(Column::UpdatedAt, Expr::value(now))
+                        .filter(Column::Id.eq(message.id))
+                        .filter(Column::LockedBy.eq(self.worker.clone()))
+                        .exec(&self.db)
+                        .await?;
+                    if kept.rows_affected == 0 {
+                        return Ok(Outcome::Lost);
+                    }
+                    outbox_message::Model {
+                        subject: Some(subject),
+                        body_text: Some(text),
+                        body_html: Some(html),
+                        message_id: Some(message_id),
+                        ..message
+                    }
+                }
+                Err(reason) => return self.fail(&message, &reason, now).await,
+            },
+        };
+        let email = match build(&message, sender) {
+            Ok(email) => email,
+            Err(reason) => return self.fail(&message, &reason, now).await,
+        };
+        match self.transport.send(message.id, email).await {
+            Ok(path) => {
+                let done = outbox_message::Entity::update_many()
+                    .col_expr(Column::Status, Expr::value("SENT"))
+                    .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
+                    .col_expr(Column::SentAt, Expr::value(now))
+                    .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+                    .col_expr(Column::UpdatedAt, Expr::value(now))
+                    .filter(Column::Id.eq(message.id))
+                    .filter(Column::LockedBy.eq(self.worker.clone()))
+                    .exec(&self.db)
+                    .await?;
+                match path {
+                    Some(path) => tracing::info!(message = %message.id, stage = %message.template,
+                        path = %path.display(), "mail written"),
+                    None => tracing::info!(message = %message.id, stage = %message.template, "mail sent"),
+                }
+                Ok(if done.rows_affected == 0 { Outcome::Lost } else { Outcome::Sent })
+            }
+            Err(SendError::Permanent(reason)) => self.fail(&message, &reason, now).await,
+            Err(SendError::Transient(reason)) => {
+                let attempts = message.attempts + 1;
+                if attempts >= self.config.max_attempts {
+                    return self.fail(&message, &format!("{reason} (after {attempts} attempts)"), now).await;
+                }
+                let next = now + self.backoff(attempts);
+                let retried = outbox_message::Entity::update_many()
+                    .col_expr(Column::Attempts, Expr::value(attempts))
+                    .col_expr(Column::NextAttemptAt, Expr::value(next))
+                    .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(Column::LastError, Expr::value(reason.clone()))
+                    .col_expr(Column::UpdatedAt, Expr::value(now))
+                    .filter(Column::Id.eq(message.id))
+                    .filter(Column::LockedBy.eq(self.worker.clone()))
+                    .exec(&self.db)
+                    .await?;
+                tracing::warn!(message = %message.id, attempts, next = %next, error = %reason, "mail not sent; retrying");
+                Ok(if retried.rows_affected == 0 { Outcome::Lost } else { Outcome::Retrying })
+            }
+        }
+    }
+
+    /// Parks a message as failed (an administrator may retry it).
+    async fn fail(
+        &self,
+        message: &outbox_message::Model,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let failed = outbox_message::Entity::update_many()
+            .col_expr(Column::Status, Expr::value("FAILED"))
+            .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
+            .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(Column::LastError, Expr::value(reason.to_owned()))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(message.id))
+            .filter(Column::LockedBy.eq(self.worker.clone()))
+            .exec(&self.db)
+            .await?;
+        tracing::error!(message = %message.id, stage = %message.template, error = reason, "mail failed");
+        Ok(if failed.rows_affected == 0 { Outcome::Lost } else { Outcome::Failed })
+    }
+
+    /// The wait before attempt `attempts + 1`: doubling from the base, capped, with jitter (half to all of it), so
+    /// messages that failed together do not retry together.
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(30);
+        let full = self.config.retry_base_seconds.saturating_mul(1_i64 << exponent).min(self.config.retry_max_seconds);
+        let jittered = (full as f64) * (0.5 + rand::random::<f64>() * 0.5);
+        Duration::milliseconds((jittered * 1000.0) as i64)
+    }
+
+    fn render(
+        &self,
+        message: &outbox_message::Model,
+        sender: &Sender,
+    ) -> Result<(String, String, String, String), String> {
+        let stage: Stage = message.template.parse().map_err(|_| format!("unknown stage {}", message.template))?;
+        let language = message.language.as_deref().and_then(|l| l.parse::<MailLanguage>().ok());
+        let rendered = templates::render(stage, language, &sender.overrides, &sender.branding, &message.payload)
+            .map_err(|e| format!("the {stage} template does not render: {e}"))?;
+        let domain = sender.from.email.domain().to_owned();
+        Ok((rendered.subject, rendered.text, rendered.html, format!("<{}@{domain}>", message.id)))
+    }
+}
+
+enum Outcome {
+    Sent,
+    Retrying,
+    Failed,
+    /// Another dispatcher took the message over (our lease ended): the outcome is theirs to record.
+    Lost,
+}
+
+/// The email of a rendered message.
+fn build(message: &outbox_message::Model, sender: &Sender) -> Result<Message, String> {
+    let address = message.recipient.parse().map_err(|e| format!("not a deliverable address: {e}"))?;
+    let to = Mailbox::new(message.recipient_name.clone(), address);
+    let mut builder = Message::builder()
+        .from(sender.from.clone())
+        .to(to)
+        .subject(message.subject.clone().unwrap_or_default())
+        .message_id(message.message_id.clone())
+        .date(SystemTime::now());
+    if let Some(reply_to) = &sender.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            message.body_text.clone().unwrap_or_default(),
+            message.body_html.clone().unwrap_or_default(),
+        ))
+        .map_err(|e| format!("cannot build the message: {e}"))
+}

@@ -223,6 +223,9 @@ async fn every_stage_reaches_the_right_people_in_their_language() {
     assert_eq!((from.name(), from.address()), (Some("新网备案中心"), Some("beian@xinnet.example")));
     assert!(rejection.header("From").to_lowercase().contains("=?utf-8?"), "encoded: {}", rejection.header("From"));
     assert!(rejection.header("Reply-To").contains("support@xinnet.example"));
+    // The Chinese words of the subject travel RFC 2047-encoded, never as raw bytes.
+    let subject = rejection.header("Subject");
+    assert!(subject.to_lowercase().contains("=?utf-8?b?") && !subject.contains("北京"), "{subject}");
     assert!(rejection.header("Content-Type").starts_with("multipart/alternative"));
     let ids = app.ok(admin, NOTIFICATIONS, json!({ "id": filing["id"] })).await["filing"]["notifications"].clone();
     let rejected = ids.as_array().unwrap().iter().find(|n| n["stage"] == "PRELIMINARY_REJECTED").unwrap();

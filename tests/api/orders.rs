@@ -190,7 +190,7 @@ async fn an_add_website_order_adds_a_numbered_website_and_becomes_the_record() {
 async fn a_cancellation_skips_the_preliminary_review_and_ends_the_record() {
     let cast = cast().await;
     let record = filed(&cast).await;
-    let Cast { app, backend, reviewer, applicant, .. } = &cast;
+    let Cast { app, backend, admin, reviewer, applicant, .. } = &cast;
     let website = &record["websites"][0]["id"];
 
     // What a cancellation must name, and what it may not.
@@ -228,8 +228,25 @@ async fn a_cancellation_skips_the_preliminary_review_and_ends_the_record() {
     assert_eq!(kinds, vec!["ID_CARD_FRONT", "ID_CARD_BACK", "CANCELLATION_APPLICATION"]);
     upload_materials(app, applicant, &draft).await;
 
-    // Straight to the MIIT SMS check: no reviewer involved.
+    // Straight to the MIIT SMS check: no reviewer involved; the applicant and both persons hear of it.
     assert_eq!(act(app, applicant, "submitFiling", &draft).await["status"], "SMS_VERIFICATION");
+    let query = "query($id: ID!) { filing(id: $id) { notifications { stage recipient } } }";
+    let sent = app.ok(admin, query, json!({ "id": draft["id"] })).await["filing"]["notifications"].clone();
+    let sent: Vec<(&str, &str)> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["stage"].as_str().unwrap(), n["recipient"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            ("SUBMISSION_RECEIVED", "owner@example.com"),
+            ("SMS_CHECK_STARTED", "owner@example.com"),
+            ("SMS_CHECK_STARTED", "zhangsan@example.com"),
+            ("SMS_CHECK_STARTED", "lisi@example.com"),
+        ]
+    );
     let current = state(app, applicant, &draft).await;
     assert!(current["smsDeadlineAt"].is_string());
     assert_eq!(code(&act_err(app, reviewer, "claimReview", &draft).await), "INVALID_TRANSITION");

@@ -27,7 +27,35 @@ pub struct Config {
     pub rules: RulesConfig,
     pub storage: StorageConfig,
     pub mail: MailConfig,
+    pub mobile: MobileConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileConfig {
+    /// The page a phone opens from the QR code (the token follows as `#token=...`); a registrar's
+    /// `frontendBaseUrl` + `/mobile` wins when set.
+    pub public_base_url: String,
+    /// How long a hand-off (its QR code) works, in minutes.
+    pub session_ttl_minutes: i64,
+    /// The registrar's SMS gateway: phone codes are posted there as signed JSON. Unset: codes are recorded (the
+    /// log and `beian outbox list`) instead of sent, for trying things out.
+    pub sms_webhook_url: Option<String>,
+    /// The secret that signs the gateway's requests (`X-Beian-Signature`).
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub sms_webhook_secret: Option<SecretString>,
+}
+
+impl Default for MobileConfig {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:8080/mobile".to_owned(),
+            session_ttl_minutes: 30,
+            sms_webhook_url: None,
+            sms_webhook_secret: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -235,6 +263,7 @@ impl Default for Config {
             rules: RulesConfig::default(),
             storage: StorageConfig::default(),
             mail: MailConfig::default(),
+            mobile: MobileConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
         }
     }

@@ -66,10 +66,10 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
         Ok(request) => request,
         Err(response) => return response,
     };
-    let actor = match bearer_token(headers) {
+    let caller = match bearer_token(headers) {
         None => None,
         Some(token) => match authenticate(&state, token).await {
-            Ok(actor) => Some(actor),
+            Ok(caller) => Some(caller),
             Err(ServiceError::Unauthenticated(message)) => {
                 return error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
                     .with_header(header::WWW_AUTHENTICATE, "Bearer")
@@ -83,12 +83,17 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
         },
     };
     let mut request = request;
+    let (actor, mobile) = match caller {
+        Some(Caller::Actor(actor)) => (Some(actor), None),
+        Some(Caller::Mobile(mobile)) => (None, Some(mobile)),
+        None => (None, None),
+    };
     if let Some(actor) = &actor {
         request = request.data(loaders::for_request(&state.db, actor));
     }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
-    request = request.data(RequestContext { actor, client_ip });
+    request = request.data(RequestContext { actor, mobile, client_ip });
     GraphQLResponse::from(state.schema.execute(request).await).into_response()
 }
 
@@ -123,12 +128,24 @@ async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result
     }
 }
 
-/// API keys are recognised by their prefix; anything else must be an access token.
-async fn authenticate(state: &State, token: &str) -> Result<crate::auth::Actor, ServiceError> {
-    if token.starts_with(crate::auth::api_key::KEY_PREFIX) {
-        tenants::authenticate_api_key(&state.db, token).await
+/// Who a bearer token speaks for: a person or backend, or the phone of a mobile hand-off.
+enum Caller {
+    Actor(crate::auth::Actor),
+    Mobile(crate::services::mobile::MobileCaller),
+}
+
+/// Mobile tokens and API keys are recognised by their prefixes; anything else must be an access token.
+async fn authenticate(state: &State, token: &str) -> Result<Caller, ServiceError> {
+    if token.starts_with(crate::services::mobile::TOKEN_PREFIX) {
+        let mobile = crate::services::mobile::authenticate(&state.db, token, chrono::Utc::now()).await?;
+        if !tenants::tenant_is_active(&state.db, mobile.tenant_id).await? {
+            return Err(ServiceError::Unauthenticated("this registrar is suspended"));
+        }
+        Ok(Caller::Mobile(mobile))
+    } else if token.starts_with(crate::auth::api_key::KEY_PREFIX) {
+        tenants::authenticate_api_key(&state.db, token).await.map(Caller::Actor)
     } else {
-        accounts::authenticate_access_token(&state.db, &state.auth, token).await
+        accounts::authenticate_access_token(&state.db, &state.auth, token).await.map(Caller::Actor)
     }
 }
 
@@ -177,10 +194,15 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                         v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim().to_owned()
                     })
                     .ok_or_else(|| async_graphql::Error::new("send Authorization in the connection_init payload"))?;
-                let actor = authenticate(&inner, &token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                let caller =
+                    authenticate(&inner, &token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                // Subscriptions are for consoles; a phone's mobile token does not open one.
+                let Caller::Actor(actor) = caller else {
+                    return Err(async_graphql::Error::new("a mobile token does not open subscriptions"));
+                };
                 let mut data = async_graphql::Data::default();
                 data.insert(loaders::for_request(&inner.db, &actor));
-                data.insert(RequestContext { actor: Some(actor), client_ip: None });
+                data.insert(RequestContext { actor: Some(actor), mobile: None, client_ip: None });
                 Ok(data)
             })
             .serve()

@@ -14,6 +14,7 @@ use crate::domain::reference::ReferenceData;
 use crate::mail::dispatcher::Dispatcher;
 use crate::mail::transport::Transport;
 use crate::services::accounts::AuthContext;
+use crate::services::mobile::SmsSender;
 use crate::storage::Storage;
 use crate::{db, graphql, http};
 
@@ -27,6 +28,7 @@ pub struct Application {
     storage: Arc<Storage>,
     updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
     transport: Transport,
+    sms: Arc<SmsSender>,
     config: Config,
 }
 
@@ -52,7 +54,8 @@ impl Application {
         let storage = Arc::new(Storage::connect(&config).await?);
         let (updates, _) = tokio::sync::broadcast::channel(1024);
         let transport = Transport::from_config(&config)?;
-        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, config })
+        let sms = Arc::new(SmsSender::from_config(&config.mobile)?);
+        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, sms, config })
     }
 
     /// The address the server is bound to.
@@ -67,15 +70,17 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let schema = graphql::build_schema(
-            self.db.clone(),
-            &self.config.graphql,
-            self.auth.clone(),
-            self.reference.clone(),
-            self.storage.clone(),
-            &self.config.storage,
-            self.updates.clone(),
-        );
+        let schema = graphql::build_schema(crate::graphql::context::AppData {
+            db: self.db.clone(),
+            graphql: Arc::new(self.config.graphql.clone()),
+            auth: self.auth.clone(),
+            reference: self.reference.clone(),
+            storage: self.storage.clone(),
+            storage_config: Arc::new(self.config.storage.clone()),
+            updates: self.updates.clone(),
+            mobile: Arc::new(self.config.mobile.clone()),
+            sms: self.sms.clone(),
+        });
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
         let deadlines = tokio::spawn(enforce_sms_deadlines(

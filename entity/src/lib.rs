@@ -11,6 +11,7 @@ pub mod filing;
 pub mod filing_event;
 pub mod filing_subject;
 pub mod mail_template;
+pub mod mobile_session;
 pub mod outbox_message;
 pub mod session;
 pub mod sms_check;

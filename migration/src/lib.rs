@@ -18,6 +18,7 @@ mod m20261128_000006_add_tenant_storage;
 mod m20261128_000007_add_review_workflow;
 mod m20261128_000008_add_follow_up_orders;
 mod m20261128_000009_add_email_delivery;
+mod m20261128_000010_add_mobile_verification;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_add_review_workflow::Migration),
             Box::new(m20261128_000008_add_follow_up_orders::Migration),
             Box::new(m20261128_000009_add_email_delivery::Migration),
+            Box::new(m20261128_000010_add_mobile_verification::Migration),
         ]
     }
 }

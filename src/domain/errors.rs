@@ -63,6 +63,8 @@ pub enum FieldErrorCode {
     NotCurrentRecord,
     NumberMismatch,
     InvalidTemplate,
+    WrongCode,
+    CodeExpired,
 }
 
 /// Whether a finding blocks.
@@ -220,6 +222,8 @@ impl FieldErrorCode {
                 "只能基于当前有效的备案记录发起订单：该订单尚未备案、已被后续订单取代或已注销。",
             ),
             Self::NumberMismatch => ("This is not the ICP number this order names.", "与本订单所填的备案号不一致。"),
+            Self::WrongCode => ("The code is not right.", "验证码不正确。"),
+            Self::CodeExpired => ("This code no longer works: ask for a new one.", "验证码已失效，请重新获取。"),
             Self::InvalidTemplate => ("This template does not render.", "模板无法渲染。"),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",

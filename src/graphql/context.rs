@@ -18,6 +18,8 @@ use crate::storage::Storage;
 #[derive(Clone)]
 pub struct RequestContext {
     pub actor: Option<Actor>,
+    /// A phone, authenticated by a mobile hand-off token (never together with an actor).
+    pub mobile: Option<crate::services::mobile::MobileCaller>,
     pub client_ip: Option<IpAddr>,
 }
 
@@ -32,6 +34,9 @@ pub struct AppData {
     pub storage_config: Arc<StorageConfig>,
     /// Announces changed filings to `filingUpdated` subscribers of this process.
     pub updates: tokio::sync::broadcast::Sender<FilingChanged>,
+    /// The mobile hand-off settings and how phone codes are sent.
+    pub mobile: Arc<crate::config::MobileConfig>,
+    pub sms: Arc<crate::services::mobile::SmsSender>,
 }
 
 /// A filing changed (tenant, filing).
@@ -72,6 +77,13 @@ pub fn auth<'a>(ctx: &'a Context<'_>) -> &'a AuthContext {
 /// The client's address, for throttling.
 pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
     ctx.data_opt::<RequestContext>().and_then(|r| r.client_ip)
+}
+
+/// The phone of a mobile hand-off, or UNAUTHENTICATED.
+pub fn mobile<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a crate::services::mobile::MobileCaller> {
+    ctx.data_opt::<RequestContext>()
+        .and_then(|r| r.mobile.as_ref())
+        .ok_or_else(|| gql(ServiceError::Unauthenticated("open the link of the QR code: this needs its mobile token")))
 }
 
 /// The authenticated caller, or UNAUTHENTICATED.

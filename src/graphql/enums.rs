@@ -351,6 +351,10 @@ pub enum FilingAction {
     BureauApproved,
     /// The bureau refused the filing with reasons.
     BureauRejected,
+    /// A mobile hand-off (QR code) was started for a responsible person.
+    MobileVerificationStarted,
+    /// A responsible person confirmed their mobile number with the code sent to it.
+    PhoneVerified,
 }
 
 /// The kind of caller that acted.

@@ -18,6 +18,7 @@ pub enum Kind {
     Attachment,
     SmsCheck,
     Notification,
+    MobileVerification,
 }
 
 impl Kind {
@@ -31,6 +32,7 @@ impl Kind {
             Kind::Attachment => "Attachment",
             Kind::SmsCheck => "SmsCheck",
             Kind::Notification => "Notification",
+            Kind::MobileVerification => "MobileVerification",
         }
     }
 
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Attachment,
             Kind::SmsCheck,
             Kind::Notification,
+            Kind::MobileVerification,
         ]
         .into_iter()
         .find(|k| k.name() == name)

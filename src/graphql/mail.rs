@@ -24,6 +24,8 @@ pub enum NotificationStatus {
     Sent,
     /// Refused for good, or out of attempts; `retryNotification` queues it again.
     Failed,
+    /// A phone code the embedded SMS sender recorded instead of sending (no SMS gateway configured).
+    Recorded,
 }
 
 impl NotificationStatus {
@@ -31,6 +33,7 @@ impl NotificationStatus {
         match value {
             "SENT" => Self::Sent,
             "FAILED" => Self::Failed,
+            "RECORDED" => Self::Recorded,
             _ => Self::Queued,
         }
     }
@@ -40,6 +43,7 @@ impl NotificationStatus {
             Self::Queued => "QUEUED",
             Self::Sent => "SENT",
             Self::Failed => "FAILED",
+            Self::Recorded => "RECORDED",
         }
     }
 }

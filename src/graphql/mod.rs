@@ -10,6 +10,7 @@ pub mod ids;
 pub mod inputs;
 pub mod loaders;
 pub mod mail;
+pub mod mobile;
 pub mod mutation;
 pub mod query;
 pub mod reference;
@@ -17,15 +18,8 @@ pub mod subscription;
 pub mod types;
 pub mod workflow;
 
-use std::sync::Arc;
-
 use async_graphql::{MergedObject, SDLExportOptions, Schema};
-use sea_orm::DatabaseConnection;
 
-use crate::config::{GraphqlConfig, StorageConfig};
-use crate::domain::reference::ReferenceData;
-use crate::services::accounts::AuthContext;
-use crate::storage::Storage;
 use context::AppData;
 
 /// Reads: filings, accounts, keys and settings of the caller's registrar.
@@ -36,6 +30,7 @@ pub struct QueryRoot(
     reference::ReferenceQuery,
     workflow::WorkflowQuery,
     mail::MailQuery,
+    mobile::MobileQuery,
 );
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
@@ -46,34 +41,19 @@ pub struct MutationRoot(
     attachments::AttachmentMutation,
     workflow::WorkflowMutation,
     mail::MailMutation,
+    mobile::MobileMutation,
 );
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 
-/// Builds the schema the server serves.
-pub fn build_schema(
-    db: DatabaseConnection,
-    config: &GraphqlConfig,
-    auth: Arc<AuthContext>,
-    reference: Arc<ReferenceData>,
-    storage: Arc<Storage>,
-    storage_config: &StorageConfig,
-    updates: tokio::sync::broadcast::Sender<context::FilingChanged>,
-) -> BeianSchema {
-    let data = AppData {
-        db,
-        graphql: Arc::new(config.clone()),
-        auth,
-        reference,
-        storage,
-        storage_config: Arc::new(storage_config.clone()),
-        updates,
-    };
+/// Builds the schema the server serves, with its shared handles.
+pub fn build_schema(data: AppData) -> BeianSchema {
+    let limits = data.graphql.clone();
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(data)
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity);
-    if !config.introspection {
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
         builder = builder.disable_introspection();
     }
     builder.finish()

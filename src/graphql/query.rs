@@ -55,7 +55,7 @@ impl FilingQuery {
                 Node::FilingEvent(FilingEvent(filings::get_event(db, actor, id).await.map_err(gql)?))
             }
             (Kind::Attachment, id) => Node::Attachment(super::attachments::node(ctx, id).await?),
-            (Kind::SmsCheck, _) => return Err(gql(ServiceError::NotFound)),
+            (Kind::SmsCheck | Kind::MobileVerification, _) => return Err(gql(ServiceError::NotFound)),
             (Kind::Notification, id) => Node::Notification(super::mail::node(ctx, id).await?),
             (kind @ (Kind::Account | Kind::ApiKey), id) => {
                 super::accounts::node(ctx, kind, id).await?.ok_or_else(|| gql(ServiceError::NotFound))?

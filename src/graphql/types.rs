@@ -232,6 +232,11 @@ impl Filing {
         Ok(found.unwrap_or_default().into_iter().map(super::attachments::Attachment).collect())
     }
 
+    /// The mobile hand-offs (QR codes) started for the filing's responsible persons, newest first.
+    async fn mobile_verifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mobile::MobileVerification>> {
+        super::mobile::of_filing(ctx, self.0.id).await
+    }
+
     /// The emails about this filing, oldest first: to whom, when, in which language, and whether they went out
     /// (staff only; FORBIDDEN for applicants).
     async fn notifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mail::Notification>> {

@@ -36,6 +36,8 @@ pub enum FilingAction {
     ReturnedToApplicant,
     BureauApproved,
     BureauRejected,
+    MobileVerificationStarted,
+    PhoneVerified,
 }
 
 /// One changed field: its path and its old and new values (personal data masked).

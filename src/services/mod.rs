@@ -8,6 +8,7 @@ pub mod audit;
 pub mod error;
 pub mod filings;
 pub mod inputs;
+pub mod mobile;
 pub mod models;
 pub mod notifications;
 pub mod orders;
@@ -16,6 +17,7 @@ pub mod queue;
 pub mod rules;
 pub mod tenants;
 mod validation;
+pub mod webhook;
 pub mod workflow;
 
 pub use error::ServiceError;

@@ -14,6 +14,7 @@ mod health;
 mod isolation;
 mod limits;
 mod mail;
+mod mobile;
 mod orders;
 mod pagination;
 mod persistence;

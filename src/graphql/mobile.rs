@@ -1,0 +1,224 @@
+//! The mobile hand-off over GraphQL: the desktop starts it (a token, the link and its QR code) and sees its state;
+//! the phone, with the mobile token, does the person's steps (the phone code).
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+
+use super::context::{AppData, actor, db, mobile};
+use super::error::gql;
+use super::ids::{self, Kind};
+use crate::domain::masking::mask_phone;
+use crate::services::mobile as svc;
+use entity::mobile_session;
+
+/// Where a hand-off stands.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+pub enum MobileVerificationStatus {
+    /// The link works.
+    Active,
+    /// The link expired.
+    Expired,
+    /// The link was revoked.
+    Revoked,
+}
+
+pub struct MobileVerification(pub mobile_session::Model);
+
+/// A mobile hand-off: one responsible person's phone doing that person's steps of a filing.
+#[Object]
+impl MobileVerification {
+    /// The hand-off's opaque global ID.
+    async fn id(&self) -> ID {
+        ids::encode(Kind::MobileVerification, self.0.id)
+    }
+
+    /// The responsible person.
+    async fn person_name(&self) -> &str {
+        &self.0.person_name
+    }
+
+    /// The person's mobile number, masked.
+    async fn mobile(&self) -> String {
+        mask_phone(&self.0.mobile)
+    }
+
+    /// The website whose responsible person it is; null for the subject's.
+    async fn website_id(&self) -> Option<ID> {
+        self.0.website_id.map(|id| ids::encode(Kind::Website, id))
+    }
+
+    /// Whether the link still works.
+    async fn status(&self) -> MobileVerificationStatus {
+        status(&self.0, Utc::now())
+    }
+
+    /// When the link stops working.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+
+    /// When the person confirmed the mobile number with the code sent to it.
+    async fn phone_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.phone_verified_at
+    }
+
+    /// When the hand-off was started.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+fn status(session: &mobile_session::Model, now: DateTime<Utc>) -> MobileVerificationStatus {
+    if session.revoked_at.is_some() {
+        MobileVerificationStatus::Revoked
+    } else if session.expires_at <= now {
+        MobileVerificationStatus::Expired
+    } else {
+        MobileVerificationStatus::Active
+    }
+}
+
+/// A started hand-off: show the QR code on the desktop; the phone opens the link.
+#[derive(SimpleObject)]
+pub struct MobileVerificationStart {
+    /// The mobile token, shown this once (it is in the link too).
+    pub token: String,
+    /// The page the phone opens, with the token in its fragment (`#token=...`).
+    pub url: String,
+    /// The link as a QR code, SVG.
+    pub qr_svg: String,
+    /// The link as a QR code, a PNG data URL for an `<img src>`.
+    pub qr_png_data_url: String,
+    /// The hand-off.
+    pub verification: MobileVerification,
+}
+
+/// Start a hand-off for a responsible person.
+#[derive(InputObject)]
+pub struct StartMobileVerificationInput {
+    /// The filing (a draft, or returned).
+    pub filing_id: ID,
+    /// The website whose responsible person it is; omit it for the subject's responsible person.
+    pub website_id: Option<ID>,
+}
+
+/// What the phone shows: whose steps, and where the phone check stands.
+#[derive(SimpleObject)]
+pub struct MobileSession {
+    /// The responsible person.
+    pub person_name: String,
+    /// The mobile number the code goes to, masked.
+    pub mobile: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Whether the mobile number is confirmed.
+    pub phone_verified: bool,
+    /// When the last code was sent.
+    pub code_sent_at: Option<DateTime<Utc>>,
+    /// When the last code stops working.
+    pub code_expires_at: Option<DateTime<Utc>>,
+    /// When another code may be sent.
+    pub next_code_at: Option<DateTime<Utc>>,
+    /// How many more codes this link may send.
+    pub codes_left: i32,
+}
+
+impl From<mobile_session::Model> for MobileSession {
+    fn from(s: mobile_session::Model) -> Self {
+        Self {
+            person_name: s.person_name,
+            mobile: mask_phone(&s.mobile),
+            expires_at: s.expires_at,
+            phone_verified: s.phone_verified_at.is_some(),
+            code_sent_at: s.code_sent_at,
+            code_expires_at: s.code_expires_at.filter(|_| s.code_hash.is_some()),
+            next_code_at: s.code_sent_at.map(|t| t + Duration::seconds(svc::RESEND_SECONDS)),
+            codes_left: (svc::MAX_CODES_PER_SESSION - s.codes_sent).max(0),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MobileQuery;
+
+#[Object]
+impl MobileQuery {
+    /// The hand-off of the calling phone (needs the mobile token).
+    async fn mobile_session(&self, ctx: &Context<'_>) -> Result<MobileSession> {
+        let caller = mobile(ctx)?;
+        Ok(svc::session(db(ctx), caller).await.map_err(gql)?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct MobileMutation;
+
+#[Object]
+impl MobileMutation {
+    /// Starts a hand-off for the subject's responsible person or a website's (the applicant, or the registrar's
+    /// backend): a short-lived token that works only for that person's mobile steps of this filing, the link the
+    /// phone opens and its QR code.
+    async fn start_mobile_verification(
+        &self,
+        ctx: &Context<'_>,
+        input: StartMobileVerificationInput,
+    ) -> Result<MobileVerificationStart> {
+        let actor = actor(ctx)?;
+        let filing = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
+        let website =
+            input.website_id.map(|id| ids::decode(&id, Kind::Website, "websiteId")).transpose().map_err(gql)?;
+        let app = ctx.data_unchecked::<AppData>();
+        let started = svc::start(db(ctx), actor, filing, website, app.mobile.session_ttl_minutes).await.map_err(gql)?;
+        let tenant = crate::services::tenants::tenant_by_id(db(ctx), actor.tenant_id).await.map_err(gql)?;
+        let base = match tenant.frontend_base_url {
+            Some(url) => format!("{}/mobile", url.trim_end_matches('/')),
+            None => app.mobile.public_base_url.clone(),
+        };
+        let link = svc::hand_off_link(&base, &started.token);
+        Ok(MobileVerificationStart {
+            token: started.token,
+            url: link.url,
+            qr_svg: link.svg,
+            qr_png_data_url: link.png_data_url,
+            verification: MobileVerification(started.session),
+        })
+    }
+
+    /// Ends a hand-off before it expires: its token stops working.
+    async fn revoke_mobile_verification(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hand-off.")] id: ID,
+    ) -> Result<MobileVerification> {
+        let actor = actor(ctx)?;
+        let id = ids::decode(&id, Kind::MobileVerification, "id").map_err(gql)?;
+        Ok(MobileVerification(svc::revoke(db(ctx), actor, id).await.map_err(gql)?))
+    }
+
+    /// Sends a six-digit code to the person's mobile (needs the mobile token). One a minute, five per link
+    /// (RATE_LIMITED with `retryAfterSeconds` otherwise); a code works for five minutes.
+    async fn send_phone_code(&self, ctx: &Context<'_>) -> Result<MobileSession> {
+        let caller = mobile(ctx)?;
+        let sms = ctx.data_unchecked::<AppData>().sms.clone();
+        Ok(svc::send_phone_code(db(ctx), &sms, caller, Utc::now()).await.map_err(gql)?.into())
+    }
+
+    /// Confirms the mobile number with the code (needs the mobile token). Five wrong tries burn the code.
+    async fn confirm_phone_code(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The six digits of the text message.")] code: String,
+    ) -> Result<MobileSession> {
+        let caller = mobile(ctx)?;
+        let session = svc::confirm_phone_code(db(ctx), caller, &code, Utc::now()).await.map_err(gql)?;
+        // The desktop's checklist turns green.
+        let _ = ctx.data_unchecked::<AppData>().updates.send((caller.tenant_id, caller.filing_id));
+        Ok(session.into())
+    }
+}
+
+/// The hand-offs of a filing, newest first.
+pub async fn of_filing(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Vec<MobileVerification>> {
+    let sessions = svc::of_filing(db(ctx), actor(ctx)?, filing_id).await.map_err(gql)?;
+    Ok(sessions.into_iter().map(MobileVerification).collect())
+}

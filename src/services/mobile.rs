@@ -1,0 +1,424 @@
+//! The mobile hand-off: the applicant (at a desktop) starts a session for one responsible person of one filing; the
+//! person's phone opens its link and, with the session's token, does that person's steps. The token is shown once
+//! (only its hash is kept), expires, can be revoked, and authenticates nothing but the mobile operations: it is not
+//! an [`Actor`], so every other operation refuses it.
+//!
+//! The first step is the phone check: a six-digit code sent to the person's mobile (through [`SmsSender`]), valid
+//! for a few minutes, with a limit on wrong guesses and on how often codes are sent.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use sea_orm::prelude::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use super::audit::{self, FilingAction, NewEvent};
+use super::{ServiceError, write_txn};
+use crate::auth::Actor;
+use crate::domain::{FieldError, FieldErrorCode};
+use entity::mobile_session::{self, Column};
+
+/// Every mobile token starts with this.
+pub const TOKEN_PREFIX: &str = "beian_m_";
+
+/// How long a phone code works.
+pub const CODE_TTL_MINUTES: i64 = 5;
+/// Wrong guesses before a code is burnt (a new one must be sent).
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
+/// The wait between two codes.
+pub const RESEND_SECONDS: i64 = 60;
+/// Codes one session may send.
+pub const MAX_CODES_PER_SESSION: i32 = 5;
+
+/// A phone, authenticated by a mobile token: one person's steps of one filing.
+#[derive(Clone, Debug)]
+pub struct MobileCaller {
+    pub tenant_id: Uuid,
+    pub session_id: Uuid,
+    pub filing_id: Uuid,
+    pub website_id: Option<Uuid>,
+}
+
+/// A started hand-off: the token (shown this once) and the session.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub token: String,
+    pub session: mobile_session::Model,
+}
+
+/// Starts a hand-off for the subject's responsible person (`website_id` none) or a website's, on a filing the
+/// applicant may still edit. Valid for `ttl_minutes`.
+pub async fn start(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    website_id: Option<Uuid>,
+    ttl_minutes: i64,
+) -> Result<Started, ServiceError> {
+    super::filings::require_editor(actor)?;
+    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    if !filing.status.is_editable() {
+        return Err(ServiceError::InvalidTransition { action: "startMobileVerification", from: filing.status });
+    }
+    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let person = match website_id {
+        None => stored.form.subject.responsible_person.clone(),
+        Some(id) => {
+            let index = stored.websites.iter().position(|w| w.id == id).ok_or(ServiceError::NotFound)?;
+            stored.form.websites[index].responsible_person.clone()
+        }
+    };
+    let now = Utc::now();
+    let (token, hash) = crate::auth::tokens::opaque(TOKEN_PREFIX);
+    let txn = write_txn(db).await?;
+    let session = mobile_session::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(actor.tenant_id),
+        filing_id: Set(filing_id),
+        website_id: Set(website_id),
+        person_name: Set(person.name.clone()),
+        mobile: Set(person.mobile.clone()),
+        token_hash: Set(hash),
+        token_prefix: Set(token[..TOKEN_PREFIX.len() + 6].to_owned()),
+        expires_at: Set(now + Duration::minutes(ttl_minutes)),
+        revoked_at: Set(None),
+        phone_verified_at: Set(None),
+        code_hash: Set(None),
+        code_expires_at: Set(None),
+        code_sent_at: Set(None),
+        code_attempts: Set(0),
+        codes_sent: Set(0),
+        created_by: Set(Some(actor.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let details = serde_json::json!({ "sessionId": session.id, "person": person.name, "websiteId": website_id });
+    record(&txn, actor, filing_id, FilingAction::MobileVerificationStarted, details, now).await?;
+    txn.commit().await?;
+    tracing::info!(filing = %filing_id, session = %session.id, "mobile verification started");
+    Ok(Started { token, session })
+}
+
+/// Ends a hand-off before it expires.
+pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+    super::filings::require_editor(actor)?;
+    let session = get(db, actor, id).await?;
+    if session.revoked_at.is_none() {
+        let now = Utc::now();
+        let mut active: mobile_session::ActiveModel = session.into();
+        active.revoked_at = Set(Some(now));
+        active.updated_at = Set(now);
+        active.update(db).await?;
+    }
+    get(db, actor, id).await
+}
+
+/// One hand-off of a filing the caller may see.
+pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+    let session = mobile_session::Entity::find_by_id(id)
+        .filter(Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    super::filings::ensure_visible(db, actor, session.filing_id).await?;
+    Ok(session)
+}
+
+/// The hand-offs of a filing the caller may see, newest first.
+pub async fn of_filing(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Vec<mobile_session::Model>, ServiceError> {
+    super::filings::ensure_visible(db, actor, filing_id).await?;
+    Ok(mobile_session::Entity::find()
+        .filter(Column::TenantId.eq(actor.tenant_id))
+        .filter(Column::FilingId.eq(filing_id))
+        .order_by_desc(Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The phone behind a mobile token, if the token is known, not expired and not revoked.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<MobileCaller, ServiceError> {
+    let refused = ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code");
+    let hash = crate::auth::api_key::hash(token);
+    let session = mobile_session::Entity::find().filter(Column::TokenHash.eq(hash)).one(db).await?.ok_or(refused)?;
+    if session.revoked_at.is_some() || session.expires_at <= now {
+        return Err(ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code"));
+    }
+    Ok(MobileCaller {
+        tenant_id: session.tenant_id,
+        session_id: session.id,
+        filing_id: session.filing_id,
+        website_id: session.website_id,
+    })
+}
+
+/// The session behind a phone.
+pub async fn session(db: &DatabaseConnection, caller: &MobileCaller) -> Result<mobile_session::Model, ServiceError> {
+    mobile_session::Entity::find_by_id(caller.session_id)
+        .filter(Column::TenantId.eq(caller.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
+
+/// Sends a code to the person's mobile: at most one a minute, and [`MAX_CODES_PER_SESSION`] per session.
+pub async fn send_phone_code(
+    db: &DatabaseConnection,
+    sender: &SmsSender,
+    caller: &MobileCaller,
+    now: DateTime<Utc>,
+) -> Result<mobile_session::Model, ServiceError> {
+    let current = session(db, caller).await?;
+    if current.phone_verified_at.is_some() {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("phone", FieldErrorCode::ChangeNotAllowed)
+                .with_message("The mobile number is already confirmed.", "手机号码已验证。"),
+        ]));
+    }
+    if let Some(sent) = current.code_sent_at {
+        let wait = sent + Duration::seconds(RESEND_SECONDS) - now;
+        if wait > Duration::zero() {
+            return Err(ServiceError::RateLimited { retry_after: wait.to_std().unwrap_or_default() });
+        }
+    }
+    if current.codes_sent >= MAX_CODES_PER_SESSION {
+        return Err(ServiceError::RateLimited { retry_after: (current.expires_at - now).to_std().unwrap_or_default() });
+    }
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+    // Claimed with the count the check above saw, so two sends at once cannot both go out.
+    let claimed = mobile_session::Entity::update_many()
+        .col_expr(Column::CodeHash, Expr::value(crate::auth::api_key::hash(&code)))
+        .col_expr(Column::CodeExpiresAt, Expr::value(now + Duration::minutes(CODE_TTL_MINUTES)))
+        .col_expr(Column::CodeSentAt, Expr::value(now))
+        .col_expr(Column::CodeAttempts, Expr::value(0))
+        .col_expr(Column::CodesSent, Expr::value(current.codes_sent + 1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(current.id))
+        .filter(Column::CodesSent.eq(current.codes_sent))
+        .exec(db)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Err(ServiceError::RateLimited { retry_after: std::time::Duration::from_secs(RESEND_SECONDS as u64) });
+    }
+    let message =
+        PhoneCode { tenant_id: caller.tenant_id, mobile: &current.mobile, code: &code, person: &current.person_name };
+    if let Err(error) = sender.send(db, &message).await {
+        // The code never reached the phone: let the person ask again at once.
+        mobile_session::Entity::update_many()
+            .col_expr(Column::CodeSentAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(Column::CodesSent, Expr::value(current.codes_sent))
+            .filter(Column::Id.eq(current.id))
+            .exec(db)
+            .await?;
+        return Err(error);
+    }
+    session(db, caller).await
+}
+
+/// Checks the code the person typed; a right one confirms the mobile number (and shows on the filing's trail).
+pub async fn confirm_phone_code(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<mobile_session::Model, ServiceError> {
+    let current = session(db, caller).await?;
+    if current.phone_verified_at.is_some() {
+        return Ok(current);
+    }
+    let error = |code: FieldErrorCode, en: String, zh: String| {
+        Err(ServiceError::InvalidInput(vec![FieldError::new("code", code).with_message(en, zh)]))
+    };
+    let (Some(hash), Some(expires)) = (&current.code_hash, current.code_expires_at) else {
+        return error(FieldErrorCode::Required, "Ask for a code first.".into(), "请先获取验证码。".into());
+    };
+    if expires <= now || current.code_attempts >= MAX_CODE_ATTEMPTS {
+        return error(
+            FieldErrorCode::CodeExpired,
+            "This code no longer works: ask for a new one.".into(),
+            "验证码已失效，请重新获取。".into(),
+        );
+    }
+    if crate::auth::api_key::hash(code.trim()) != *hash {
+        let attempts = current.code_attempts + 1;
+        mobile_session::Entity::update_many()
+            .col_expr(Column::CodeAttempts, Expr::value(attempts))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(current.id))
+            .exec(db)
+            .await?;
+        let left = MAX_CODE_ATTEMPTS - attempts;
+        return error(
+            FieldErrorCode::WrongCode,
+            format!("The code is not right; {left} tries left."),
+            format!("验证码不正确，还可尝试 {left} 次。"),
+        );
+    }
+    let txn = write_txn(db).await?;
+    mobile_session::Entity::update_many()
+        .col_expr(Column::PhoneVerifiedAt, Expr::value(now))
+        .col_expr(Column::CodeHash, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(current.id))
+        .exec(&txn)
+        .await?;
+    let system = Actor::system(caller.tenant_id);
+    let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
+    record(&txn, &system, caller.filing_id, FilingAction::PhoneVerified, details, now).await?;
+    txn.commit().await?;
+    tracing::info!(filing = %caller.filing_id, session = %current.id, "mobile number confirmed");
+    session(db, caller).await
+}
+
+async fn record(
+    txn: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    action: FilingAction,
+    details: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let event = NewEvent {
+        filing_id,
+        action,
+        from_status: None,
+        to_status: None,
+        changes: vec![],
+        reason: None,
+        details: Some(details),
+        at,
+    };
+    audit::record(txn, actor, event).await
+}
+
+/// A code on its way to a phone.
+#[derive(Clone, Copy, Debug)]
+pub struct PhoneCode<'a> {
+    pub tenant_id: Uuid,
+    pub mobile: &'a str,
+    pub code: &'a str,
+    pub person: &'a str,
+}
+
+/// How codes reach phones: recorded for the operator (the embedded default: the log and the outbox, where
+/// `beian outbox list` shows them), or posted to the registrar's SMS gateway.
+#[derive(Clone, Debug)]
+pub enum SmsSender {
+    Recorded,
+    Webhook(super::webhook::Webhook),
+}
+
+impl SmsSender {
+    pub fn from_config(config: &crate::config::MobileConfig) -> anyhow::Result<Self> {
+        match &config.sms_webhook_url {
+            None => Ok(Self::Recorded),
+            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(url, config.sms_webhook_secret.as_ref())?)),
+        }
+    }
+
+    async fn send(&self, db: &DatabaseConnection, message: &PhoneCode<'_>) -> Result<(), ServiceError> {
+        match self {
+            Self::Recorded => {
+                tracing::info!(mobile = %crate::domain::masking::mask_phone(message.mobile), code = message.code,
+                    "phone code (recorded: no SMS gateway configured)");
+                entity::outbox_message::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    tenant_id: Set(message.tenant_id),
+                    template: Set("PHONE_CODE".to_owned()),
+                    recipient: Set(message.mobile.to_owned()),
+                    payload: Set(serde_json::json!({ "code": message.code, "person": message.person })),
+                    // Recorded, not queued: the mail dispatcher leaves it alone.
+                    status: Set("RECORDED".to_owned()),
+                    created_at: Set(Utc::now()),
+                    attempts: Set(0),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await?;
+                Ok(())
+            }
+            Self::Webhook(webhook) => {
+                let body = serde_json::json!({ "type": "PHONE_CODE", "tenantId": message.tenant_id,
+                    "mobile": message.mobile, "code": message.code, "person": message.person,
+                    "validMinutes": CODE_TTL_MINUTES });
+                webhook.post(&body).await.map_err(|e| {
+                    tracing::warn!(error = %e, "the SMS gateway did not take the code");
+                    ServiceError::internal(anyhow::anyhow!("the SMS gateway did not take the code: {e}"))
+                })
+            }
+        }
+    }
+}
+
+/// The page a phone opens, and its QR code as SVG and as a PNG data URL.
+#[derive(Clone, Debug)]
+pub struct HandOffLink {
+    pub url: String,
+    pub svg: String,
+    pub png_data_url: String,
+}
+
+/// The link of a hand-off: `base#token=...` (a fragment, so the token never reaches the page's server logs).
+pub fn hand_off_link(base: &str, token: &str) -> HandOffLink {
+    use base64::Engine;
+    let url = format!("{}#token={token}", base.trim_end_matches('/'));
+    let code = qrcode::QrCode::new(url.as_bytes()).expect("a link of a few hundred bytes fits a QR code");
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build();
+    // The PNG: 6 pixels per module and the standard quiet zone of 4 modules, black on white.
+    let (scale, quiet, width) = (6, 4, code.width());
+    let size = (width + 2 * quiet) * scale;
+    let mut pixels = vec![255u8; size * size];
+    for (i, color) in code.to_colors().into_iter().enumerate() {
+        if color == qrcode::Color::Dark {
+            let (x, y) = (i % width + quiet, i / width + quiet);
+            for dy in 0..scale {
+                let row = (y * scale + dy) * size;
+                pixels[row + x * scale..row + (x + 1) * scale].fill(0);
+            }
+        }
+    }
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, size as u32, size as u32);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("a PNG header writes to memory");
+        writer.write_image_data(&pixels).expect("a PNG writes to memory");
+    }
+    let png_data_url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png_bytes));
+    HandOffLink { url, svg, png_data_url }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_reads_back_as_the_link() {
+        use base64::Engine;
+        let link = hand_off_link("https://beian.xinnet.example/mobile/", "beian_m_abcDEF123");
+        assert_eq!(link.url, "https://beian.xinnet.example/mobile#token=beian_m_abcDEF123");
+        assert!(link.svg.contains("<svg") && link.svg.contains("</svg>"));
+        // Decode the PNG and read the QR code in it with an independent decoder.
+        let data = link.png_data_url.strip_prefix("data:image/png;base64,").expect("a PNG data URL");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, link.url);
+    }
+}

@@ -1,0 +1,243 @@
+//! The mobile hand-off: a desktop starts it, a phone with the mobile token confirms its number; the token works for
+//! nothing else, expires, can be revoked; codes are throttled and guessing is bounded; an SMS gateway gets signed
+//! requests.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, Utc};
+use sea_orm::prelude::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::workflow::{Cast, act, cast, cast_on, upload_materials};
+
+const START: &str = "mutation($input: StartMobileVerificationInput!) { startMobileVerification(input: $input) {
+    token url qrSvg qrPngDataUrl verification { id personName mobile status expiresAt phoneVerifiedAt } } }";
+const SESSION: &str = "{ mobileSession { personName mobile phoneVerified codeSentAt nextCodeAt codesLeft } }";
+const SEND: &str = "mutation { sendPhoneCode { codeSentAt codeExpiresAt codesLeft } }";
+const CONFIRM: &str = "mutation($code: String!) { confirmPhoneCode(code: $code) { phoneVerified } }";
+
+async fn start(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>) -> Value {
+    let input = json!({ "input": { "filingId": filing["id"], "websiteId": website } });
+    app.ok(key, START, input).await["startMobileVerification"].clone()
+}
+
+/// The last code the embedded sender recorded for `mobile`.
+async fn recorded_code(app: &TestApp, mobile: &str) -> String {
+    let messages = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+    let found = messages.iter().find(|m| m.template == "PHONE_CODE" && m.recipient == mobile).expect("a code");
+    assert_eq!(found.status, "RECORDED", "recorded, not queued for the mail dispatcher");
+    found.payload["code"].as_str().unwrap().to_owned()
+}
+
+/// Lets the resend wait pass without sleeping: the session's last code was sent two minutes ago.
+async fn two_minutes_later(app: &TestApp) {
+    use entity::mobile_session::{Column, Entity};
+    Entity::update_many()
+        .col_expr(Column::CodeSentAt, Expr::value(Utc::now() - Duration::minutes(2)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_phone_confirms_its_number_with_the_handed_off_token_and_nothing_else() {
+    let Cast { app, applicant, reviewer, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let started = start(&app, &applicant, &filing, None).await;
+    let token = started["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("beian_m_"));
+    assert_eq!(started["url"], format!("http://127.0.0.1:8080/mobile#token={token}"));
+    assert!(started["qrSvg"].as_str().unwrap().contains("<svg"));
+    assert!(started["qrPngDataUrl"].as_str().unwrap().starts_with("data:image/png;base64,"));
+    let verification = &started["verification"];
+    assert_eq!(
+        (verification["personName"].clone(), verification["mobile"].clone()),
+        (json!("张三"), json!("138****8000"))
+    );
+    assert_eq!(verification["status"], "ACTIVE");
+    // Reviewers review; they do not hand filings to phones.
+    let input = json!({ "input": { "filingId": filing["id"] } });
+    assert_eq!(code(&app.err(&reviewer, START, input).await), "FORBIDDEN");
+
+    // The token opens the phone's steps and nothing else.
+    let phone = app.ok(&token, SESSION, json!({})).await["mobileSession"].clone();
+    assert_eq!(
+        phone,
+        json!({ "personName": "张三", "mobile": "138****8000", "phoneVerified": false,
+        "codeSentAt": null, "nextCodeAt": null, "codesLeft": 5 })
+    );
+    for query in ["{ filings(first: 1) { totalCount } }", "{ me { name } }", "{ notificationStats { sent } }"] {
+        assert_eq!(code(&app.err(&token, query, json!({})).await), "UNAUTHENTICATED", "{query}");
+    }
+    let read = "query($id: ID!) { filing(id: $id) { id } }";
+    assert_eq!(code(&app.err(&token, read, json!({ "id": filing["id"] })).await), "UNAUTHENTICATED");
+    assert_eq!(
+        code(&app.err(&applicant, SESSION, json!({})).await),
+        "UNAUTHENTICATED",
+        "a desktop session is not a phone"
+    );
+
+    // A code, then the resend wait.
+    let sent = app.ok(&token, SEND, json!({})).await["sendPhoneCode"].clone();
+    assert_eq!(sent["codesLeft"], 4);
+    let error = app.err(&token, SEND, json!({})).await;
+    assert_eq!(code(&error), "RATE_LIMITED");
+    assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() > 50, "{error}");
+    let first = recorded_code(&app, "13800138000").await;
+
+    // Five wrong guesses burn the code: even the right one no longer works.
+    let wrong = if first == "000000" { "111111" } else { "000000" };
+    for left in (0..5).rev() {
+        let error = app.err(&token, CONFIRM, json!({ "code": wrong })).await;
+        assert_eq!(fields(&error), vec![("code".to_owned(), "WRONG_CODE".to_owned())]);
+        assert!(error["extensions"]["fields"][0]["message"].as_str().unwrap().contains(&format!("{left} tries left")));
+    }
+    let error = app.err(&token, CONFIRM, json!({ "code": first })).await;
+    assert_eq!(fields(&error), vec![("code".to_owned(), "CODE_EXPIRED".to_owned())]);
+
+    // A new code; the right one confirms the number, and the desktop sees it.
+    two_minutes_later(&app).await;
+    app.ok(&token, SEND, json!({})).await;
+    let second = recorded_code(&app, "13800138000").await;
+    let confirmed = app.ok(&token, CONFIRM, json!({ "code": second })).await;
+    assert_eq!(confirmed["confirmPhoneCode"]["phoneVerified"], true);
+    let desktop = "query($id: ID!) { filing(id: $id) { mobileVerifications { phoneVerifiedAt status }
+        events { action actor { kind } } } }";
+    let seen = app.ok(&applicant, desktop, json!({ "id": filing["id"] })).await["filing"].clone();
+    assert!(seen["mobileVerifications"][0]["phoneVerifiedAt"].is_string());
+    let actions: Vec<&str> = seen["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["FILING_CREATED", "MOBILE_VERIFICATION_STARTED", "PHONE_VERIFIED"]);
+    let error = app.err(&token, SEND, json!({})).await;
+    assert_eq!(fields(&error), vec![("phone".to_owned(), "CHANGE_NOT_ALLOWED".to_owned())], "already confirmed");
+}
+
+#[tokio::test]
+async fn revoked_expired_and_foreign_hand_offs_are_refused() {
+    let cast = cast().await;
+    let Cast { app, applicant, backend, .. } = &cast;
+    let filing = app.create_filing(applicant, "北京示例科技有限公司").await;
+    // A website's responsible person gets a hand-off of their own.
+    let website = filing["websites"][0]["id"].clone();
+    let for_li = start(app, applicant, &filing, Some(&website)).await;
+    assert_eq!(for_li["verification"]["personName"], "李四");
+    let token = for_li["token"].as_str().unwrap().to_owned();
+    let phone = app.ok(&token, SESSION, json!({})).await;
+    assert_eq!(phone["mobileSession"]["mobile"], "139****9000");
+
+    // Revoked: the token stops working at once (HTTP 401).
+    let revoke = "mutation($id: ID!) { revokeMobileVerification(id: $id) { status } }";
+    let id = for_li["verification"]["id"].clone();
+    assert_eq!(app.ok(applicant, revoke, json!({ "id": id })).await["revokeMobileVerification"]["status"], "REVOKED");
+    let (status, body) = app.post(Some(&token), SESSION, json!({})).await;
+    assert_eq!((status, code(&body["errors"][0])), (401, "UNAUTHENTICATED"));
+
+    // Expired: the same.
+    let other = start(app, applicant, &filing, None).await;
+    let token = other["token"].as_str().unwrap().to_owned();
+    {
+        use entity::mobile_session::{Column, Entity};
+        Entity::update_many()
+            .col_expr(Column::ExpiresAt, Expr::value(Utc::now() - Duration::seconds(1)))
+            .filter(Column::Id.is_not_null())
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let (status, _) = app.post(Some(&token), SEND, json!({})).await;
+    assert_eq!(status, 401);
+    let listed = "query($id: ID!) { filing(id: $id) { mobileVerifications { status } } }";
+    let statuses =
+        app.ok(applicant, listed, json!({ "id": filing["id"] })).await["filing"]["mobileVerifications"].clone();
+    assert_eq!(statuses, json!([{ "status": "EXPIRED" }, { "status": "REVOKED" }]));
+
+    // Another applicant, another registrar: their filings are not ours to hand off, nor our hand-offs to revoke.
+    let stranger = crate::people::access(&crate::people::applicant(app, "xinnet", "stranger@example.com").await);
+    let input = json!({ "input": { "filingId": filing["id"] } });
+    assert_eq!(code(&app.err(&stranger, START, input.clone()).await), "NOT_FOUND");
+    assert_eq!(code(&app.err(&stranger, revoke, json!({ "id": id })).await), "NOT_FOUND");
+    let elsewhere = app.tenant("aliyun").await;
+    assert_eq!(code(&app.err(&elsewhere, START, input).await), "NOT_FOUND");
+    assert_eq!(code(&app.err(&elsewhere, revoke, json!({ "id": id })).await), "NOT_FOUND");
+    // A website of another filing is not this filing's.
+    let theirs = app.create_filing(backend, "后台创建的公司").await;
+    let input = json!({ "input": { "filingId": filing["id"], "websiteId": theirs["websites"][0]["id"] } });
+    assert_eq!(code(&app.err(applicant, START, input).await), "NOT_FOUND");
+
+    // Once submitted, the filing is not handed to phones any more.
+    upload_materials(app, applicant, &filing).await;
+    act(app, applicant, "submitFiling", &filing).await;
+    let input = json!({ "input": { "filingId": filing["id"] } });
+    assert_eq!(code(&app.err(applicant, START, input).await), "INVALID_TRANSITION");
+}
+
+/// The requests a gateway received: headers and body.
+type Seen = Arc<Mutex<Vec<(poem::http::HeaderMap, Vec<u8>)>>>;
+
+/// An SMS gateway on a free port that records each request's headers and body, answering `status`.
+async fn gateway(status: u16) -> (String, Seen) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    use poem::{EndpointExt, Route, handler, post, web::Data};
+    let seen: Seen = Arc::default();
+    #[handler]
+    async fn receive(
+        request: &poem::Request,
+        body: Vec<u8>,
+        seen: Data<&Seen>,
+        status: Data<&u16>,
+    ) -> poem::http::StatusCode {
+        seen.lock().unwrap().push((request.headers().clone(), body));
+        poem::http::StatusCode::from_u16(**status).unwrap()
+    }
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let address = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = Route::new().at("/sms", post(receive)).data(seen.clone()).data(status);
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{address}/sms"), seen)
+}
+
+#[tokio::test]
+async fn an_sms_gateway_gets_the_code_as_signed_json_and_a_failing_one_lets_the_person_retry() {
+    let (url, seen) = gateway(200).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mobile.sms_webhook_url = Some(url);
+        c.mobile.sms_webhook_secret = Some(secrecy::SecretString::from("shared-secret"));
+    })
+    .await;
+    let cast = cast_on(app).await;
+    let Cast { app, applicant, .. } = &cast;
+    let filing = app.create_filing(applicant, "北京示例科技有限公司").await;
+    let token = start(app, applicant, &filing, None).await["token"].as_str().unwrap().to_owned();
+    app.ok(&token, SEND, json!({})).await;
+    let (headers, body) = seen.lock().unwrap()[0].clone();
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((json["type"].clone(), json["mobile"].clone()), (json!("PHONE_CODE"), json!("13800138000")));
+    let code = json["code"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 6);
+    let timestamp = headers.get("x-beian-timestamp").unwrap().to_str().unwrap();
+    let expected = beian::services::webhook::sign(&secrecy::SecretString::from("shared-secret"), timestamp, &body);
+    assert_eq!(headers.get("x-beian-signature").unwrap().to_str().unwrap(), format!("sha256={expected}"));
+    // Nothing recorded in the outbox when a gateway sends.
+    let recorded = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+    assert!(recorded.iter().all(|m| m.template != "PHONE_CODE"));
+    let confirmed = app.ok(&token, CONFIRM, json!({ "code": code })).await;
+    assert_eq!(confirmed["confirmPhoneCode"]["phoneVerified"], true);
+
+    // A gateway that fails: the person sees an error and may ask again at once.
+    let (url, seen) = gateway(500).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mobile.sms_webhook_url = Some(url)).await;
+    let failing = cast_on(app).await;
+    let Cast { app, applicant, .. } = &failing;
+    let filing = app.create_filing(applicant, "北京示例科技有限公司").await;
+    let token = start(app, applicant, &filing, None).await["token"].as_str().unwrap().to_owned();
+    assert_eq!(code_of(&app.err(&token, SEND, json!({})).await), "INTERNAL");
+    assert_eq!(code_of(&app.err(&token, SEND, json!({})).await), "INTERNAL", "not throttled: nothing was sent");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    let phone = app.ok(&token, SESSION, json!({})).await["mobileSession"].clone();
+    assert_eq!(phone["codesLeft"], 5);
+}
+
+fn code_of(error: &Value) -> &str {
+    code(error)
+}

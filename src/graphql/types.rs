@@ -232,6 +232,15 @@ impl Filing {
         Ok(found.unwrap_or_default().into_iter().map(super::attachments::Attachment).collect())
     }
 
+    /// The verification sheet (网站备案信息真实性核验单) filled in from the filing as it stands: a printable HTML page
+    /// (A4, UTF-8) for the applicant to print, sign (stamp, for organisations) and upload as VERIFICATION_SHEET.
+    async fn verification_sheet_html(&self, ctx: &Context<'_>) -> Result<String> {
+        let actor = super::context::actor(ctx)?;
+        crate::services::documents::verification_sheet(super::context::db(ctx), actor, self.0.id)
+            .await
+            .map_err(super::error::gql)
+    }
+
     /// The mobile hand-offs (QR codes) started for the filing's responsible persons, newest first.
     async fn mobile_verifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mobile::MobileVerification>> {
         super::mobile::of_filing(ctx, self.0.id).await

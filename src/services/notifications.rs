@@ -185,7 +185,7 @@ async fn involved_persons(
 }
 
 /// The ICP numbers of a filing's websites.
-async fn website_numbers(
+pub(crate) async fn website_numbers(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
     filing_id: Uuid,

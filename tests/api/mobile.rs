@@ -241,3 +241,36 @@ async fn an_sms_gateway_gets_the_code_as_signed_json_and_a_failing_one_lets_the_
 fn code_of(error: &Value) -> &str {
     code(error)
 }
+
+#[tokio::test]
+async fn the_verification_sheet_is_filled_in_from_the_filing_for_those_who_may_see_it() {
+    let Cast { app, applicant, reviewer, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let query = "query($id: ID!) { filing(id: $id) { verificationSheetHtml } }";
+    let html = app.ok(&applicant, query, json!({ "id": filing["id"] })).await["filing"]["verificationSheetHtml"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(html.contains("<meta charset=\"utf-8\">") && html.contains("<h1>网站备案信息真实性核验单</h1>"));
+    for expected in [
+        "北京示例科技有限公司",
+        "营业执照　91110105MA01ABCD13",
+        "北京市",
+        "张三",
+        "11010519491231002X",
+        "示例科技官网",
+        "example.com",
+        "云主机",
+        "李四",
+        "首次备案",
+        "接入服务单位：Registrar xinnet",
+    ] {
+        assert!(html.contains(expected), "{expected} is on the sheet");
+    }
+    // Staff see it too (they check the signed scan against it); another applicant does not see the filing at all.
+    assert!(
+        app.ok(&reviewer, query, json!({ "id": filing["id"] })).await["filing"]["verificationSheetHtml"].is_string()
+    );
+    let stranger = crate::people::access(&crate::people::applicant(&app, "xinnet", "stranger@example.com").await);
+    assert_eq!(code(&app.err(&stranger, query, json!({ "id": filing["id"] })).await), "NOT_FOUND");
+}

@@ -29,6 +29,8 @@ pub struct Model {
     /// `ACCEPTED` or `NEEDS_REVISION`.
     pub review_status: Option<String>,
     pub review_reason: Option<String>,
+    /// For a face video: the digits the person was asked to read aloud in it.
+    pub face_challenge: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -28,6 +28,9 @@ pub struct Model {
     pub code_sent_at: Option<DateTimeUtc>,
     pub code_attempts: i32,
     pub codes_sent: i32,
+    /// The digits the person reads aloud in the face video, and until when they may be used.
+    pub face_challenge: Option<String>,
+    pub face_challenge_expires_at: Option<DateTimeUtc>,
     /// The account that started the hand-off.
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,

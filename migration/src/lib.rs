@@ -19,6 +19,7 @@ mod m20261128_000007_add_review_workflow;
 mod m20261128_000008_add_follow_up_orders;
 mod m20261128_000009_add_email_delivery;
 mod m20261128_000010_add_mobile_verification;
+mod m20261128_000011_add_face_challenge;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_add_follow_up_orders::Migration),
             Box::new(m20261128_000009_add_email_delivery::Migration),
             Box::new(m20261128_000010_add_mobile_verification::Migration),
+            Box::new(m20261128_000011_add_face_challenge::Migration),
         ]
     }
 }

@@ -65,6 +65,8 @@ pub enum FieldErrorCode {
     InvalidTemplate,
     WrongCode,
     CodeExpired,
+    CertificateNumberMismatch,
+    CertificateExpiring,
 }
 
 /// Whether a finding blocks.
@@ -224,6 +226,12 @@ impl FieldErrorCode {
             Self::NumberMismatch => ("This is not the ICP number this order names.", "与本订单所填的备案号不一致。"),
             Self::WrongCode => ("The code is not right.", "验证码不正确。"),
             Self::CodeExpired => ("This code no longer works: ask for a new one.", "验证码已失效，请重新获取。"),
+            Self::CertificateNumberMismatch => {
+                ("The number on the document differs from the one in the form.", "证件上的号码与表单中填写的不一致。")
+            }
+            Self::CertificateExpiring => {
+                ("The document must stay valid for more than three months.", "证件有效期须在三个月以上。")
+            }
             Self::InvalidTemplate => ("This template does not render.", "模板无法渲染。"),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",

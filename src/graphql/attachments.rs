@@ -86,6 +86,12 @@ impl Attachment {
         self.0.review_reason.as_deref()
     }
 
+    /// For a face video recorded on a phone: the digits the person was asked to read aloud (check them against the
+    /// video).
+    async fn face_challenge(&self) -> Option<&str> {
+        self.0.face_challenge.as_deref()
+    }
+
     /// When the upload started.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -130,6 +136,18 @@ pub struct AttachmentUpload {
     pub headers: Vec<HttpHeader>,
     /// When the URL stops working; an upload not completed by then is removed.
     pub expires_at: DateTime<Utc>,
+}
+
+impl From<svc::UploadTicket> for AttachmentUpload {
+    fn from(ticket: svc::UploadTicket) -> Self {
+        Self {
+            attachment: Attachment(ticket.attachment),
+            method: ticket.request.method,
+            url: ticket.request.url,
+            headers: ticket.request.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect(),
+            expires_at: ticket.expires_at,
+        }
+    }
 }
 
 /// The material a file is for, and what the file is.
@@ -199,16 +217,11 @@ impl AttachmentMutation {
             content_type: input.content_type,
             size: input.size,
             sha256: input.sha256,
+            face_challenge: None,
         };
         let ticket =
             svc::request_upload(db(ctx), storage(ctx), storage_config(ctx), actor, request).await.map_err(gql)?;
-        Ok(AttachmentUpload {
-            attachment: Attachment(ticket.attachment),
-            method: ticket.request.method,
-            url: ticket.request.url,
-            headers: ticket.request.headers.into_iter().map(|(name, value)| HttpHeader { name, value }).collect(),
-            expires_at: ticket.expires_at,
-        })
+        Ok(AttachmentUpload::from(ticket))
     }
 
     /// Checks an uploaded file (size, type by its first bytes, SHA-256) and makes it the material's current file,
@@ -242,6 +255,7 @@ impl AttachmentMutation {
             content_type: value.content_type.clone().unwrap_or_default(),
             size: 0,
             sha256: String::new(),
+            face_challenge: None,
         };
         let attachment = svc::upload_file(db(ctx), storage(ctx), storage_config(ctx), actor, request, value.content)
             .await
@@ -286,6 +300,21 @@ pub struct Checklist {
     pub complete: bool,
     /// Each required material and its state.
     pub items: Vec<ChecklistItem>,
+    /// Each responsible person's phone check (done on the phone, through a mobile hand-off).
+    pub phones: Vec<PhoneCheckItem>,
+}
+
+/// A responsible person's phone check.
+#[derive(SimpleObject)]
+pub struct PhoneCheckItem {
+    /// The person.
+    pub person: String,
+    /// The website whose responsible person it is; null for the subject's.
+    pub website_id: Option<ID>,
+    /// MISSING until the person confirmed the code sent to their mobile, then ACCEPTED.
+    pub state: enums::ChecklistItemState,
+    /// When the number was confirmed.
+    pub verified_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The checklist of a filing, for `Filing.checklist`.
@@ -293,8 +322,24 @@ pub async fn checklist(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Check
     let actor = actor(ctx)?;
     let items = svc::checklist(db(ctx), actor, super::context::reference(ctx), filing_id).await.map_err(gql)?;
     let complete = items.iter().all(|i| matches!(i.state, svc::ItemState::Uploaded | svc::ItemState::Accepted));
+    let phones = crate::services::mobile::phone_checks(db(ctx), actor, filing_id)
+        .await
+        .map_err(gql)?
+        .into_iter()
+        .map(|(person, website, verified)| PhoneCheckItem {
+            person,
+            website_id: website.map(|id| ids::encode(Kind::Website, id)),
+            state: if verified.is_some() {
+                enums::ChecklistItemState::Accepted
+            } else {
+                enums::ChecklistItemState::Missing
+            },
+            verified_at: verified,
+        })
+        .collect();
     Ok(Checklist {
         complete,
+        phones,
         items: items
             .into_iter()
             .map(|i| ChecklistItem {

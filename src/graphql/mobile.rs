@@ -102,6 +102,27 @@ pub struct StartMobileVerificationInput {
     pub website_id: Option<ID>,
 }
 
+/// A file the phone is about to upload.
+#[derive(InputObject)]
+pub struct RequestMobileUploadInput {
+    /// ID_CARD_FRONT, ID_CARD_BACK (the person's own), SUBJECT_CERTIFICATE, FACE_VIDEO (a website's person, after
+    /// `startFaceCheck`), VERIFICATION_SHEET or COMMITMENT_LETTER.
+    pub kind: super::enums::MaterialKind,
+    /// The file's name.
+    pub file_name: String,
+    /// Its content type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// For ID_CARD_FRONT and SUBJECT_CERTIFICATE: the number printed on the document, as the person reads it; it
+    /// must match the form (CERTIFICATE_NUMBER_MISMATCH otherwise).
+    pub document_number: Option<String>,
+    /// The document's last valid day, where the person enters it: more than three months ahead.
+    pub valid_until: Option<chrono::NaiveDate>,
+}
+
 /// What the phone shows: whose steps, and where the phone check stands.
 #[derive(SimpleObject)]
 pub struct MobileSession {
@@ -121,6 +142,10 @@ pub struct MobileSession {
     pub next_code_at: Option<DateTime<Utc>>,
     /// How many more codes this link may send.
     pub codes_left: i32,
+    /// The digits to read aloud in the face video (a website's responsible person, after `startFaceCheck`).
+    pub face_challenge: Option<String>,
+    /// Until when the face challenge may be used.
+    pub face_challenge_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<mobile_session::Model> for MobileSession {
@@ -134,6 +159,8 @@ impl From<mobile_session::Model> for MobileSession {
             code_expires_at: s.code_expires_at.filter(|_| s.code_hash.is_some()),
             next_code_at: s.code_sent_at.map(|t| t + Duration::seconds(svc::RESEND_SECONDS)),
             codes_left: (svc::MAX_CODES_PER_SESSION - s.codes_sent).max(0),
+            face_challenge: s.face_challenge,
+            face_challenge_expires_at: s.face_challenge_expires_at,
         }
     }
 }
@@ -201,6 +228,57 @@ impl MobileMutation {
         let caller = mobile(ctx)?;
         let sms = ctx.data_unchecked::<AppData>().sms.clone();
         Ok(svc::send_phone_code(db(ctx), &sms, caller, Utc::now()).await.map_err(gql)?.into())
+    }
+
+    /// Starts the face check of a website's responsible person (needs the mobile token, after the phone check): the
+    /// digits to read aloud in the video, valid ten minutes.
+    async fn start_face_check(&self, ctx: &Context<'_>) -> Result<MobileSession> {
+        let caller = mobile(ctx)?;
+        Ok(svc::start_face_check(db(ctx), caller, Utc::now()).await.map_err(gql)?.into())
+    }
+
+    /// Starts an upload from the phone (needs the mobile token, after the phone check), for one of the person's own
+    /// materials: PUT the file to the URL with the headers, then `completeMobileUpload`.
+    async fn request_mobile_upload(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestMobileUploadInput,
+    ) -> Result<super::attachments::AttachmentUpload> {
+        let caller = mobile(ctx)?;
+        let upload = svc::MobileUpload {
+            kind: input.kind.into(),
+            file_name: input.file_name,
+            content_type: input.content_type,
+            size: input.size,
+            sha256: input.sha256,
+            document_number: input.document_number,
+            valid_until: input.valid_until,
+        };
+        let ticket = svc::request_upload(
+            db(ctx),
+            super::context::storage(ctx),
+            super::context::storage_config(ctx),
+            caller,
+            upload,
+            Utc::now(),
+        )
+        .await
+        .map_err(gql)?;
+        Ok(super::attachments::AttachmentUpload::from(ticket))
+    }
+
+    /// Checks the uploaded file and makes it the material's current one (needs the mobile token); the desktop's
+    /// checklist turns green.
+    async fn complete_mobile_upload(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The attachment the upload started.")] id: ID,
+    ) -> Result<super::attachments::Attachment> {
+        let caller = mobile(ctx)?;
+        let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
+        let attachment = svc::complete_upload(db(ctx), super::context::storage(ctx), caller, id).await.map_err(gql)?;
+        let _ = ctx.data_unchecked::<AppData>().updates.send((caller.tenant_id, caller.filing_id));
+        Ok(super::attachments::Attachment(attachment))
     }
 
     /// Confirms the mobile number with the code (needs the mobile token). Five wrong tries burn the code.

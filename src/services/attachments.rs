@@ -46,6 +46,8 @@ pub struct Attachment {
     pub uploaded_at: Option<DateTime<Utc>>,
     pub review_status: Option<String>,
     pub review_reason: Option<String>,
+    /// For a face video: the digits the person was asked to read aloud.
+    pub face_challenge: Option<String>,
     pub created_at: DateTime<Utc>,
     object_key: String,
     bucket: Option<String>,
@@ -81,6 +83,7 @@ impl TryFrom<attachment::Model> for Attachment {
             uploaded_at: row.uploaded_at,
             review_status: row.review_status,
             review_reason: row.review_reason,
+            face_challenge: row.face_challenge,
             created_at: row.created_at,
             object_key: row.object_key,
             bucket: row.bucket,
@@ -100,6 +103,8 @@ pub struct UploadRequest {
     pub size: u64,
     /// Hex SHA-256 of the file.
     pub sha256: String,
+    /// For a face video recorded on a phone: the challenge it reads out.
+    pub face_challenge: Option<String>,
 }
 
 /// A presigned upload: PUT the file to the URL with exactly these headers before it expires, then complete it.
@@ -439,6 +444,7 @@ fn new_row(
         created_by: Set(actor.id),
         review_status: Set(None),
         review_reason: Set(None),
+        face_challenge: Set(request.face_challenge.clone()),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -88,6 +88,8 @@ pub async fn start(
         code_sent_at: Set(None),
         code_attempts: Set(0),
         codes_sent: Set(0),
+        face_challenge: Set(None),
+        face_challenge_expires_at: Set(None),
         created_by: Set(Some(actor.id)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -139,6 +141,32 @@ pub async fn of_filing(
         .order_by_desc(Column::Id)
         .all(db)
         .await?)
+}
+
+/// Where each responsible person's phone check stands: (name, website, when confirmed), one per person (a person
+/// responsible for several things once).
+pub async fn phone_checks(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Vec<(String, Option<Uuid>, Option<DateTime<Utc>>)>, ServiceError> {
+    let sessions = of_filing(db, actor, filing_id).await?;
+    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let mut people = vec![(None, &stored.form.subject.responsible_person)];
+    people.extend(stored.websites.iter().zip(&stored.form.websites).map(|(w, f)| (Some(w.id), &f.responsible_person)));
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for (website_id, person) in people {
+        let identity = person.certificate_number.to_uppercase();
+        if seen.contains(&identity) {
+            continue;
+        }
+        seen.push(identity);
+        // A confirmation counts for the person whatever hand-off it came through: same mobile number.
+        let verified = sessions.iter().filter(|s| s.mobile == person.mobile).filter_map(|s| s.phone_verified_at).max();
+        out.push((person.name.clone(), website_id, verified));
+    }
+    Ok(out)
 }
 
 /// The phone behind a mobile token, if the token is known, not expired and not revoked.
@@ -277,6 +305,211 @@ pub async fn confirm_phone_code(
     txn.commit().await?;
     tracing::info!(filing = %caller.filing_id, session = %current.id, "mobile number confirmed");
     session(db, caller).await
+}
+
+/// How long the digits of a face check may be used.
+pub const FACE_CHALLENGE_MINUTES: i64 = 10;
+
+/// Starts the face check of a website's responsible person: the digits to read aloud in the video, valid for
+/// [`FACE_CHALLENGE_MINUTES`]. A new challenge replaces the one before.
+pub async fn start_face_check(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    now: DateTime<Utc>,
+) -> Result<mobile_session::Model, ServiceError> {
+    let current = session(db, caller).await?;
+    require_phone(&current)?;
+    if current.website_id.is_none() {
+        return Err(ServiceError::InvalidInput(vec![
+            FieldError::new("session", FieldErrorCode::ChangeNotAllowed).with_message(
+                "Only a website's responsible person does the face check.",
+                "只有网站负责人需要进行人脸核验。",
+            ),
+        ]));
+    }
+    let digits: String = (0..4).map(|_| char::from(b'0' + rand::rng().random_range(0..10u8))).collect();
+    mobile_session::Entity::update_many()
+        .col_expr(Column::FaceChallenge, Expr::value(digits))
+        .col_expr(Column::FaceChallengeExpiresAt, Expr::value(now + Duration::minutes(FACE_CHALLENGE_MINUTES)))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(current.id))
+        .exec(db)
+        .await?;
+    session(db, caller).await
+}
+
+/// What a phone uploads: the material, the file, and what the person read off the document.
+#[derive(Clone, Debug)]
+pub struct MobileUpload {
+    pub kind: crate::domain::MaterialKind,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The number on the certificate or ID card, as the person reads it: it must match the form.
+    pub document_number: Option<String>,
+    /// The last day the document is valid, where the person enters it: at least three months ahead.
+    pub valid_until: Option<chrono::NaiveDate>,
+}
+
+/// Starts an upload from the phone, for one of the person's own materials: their ID card (the number on it must
+/// match the form), the subject's certificate (likewise), the face video (a website person, against a live
+/// challenge), the signed verification sheet and the commitment letter. The mobile number is confirmed first.
+pub async fn request_upload(
+    db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
+    config: &crate::config::StorageConfig,
+    caller: &MobileCaller,
+    upload: MobileUpload,
+    now: DateTime<Utc>,
+) -> Result<super::attachments::UploadTicket, ServiceError> {
+    use crate::domain::MaterialKind as K;
+    let current = session(db, caller).await?;
+    require_phone(&current)?;
+    let actor = acting_for(db, caller, &current).await?;
+    let stored = super::rules::stored_filing(db, &actor, caller.filing_id).await?;
+    let person = match caller.website_id {
+        None => &stored.form.subject.responsible_person,
+        Some(id) => {
+            let index = stored.websites.iter().position(|w| w.id == id).ok_or(ServiceError::NotFound)?;
+            &stored.form.websites[index].responsible_person
+        }
+    };
+    let mut errors = Vec::new();
+    let number_must_match =
+        |expected: &str, errors: &mut Vec<FieldError>| match upload.document_number.as_deref().map(str::trim) {
+            None | Some("") => errors.push(
+                FieldError::new("documentNumber", FieldErrorCode::Required)
+                    .with_message("Type the number printed on the document.", "请输入证件上的号码。"),
+            ),
+            Some(read) if !read.eq_ignore_ascii_case(expected) => {
+                errors.push(FieldError::new("documentNumber", FieldErrorCode::CertificateNumberMismatch).suggest(
+                    "If the document is right, correct the number in the form on the desktop; otherwise photograph \
+                     the right document.",
+                    "如证件无误，请在电脑端修改表单中的号码；否则请拍摄正确的证件。",
+                ))
+            }
+            Some(_) => {}
+        };
+    let (website_id, face_challenge) = match upload.kind {
+        K::IdCardFront | K::IdCardBack => {
+            if upload.kind == K::IdCardFront {
+                number_must_match(&person.certificate_number, &mut errors);
+            }
+            (caller.website_id, None)
+        }
+        K::SubjectCertificate => {
+            number_must_match(&stored.form.subject.certificate_number, &mut errors);
+            (None, None)
+        }
+        K::VerificationSheet | K::CommitmentLetter => (None, None),
+        K::FaceVideo => {
+            let live =
+                current.face_challenge.clone().filter(|_| current.face_challenge_expires_at.is_some_and(|t| t > now));
+            match (caller.website_id, live) {
+                (None, _) => {
+                    errors.push(FieldError::new("kind", FieldErrorCode::ChangeNotAllowed).with_message(
+                        "Only a website's responsible person records the face video.",
+                        "只有网站负责人需要录制人脸核验视频。",
+                    ));
+                    (None, None)
+                }
+                (Some(_), None) => {
+                    errors.push(FieldError::new("kind", FieldErrorCode::CodeExpired).with_message(
+                        "Start the face check first (or again): the video reads out its digits.",
+                        "请先开始（或重新开始）人脸核验：视频中需读出页面显示的数字。",
+                    ));
+                    (caller.website_id, None)
+                }
+                (Some(website), Some(digits)) => (Some(website), Some(digits)),
+            }
+        }
+        _ => {
+            errors.push(
+                FieldError::new("kind", FieldErrorCode::ChangeNotAllowed)
+                    .with_message("This material is uploaded on the desktop.", "该材料请在电脑端上传。"),
+            );
+            (None, None)
+        }
+    };
+    if let Some(valid_until) = upload.valid_until
+        && valid_until < (now + Duration::days(91)).date_naive()
+    {
+        errors.push(FieldError::new("validUntil", FieldErrorCode::CertificateExpiring));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
+    }
+    let request = super::attachments::UploadRequest {
+        filing_id: caller.filing_id,
+        kind: upload.kind,
+        website_id,
+        pre_approval_category: None,
+        file_name: upload.file_name,
+        content_type: upload.content_type,
+        size: upload.size,
+        sha256: upload.sha256,
+        face_challenge,
+    };
+    super::attachments::request_upload(db, storage, config, &actor, request).await
+}
+
+/// Completes an upload the phone started (the same checks as on the desktop).
+pub async fn complete_upload(
+    db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
+    caller: &MobileCaller,
+    attachment_id: Uuid,
+) -> Result<super::attachments::Attachment, ServiceError> {
+    let current = session(db, caller).await?;
+    let actor = acting_for(db, caller, &current).await?;
+    let attachment = super::attachments::get(db, &actor, attachment_id).await?;
+    // Only uploads of this phone's filing, started by this phone.
+    if attachment.filing_id != caller.filing_id {
+        return Err(ServiceError::NotFound);
+    }
+    super::attachments::complete_upload(db, storage, &actor, attachment_id).await
+}
+
+fn require_phone(session: &mobile_session::Model) -> Result<(), ServiceError> {
+    if session.phone_verified_at.is_some() {
+        Ok(())
+    } else {
+        Err(ServiceError::InvalidInput(vec![
+            FieldError::new("phone", FieldErrorCode::Required)
+                .with_message("Confirm the mobile number first.", "请先完成手机号码验证。"),
+        ]))
+    }
+}
+
+/// The phone uploads on the applicant's behalf: the filing's owner (or, for a filing the registrar's backend
+/// created, the backend), named after the person in the audit trail. Used only inside the mobile operations.
+async fn acting_for(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    session: &mobile_session::Model,
+) -> Result<Actor, ServiceError> {
+    use crate::auth::{ApiKeyScope, Principal, Role};
+    let filing = entity::filing::Entity::find_by_id(caller.filing_id)
+        .filter(entity::filing::Column::TenantId.eq(caller.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let label = format!("手机核验 {}", session.person_name);
+    Ok(match filing.owner_account_id {
+        Some(owner) => Actor {
+            tenant_id: caller.tenant_id,
+            id: owner,
+            label,
+            principal: Principal::Account { role: Role::Applicant },
+        },
+        None => Actor {
+            tenant_id: caller.tenant_id,
+            id: session.created_by.unwrap_or(session.id),
+            label,
+            principal: Principal::ApiKey { scope: ApiKeyScope::Full },
+        },
+    })
 }
 
 async fn record(

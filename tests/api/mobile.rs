@@ -274,3 +274,129 @@ async fn the_verification_sheet_is_filled_in_from_the_filing_for_those_who_may_s
     let stranger = crate::people::access(&crate::people::applicant(&app, "xinnet", "stranger@example.com").await);
     assert_eq!(code(&app.err(&stranger, query, json!({ "id": filing["id"] })).await), "NOT_FOUND");
 }
+
+const UPLOAD: &str = "mutation($input: RequestMobileUploadInput!) { requestMobileUpload(input: $input) {
+    method url headers { name value } attachment { id kind websiteId faceChallenge } } }";
+const COMPLETE_UPLOAD: &str =
+    "mutation($id: ID!) { completeMobileUpload(id: $id) { id status kind faceChallenge websiteId } }";
+
+fn mobile_upload(kind: &str, name: &str, content_type: &str, bytes: &[u8], number: Option<&str>) -> Value {
+    json!({ "input": { "kind": kind, "fileName": name, "contentType": content_type, "size": bytes.len(),
+        "sha256": crate::attachments::sha256(bytes), "documentNumber": number } })
+}
+
+/// A phone with its number confirmed: starts the hand-off and does the phone check.
+async fn confirmed_phone(app: &TestApp, applicant: &str, filing: &Value, website: Option<&Value>) -> String {
+    let token = start(app, applicant, filing, website).await["token"].as_str().unwrap().to_owned();
+    let mobile = app.ok(&token, SESSION, json!({})).await["mobileSession"]["mobile"].clone();
+    app.ok(&token, SEND, json!({})).await;
+    let number = if mobile == "138****8000" { "13800138000" } else { "13900139000" };
+    let code = recorded_code(app, number).await;
+    app.ok(&token, CONFIRM, json!({ "code": code })).await;
+    token
+}
+
+#[tokio::test]
+async fn the_phone_photographs_its_documents_and_records_the_face_video_against_a_challenge() {
+    let Cast { app, applicant, reviewer, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let website = filing["websites"][0]["id"].clone();
+    // Before the phone check, nothing is uploaded.
+    let early = start(&app, &applicant, &filing, Some(&website)).await["token"].as_str().unwrap().to_owned();
+    let id_card = crate::attachments::png(2048);
+    let input = mobile_upload("ID_CARD_FRONT", "id.png", "image/png", &id_card, Some("110105199001011232"));
+    let error = app.err(&early, UPLOAD, input.clone()).await;
+    assert_eq!(fields(&error), vec![("phone".to_owned(), "REQUIRED".to_owned())]);
+
+    // 李四, the website's responsible person, on his phone.
+    let token = confirmed_phone(&app, &applicant, &filing, Some(&website)).await;
+    let checklist =
+        "query($id: ID!) { filing(id: $id) { checklist { phones { person state } items { kind websiteId state } } } }";
+    let phones =
+        app.ok(&applicant, checklist, json!({ "id": filing["id"] })).await["filing"]["checklist"]["phones"].clone();
+    assert_eq!(phones, json!([{ "person": "张三", "state": "MISSING" }, { "person": "李四", "state": "ACCEPTED" }]));
+
+    // The number read off the ID card must match the form.
+    let wrong = mobile_upload("ID_CARD_FRONT", "id.png", "image/png", &id_card, Some("110105199001011233"));
+    let error = app.err(&token, UPLOAD, wrong).await;
+    assert_eq!(fields(&error), vec![("documentNumber".to_owned(), "CERTIFICATE_NUMBER_MISMATCH".to_owned())]);
+    assert!(error["extensions"]["fields"][0]["suggestion"].as_str().unwrap().contains("desktop"));
+    let mut expiring = input.clone();
+    expiring["input"]["validUntil"] = json!((Utc::now() + Duration::days(30)).date_naive().to_string());
+    let error = app.err(&token, UPLOAD, expiring).await;
+    assert_eq!(fields(&error), vec![("validUntil".to_owned(), "CERTIFICATE_EXPIRING".to_owned())]);
+    let ticket = app.ok(&token, UPLOAD, input).await["requestMobileUpload"].clone();
+    assert_eq!(ticket["attachment"]["websiteId"], website, "his own ID, filed under his website");
+    assert_eq!(crate::attachments::put(&app, &ticket, id_card).await, 200);
+    let done = app.ok(&token, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(done["completeMobileUpload"]["status"], "UPLOADED");
+    // Materials that are not his to upload from the phone are refused.
+    let licence = mobile_upload("SECURITY_AGREEMENT", "a.pdf", "application/pdf", &crate::attachments::pdf(), None);
+    assert_eq!(
+        fields(&app.err(&token, UPLOAD, licence).await),
+        vec![("kind".to_owned(), "CHANGE_NOT_ALLOWED".to_owned())]
+    );
+
+    // The face video needs a live challenge, which the reviewer sees beside it.
+    let mut video = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+    video.resize(4096, 1);
+    let face = mobile_upload("FACE_VIDEO", "face.mp4", "video/mp4", &video, None);
+    assert_eq!(
+        fields(&app.err(&token, UPLOAD, face.clone()).await),
+        vec![("kind".to_owned(), "CODE_EXPIRED".to_owned())]
+    );
+    let started =
+        app.ok(&token, "mutation { startFaceCheck { faceChallenge faceChallengeExpiresAt } }", json!({})).await;
+    let digits = started["startFaceCheck"]["faceChallenge"].as_str().unwrap().to_owned();
+    assert!(digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()), "{digits}");
+    let ticket = app.ok(&token, UPLOAD, face).await["requestMobileUpload"].clone();
+    assert_eq!(crate::attachments::put(&app, &ticket, video).await, 200);
+    app.ok(&token, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    let seen = "query($id: ID!) { filing(id: $id) { attachments { kind faceChallenge status } events { action actor { name } } } }";
+    let filing_now = app.ok(&reviewer, seen, json!({ "id": filing["id"] })).await["filing"].clone();
+    let face =
+        filing_now["attachments"].as_array().unwrap().iter().find(|a| a["kind"] == "FACE_VIDEO").unwrap().clone();
+    assert_eq!((face["faceChallenge"].clone(), face["status"].clone()), (json!(digits), json!("UPLOADED")));
+    let uploaded_by: Vec<&str> = filing_now["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "ATTACHMENT_UPLOADED")
+        .map(|e| e["actor"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(uploaded_by, vec!["手机核验 李四", "手机核验 李四"]);
+    let items =
+        app.ok(&applicant, checklist, json!({ "id": filing["id"] })).await["filing"]["checklist"]["items"].clone();
+    let face_item = items.as_array().unwrap().iter().find(|i| i["kind"] == "FACE_VIDEO").unwrap().clone();
+    assert_eq!(face_item["state"], "UPLOADED");
+
+    // The subject's responsible person does no face check; his phone uploads the subject's certificate.
+    let zhang = confirmed_phone(&app, &applicant, &filing, None).await;
+    let error = app.err(&zhang, "mutation { startFaceCheck { faceChallenge } }", json!({})).await;
+    assert_eq!(fields(&error), vec![("session".to_owned(), "CHANGE_NOT_ALLOWED".to_owned())]);
+    let certificate = crate::attachments::pdf();
+    let input = mobile_upload(
+        "SUBJECT_CERTIFICATE",
+        "licence.pdf",
+        "application/pdf",
+        &certificate,
+        Some("91110105ma01abcd13"),
+    );
+    let ticket = app.ok(&zhang, UPLOAD, input).await["requestMobileUpload"].clone();
+    assert_eq!(crate::attachments::put(&app, &ticket, certificate).await, 200);
+    app.ok(&zhang, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    // One phone cannot complete another filing's upload.
+    let other = app.create_filing(&applicant, "北京另一家科技有限公司").await;
+    let theirs = confirmed_phone_other(&app, &applicant, &other).await;
+    let error = app.err(&theirs, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(code(&error), "NOT_FOUND");
+}
+
+/// A confirmed phone for another filing of the same people (whose codes are told apart by time).
+async fn confirmed_phone_other(app: &TestApp, applicant: &str, filing: &Value) -> String {
+    let token = start(app, applicant, filing, None).await["token"].as_str().unwrap().to_owned();
+    app.ok(&token, SEND, json!({})).await;
+    let code = recorded_code(app, "13800138000").await;
+    app.ok(&token, CONFIRM, json!({ "code": code })).await;
+    token
+}

@@ -45,6 +45,13 @@ pub struct MobileConfig {
     /// The secret that signs the gateway's requests (`X-Beian-Signature`).
     #[serde(serialize_with = "serialize_optional_secret")]
     pub sms_webhook_secret: Option<SecretString>,
+    /// A face-verification service: each face video is posted there (a short-lived download URL and the challenge)
+    /// and its answer `{"passed": bool, "reason": "..."}` decides the video. Unset: the reviewer decides in the
+    /// preliminary review.
+    pub liveness_webhook_url: Option<String>,
+    /// The secret that signs the liveness service's requests.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub liveness_webhook_secret: Option<SecretString>,
 }
 
 impl Default for MobileConfig {
@@ -54,6 +61,8 @@ impl Default for MobileConfig {
             session_ttl_minutes: 30,
             sms_webhook_url: None,
             sms_webhook_secret: None,
+            liveness_webhook_url: None,
+            liveness_webhook_secret: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::reference::ReferenceData;
 use crate::mail::dispatcher::Dispatcher;
 use crate::mail::transport::Transport;
 use crate::services::accounts::AuthContext;
-use crate::services::mobile::SmsSender;
+use crate::services::mobile::{LivenessChecker, SmsSender};
 use crate::storage::Storage;
 use crate::{db, graphql, http};
 
@@ -29,6 +29,7 @@ pub struct Application {
     updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
     transport: Transport,
     sms: Arc<SmsSender>,
+    liveness: Arc<LivenessChecker>,
     config: Config,
 }
 
@@ -55,7 +56,8 @@ impl Application {
         let (updates, _) = tokio::sync::broadcast::channel(1024);
         let transport = Transport::from_config(&config)?;
         let sms = Arc::new(SmsSender::from_config(&config.mobile)?);
-        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, sms, config })
+        let liveness = Arc::new(LivenessChecker::from_config(&config.mobile)?);
+        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, sms, liveness, config })
     }
 
     /// The address the server is bound to.
@@ -80,6 +82,7 @@ impl Application {
             updates: self.updates.clone(),
             mobile: Arc::new(self.config.mobile.clone()),
             sms: self.sms.clone(),
+            liveness: self.liveness.clone(),
         });
         let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
         let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));

@@ -37,6 +37,7 @@ pub struct AppData {
     /// The mobile hand-off settings and how phone codes are sent.
     pub mobile: Arc<crate::config::MobileConfig>,
     pub sms: Arc<crate::services::mobile::SmsSender>,
+    pub liveness: Arc<crate::services::mobile::LivenessChecker>,
 }
 
 /// A filing changed (tenant, filing).

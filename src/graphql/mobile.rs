@@ -276,7 +276,10 @@ impl MobileMutation {
     ) -> Result<super::attachments::Attachment> {
         let caller = mobile(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
-        let attachment = svc::complete_upload(db(ctx), super::context::storage(ctx), caller, id).await.map_err(gql)?;
+        let app = ctx.data_unchecked::<AppData>();
+        let attachment = svc::complete_upload(db(ctx), &app.storage, &app.storage_config, &app.liveness, caller, id)
+            .await
+            .map_err(gql)?;
         let _ = ctx.data_unchecked::<AppData>().updates.send((caller.tenant_id, caller.filing_id));
         Ok(super::attachments::Attachment(attachment))
     }

@@ -454,21 +454,103 @@ pub async fn request_upload(
     super::attachments::request_upload(db, storage, config, &actor, request).await
 }
 
-/// Completes an upload the phone started (the same checks as on the desktop).
+/// Completes an upload the phone started (the same checks as on the desktop). A face video then goes to the
+/// liveness checker.
 pub async fn complete_upload(
     db: &DatabaseConnection,
     storage: &crate::storage::Storage,
+    config: &crate::config::StorageConfig,
+    liveness: &LivenessChecker,
     caller: &MobileCaller,
     attachment_id: Uuid,
 ) -> Result<super::attachments::Attachment, ServiceError> {
     let current = session(db, caller).await?;
     let actor = acting_for(db, caller, &current).await?;
     let attachment = super::attachments::get(db, &actor, attachment_id).await?;
-    // Only uploads of this phone's filing, started by this phone.
+    // Only uploads of this phone's filing.
     if attachment.filing_id != caller.filing_id {
         return Err(ServiceError::NotFound);
     }
-    super::attachments::complete_upload(db, storage, &actor, attachment_id).await
+    let done = super::attachments::complete_upload(db, storage, &actor, attachment_id).await?;
+    if done.kind == crate::domain::MaterialKind::FaceVideo
+        && let LivenessChecker::Webhook(webhook) = liveness
+    {
+        check_liveness(db, storage, config, webhook, &actor, &done, &current).await?;
+        return super::attachments::get(db, &actor, attachment_id).await;
+    }
+    Ok(done)
+}
+
+/// Who decides whether a face video shows a live person reading the challenge: the reviewer during the
+/// preliminary review (the default: the video waits, with its challenge beside it), or a face-verification service.
+#[derive(Clone, Debug)]
+pub enum LivenessChecker {
+    Reviewer,
+    Webhook(super::webhook::Webhook),
+}
+
+impl LivenessChecker {
+    pub fn from_config(config: &crate::config::MobileConfig) -> anyhow::Result<Self> {
+        match &config.liveness_webhook_url {
+            None => Ok(Self::Reviewer),
+            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(url, config.liveness_webhook_secret.as_ref())?)),
+        }
+    }
+}
+
+/// Asks the face-verification service about a video and records its verdict as the material's review. An answer
+/// that cannot be used leaves the video to the reviewer.
+async fn check_liveness(
+    db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
+    config: &crate::config::StorageConfig,
+    webhook: &super::webhook::Webhook,
+    actor: &Actor,
+    video: &super::attachments::Attachment,
+    session: &mobile_session::Model,
+) -> Result<(), ServiceError> {
+    let Some((url, _)) = super::attachments::download_url(db, storage, config, actor, video).await? else {
+        return Ok(());
+    };
+    let body = serde_json::json!({ "type": "FACE_VIDEO", "tenantId": actor.tenant_id, "filingId": video.filing_id,
+        "attachmentId": video.id, "person": session.person_name, "challenge": video.face_challenge,
+        "videoUrl": url, "contentType": video.content_type });
+    let answer = match webhook.post_for_json(&body).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(attachment = %video.id, error = %error, "liveness check failed; the reviewer decides");
+            return Ok(());
+        }
+    };
+    let Some(passed) = answer.get("passed").and_then(|p| p.as_bool()) else {
+        tracing::warn!(attachment = %video.id, "the liveness service's answer has no \"passed\"; the reviewer decides");
+        return Ok(());
+    };
+    let reason = answer
+        .get("reason")
+        .and_then(|r| r.as_str())
+        .map(|r| r.chars().take(500).collect::<String>())
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "人脸核验未通过，请重新录制。".to_owned());
+    let now = Utc::now();
+    let txn = write_txn(db).await?;
+    entity::attachment::Entity::update_many()
+        .col_expr(
+            entity::attachment::Column::ReviewStatus,
+            Expr::value(if passed { "ACCEPTED" } else { "NEEDS_REVISION" }),
+        )
+        .col_expr(entity::attachment::Column::ReviewReason, Expr::value((!passed).then(|| reason.clone())))
+        .col_expr(entity::attachment::Column::UpdatedAt, Expr::value(now))
+        .filter(entity::attachment::Column::Id.eq(video.id))
+        .exec(&txn)
+        .await?;
+    let checker = Actor { label: "人脸核验服务".to_owned(), ..Actor::system(actor.tenant_id) };
+    let details = serde_json::json!({ "attachmentId": video.id, "kind": video.kind.as_str(), "accepted": passed,
+        "reason": (!passed).then_some(reason), "by": "LIVENESS_SERVICE" });
+    record(&txn, &checker, video.filing_id, FilingAction::AttachmentReviewed, details, now).await?;
+    txn.commit().await?;
+    tracing::info!(attachment = %video.id, passed, "liveness checked");
+    Ok(())
 }
 
 fn require_phone(session: &mobile_session::Model) -> Result<(), ServiceError> {

@@ -37,6 +37,20 @@ impl Webhook {
 
     /// Posts `body`; anything but a 2xx answer is an error.
     pub async fn post(&self, body: &serde_json::Value) -> Result<(), String> {
+        self.send(body).await.map(|_| ())
+    }
+
+    /// Posts `body` and reads a JSON answer (at most 64 KiB); anything but a 2xx JSON answer is an error.
+    pub async fn post_for_json(&self, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let response = self.send(body).await?;
+        let bytes = response.bytes().await.map_err(|e| format!("cannot read the webhook's answer: {e}"))?;
+        if bytes.len() > 64 * 1024 {
+            return Err("the webhook's answer is too large".to_owned());
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("the webhook's answer is not JSON: {e}"))
+    }
+
+    async fn send(&self, body: &serde_json::Value) -> Result<reqwest::Response, String> {
         let payload = serde_json::to_vec(body).map_err(|e| e.to_string())?;
         let timestamp = chrono::Utc::now().timestamp().to_string();
         let mut request = self
@@ -48,7 +62,11 @@ impl Webhook {
             request = request.header("x-beian-signature", format!("sha256={}", sign(secret, &timestamp, &payload)));
         }
         let response = request.body(payload).send().await.map_err(|e| format!("cannot reach the webhook: {e}"))?;
-        if response.status().is_success() { Ok(()) } else { Err(format!("the webhook answered {}", response.status())) }
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(format!("the webhook answered {}", response.status()))
+        }
     }
 }
 

@@ -177,6 +177,11 @@ type Seen = Arc<Mutex<Vec<(poem::http::HeaderMap, Vec<u8>)>>>;
 
 /// An SMS gateway on a free port that records each request's headers and body, answering `status`.
 async fn gateway(status: u16) -> (String, Seen) {
+    service(status, "").await
+}
+
+/// A webhook receiver on a free port that records each request and answers `status` with `answer`.
+async fn service(status: u16, answer: &'static str) -> (String, Seen) {
     use poem::listener::{Acceptor, Listener, TcpListener};
     use poem::{EndpointExt, Route, handler, post, web::Data};
     let seen: Seen = Arc::default();
@@ -186,13 +191,17 @@ async fn gateway(status: u16) -> (String, Seen) {
         body: Vec<u8>,
         seen: Data<&Seen>,
         status: Data<&u16>,
-    ) -> poem::http::StatusCode {
+        answer: Data<&&'static str>,
+    ) -> poem::Response {
         seen.lock().unwrap().push((request.headers().clone(), body));
-        poem::http::StatusCode::from_u16(**status).unwrap()
+        poem::Response::builder()
+            .status(poem::http::StatusCode::from_u16(**status).unwrap())
+            .content_type("application/json")
+            .body(**answer)
     }
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
     let address = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    let app = Route::new().at("/sms", post(receive)).data(seen.clone()).data(status);
+    let app = Route::new().at("/sms", post(receive)).data(seen.clone()).data(status).data(answer);
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
     (format!("http://{address}/sms"), seen)
 }
@@ -399,4 +408,57 @@ async fn confirmed_phone_other(app: &TestApp, applicant: &str, filing: &Value) -
     let code = recorded_code(app, "13800138000").await;
     app.ok(&token, CONFIRM, json!({ "code": code })).await;
     token
+}
+
+#[tokio::test]
+async fn a_face_verification_service_decides_the_video_and_the_desktop_hears_of_every_step() {
+    let (url, seen) = service(200, r#"{"passed": false, "reason": "未检测到眨眼，请在白色背景前重新录制"}"#).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mobile.liveness_webhook_url = Some(url)).await;
+    let cast = cast_on(app).await;
+    let Cast { app, applicant, .. } = &cast;
+    let filing = app.create_filing(applicant, "北京示例科技有限公司").await;
+    let website = filing["websites"][0]["id"].clone();
+    // The desktop watches the filing.
+    let watch = "subscription($id: ID!) { filingUpdated(id: $id) { checklist { phones { person state } } } }";
+    let mut desktop = crate::workflow::subscribe(app, Some(applicant), watch, json!({ "id": filing["id"] })).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let token = confirmed_phone(app, applicant, &filing, Some(&website)).await;
+    let heard = crate::workflow::next_message(&mut desktop).await;
+    let phones = &heard["payload"]["data"]["filingUpdated"]["checklist"]["phones"];
+    assert_eq!(phones[1], json!({ "person": "李四", "state": "ACCEPTED" }), "{heard}");
+
+    app.ok(&token, "mutation { startFaceCheck { faceChallenge } }", json!({})).await;
+    let mut video = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom".to_vec();
+    video.resize(4096, 7);
+    let ticket = app.ok(&token, UPLOAD, mobile_upload("FACE_VIDEO", "face.mp4", "video/mp4", &video, None)).await;
+    let ticket = ticket["requestMobileUpload"].clone();
+    assert_eq!(crate::attachments::put(app, &ticket, video.clone()).await, 200);
+    let done = app.ok(&token, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(done["completeMobileUpload"]["status"], "UPLOADED");
+    assert_eq!(crate::workflow::next_message(&mut desktop).await["type"], "next", "the upload is announced");
+
+    // The service got the challenge and a download URL that works.
+    let (_, body) = seen.lock().unwrap()[0].clone();
+    let asked: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(asked["type"], "FACE_VIDEO");
+    assert_eq!(asked["challenge"], done["completeMobileUpload"]["faceChallenge"]);
+    let downloaded = app.client.get(asked["videoUrl"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(downloaded.to_vec(), video);
+    // Its verdict is the material's review: the applicant sees what to redo.
+    let query = "query($id: ID!) { filing(id: $id) { checklist { items { kind state reason } }
+        events { action actor { name } } } }";
+    let now = app.ok(applicant, query, json!({ "id": filing["id"] })).await["filing"].clone();
+    let face =
+        now["checklist"]["items"].as_array().unwrap().iter().find(|i| i["kind"] == "FACE_VIDEO").unwrap().clone();
+    assert_eq!(
+        face,
+        json!({ "kind": "FACE_VIDEO", "state": "NEEDS_REVISION", "reason": "未检测到眨眼，请在白色背景前重新录制" })
+    );
+    let reviewed =
+        now["events"].as_array().unwrap().iter().find(|e| e["action"] == "ATTACHMENT_REVIEWED").unwrap().clone();
+    assert_eq!(reviewed["actor"]["name"], "人脸核验服务");
+    // A mobile token does not open subscriptions.
+    let refused = crate::workflow::subscribe_raw(app, &token).await;
+    assert!(refused, "the connection is refused");
 }

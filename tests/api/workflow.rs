@@ -460,7 +460,7 @@ async fn a_resubmission_shows_what_changed_and_which_reasons_it_answers() {
 }
 
 /// A graphql-ws (graphql-transport-ws) client: connects with a token and subscribes.
-async fn subscribe(
+pub async fn subscribe(
     app: &TestApp,
     token: Option<&str>,
     query: &str,
@@ -487,8 +487,25 @@ async fn subscribe(
     socket
 }
 
+/// Whether a graphql-ws connection with `token` is refused at connection_init.
+pub async fn subscribe_raw(app: &TestApp, token: &str) -> bool {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let payload = json!({ "Authorization": format!("Bearer {token}") });
+    socket.send(Message::text(json!({ "type": "connection_init", "payload": payload }).to_string())).await.unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await.expect("an answer");
+    match answer {
+        Some(Ok(Message::Text(text))) => !text.contains("connection_ack"),
+        _ => true,
+    }
+}
+
 /// The next data message of a subscription.
-async fn next_message(
+pub async fn next_message(
     socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 ) -> Value {
     use futures_util::StreamExt;

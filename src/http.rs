@@ -39,6 +39,7 @@ struct State {
     proxy_hops: usize,
     /// Largest file a multipart request may carry: the largest material.
     max_file_size: usize,
+    metrics: crate::metrics::Metrics,
 }
 
 /// All routes of the server.
@@ -57,28 +58,62 @@ pub fn routes(
         .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .data(State { schema, db, auth, graphiql, proxy_hops, max_file_size })
+        .at("/metrics", get(metrics))
+        .data(State {
+            schema,
+            db,
+            auth,
+            graphiql,
+            proxy_hops,
+            max_file_size,
+            metrics: crate::metrics::Metrics::default(),
+        })
 }
 
 #[handler]
 async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> Response {
-    let request = match parse_request(&state, headers, body).await {
+    let started = std::time::Instant::now();
+    let (operation, response) = execute(&state, headers, remote, body).await;
+    state.metrics.observe(operation.as_deref(), response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// Prometheus metrics (text exposition format).
+#[handler]
+async fn metrics(state: Data<&State>) -> Response {
+    match state.metrics.render(&state.db).await {
+        Ok(text) => {
+            Response::builder().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text)
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, "rendering metrics failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Runs one GraphQL request; returns its operation name (for metrics) and the response.
+async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> (Option<String>, Response) {
+    let request = match parse_request(state, headers, body).await {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return (None, response),
     };
+    let operation = request.operation_name.clone().or_else(|| crate::metrics::operation_name(&request.query));
     let caller = match bearer_token(headers) {
         None => None,
-        Some(token) => match authenticate(&state, token).await {
+        Some(token) => match authenticate(state, token).await {
             Ok(caller) => Some(caller),
             Err(ServiceError::Unauthenticated(message)) => {
-                return error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
+                let response = error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
                     .with_header(header::WWW_AUTHENTICATE, "Bearer")
                     .into_response();
+                return (operation, response);
             }
             Err(other) => {
                 tracing::error!(error = ?other, "authentication failed");
-                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL)
-                    .into_response();
+                let response =
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response();
+                return (operation, response);
             }
         },
     };
@@ -94,7 +129,7 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
     request = request.data(RequestContext { actor, mobile, client_ip });
-    GraphQLResponse::from(state.schema.execute(request).await).into_response()
+    (operation, GraphQLResponse::from(state.schema.execute(request).await).into_response())
 }
 
 /// Reads a GraphQL request: JSON up to [`MAX_GRAPHQL_BODY`], or a multipart request (files streamed to temporary

@@ -34,3 +34,36 @@ async fn graphiql_is_served_when_enabled_and_hidden_when_not() {
     let page = off.client.get(format!("{}/graphql", off.address)).send().await.unwrap();
     assert_eq!(page.status(), 404);
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_read_the_outbox_and_filings() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    app.create_filing(&key, "北京示例科技有限公司").await;
+    let named = "query FilingCount { filings(first: 1) { totalCount } }";
+    for _ in 0..2 {
+        app.ok(&key, named, serde_json::json!({})).await;
+    }
+    let (status, _) = app.post(Some("beian_not-a-key"), named, serde_json::json!({})).await;
+    assert_eq!(status, 401);
+    let response = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for line in [
+        r#"beian_graphql_requests_total{operation="FilingCount",status="200"} 2"#,
+        r#"beian_graphql_requests_total{operation="FilingCount",status="401"} 1"#,
+        r#"beian_graphql_requests_total{operation="anonymous",status="200"} 1"#,
+        r#"beian_filings{status="DRAFT"} 1"#,
+        r#"beian_outbox_messages{status="QUEUED"} 0"#,
+        r#"beian_outbox_messages{status="FAILED"} 0"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    assert!(
+        text.contains(r#"beian_graphql_request_duration_seconds_bucket{le="0.001",operation="FilingCount"}"#)
+            || text.contains(r#"beian_graphql_request_duration_seconds_bucket{operation="FilingCount",le="0.001"}"#),
+        "{text}"
+    );
+    assert!(text.contains("beian_db_pool_connections{state=\"in_use\"}"), "{text}");
+}

@@ -1,0 +1,166 @@
+//! Prometheus metrics at `/metrics` (OpenMetrics text): GraphQL requests by operation and status and their
+//! latency, the database pool, and, read from the database at each scrape, the outbox and the filings by state.
+//! No label carries personal data; operation names are bounded (a client cannot grow the label set at will).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QuerySelect};
+
+/// Distinct operation names kept as labels; later ones count as `other`.
+const MAX_OPERATIONS: usize = 200;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    operation: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: String,
+}
+
+/// The metrics of one process.
+#[derive(Clone)]
+pub struct Metrics {
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabels, Histogram>,
+    operations: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16))),
+            operations: Arc::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a GraphQL request (by its operation name) with its HTTP status and duration.
+    pub fn observe(&self, operation: Option<&str>, status: u16, seconds: f64) {
+        let operation = self.operation_label(operation);
+        self.requests.get_or_create(&RequestLabels { operation: operation.clone(), status: status.to_string() }).inc();
+        self.latency.get_or_create(&OperationLabels { operation }).observe(seconds);
+    }
+
+    fn operation_label(&self, operation: Option<&str>) -> String {
+        let Some(name) = operation
+            .filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        else {
+            return "anonymous".to_owned();
+        };
+        let mut known = self.operations.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.contains(name) || known.len() < MAX_OPERATIONS {
+            known.insert(name.to_owned());
+            name.to_owned()
+        } else {
+            "other".to_owned()
+        }
+    }
+
+    /// The exposition text, with the gauges read now.
+    pub async fn render(&self, db: &DatabaseConnection) -> Result<String, crate::services::ServiceError> {
+        let mut registry = Registry::with_prefix("beian");
+        registry.register("graphql_requests", "GraphQL requests by operation and HTTP status", self.requests.clone());
+        registry.register(
+            "graphql_request_duration_seconds",
+            "GraphQL request latency by operation",
+            self.latency.clone(),
+        );
+        let outbox = Family::<StatusLabels, Gauge>::default();
+        let rows: Vec<(String, i64)> = entity::outbox_message::Entity::find()
+            .select_only()
+            .column(entity::outbox_message::Column::Status)
+            .column_as(entity::outbox_message::Column::Id.count(), "count")
+            .group_by(entity::outbox_message::Column::Status)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for status in ["QUEUED", "SENT", "FAILED"] {
+            let n = rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
+            outbox.get_or_create(&StatusLabels { status: status.to_owned() }).set(n);
+        }
+        registry.register("outbox_messages", "Messages of the outbox by status (all registrars)", outbox);
+        let filings = Family::<StatusLabels, Gauge>::default();
+        let rows: Vec<(String, i64)> = entity::filing::Entity::find()
+            .select_only()
+            .column(entity::filing::Column::Status)
+            .column_as(entity::filing::Column::Id.count(), "count")
+            .group_by(entity::filing::Column::Status)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (status, n) in rows {
+            filings.get_or_create(&StatusLabels { status }).set(n);
+        }
+        registry.register("filings", "Filings by workflow state (all registrars)", filings);
+        let pool = Family::<PoolLabels, Gauge>::default();
+        let (size, idle) = pool_usage(db);
+        pool.get_or_create(&PoolLabels { state: "idle".to_owned() }).set(idle);
+        pool.get_or_create(&PoolLabels { state: "in_use".to_owned() }).set(size - idle);
+        registry.register("db_pool_connections", "Database pool connections by state", pool);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .map_err(crate::services::ServiceError::internal)?;
+        Ok(text)
+    }
+}
+
+/// The name of a document's first operation (`query FilingCount { ... }` is `FilingCount`), for requests that do
+/// not say `operationName`; none for an anonymous one.
+pub fn operation_name(query: &str) -> Option<String> {
+    let rest = query.trim_start();
+    let rest = ["query", "mutation", "subscription"].iter().find_map(|keyword| rest.strip_prefix(keyword))?;
+    if !rest.starts_with(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let name: String = rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// (open connections, idle connections) of the pool.
+fn pool_usage(db: &DatabaseConnection) -> (i64, i64) {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (i64::from(pool.size()), pool.num_idle() as i64)
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (i64::from(pool.size()), pool.num_idle() as i64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn operation_names_are_read_off_the_document() {
+        use super::operation_name;
+        assert_eq!(operation_name("query FilingCount { filings { totalCount } }").as_deref(), Some("FilingCount"));
+        assert_eq!(operation_name("  mutation Submit($input: X!) { a }").as_deref(), Some("Submit"));
+        assert_eq!(operation_name("mutation($input: X!) { a }"), None);
+        assert_eq!(operation_name("{ me { name } }"), None);
+        assert_eq!(operation_name("queryX { a }"), None);
+    }
+}

@@ -99,13 +99,19 @@ impl Dispatcher {
 
     /// Takes a lease on up to a batch of due messages that nobody holds.
     pub async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<outbox_message::Model>, ServiceError> {
+        let due = || {
+            outbox_message::Entity::find()
+                .filter(Column::Status.eq("QUEUED"))
+                .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
+                .filter(Condition::any().add(Column::LockedUntil.is_null()).add(Column::LockedUntil.lt(now)))
+        };
+        // Most passes find nothing: ask with a plain read first, so an idle dispatcher does not take SQLite's write
+        // lock (or open a transaction on PostgreSQL) every few seconds.
+        if due().one(&self.db).await?.is_none() {
+            return Ok(Vec::new());
+        }
         let txn = write_txn(&self.db).await?;
-        let mut query = outbox_message::Entity::find()
-            .filter(Column::Status.eq("QUEUED"))
-            .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
-            .filter(Condition::any().add(Column::LockedUntil.is_null()).add(Column::LockedUntil.lt(now)))
-            .order_by_asc(Column::Id)
-            .limit(self.config.batch_size);
+        let mut query = due().order_by_asc(Column::Id).limit(self.config.batch_size);
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }

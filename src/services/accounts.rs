@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::outbox::{self, Envelope, Template};
+use super::outbox::{self, Envelope};
 use super::tenants::{self, TenantStatus};
 use super::{Page, ServiceError, write_txn};
 use crate::auth::throttle::LoginThrottle;
@@ -20,6 +20,7 @@ use crate::auth::tokens::{self, TokenError, TokenSigner};
 use crate::auth::{Actor, Principal, Role, password};
 use crate::config::AuthConfig;
 use crate::domain::{FieldError, FieldErrorCode};
+use crate::mail::Stage;
 use entity::{account, account_token, session};
 
 /// What sign-in needs besides the database: the token signer, the throttle and the lifetimes.
@@ -158,7 +159,7 @@ pub async fn register_applicant(
         Some(existing) => {
             let payload = json!({ "displayName": existing.display_name, "tenant": tenant.name,
                 "resetUrl": link(&tenant.frontend_base_url, "reset-password", None) });
-            outbox::enqueue(&txn, Envelope::account(tenant.id, Template::AccountExists, &existing, payload)).await?;
+            outbox::enqueue(&txn, Envelope::account(tenant.id, Stage::AccountExists, &existing, payload)).await?;
         }
         None => {
             let row = insert_account(&txn, tenant.id, &email, Some(hash), display_name, Role::Applicant, now).await?;
@@ -170,7 +171,7 @@ pub async fn register_applicant(
             let token = issue_token(&txn, &row, TokenPurpose::EmailVerification, ttl, now).await?;
             let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
                 "url": link(&tenant.frontend_base_url, "verify-email", Some(&token)), "expiresAt": now + ttl });
-            outbox::enqueue(&txn, Envelope::account(tenant.id, Template::EmailVerification, &row, payload)).await?;
+            outbox::enqueue(&txn, Envelope::account(tenant.id, Stage::EmailVerification, &row, payload)).await?;
         }
     }
     txn.commit().await?;
@@ -324,7 +325,7 @@ pub async fn change_password(
     let row = set_password(&txn, row, hash, now).await?;
     revoke_all_sessions(&txn, row.id, now).await?;
     let payload = json!({ "displayName": row.display_name });
-    outbox::enqueue(&txn, Envelope::account(row.tenant_id, Template::PasswordChanged, &row, payload)).await?;
+    outbox::enqueue(&txn, Envelope::account(row.tenant_id, Stage::PasswordChanged, &row, payload)).await?;
     let session = start_session(&txn, auth, row, None, now).await?;
     txn.commit().await?;
     Ok(session)
@@ -354,7 +355,7 @@ pub async fn request_password_reset(
     let token = issue_token(&txn, &row, TokenPurpose::PasswordReset, ttl, now).await?;
     let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
         "url": link(&tenant.frontend_base_url, "reset-password", Some(&token)), "expiresAt": now + ttl });
-    outbox::enqueue(&txn, Envelope::account(tenant.id, Template::PasswordReset, &row, payload)).await?;
+    outbox::enqueue(&txn, Envelope::account(tenant.id, Stage::PasswordReset, &row, payload)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -839,7 +840,7 @@ async fn send_setup_link(
     let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "role": row.role,
         "invitedBy": invited_by, "token": token, "url": link(&tenant.frontend_base_url, "setup-account", Some(&token)),
         "expiresAt": now + ttl });
-    outbox::enqueue(db, Envelope::account(tenant.id, Template::StaffInvitation, row, payload)).await?;
+    outbox::enqueue(db, Envelope::account(tenant.id, Stage::StaffInvitation, row, payload)).await?;
     Ok(token)
 }
 

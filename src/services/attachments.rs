@@ -520,17 +520,7 @@ async fn record(
     change: FieldChange,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let event = NewEvent {
-        filing_id,
-        action,
-        from_status: None,
-        to_status: None,
-        changes: vec![change],
-        reason: None,
-        details: None,
-        at: now,
-    };
-    audit::record(txn, actor, event).await
+    audit::record(txn, actor, NewEvent::new(filing_id, action, now).changes(vec![change])).await
 }
 
 async fn remove_objects(storage: &Storage, objects: Vec<(Option<String>, String)>) {

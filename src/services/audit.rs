@@ -95,6 +95,32 @@ pub struct NewEvent<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl NewEvent<'_> {
+    /// An event of `action` at `at`; add what it records with the methods below.
+    pub fn new(filing_id: Uuid, action: FilingAction, at: DateTime<Utc>) -> Self {
+        Self { filing_id, action, from_status: None, to_status: None, changes: vec![], reason: None, details: None, at }
+    }
+
+    /// The states a transition moved between.
+    pub fn transition(mut self, from: Option<FilingStatus>, to: Option<FilingStatus>) -> Self {
+        self.from_status = from;
+        self.to_status = to;
+        self
+    }
+
+    /// The fields an edit changed.
+    pub fn changes(mut self, changes: Vec<FieldChange>) -> Self {
+        self.changes = changes;
+        self
+    }
+
+    /// Structured details (reasons, decisions, numbers).
+    pub fn details(mut self, details: Option<serde_json::Value>) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 pub async fn record(db: &impl ConnectionTrait, actor: &Actor, event: NewEvent<'_>) -> Result<(), ServiceError> {
     entity::filing_event::ActiveModel {
         id: Set(Uuid::now_v7()),

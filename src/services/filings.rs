@@ -119,16 +119,9 @@ pub(crate) async fn insert_draft(
     }
     .insert(txn)
     .await?;
-    let event = NewEvent {
-        filing_id: draft.id,
-        action: FilingAction::FilingCreated,
-        from_status: None,
-        to_status: Some(FilingStatus::Draft),
-        changes: Vec::new(),
-        reason: None,
-        details,
-        at: now,
-    };
+    let event = NewEvent::new(draft.id, FilingAction::FilingCreated, now)
+        .transition(None, Some(FilingStatus::Draft))
+        .details(details);
     audit::record(txn, actor, event).await?;
     Ok(row)
 }
@@ -556,17 +549,7 @@ async fn record_edit(
     changes: Vec<audit::FieldChange>,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let event = NewEvent {
-        filing_id: filing.id,
-        action,
-        from_status: None,
-        to_status: None,
-        changes,
-        reason: None,
-        details: None,
-        at: now,
-    };
-    audit::record(txn, actor, event).await
+    audit::record(txn, actor, NewEvent::new(filing.id, action, now).changes(changes)).await
 }
 
 async fn find_website(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> Result<website::Model, ServiceError> {

@@ -97,7 +97,12 @@ pub async fn start(
     .insert(&txn)
     .await?;
     let details = serde_json::json!({ "sessionId": session.id, "person": person.name, "websiteId": website_id });
-    record(&txn, actor, filing_id, FilingAction::MobileVerificationStarted, details, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        NewEvent::new(filing_id, FilingAction::MobileVerificationStarted, now).details(Some(details)),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(filing = %filing_id, session = %session.id, "mobile verification started");
     Ok(Started { token, session })
@@ -175,12 +180,13 @@ pub async fn authenticate(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<MobileCaller, ServiceError> {
-    let refused = ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code");
     let hash = crate::auth::api_key::hash(token);
-    let session = mobile_session::Entity::find().filter(Column::TokenHash.eq(hash)).one(db).await?.ok_or(refused)?;
-    if session.revoked_at.is_some() || session.expires_at <= now {
-        return Err(ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code"));
-    }
+    let session = mobile_session::Entity::find()
+        .filter(Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+        .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
+        .ok_or(ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code"))?;
     Ok(MobileCaller {
         tenant_id: session.tenant_id,
         session_id: session.id,
@@ -301,7 +307,12 @@ pub async fn confirm_phone_code(
         .await?;
     let system = Actor::system(caller.tenant_id);
     let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
-    record(&txn, &system, caller.filing_id, FilingAction::PhoneVerified, details, now).await?;
+    audit::record(
+        &txn,
+        &system,
+        NewEvent::new(caller.filing_id, FilingAction::PhoneVerified, now).details(Some(details)),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(filing = %caller.filing_id, session = %current.id, "mobile number confirmed");
     session(db, caller).await
@@ -547,7 +558,8 @@ async fn check_liveness(
     let checker = Actor { label: "人脸核验服务".to_owned(), ..Actor::system(actor.tenant_id) };
     let details = serde_json::json!({ "attachmentId": video.id, "kind": video.kind.as_str(), "accepted": passed,
         "reason": (!passed).then_some(reason), "by": "LIVENESS_SERVICE" });
-    record(&txn, &checker, video.filing_id, FilingAction::AttachmentReviewed, details, now).await?;
+    let event = NewEvent::new(video.filing_id, FilingAction::AttachmentReviewed, now).details(Some(details));
+    audit::record(&txn, &checker, event).await?;
     txn.commit().await?;
     tracing::info!(attachment = %video.id, passed, "liveness checked");
     Ok(())
@@ -592,27 +604,6 @@ async fn acting_for(
             principal: Principal::ApiKey { scope: ApiKeyScope::Full },
         },
     })
-}
-
-async fn record(
-    txn: &impl sea_orm::ConnectionTrait,
-    actor: &Actor,
-    filing_id: Uuid,
-    action: FilingAction,
-    details: serde_json::Value,
-    at: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    let event = NewEvent {
-        filing_id,
-        action,
-        from_status: None,
-        to_status: None,
-        changes: vec![],
-        reason: None,
-        details: Some(details),
-        at,
-    };
-    audit::record(txn, actor, event).await
 }
 
 /// A code on its way to a phone.

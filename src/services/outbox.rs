@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::ServiceError;
 
-pub use crate::mail::Stage as Template;
 use crate::mail::{MailLanguage, Stage};
 
 /// One message to queue.

@@ -684,9 +684,7 @@ async fn record(
     details: Option<serde_json::Value>,
     at: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let event =
-        NewEvent { filing_id, action, from_status: from, to_status: to, changes: vec![], reason: None, details, at };
-    audit::record(txn, actor, event).await
+    audit::record(txn, actor, NewEvent::new(filing_id, action, at).transition(from, to).details(details)).await
 }
 
 async fn load(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Filing, ServiceError> {

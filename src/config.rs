@@ -21,6 +21,12 @@ pub struct Config {
     /// 0: the client is the TCP peer. Used for per-address login throttling; set it to your proxy depth, or every
     /// client looks like the load balancer.
     pub trusted_proxy_hops: usize,
+    /// After SIGTERM, seconds during which `/readyz` answers 503 while requests are still served, so that load
+    /// balancers stop routing here before the listener closes (Kubernetes: about 5; instead of a preStop sleep).
+    pub shutdown_drain_seconds: u64,
+    /// After the drain, the longest wait for in-flight requests and the mail dispatcher's current batch; then the
+    /// process exits (0). Whatever is still claimed then is picked up by another replica when its lease ends.
+    pub shutdown_grace_seconds: u64,
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
@@ -28,7 +34,35 @@ pub struct Config {
     pub storage: StorageConfig,
     pub mail: MailConfig,
     pub mobile: MobileConfig,
+    pub jobs: JobsConfig,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Background work every replica runs (each step is safe with any number of replicas).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often the MIIT SMS deadlines (and their reminders) are checked, in seconds.
+    pub sms_deadline_interval_seconds: u64,
+    /// How often uploads that were never completed are removed, in seconds.
+    pub upload_cleanup_interval_seconds: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { sms_deadline_interval_seconds: 30, upload_cleanup_interval_seconds: 60 }
+    }
+}
+
+/// Traces exported over OpenTelemetry (OTLP/HTTP); off unless an endpoint is set.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// The collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318` (spans go to `/v1/traces`).
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` resource attribute. Unset: `beian`.
+    pub service_name: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -249,6 +283,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             trusted_proxy_hops: 0,
+            shutdown_drain_seconds: 0,
+            shutdown_grace_seconds: 30,
             database: DatabaseConfig { url: None, auto_migrate: None, max_connections: 10 },
             graphql: GraphqlConfig {
                 graphiql: true,
@@ -273,13 +309,16 @@ impl Default for Config {
             storage: StorageConfig::default(),
             mail: MailConfig::default(),
             mobile: MobileConfig::default(),
+            jobs: JobsConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] = &["database", "graphql", "auth", "rules", "storage", "log"];
+const SECTIONS: &[&str] =
+    &["database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "log", "telemetry"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
@@ -293,15 +332,21 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed("BEIAN_").ignore(&["CONFIG", "TEST_DATABASE_URL"]).map(|key| {
-                let key = key.as_str().to_ascii_lowercase();
-                for section in SECTIONS {
-                    if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
-                        return format!("{section}.{rest}").into();
-                    }
-                }
-                key.into()
-            }))
+            .merge(
+                // BEIAN_TEST_* belong to the test harness, BEIAN_CONFIG names the file.
+                Env::prefixed("BEIAN_")
+                    .ignore(&["CONFIG"])
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .map(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        for section in SECTIONS {
+                            if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+                                return format!("{section}.{rest}").into();
+                            }
+                        }
+                        key.into()
+                    }),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -426,6 +471,11 @@ mod tests {
             jail.set_env("BEIAN_GRAPHQL_MAX_PAGE_SIZE", "70");
             jail.set_env("BEIAN_DATABASE_URL", "postgres://beian:pw@db/beian");
             jail.set_env("BEIAN_DATABASE_AUTO_MIGRATE", "true");
+            jail.set_env("BEIAN_MAIL_SMTP_URL", "smtp://relay:25");
+            jail.set_env("BEIAN_MOBILE_SESSION_TTL_MINUTES", "10");
+            jail.set_env("BEIAN_JOBS_SMS_DEADLINE_INTERVAL_SECONDS", "5");
+            jail.set_env("BEIAN_TELEMETRY_OTLP_ENDPOINT", "http://collector:4318");
+            jail.set_env("BEIAN_SHUTDOWN_GRACE_SECONDS", "12");
             let config = Config::load(Some(Path::new("beian.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.listen.to_string(), "0.0.0.0:9000", "from the file");
             assert_eq!(config.database.max_connections, 3, "from the file");
@@ -434,8 +484,44 @@ mod tests {
             assert_eq!(config.graphql.default_page_size, 20, "built-in default");
             assert_eq!(config.database_url(), "postgres://beian:pw@db/beian");
             assert!(config.auto_migrate(), "explicitly on for PostgreSQL");
+            // Every section is reachable from the environment (a container's usual way to pass secrets).
+            assert_eq!(
+                config.mail.smtp_url.as_ref().map(|s| s.expose_secret().to_owned()).as_deref(),
+                Some("smtp://relay:25")
+            );
+            assert_eq!(config.mobile.session_ttl_minutes, 10);
+            assert_eq!(config.jobs.sms_deadline_interval_seconds, 5);
+            assert_eq!(config.telemetry.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+            assert_eq!(config.shutdown_grace_seconds, 12);
             Ok(())
         });
+    }
+
+    #[test]
+    fn every_section_is_reachable_from_the_environment() {
+        let defaults = serde_json::to_value(Config::default()).unwrap();
+        let sections: Vec<&String> =
+            defaults.as_object().unwrap().iter().filter(|(_, v)| v.is_object()).map(|(k, _)| k).collect();
+        assert!(sections.len() >= 10, "{sections:?}");
+        for section in sections {
+            assert!(
+                SECTIONS.contains(&section.as_str()),
+                "BEIAN_{}_* would not reach [{section}]",
+                section.to_uppercase()
+            );
+        }
+    }
+
+    #[test]
+    fn the_shipped_example_configurations_load() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+        for name in ["beian.example.toml", "beian.production.toml", "beian.compose.toml"] {
+            let config = Config::load(Some(&deploy.join(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(config.shutdown_grace_seconds > 0, "{name}");
+        }
+        let production = Config::load(Some(&deploy.join("beian.production.toml"))).unwrap();
+        assert!(!production.graphql.graphiql && !production.graphql.introspection, "locked down in production");
+        assert_eq!(production.log.format, LogFormat::Json);
     }
 
     #[test]

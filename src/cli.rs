@@ -118,7 +118,18 @@ pub fn main() -> ExitCode {
     if !matches!(cli.command, Command::Serve { .. }) && log.filter == Config::default().log.filter {
         log.filter = "warn".to_owned();
     }
-    telemetry::init(&log);
+    // Only the server exports traces.
+    let traces = match &cli.command {
+        Command::Serve { .. } => config.telemetry.clone(),
+        _ => Default::default(),
+    };
+    let telemetry = match telemetry::init(&log, &traces) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -126,7 +137,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    // Blocking work still running (a stuck upload digest) must not keep the process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

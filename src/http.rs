@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::ParseRequestError;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -40,6 +41,8 @@ struct State {
     /// Largest file a multipart request may carry: the largest material.
     max_file_size: usize,
     metrics: crate::metrics::Metrics,
+    /// Set when the process is shutting down: `/readyz` then answers 503.
+    draining: Arc<AtomicBool>,
 }
 
 /// All routes of the server.
@@ -48,6 +51,7 @@ pub fn routes(
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
     config: &Config,
+    draining: Arc<AtomicBool>,
 ) -> impl poem::Endpoint + use<> {
     let graphiql = config.graphql.graphiql;
     let proxy_hops = config.trusted_proxy_hops;
@@ -67,7 +71,9 @@ pub fn routes(
             proxy_hops,
             max_file_size,
             metrics: crate::metrics::Metrics::default(),
+            draining,
         })
+        .around(crate::telemetry::log_request)
 }
 
 #[handler]
@@ -99,6 +105,9 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         Err(response) => return (None, response),
     };
     let operation = request.operation_name.clone().or_else(|| crate::metrics::operation_name(&request.query));
+    if let Some(operation) = &operation {
+        tracing::Span::current().record("operation", operation.as_str());
+    }
     let caller = match bearer_token(headers) {
         None => None,
         Some(token) => match authenticate(state, token).await {
@@ -253,6 +262,9 @@ async fn healthz() -> &'static str {
 /// The process can serve: its database answers.
 #[handler]
 async fn readyz(state: Data<&State>) -> Response {
+    if state.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     match state.db.ping().await {
         Ok(()) => "ready".into_response(),
         Err(error) => {

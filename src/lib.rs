@@ -7,6 +7,7 @@
 //! - `entity` and `migration` crates: the database.
 
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

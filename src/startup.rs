@@ -3,11 +3,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{EndpointExt, Server};
 use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::changes::FilingChanges;
 
 use crate::config::{Config, redact_url};
 use crate::domain::reference::ReferenceData;
@@ -26,11 +30,15 @@ pub struct Application {
     auth: Arc<AuthContext>,
     reference: Arc<ReferenceData>,
     storage: Arc<Storage>,
-    updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
+    changes: FilingChanges,
     transport: Transport,
     sms: Arc<SmsSender>,
     liveness: Arc<LivenessChecker>,
     config: Config,
+    /// Stops the background work when the server shuts down.
+    stop: CancellationToken,
+    /// Passes other replicas' announcements to this process's subscribers (PostgreSQL).
+    listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -53,11 +61,28 @@ impl Application {
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
         let storage = Arc::new(Storage::connect(&config).await?);
-        let (updates, _) = tokio::sync::broadcast::channel(1024);
+        let changes = FilingChanges::new(db.clone());
+        let stop = CancellationToken::new();
+        // Listening starts before the first request, so no announcement after start-up is missed.
+        let listener = changes.listen(stop.clone()).await?;
         let transport = Transport::from_config(&config)?;
         let sms = Arc::new(SmsSender::from_config(&config.mobile)?);
         let liveness = Arc::new(LivenessChecker::from_config(&config.mobile)?);
-        Ok(Self { acceptor, local_addr, db, auth, reference, storage, updates, transport, sms, liveness, config })
+        Ok(Self {
+            acceptor,
+            local_addr,
+            db,
+            auth,
+            reference,
+            storage,
+            changes,
+            transport,
+            sms,
+            liveness,
+            config,
+            stop,
+            listener,
+        })
     }
 
     /// The address the server is bound to.
@@ -70,8 +95,13 @@ impl Application {
         &self.db
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s).
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+    /// Serves until `shutdown` completes. Then: `/readyz` answers 503 for `shutdown_drain_seconds` while requests
+    /// are still served; the listener closes; in-flight requests, the mail dispatcher's current batch and the
+    /// background jobs' current pass finish, for at most `shutdown_grace_seconds`. What is still claimed then is
+    /// picked up by another replica when its lease ends.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let stop = self.stop.clone();
+        let draining = Arc::new(AtomicBool::new(false));
         let schema = graphql::build_schema(crate::graphql::context::AppData {
             db: self.db.clone(),
             graphql: Arc::new(self.config.graphql.clone()),
@@ -79,32 +109,66 @@ impl Application {
             reference: self.reference.clone(),
             storage: self.storage.clone(),
             storage_config: Arc::new(self.config.storage.clone()),
-            updates: self.updates.clone(),
+            changes: self.changes.clone(),
             mobile: Arc::new(self.config.mobile.clone()),
             sms: self.sms.clone(),
             liveness: self.liveness.clone(),
         });
-        let app = http::routes(schema, self.db.clone(), self.auth, &self.config).with(poem::middleware::Tracing);
-        let cleanup = tokio::spawn(clean_up_uploads(self.db.clone(), self.storage.clone()));
-        let deadlines = tokio::spawn(enforce_sms_deadlines(
-            self.db.clone(),
-            self.updates.clone(),
-            self.config.mail.sms_reminder_hours,
-        ));
-        let dispatcher = self.config.mail.dispatch.then(|| {
-            let dispatcher = Dispatcher::new(self.db.clone(), self.transport.clone(), self.config.mail.clone());
-            tokio::spawn(dispatch_mail(dispatcher, self.config.mail.dispatch_interval_seconds))
-        });
-        tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
-            .await;
-        cleanup.abort();
-        deadlines.abort();
-        if let Some(dispatcher) = dispatcher {
-            dispatcher.abort();
+        let app = http::routes(schema, self.db.clone(), self.auth.clone(), &self.config, draining.clone());
+        let mut background = Vec::new();
+        background.extend(self.listener.take());
+        let jobs = &self.config.jobs;
+        background.push(tokio::spawn(repeat(stop.clone(), jobs.upload_cleanup_interval_seconds, {
+            let (db, storage) = (self.db.clone(), self.storage.clone());
+            move || clean_up_uploads(db.clone(), storage.clone())
+        })));
+        background.push(tokio::spawn(repeat(stop.clone(), jobs.sms_deadline_interval_seconds, {
+            let (db, changes, hours) = (self.db.clone(), self.changes.clone(), self.config.mail.sms_reminder_hours);
+            move || enforce_sms_deadlines(db.clone(), changes.clone(), hours)
+        })));
+        if self.config.mail.dispatch {
+            let dispatcher = Arc::new(self.dispatcher());
+            let stopped = stop.clone();
+            background.push(tokio::spawn(repeat(
+                stop.clone(),
+                self.config.mail.dispatch_interval_seconds,
+                move || dispatch_mail(dispatcher.clone(), stopped.clone()),
+            )));
         }
-        served
+
+        let drain = Duration::from_secs(self.config.shutdown_drain_seconds);
+        let grace = Duration::from_secs(self.config.shutdown_grace_seconds);
+        let deadline = Arc::new(std::sync::OnceLock::new());
+        let signal = {
+            let (stop, draining, deadline) = (stop.clone(), draining.clone(), deadline.clone());
+            async move {
+                shutdown.await;
+                let _ = deadline.set(tokio::time::Instant::now() + drain + grace);
+                draining.store(true, Ordering::SeqCst);
+                // Background work stops taking new work now and finishes what it holds within the grace period.
+                stop.cancel();
+                if !drain.is_zero() {
+                    tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
+                    tokio::time::sleep(drain).await;
+                }
+                tracing::info!(grace_seconds = grace.as_secs(), "closing the listener; finishing in-flight work");
+            }
+        };
+        tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
+        let served =
+            Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(app, signal, Some(grace)).await;
+        // The server also returns when it fails; background work stops then too.
+        stop.cancel();
+        let deadline = deadline.get().copied().unwrap_or_else(|| tokio::time::Instant::now() + grace);
+        for task in background {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+                tracing::warn!("background work did not finish within the grace period; its claims expire by lease");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(served?)
     }
 
     /// A dispatcher of this server's outbox with its configured transport (tests drive it with their own clock).
@@ -118,51 +182,60 @@ impl Application {
     }
 }
 
-/// Delivers the outbox every `interval_seconds` (safe on several replicas).
-async fn dispatch_mail(dispatcher: Dispatcher, interval_seconds: u64) {
-    let mut tick = tokio::time::interval(Duration::from_secs(interval_seconds.max(1)));
+/// Runs `job` every `seconds` until `stop`; a pass that has started is finished, never cut off.
+async fn repeat<F, Fut>(stop: CancellationToken, seconds: u64, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(Duration::from_secs(seconds.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        if let Err(error) = dispatcher.run_until_idle(chrono::Utc::now()).await {
-            tracing::warn!(error = ?error, "dispatching mail failed");
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = tick.tick() => job().await,
+        }
+    }
+}
+
+/// Delivers the due outbox, batch after batch, until it is empty or the process stops (the batch in hand is
+/// finished first). Safe on several replicas.
+async fn dispatch_mail(dispatcher: Arc<Dispatcher>, stop: CancellationToken) {
+    loop {
+        match dispatcher.run_once(chrono::Utc::now()).await {
+            Ok(pass) if pass.claimed as u64 >= dispatcher.batch_size() && !stop.is_cancelled() => continue,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(error = ?error, "dispatching mail failed");
+                return;
+            }
         }
     }
 }
 
 /// Ends the MIIT SMS step of filings whose 24-hour window passed, and reminds those who have not confirmed when the
-/// deadline is near, every 30 seconds (safe on several replicas).
-async fn enforce_sms_deadlines(
-    db: DatabaseConnection,
-    updates: tokio::sync::broadcast::Sender<crate::graphql::context::FilingChanged>,
-    reminder_hours: i64,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        tick.tick().await;
-        if let Err(error) =
-            crate::services::notifications::send_sms_reminders(&db, chrono::Utc::now(), reminder_hours).await
-        {
-            tracing::warn!(error = ?error, "sending SMS reminders failed");
-        }
-        match crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
-            Ok(moved) => {
-                for changed in moved {
-                    let _ = updates.send(changed);
-                }
+/// deadline is near. Safe on several replicas.
+async fn enforce_sms_deadlines(db: DatabaseConnection, changes: FilingChanges, reminder_hours: i64) {
+    if let Err(error) =
+        crate::services::notifications::send_sms_reminders(&db, chrono::Utc::now(), reminder_hours).await
+    {
+        tracing::warn!(error = ?error, "sending SMS reminders failed");
+    }
+    match crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
+        Ok(moved) => {
+            for changed in moved {
+                changes.announce(changed).await;
             }
-            Err(error) => tracing::warn!(error = ?error, "enforcing SMS deadlines failed"),
         }
+        Err(error) => tracing::warn!(error = ?error, "enforcing SMS deadlines failed"),
     }
 }
 
-/// Removes uploads never completed, once a minute.
+/// Removes uploads never completed.
 async fn clean_up_uploads(db: DatabaseConnection, storage: Arc<Storage>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&db, &storage).await {
-            tracing::warn!(error = ?error, "cleaning up expired uploads failed");
-        }
+    if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&db, &storage).await {
+        tracing::warn!(error = ?error, "cleaning up expired uploads failed");
     }
 }
 

@@ -32,22 +32,18 @@ pub struct AppData {
     pub reference: Arc<ReferenceData>,
     pub storage: Arc<Storage>,
     pub storage_config: Arc<StorageConfig>,
-    /// Announces changed filings to `filingUpdated` subscribers of this process.
-    pub updates: tokio::sync::broadcast::Sender<FilingChanged>,
+    /// Announces changed filings to `filingUpdated` subscribers on every replica.
+    pub changes: crate::changes::FilingChanges,
     /// The mobile hand-off settings and how phone codes are sent.
     pub mobile: Arc<crate::config::MobileConfig>,
     pub sms: Arc<crate::services::mobile::SmsSender>,
     pub liveness: Arc<crate::services::mobile::LivenessChecker>,
 }
 
-/// A filing changed (tenant, filing).
-pub type FilingChanged = (uuid::Uuid, uuid::Uuid);
-
 /// Tells subscribers that a filing changed.
-pub fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filing) {
+pub async fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filing) {
     if let Some(actor) = ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
-        // No subscriber is not an error.
-        let _ = ctx.data_unchecked::<AppData>().updates.send((actor.tenant_id, filing.id));
+        ctx.data_unchecked::<AppData>().changes.announce((actor.tenant_id, filing.id)).await;
     }
 }
 

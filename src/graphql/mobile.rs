@@ -280,7 +280,7 @@ impl MobileMutation {
         let attachment = svc::complete_upload(db(ctx), &app.storage, &app.storage_config, &app.liveness, caller, id)
             .await
             .map_err(gql)?;
-        let _ = ctx.data_unchecked::<AppData>().updates.send((caller.tenant_id, caller.filing_id));
+        ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(super::attachments::Attachment(attachment))
     }
 
@@ -293,7 +293,7 @@ impl MobileMutation {
         let caller = mobile(ctx)?;
         let session = svc::confirm_phone_code(db(ctx), caller, &code, Utc::now()).await.map_err(gql)?;
         // The desktop's checklist turns green.
-        let _ = ctx.data_unchecked::<AppData>().updates.send((caller.tenant_id, caller.filing_id));
+        ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(session.into())
     }
 }

@@ -34,7 +34,7 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let (form, order) = input.split();
         let filing = filings::create_filing(db(ctx), actor, reference(ctx), form, order).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -53,7 +53,7 @@ impl FilingMutation {
         let filing = crate::services::orders::start(db(ctx), actor, id, input.filing_type.into(), websites)
             .await
             .map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -64,7 +64,7 @@ impl FilingMutation {
         let filing =
             filings::update_subject(db(ctx), actor, id, input.version, reference(ctx), input.subject.into()).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -76,7 +76,7 @@ impl FilingMutation {
             filings::add_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
                 .await
                 .map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -88,7 +88,7 @@ impl FilingMutation {
             filings::update_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
                 .await
                 .map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -97,7 +97,7 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let filing = filings::remove_website(db(ctx), actor, id, input.version).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 }

@@ -3,10 +3,11 @@
 use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ID, Result, Subscription};
 
-use super::context::{AppData, FilingChanged, actor, db};
+use super::context::{AppData, actor, db};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::types::Filing;
+use crate::changes::FilingChanged;
 use crate::services::filings;
 
 pub struct SubscriptionRoot;
@@ -25,7 +26,7 @@ impl SubscriptionRoot {
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
         let db = db(ctx).clone();
         filings::get_filing(&db, &actor, id).await.map_err(gql)?;
-        let receiver = ctx.data_unchecked::<AppData>().updates.subscribe();
+        let receiver = ctx.data_unchecked::<AppData>().changes.subscribe();
         Ok(async_graphql::futures_util::stream::unfold(
             (receiver, db, actor),
             move |(mut receiver, db, actor): (

@@ -155,7 +155,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -163,7 +163,7 @@ impl WorkflowMutation {
     async fn withdraw_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing = svc::withdraw(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -171,7 +171,7 @@ impl WorkflowMutation {
     async fn abandon_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing = svc::abandon(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -180,7 +180,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let filing =
             svc::claim_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -189,7 +189,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let filing =
             svc::release_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -198,7 +198,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -208,7 +208,7 @@ impl WorkflowMutation {
         let id = filing_id(&input.filing_id)?;
         let filing = svc::reject_preliminary(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -237,7 +237,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&check_id, Kind::SmsCheck, "checkId").map_err(gql)?;
         let filing = svc::record_sms(db(ctx), actor, id, confirmed, Utc::now()).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -246,7 +246,7 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -256,7 +256,7 @@ impl WorkflowMutation {
         let id = filing_id(&input.filing_id)?;
         let filing = svc::return_to_applicant(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -277,7 +277,7 @@ impl WorkflowMutation {
         let filing =
             svc::record_bureau_decision(db(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing);
+        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 }

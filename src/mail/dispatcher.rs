@@ -62,6 +62,11 @@ impl Dispatcher {
         Self::new(self.db.clone(), self.transport.clone(), self.config.clone())
     }
 
+    /// How many messages one pass claims at most.
+    pub fn batch_size(&self) -> u64 {
+        self.config.batch_size
+    }
+
     /// Claims and delivers due messages until none is left (or a pass claims less than a batch).
     pub async fn run_until_idle(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
         let mut total = Pass::default();
@@ -197,6 +202,21 @@ impl Dispatcher {
             Ok(email) => email,
             Err(reason) => return self.fail(&message, &reason, now).await,
         };
+        // Renew the lease right before sending: a batch whose lease ran out while earlier messages were slow must
+        // not send what another dispatcher has claimed since. A send is then doubled only if it alone outlasts
+        // the lease (keep mail.lease_seconds above the SMTP timeout); the stable Message-ID lets receivers tell.
+        let fresh = Utc::now().max(now);
+        let renewed = outbox_message::Entity::update_many()
+            .col_expr(Column::LockedUntil, Expr::value(fresh + Duration::seconds(self.config.lease_seconds)))
+            .filter(Column::Id.eq(message.id))
+            .filter(Column::Status.eq("QUEUED"))
+            .filter(Column::LockedBy.eq(self.worker.clone()))
+            .filter(Column::LockedUntil.gt(fresh))
+            .exec(&self.db)
+            .await?;
+        if renewed.rows_affected == 0 {
+            return Ok(Outcome::Lost);
+        }
         match self.transport.send(message.id, email).await {
             Ok(path) => {
                 let done = outbox_message::Entity::update_many()

@@ -305,17 +305,28 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
         .filter(attachment::Column::UploadExpiresAt.lt(cutoff))
         .all(db)
         .await?;
+    let mut removed = 0;
     for row in &expired {
-        storage
-            .delete(&storage.object(row.bucket.as_deref(), &row.object_key))
-            .await
-            .map_err(ServiceError::internal)?;
-        attachment::Entity::delete_by_id(row.id).exec(db).await?;
+        // The row goes first, and only while it is still pending: of several replicas cleaning up at once exactly
+        // one removes it, and an upload completed meanwhile keeps both its row and its file.
+        let gone = attachment::Entity::delete_many()
+            .filter(attachment::Column::Id.eq(row.id))
+            .filter(attachment::Column::Status.eq(AttachmentStatus::Pending.to_string()))
+            .exec(db)
+            .await?;
+        if gone.rows_affected == 0 {
+            continue;
+        }
+        removed += 1;
+        let object = storage.object(row.bucket.as_deref(), &row.object_key);
+        if let Err(error) = storage.delete(&object).await {
+            tracing::warn!(attachment = %row.id, error = %error, "removing an expired upload's object failed");
+        }
     }
-    if !expired.is_empty() {
-        tracing::info!(count = expired.len(), "expired uploads removed");
+    if removed > 0 {
+        tracing::info!(count = removed, "expired uploads removed");
     }
-    Ok(expired.len())
+    Ok(removed)
 }
 
 /// Checks the caller, the filing and the material; returns the file name to keep.

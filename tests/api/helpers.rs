@@ -94,7 +94,7 @@ pub struct TestApp {
     pub dispatcher: beian::mail::dispatcher::Dispatcher,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     pub database: Option<TestDatabase>,
 }
 
@@ -111,7 +111,7 @@ pub async fn spawn_app_with(database: TestDatabase, tweak: impl FnOnce(&mut Conf
     let mut config = database.config();
     tweak(&mut config);
     if std::env::var_os("BEIAN_TEST_LOG").is_some() {
-        beian::telemetry::init(&config.log);
+        let _ = beian::telemetry::init(&config.log, &Default::default());
     }
     let app = Application::build(config).await.expect("the app builds");
     start(app, database)
@@ -155,6 +155,20 @@ impl TestApp {
         }
         self.db.clone().close().await.ok();
         self.database.take().expect("database")
+    }
+
+    /// The same database, reached through another server's address (a replica running as its own process).
+    pub fn through(&self, address: &str) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            db: self.db.clone(),
+            storage: self.storage.clone(),
+            dispatcher: self.dispatcher.another(),
+            client: reqwest::Client::new(),
+            shutdown: None,
+            server: None,
+            database: None,
+        }
     }
 
     /// Runs the cleanup of expired uploads now, as the server's background task does every minute.

@@ -551,7 +551,7 @@ async fn a_console_hears_about_every_step_through_a_subscription() {
 }
 
 /// A filing of its own subject (credit code, people's mobiles and emails, domain), numbered `i`.
-fn numbered_filing(i: u32) -> Value {
+pub fn numbered_filing(i: u32) -> Value {
     let first17 = format!("91110000MA0000{i:03}");
     let code = format!("{first17}{}", beian::domain::identifiers::uscc::check_char(first17.as_bytes()));
     let mut input = filing_input(&format!("北京示例{i}号科技有限公司"));

@@ -1,0 +1,559 @@
+//! Several `beian serve` processes (the real binary) on one database, as a registrar runs them behind a load
+//! balancer: mail is delivered exactly once and deadlines fire once although a replica is killed mid-dispatch;
+//! subscriptions hear changes made through another replica; SIGTERM drains, finishes in-flight work and exits 0;
+//! traces reach an OTLP collector.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use beian::config::{Config, LogFormat};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::helpers::*;
+use crate::workflow::{Cast, act, cast_on, next_message, numbered_filing, state, subscribe, upload_materials};
+
+/// How an SMTP listener answers the end of a message.
+#[derive(Clone, Copy)]
+enum Answer {
+    Accept,
+    /// A slow relay.
+    AcceptAfter(Duration),
+    /// A relay that hangs after the message's data: nothing is delivered until it answers 250, which it never does.
+    Never,
+}
+
+/// An SMTP sink: counts what it accepted (by Message-ID) and what it was sent but never accepted.
+#[derive(Clone, Default)]
+struct Sink {
+    delivered: Arc<Mutex<Vec<String>>>,
+    held: Arc<Mutex<Vec<String>>>,
+}
+
+impl Sink {
+    /// A listener on a port of its own, answering as told.
+    async fn listen(&self, answer: Answer) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sink = self.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let _ = sink.session(socket, answer).await;
+                });
+            }
+        });
+        port
+    }
+
+    async fn session(&self, socket: TcpStream, answer: Answer) -> std::io::Result<()> {
+        let (read, mut write) = socket.into_split();
+        let mut reader = BufReader::new(read);
+        write.write_all(b"220 sink ESMTP\r\n").await?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = line.trim_end().to_ascii_uppercase();
+            if command.starts_with("EHLO") {
+                write.write_all(b"250-sink\r\n250 8BITMIME\r\n").await?;
+            } else if command.starts_with("QUIT") {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            } else if command == "DATA" {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut message = String::new();
+                loop {
+                    line.clear();
+                    // A client that dies in the middle of the data delivered nothing.
+                    if reader.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line.trim_end() == "." {
+                        break;
+                    }
+                    message.push_str(&line);
+                }
+                let id = message_id(&message);
+                match answer {
+                    Answer::Accept => {}
+                    Answer::AcceptAfter(delay) => tokio::time::sleep(delay).await,
+                    Answer::Never => {
+                        self.held.lock().unwrap().push(id);
+                        let mut byte = [0u8; 1];
+                        while reader.read(&mut byte).await? > 0 {}
+                        return Ok(());
+                    }
+                }
+                write.write_all(b"250 2.0.0 accepted\r\n").await?;
+                self.delivered.lock().unwrap().push(id);
+            } else {
+                write.write_all(b"250 ok\r\n").await?;
+            }
+        }
+    }
+
+    fn delivered(&self) -> Vec<String> {
+        self.delivered.lock().unwrap().clone()
+    }
+
+    fn held(&self) -> Vec<String> {
+        self.held.lock().unwrap().clone()
+    }
+}
+
+fn message_id(message: &str) -> String {
+    message
+        .lines()
+        .find_map(|l| l.get(..11).filter(|h| h.eq_ignore_ascii_case("message-id:")).map(|_| l[11..].trim().to_owned()))
+        .unwrap_or_else(|| panic!("a message without Message-ID: {message}"))
+}
+
+/// A `beian serve` process.
+struct Replica {
+    name: &'static str,
+    address: String,
+    child: tokio::process::Child,
+    log: PathBuf,
+    config: PathBuf,
+}
+
+impl Replica {
+    /// Starts the binary with `config` (written as TOML) and waits until it is ready.
+    async fn start(name: &'static str, config: &Config, dir: &Path) -> Replica {
+        let config_path = dir.join(format!("{name}.toml"));
+        std::fs::write(&config_path, toml::to_string(config).unwrap()).unwrap();
+        Self::start_with(name, config.listen.to_string(), config_path, dir).await
+    }
+
+    async fn start_with(name: &'static str, listen: String, config: PathBuf, dir: &Path) -> Replica {
+        let log = dir.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_beian"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env_remove("BEIAN_TEST_S3_ENDPOINT")
+            .env_remove("BEIAN_TEST_LOG")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("beian starts");
+        let mut replica = Replica { name, address: format!("http://{listen}"), child, log, config };
+        replica.wait_ready().await;
+        replica
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("{} exited with {status}: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
+            }
+            if let Ok(response) = client.get(format!("{}/readyz", self.address)).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{} did not become ready: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
+    }
+
+    /// The same process started again on its configuration (with `edit` applied to the file's text).
+    async fn restart(self, dir: &Path, edit: impl FnOnce(String) -> String) -> Replica {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, edit(text)).unwrap();
+        let listen = self.address.trim_start_matches("http://").to_owned();
+        Self::start_with(self.name, listen, self.config.clone(), dir).await
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// SIGTERM, then the exit status (within `within`).
+    async fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(within, self.child.wait()).await.expect("exits within the grace period").unwrap()
+    }
+
+    fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log).unwrap().lines().map(str::to_owned).collect()
+    }
+}
+
+fn free_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// A replica's configuration: the test's database and storage, mail to `smtp_port`, fast background work.
+fn replica_config(database: &TestDatabase, smtp_port: u16) -> Config {
+    let mut config = database.config();
+    config.listen = free_address();
+    config.database.auto_migrate = Some(false);
+    config.mail.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{smtp_port}")));
+    config.mail.dispatch = true;
+    config.mail.dispatch_interval_seconds = 1;
+    config.mail.batch_size = 5;
+    // Long enough to outlast the setup between replica C's hang and its kill, short enough to wait for.
+    config.mail.lease_seconds = 15;
+    config.mail.retry_base_seconds = 1;
+    config.mail.retry_max_seconds = 2;
+    config.jobs.sms_deadline_interval_seconds = 1;
+    config.jobs.upload_cleanup_interval_seconds = 1;
+    config.log.format = LogFormat::Json;
+    config.log.filter = "info".to_owned();
+    config.shutdown_grace_seconds = 10;
+    config
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    let backend = app.db.get_database_backend();
+    let row = app.db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// Waits until `done` holds, checking every 250 ms, for at most `seconds`.
+async fn eventually<F, Fut>(seconds: u64, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..seconds * 4 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("not within {seconds} s: {what}");
+}
+
+/// The message ids the outbox holds as sent.
+async fn sent_ids(app: &TestApp) -> Vec<String> {
+    let backend = app.db.get_database_backend();
+    let sql = "SELECT message_id FROM outbox_messages WHERE status = 'SENT' ORDER BY message_id";
+    let rows = app.db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
+}
+
+/// Submits a filing of its own subject through `via` and takes it to the MIIT SMS step there.
+async fn to_sms_step(via: &TestApp, cast: &Cast, i: u32) -> Value {
+    let filing = via.ok(&cast.applicant, &CREATE, json!({ "input": numbered_filing(i) })).await["createFiling"].clone();
+    upload_materials(via, &cast.applicant, &filing).await;
+    act(via, &cast.applicant, "submitFiling", &filing).await;
+    act(via, &cast.reviewer, "claimReview", &filing).await;
+    assert_eq!(act(via, &cast.reviewer, "approvePreliminaryReview", &filing).await["status"], "SMS_VERIFICATION");
+    filing
+}
+
+/// Personal data of the filings the replicas handled: none of it may appear in a log line.
+fn personal_data(filings: std::ops::Range<u32>) -> Vec<String> {
+    let mut values = Vec::new();
+    for i in filings {
+        let input = numbered_filing(i);
+        for person in [&input["subject"]["responsiblePerson"], &input["websites"][0]["responsiblePerson"]] {
+            for field in ["certificateNumber", "mobile", "email"] {
+                values.push(person[field].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    values.push("owner@example.com".to_owned());
+    values
+}
+
+fn check_logs(replica: &Replica, personal: &[String]) -> usize {
+    let mut requests = 0;
+    for line in replica.log_lines() {
+        let entry: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("{}: a log line that is not JSON ({e}): {line}", replica.name));
+        for value in personal {
+            assert!(!line.contains(value.as_str()), "{}: personal data {value} in the log: {line}", replica.name);
+        }
+        if entry["fields"]["message"] == "request" {
+            assert!(entry["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+            requests += 1;
+        }
+    }
+    requests
+}
+
+#[tokio::test]
+async fn three_replicas_deliver_each_mail_once_and_fire_each_deadline_once_though_one_is_killed() {
+    let database = TestDatabase::new().await;
+    if !database.is_postgres() {
+        eprintln!("skipped: several processes on one database need PostgreSQL (BEIAN_TEST_DATABASE_URL)");
+        return;
+    }
+    let sink = Sink::default();
+    let good = sink.listen(Answer::Accept).await;
+    let hanging = sink.listen(Answer::Never).await;
+    let dir = tempfile::tempdir().unwrap();
+    let configs =
+        [replica_config(&database, good), replica_config(&database, good), replica_config(&database, hanging)];
+    // The test's own in-process server migrates the database and sets the registrar up; it neither sends mail
+    // nor runs the deadline job in time to matter.
+    let control = spawn_app_with(database, |c| {
+        c.jobs.sms_deadline_interval_seconds = 3600;
+        c.jobs.upload_cleanup_interval_seconds = 3600;
+    })
+    .await;
+    // Replica C starts first and its relay hangs in the middle of the first message: C holds a batch.
+    let mut c = Replica::start("c", &configs[2], dir.path()).await;
+    let cast = cast_on(control).await;
+    let control = &cast.app;
+    let held = sink.clone();
+    eventually(30, "replica C is in the middle of sending", || {
+        let held = held.clone();
+        async move { !held.held().is_empty() }
+    })
+    .await;
+    let a = Replica::start("a", &configs[0], dir.path()).await;
+    let b = Replica::start("b", &configs[1], dir.path()).await;
+    let via = [control.through(&a.address), control.through(&b.address), control.through(&c.address)];
+
+    // A subscriber on replica A hears steps taken through replicas B and C.
+    let first =
+        via[1].ok(&cast.applicant, &CREATE, json!({ "input": numbered_filing(0) })).await["createFiling"].clone();
+    upload_materials(&via[1], &cast.applicant, &first).await;
+    let query = "subscription($id: ID!) { filingUpdated(id: $id) { status } }";
+    let mut watcher = subscribe(&via[0], Some(&cast.applicant), query, json!({ "id": first["id"] })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    act(&via[1], &cast.applicant, "submitFiling", &first).await;
+    let message = next_message(&mut watcher).await;
+    assert_eq!(message["payload"]["data"]["filingUpdated"]["status"], "PENDING_REVIEW", "{message}");
+    act(&via[2], &cast.reviewer, "claimReview", &first).await;
+    let message = next_message(&mut watcher).await;
+    assert_eq!(message["payload"]["data"]["filingUpdated"]["status"], "IN_REVIEW", "{message}");
+    act(&via[2], &cast.reviewer, "approvePreliminaryReview", &first).await;
+
+    // SIGKILL while C is sending: what it was sending is still claimed by it and not sent.
+    c.kill().await;
+    let killed_mid_send = sink.held();
+    let cut_off = &killed_mid_send[0];
+    let sql = format!("SELECT count(*) FROM outbox_messages WHERE message_id = '{cut_off}' AND status = 'QUEUED'");
+    assert_eq!(scalar(control, &sql).await, 1, "the killed replica held {cut_off}");
+    let c = c.restart(dir.path(), |text| text.replace(&format!(":{hanging}"), &format!(":{good}"))).await;
+    let via = [control.through(&a.address), control.through(&b.address), control.through(&c.address)];
+
+    // Filings driven through all three replicas, up to the SMS step (each step queues mail).
+    let mut filings = vec![first];
+    for i in 1..7u32 {
+        filings.push(to_sms_step(&via[i as usize % 3], &cast, i).await);
+    }
+
+    // Every SMS window passes at once: the three deadline jobs race (C restarted, with a working relay).
+    control
+        .db
+        .execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "UPDATE filings SET sms_deadline_at = now() - interval '1 minute' WHERE status = 'SMS_VERIFICATION'",
+        ))
+        .await
+        .unwrap();
+    let via_c = &via[2];
+    let late = via_c.ok(&cast.applicant, &CREATE, json!({ "input": numbered_filing(7) })).await["createFiling"].clone();
+    assert_eq!(state(via_c, &cast.applicant, &late).await["status"], "DRAFT", "the restarted replica serves");
+
+    eventually(60, "every filing's SMS step ended", || async {
+        scalar(control, "SELECT count(*) FROM filings WHERE status = 'SMS_VERIFICATION'").await == 0
+    })
+    .await;
+    eventually(60, "the outbox is empty", || async {
+        scalar(control, "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED'").await == 0
+    })
+    .await;
+
+    // Each deadline fired once.
+    let firings = scalar(control, "SELECT count(*) FROM filing_events WHERE action = 'SMS_CHECK_FAILED'").await;
+    let fired =
+        scalar(control, "SELECT count(DISTINCT filing_id) FROM filing_events WHERE action = 'SMS_CHECK_FAILED'").await;
+    assert_eq!((firings, fired), (filings.len() as i64, filings.len() as i64));
+    // Each message was delivered exactly once, those the dead replica was sending included.
+    assert_eq!(scalar(control, "SELECT count(*) FROM outbox_messages WHERE status = 'FAILED'").await, 0);
+    let mut delivered = sink.delivered();
+    delivered.sort();
+    let sent = sent_ids(control).await;
+    assert!(sent.len() > 40, "a real amount of mail: {}", sent.len());
+    let mut unique = delivered.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), delivered.len(), "a message was delivered twice");
+    assert_eq!(delivered, sent, "the relay got exactly what the outbox records as sent");
+    for id in &killed_mid_send {
+        assert!(delivered.contains(id), "{id}, cut off by the kill, was delivered by another replica");
+    }
+    // The SMS-failed notices: one per person and filing, whichever replica moved it.
+    let duplicates = scalar(
+        control,
+        "SELECT count(*) FROM (SELECT filing_id, template, recipient FROM outbox_messages
+           WHERE template = 'SMS_FAILED' GROUP BY 1, 2, 3 HAVING count(*) > 1) d",
+    )
+    .await;
+    assert_eq!(duplicates, 0);
+
+    // JSON logs with request ids, without personal data.
+    let personal = personal_data(0..8);
+    let requests: usize = [&a, &b, &c].iter().map(|r| check_logs(r, &personal)).sum();
+    assert!(requests > 50, "requests were logged: {requests}");
+}
+
+#[tokio::test]
+async fn sigterm_drains_finishes_requests_and_the_mail_batch_and_exits_zero() {
+    let database = TestDatabase::new().await;
+    let sink = Sink::default();
+    let slow = sink.listen(Answer::AcceptAfter(Duration::from_millis(400))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = replica_config(&database, slow);
+    config.shutdown_drain_seconds = 1;
+    config.mail.batch_size = 20;
+    // Long leases: a batch abandoned at shutdown would stay claimed, and the test would see it.
+    config.mail.lease_seconds = 300;
+    config.mail.dispatch_interval_seconds = 3600;
+    let cast = cast_on(spawn_app_on(database).await).await;
+    // A dozen messages waiting for the replica.
+    for i in 0..8 {
+        cast.app.ok(&cast.applicant, &CREATE, json!({ "input": numbered_filing(i) })).await;
+        let invite =
+            "mutation($e: String!) { inviteStaff(input: { email: $e, displayName: \"员工\", role: REVIEWER }) { id } }";
+        cast.app.ok(&cast.admin, invite, json!({ "e": format!("staff{i}@xinnet.example") })).await;
+    }
+    let queued = scalar(&cast.app, "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED'").await;
+    assert!(queued >= 8, "{queued}");
+    let Cast { app, backend, .. } = cast;
+    let database = app.stop().await;
+    let mut replica = Replica::start("solo", &config, dir.path()).await;
+
+    // Load from four clients, which stop sending when the load balancer would (readiness turns 503).
+    let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (address, key, draining) = (replica.address.clone(), backend.clone(), draining.clone());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut done = 0;
+            while !draining.load(std::sync::atomic::Ordering::SeqCst) {
+                let body =
+                    json!({ "query": "{ filings(first: 20) { edges { node { id status websites { name } } } } }" });
+                let response = client.post(format!("{address}/graphql")).bearer_auth(&key).json(&body).send().await;
+                let response = response.expect("a request sent before the drain is answered");
+                assert_eq!(response.status(), 200);
+                let body: Value = response.json().await.unwrap();
+                assert!(body.get("errors").is_none(), "{body}");
+                done += 1;
+            }
+            done
+        }));
+    }
+    let watcher = {
+        let (address, draining) = (replica.address.clone(), draining.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                match client.get(format!("{address}/readyz")).send().await {
+                    Ok(r) if r.status() == 200 => {}
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    // SIGTERM while the dispatcher is in the middle of its batch (the relay takes 400 ms a message).
+    let delivering = sink.clone();
+    eventually(30, "the first message is delivered", || {
+        let delivering = delivering.clone();
+        async move { !delivering.delivered().is_empty() }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = replica.terminate(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&replica.log).unwrap());
+    watcher.await.unwrap();
+    let mut answered = 0;
+    for worker in workers {
+        answered += worker.await.expect("no request failed");
+    }
+    assert!(answered > 10, "the load ran: {answered} requests");
+
+    // The batch in hand was finished: nothing is left claimed, and what was sent reached the relay once.
+    let app = spawn_app_on(database).await;
+    let left_claimed = "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED' AND locked_until IS NOT NULL";
+    assert_eq!(scalar(&app, left_claimed).await, 0);
+    let mut delivered = sink.delivered();
+    delivered.sort();
+    assert_eq!(delivered, sent_ids(&app).await);
+    assert_eq!(delivered.len() as i64, queued.min(20), "the whole batch, and only it");
+    let log = replica.log_lines().join("\n");
+    assert!(log.contains("draining"), "{log}");
+    assert!(log.contains("\"stopped\""), "{log}");
+}
+
+#[tokio::test]
+async fn traces_are_exported_over_otlp_and_continue_the_callers_trace() {
+    use poem::listener::{Acceptor, Listener};
+    // What the collector received: (content type, body) of each export.
+    type Exports = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Exports = Arc::default();
+    let store = received.clone();
+    let collector = poem::Route::new().at(
+        "/v1/traces",
+        poem::post(poem::endpoint::make(move |mut request: poem::Request| {
+            let store = store.clone();
+            async move {
+                let content_type = request.header("content-type").unwrap_or_default().to_owned();
+                let body = request.take_body().into_vec().await.unwrap();
+                store.lock().unwrap().push((content_type, body));
+                poem::http::StatusCode::OK
+            }
+        })),
+    );
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(collector));
+
+    let database = TestDatabase::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = replica_config(&database, 9);
+    config.database.auto_migrate = Some(true);
+    config.mail.dispatch = false;
+    config.telemetry.otlp_endpoint = Some(format!("http://127.0.0.1:{port}"));
+    config.telemetry.service_name = Some("beian-otlp-test".to_owned());
+    let mut replica = Replica::start("traced", &config, dir.path()).await;
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", replica.address))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .header("x-request-id", "otlp-test-1")
+        .json(&json!({ "query": "query Provinces { provinces { code } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], "otlp-test-1", "the caller's request id is kept");
+    // Shutting down flushes the batch.
+    assert_eq!(replica.terminate(Duration::from_secs(20)).await.code(), Some(0));
+
+    let exports = received.lock().unwrap().clone();
+    assert!(!exports.is_empty(), "the collector received spans");
+    let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    let trace_bytes: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap()).collect();
+    assert!(exports.iter().all(|(content_type, _)| content_type == "application/x-protobuf"));
+    assert!(exports.iter().any(|(_, body)| contains(body, b"beian-otlp-test")), "the service name");
+    let request_span = exports.iter().find(|(_, body)| contains(body, b"otlp-test-1")).expect("the request's span");
+    assert!(contains(&request_span.1, &trace_bytes), "the span continues the caller's trace");
+    assert!(contains(&request_span.1, b"Provinces"), "the span names the GraphQL operation");
+}

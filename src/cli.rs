@@ -44,6 +44,27 @@ enum Command {
     /// Show the newest messages of the outbox (queued, sent, failed) with their contents.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Tools for development and benchmarks.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCommand {
+    /// Fill the (migrated) database with synthetic registrars and valid filings spread over the workflow's states,
+    /// with websites, material metadata (no files) and events. Prints `slug<TAB>tenant id<TAB>API key` per
+    /// registrar. Not for a production database.
+    Seed {
+        /// How many registrars.
+        #[arg(long, default_value_t = 10)]
+        tenants: u32,
+        /// How many filings in all, spread evenly over the registrars.
+        #[arg(long, default_value_t = 10_000)]
+        filings: u64,
+        /// Varies the data; the same seed gives the same filings.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,6 +186,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("migrations applied to {}", redact_url(&config.database_url()));
         }
         Command::Tenant(command) => tenant(command, &config).await?,
+        Command::Dev(DevCommand::Seed { tenants, filings, seed }) => {
+            let db = db::connect_ready(&config).await?;
+            crate::seed::run(&db, crate::seed::Options { tenants, filings, seed }).await?;
+        }
         Command::Outbox(OutboxCommand::List { tenant, limit }) => {
             let db = db::connect_ready(&config).await?;
             let tenant_id = match tenant {

@@ -596,7 +596,7 @@ fn domains_taken_by_others(existing: &[website::Model], except: Option<Uuid>, do
         .collect()
 }
 
-fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> filing_subject::ActiveModel {
+pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> filing_subject::ActiveModel {
     let p = &s.responsible_person;
     filing_subject::ActiveModel {
         id: Set(id),
@@ -623,7 +623,7 @@ fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> fi
     }
 }
 
-fn website_row(
+pub(crate) fn website_row(
     actor: &Actor,
     filing_id: Uuid,
     id: Uuid,

@@ -21,6 +21,7 @@ mod persistence;
 mod processes;
 mod rules;
 mod schema;
+mod seed;
 mod statements;
 mod validation;
 mod workflow;

@@ -290,7 +290,7 @@ impl Default for Config {
                 graphiql: true,
                 introspection: true,
                 max_depth: 12,
-                max_complexity: 2000,
+                max_complexity: 5000,
                 default_page_size: 20,
                 max_page_size: 100,
             },

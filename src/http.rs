@@ -245,7 +245,7 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                     return Err(async_graphql::Error::new("a mobile token does not open subscriptions"));
                 };
                 let mut data = async_graphql::Data::default();
-                data.insert(loaders::for_request(&inner.db, &actor));
+                data.insert(loaders::for_connection(&inner.db, &actor));
                 data.insert(RequestContext { actor: Some(actor), mobile: None, client_ip: None });
                 Ok(data)
             })

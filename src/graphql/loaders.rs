@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -16,11 +16,73 @@ use crate::services::models::{FilingEvent, Subject, Website};
 pub struct TenantLoader {
     db: DatabaseConnection,
     actor: Actor,
+    /// Whether a list may load its items' children for the whole page up front (see [`prefetch_children`]).
+    prefetch: bool,
 }
 
-/// The loaders of one request.
-pub fn for_request(db: &DatabaseConnection, actor: &Actor) -> DataLoader<TenantLoader> {
-    DataLoader::new(TenantLoader { db: db.clone(), actor: actor.clone() }, tokio::spawn)
+/// The loaders of a request (or of a subscription's connection).
+pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
+
+/// The loaders of one HTTP request. Their cache stays off until a list of a query turns it on to prefetch.
+pub fn for_request(db: &DatabaseConnection, actor: &Actor) -> Loaders {
+    loaders(db, actor, true)
+}
+
+/// The loaders of a graphql-ws connection: it lives for many events, so nothing is ever cached.
+pub fn for_connection(db: &DatabaseConnection, actor: &Actor) -> Loaders {
+    loaders(db, actor, false)
+}
+
+fn loaders(db: &DatabaseConnection, actor: &Actor, prefetch: bool) -> Loaders {
+    let loader = TenantLoader { db: db.clone(), actor: actor.clone(), prefetch };
+    let loaders = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    loaders.enable_all_cache(false);
+    loaders
+}
+
+/// Which children the items of a page asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Children {
+    pub subject: bool,
+    pub websites: bool,
+    pub attachments: bool,
+    pub events: bool,
+}
+
+/// Loads the asked-for children of a whole page of filings at once, one statement per child table, into the
+/// request's cache, where the items' own loads find them. Without it a page's loads split into several batches
+/// whenever resolving the items outlasts the loader's batching delay (under load, or at 100 items), and the
+/// statements of a request grew with its page size.
+///
+/// Only lists of queries call this: a query writes nothing, so nothing cached can go stale while it runs (the
+/// cache of mutations, and of subscriptions' long-lived loaders, stays off).
+pub async fn prefetch_children(
+    loaders: &Loaders,
+    filings: &[Uuid],
+    children: Children,
+) -> Result<(), Arc<ServiceError>> {
+    if !loaders.loader().prefetch || filings.is_empty() {
+        return Ok(());
+    }
+    loaders.enable_all_cache(true);
+    let ids = || filings.iter().copied();
+    let (subjects, websites, attachments, events) = tokio::join!(
+        async { if children.subject { loaders.load_many(ids().map(SubjectOf)).await.map(drop) } else { Ok(()) } },
+        async { if children.websites { loaders.load_many(ids().map(WebsitesOf)).await.map(drop) } else { Ok(()) } },
+        async {
+            if children.attachments { loaders.load_many(ids().map(AttachmentsOf)).await.map(drop) } else { Ok(()) }
+        },
+        async { if children.events { loaders.load_many(ids().map(EventsOf)).await.map(drop) } else { Ok(()) } },
+    );
+    subjects.and(websites).and(attachments).and(events)
+}
+
+/// Every key gets a value (an empty list when a filing has none), so a cached page answers every item.
+fn with_empty<K: std::hash::Hash + Eq + Copy, V>(keys: &[K], mut found: HashMap<K, Vec<V>>) -> HashMap<K, Vec<V>> {
+    for key in keys {
+        found.entry(*key).or_default();
+    }
+    found
 }
 
 /// Key: the subject of a filing.
@@ -63,7 +125,7 @@ impl Loader<WebsitesOf> for TenantLoader {
     async fn load(&self, keys: &[WebsitesOf]) -> Result<HashMap<WebsitesOf, Vec<Website>>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::websites_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
-        Ok(found.into_iter().map(|(id, w)| (WebsitesOf(id), w)).collect())
+        Ok(with_empty(keys, found.into_iter().map(|(id, w)| (WebsitesOf(id), w)).collect()))
     }
 }
 
@@ -74,7 +136,7 @@ impl Loader<EventsOf> for TenantLoader {
     async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Vec<FilingEvent>>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
-        Ok(found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect())
+        Ok(with_empty(keys, found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect()))
     }
 }
 
@@ -119,7 +181,7 @@ impl Loader<AttachmentsOf> for TenantLoader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found =
             crate::services::attachments::attachments_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
-        Ok(found.into_iter().map(|(id, a)| (AttachmentsOf(id), a)).collect())
+        Ok(with_empty(keys, found.into_iter().map(|(id, a)| (AttachmentsOf(id), a)).collect()))
     }
 }
 

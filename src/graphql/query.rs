@@ -6,6 +6,7 @@ use super::context::{actor, db, settings};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::FilingFilterInput;
+use super::loaders;
 use super::types::{Filing, FilingEdge, FilingEvent, Node, PageInfo, Website};
 use crate::auth::Actor;
 use crate::config::GraphqlConfig;
@@ -75,17 +76,20 @@ pub struct FilingConnection {
 #[Object]
 impl FilingConnection {
     /// The filings of this page with their cursors.
-    async fn edges(&self) -> Vec<FilingEdge> {
-        self.page
+    async fn edges(&self, ctx: &Context<'_>) -> Result<Vec<FilingEdge>> {
+        self.prefetch(ctx, ctx.look_ahead().field("node")).await?;
+        Ok(self
+            .page
             .items
             .iter()
             .map(|f| FilingEdge { cursor: ids::encode_cursor(f.id), node: Filing(f.clone()) })
-            .collect()
+            .collect())
     }
 
     /// The filings of this page.
-    async fn nodes(&self) -> Vec<Filing> {
-        self.page.items.iter().cloned().map(Filing).collect()
+    async fn nodes(&self, ctx: &Context<'_>) -> Result<Vec<Filing>> {
+        self.prefetch(ctx, ctx.look_ahead()).await?;
+        Ok(self.page.items.iter().cloned().map(Filing).collect())
     }
 
     /// Where this page stands.
@@ -97,6 +101,21 @@ impl FilingConnection {
     /// How many filings match the filter in all (costs one counting query; ask only when shown).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         filings::count_filings(db(ctx), &self.actor, &self.filter).await.map_err(gql)
+    }
+}
+
+impl FilingConnection {
+    /// Loads the children the items asked for, for the whole page at once.
+    async fn prefetch(&self, ctx: &Context<'_>, items: async_graphql::Lookahead<'_>) -> Result<()> {
+        let children = loaders::Children {
+            subject: items.field("subject").exists(),
+            websites: items.field("websites").exists(),
+            attachments: items.field("attachments").exists(),
+            events: items.field("events").exists(),
+        };
+        let ids: Vec<_> = self.page.items.iter().map(|f| f.id).collect();
+        let Some(loaders) = ctx.data_opt::<loaders::Loaders>() else { return Ok(()) };
+        loaders::prefetch_children(loaders, &ids, children).await.map_err(loaders::loader_error)
     }
 }
 

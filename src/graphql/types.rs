@@ -1,14 +1,12 @@
 //! GraphQL object types. Each wraps a service read model; resolvers of nested data go through the DataLoaders.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::enums;
 use super::ids::{self, Kind};
 use super::loaders::{
-    AccountById, AttachmentsOf, EventsOf, FilingById, NotificationsOf, SubjectOf, TenantLoader, WebsitesOf,
-    loader_error,
+    AccountById, AttachmentsOf, EventsOf, FilingById, NotificationsOf, SubjectOf, WebsitesOf, loader_error,
 };
 use crate::domain;
 use crate::services::{ServiceError, audit, models};
@@ -28,8 +26,8 @@ pub enum Node {
     Notification(super::mail::Notification),
 }
 
-fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<TenantLoader> {
-    ctx.data_unchecked::<DataLoader<TenantLoader>>()
+fn loader<'a>(ctx: &'a Context<'_>) -> &'a super::loaders::Loaders {
+    ctx.data_unchecked::<super::loaders::Loaders>()
 }
 
 pub struct Filing(pub models::Filing);

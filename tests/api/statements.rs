@@ -37,3 +37,37 @@ async fn a_page_of_filings_costs_the_same_statements_whatever_its_size() {
     // The API key lookup, the page, and one statement each for subjects, websites and events.
     assert_eq!(counts, vec![5, 5, 5]);
 }
+
+/// The benchmark's page query: a registrar's newest filings with subject, websites and materials.
+const BENCH_PAGE: &str = "query($first: Int) { filings(first: $first) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id status icpNumber subject { name provinceCode } websites { name domains icpNumber }
+      attachments { kind fileName size status } } } } }";
+
+#[tokio::test]
+async fn a_page_of_100_costs_the_same_statements_as_a_page_of_10_even_under_concurrency() {
+    let database = TestDatabase::new().await;
+    let mut db = beian::db::connect_ready(&database.config()).await.unwrap();
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = spawn_app_with_db(database, db).await;
+    let options = beian::seed::Options { tenants: 1, filings: 120, seed: 3 };
+    let key = beian::seed::seed(&app.db, options, |_| {}).await.unwrap().remove(0).api_key;
+
+    for first in [10, 100] {
+        statements.store(0, Ordering::SeqCst);
+        let data = app.ok(&key, BENCH_PAGE, json!({ "first": first })).await;
+        assert_eq!(data["filings"]["edges"].as_array().unwrap().len(), first);
+        // The API key, the page, and one statement each for subjects, websites and attachments.
+        assert_eq!(statements.load(Ordering::SeqCst), 5, "page of {first}");
+    }
+    // Sixteen at once: still five each (the loaders' batches no longer split when resolving is slow).
+    statements.store(0, Ordering::SeqCst);
+    let requests = (0..16).map(|_| app.ok(&key, BENCH_PAGE, json!({ "first": 100 })));
+    let pages = futures_util::future::join_all(requests).await;
+    assert!(pages.iter().all(|p| p["filings"]["edges"].as_array().unwrap().len() == 100));
+    assert_eq!(statements.load(Ordering::SeqCst), 16 * 5);
+}

@@ -88,28 +88,21 @@ impl Metrics {
             self.latency.clone(),
         );
         let outbox = Family::<StatusLabels, Gauge>::default();
-        let rows: Vec<(String, i64)> = entity::outbox_message::Entity::find()
-            .select_only()
-            .column(entity::outbox_message::Column::Status)
-            .column_as(entity::outbox_message::Column::Id.count(), "count")
-            .group_by(entity::outbox_message::Column::Status)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let rows = count_by_status::<entity::outbox_message::Entity>(
+            db,
+            entity::outbox_message::Column::Status,
+            entity::outbox_message::Column::Id,
+        )
+        .await?;
         for status in ["QUEUED", "SENT", "FAILED"] {
             let n = rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
             outbox.get_or_create(&StatusLabels { status: status.to_owned() }).set(n);
         }
         registry.register("outbox_messages", "Messages of the outbox by status (all registrars)", outbox);
         let filings = Family::<StatusLabels, Gauge>::default();
-        let rows: Vec<(String, i64)> = entity::filing::Entity::find()
-            .select_only()
-            .column(entity::filing::Column::Status)
-            .column_as(entity::filing::Column::Id.count(), "count")
-            .group_by(entity::filing::Column::Status)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let rows =
+            count_by_status::<entity::filing::Entity>(db, entity::filing::Column::Status, entity::filing::Column::Id)
+                .await?;
         for (status, n) in rows {
             filings.get_or_create(&StatusLabels { status }).set(n);
         }
@@ -124,6 +117,15 @@ impl Metrics {
             .map_err(crate::services::ServiceError::internal)?;
         Ok(text)
     }
+}
+
+/// How many rows of a table are in each status.
+async fn count_by_status<E: EntityTrait>(
+    db: &DatabaseConnection,
+    status: E::Column,
+    id: E::Column,
+) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    E::find().select_only().column(status).column_as(id.count(), "count").group_by(status).into_tuple().all(db).await
 }
 
 /// The name of a document's first operation (`query FilingCount { ... }` is `FilingCount`), for requests that do

@@ -381,25 +381,25 @@ impl Rows {
         }
     }
 
-    async fn insert(self, txn: &impl sea_orm::ConnectionTrait) -> Result<(), sea_orm::DbErr> {
-        // PostgreSQL takes at most 65535 parameters a statement: 1000 rows of up to 25 columns stay under it.
-        for chunk in self.filings.chunks(1000) {
-            entity::filing::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-        }
-        for chunk in self.subjects.chunks(1000) {
-            entity::filing_subject::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-        }
-        for chunk in self.websites.chunks(1000) {
-            entity::website::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-        }
-        for chunk in self.attachments.chunks(1000) {
-            entity::attachment::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-        }
-        for chunk in self.events.chunks(1000) {
-            entity::filing_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
-        }
-        Ok(())
+    async fn insert(self, txn: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+        insert_all(txn, self.filings).await?;
+        insert_all(txn, self.subjects).await?;
+        insert_all(txn, self.websites).await?;
+        insert_all(txn, self.attachments).await?;
+        insert_all(txn, self.events).await
     }
+}
+
+/// Multi-row INSERTs of 1000 rows: PostgreSQL takes at most 65535 parameters a statement, and 1000 rows of up to 25
+/// columns stay under it.
+async fn insert_all<A>(txn: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Clone + Send,
+{
+    for chunk in rows.chunks(1000) {
+        A::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -67,14 +67,24 @@ pub async fn prefetch_children(
     loaders.enable_all_cache(true);
     let ids = || filings.iter().copied();
     let (subjects, websites, attachments, events) = tokio::join!(
-        async { if children.subject { loaders.load_many(ids().map(SubjectOf)).await.map(drop) } else { Ok(()) } },
-        async { if children.websites { loaders.load_many(ids().map(WebsitesOf)).await.map(drop) } else { Ok(()) } },
-        async {
-            if children.attachments { loaders.load_many(ids().map(AttachmentsOf)).await.map(drop) } else { Ok(()) }
-        },
-        async { if children.events { loaders.load_many(ids().map(EventsOf)).await.map(drop) } else { Ok(()) } },
+        warm(loaders, children.subject, ids().map(SubjectOf)),
+        warm(loaders, children.websites, ids().map(WebsitesOf)),
+        warm(loaders, children.attachments, ids().map(AttachmentsOf)),
+        warm(loaders, children.events, ids().map(EventsOf)),
     );
     subjects.and(websites).and(attachments).and(events)
+}
+
+/// Loads `keys` into the cache when the page asked for them.
+async fn warm<K>(loaders: &Loaders, wanted: bool, keys: impl Iterator<Item = K>) -> Result<(), Arc<ServiceError>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    TenantLoader: Loader<K, Error = Arc<ServiceError>>,
+{
+    if wanted {
+        loaders.load_many(keys).await?;
+    }
+    Ok(())
 }
 
 /// Every key gets a value (an empty list when a filing has none), so a cached page answers every item.

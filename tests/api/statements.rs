@@ -12,8 +12,8 @@ const PAGE: &str = "query($first: Int) { filings(first: $first) { nodes { id
     websites { name responsiblePerson { name } }
     events { action } } } }";
 
-#[tokio::test]
-async fn a_page_of_filings_costs_the_same_statements_whatever_its_size() {
+/// The app on a connection that counts every SQL statement it runs.
+async fn counting_app() -> (TestApp, Arc<AtomicUsize>) {
     let database = TestDatabase::new().await;
     let mut db = beian::db::connect_ready(&database.config()).await.unwrap();
     let statements = Arc::new(AtomicUsize::new(0));
@@ -21,7 +21,12 @@ async fn a_page_of_filings_costs_the_same_statements_whatever_its_size() {
     db.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let app = spawn_app_with_db(database, db).await;
+    (spawn_app_with_db(database, db).await, statements)
+}
+
+#[tokio::test]
+async fn a_page_of_filings_costs_the_same_statements_whatever_its_size() {
+    let (app, statements) = counting_app().await;
     let key = app.tenant("xinnet").await;
     for i in 0..30 {
         app.create_filing(&key, &format!("示例公司{i}")).await;
@@ -46,14 +51,7 @@ const BENCH_PAGE: &str = "query($first: Int) { filings(first: $first) {
 
 #[tokio::test]
 async fn a_page_of_100_costs_the_same_statements_as_a_page_of_10_even_under_concurrency() {
-    let database = TestDatabase::new().await;
-    let mut db = beian::db::connect_ready(&database.config()).await.unwrap();
-    let statements = Arc::new(AtomicUsize::new(0));
-    let counter = statements.clone();
-    db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    let app = spawn_app_with_db(database, db).await;
+    let (app, statements) = counting_app().await;
     let options = beian::seed::Options { tenants: 1, filings: 120, seed: 3 };
     let key = beian::seed::seed(&app.db, options, |_| {}).await.unwrap().remove(0).api_key;
 

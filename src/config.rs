@@ -117,6 +117,9 @@ pub struct MailConfig {
     pub dispatch_interval_seconds: u64,
     /// How many messages one dispatcher claims at a time.
     pub batch_size: u64,
+    /// How many of its claimed messages a dispatcher sends at once, each over its own pooled SMTP connection (at
+    /// least 1). One at a time, a relay's round trips, not the work, set the pace.
+    pub concurrency: usize,
     /// Attempts before a message that keeps failing is parked as failed (an administrator can retry it).
     pub max_attempts: i32,
     /// The wait before the first retry, in seconds; it doubles with each attempt (with jitter).
@@ -138,6 +141,7 @@ impl Default for MailConfig {
             dispatch: true,
             dispatch_interval_seconds: 5,
             batch_size: 20,
+            concurrency: 4,
             max_attempts: 8,
             retry_base_seconds: 30,
             retry_max_seconds: 3600,

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::{StreamExt, stream};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use sea_orm::prelude::Expr;
@@ -82,17 +83,25 @@ impl Dispatcher {
         }
     }
 
-    /// One batch: claim, then deliver each message.
+    /// One batch: claim, then deliver the messages, `mail.concurrency` at a time.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
         let claimed = self.claim(now).await?;
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
         let mut senders: HashMap<Uuid, Option<Sender>> = HashMap::new();
-        for message in claimed {
+        for message in &claimed {
             if let std::collections::hash_map::Entry::Vacant(entry) = senders.entry(message.tenant_id) {
                 entry.insert(self.sender(message.tenant_id).await?);
             }
+        }
+        let deliveries = claimed.into_iter().map(|message| {
             let sender = senders.get(&message.tenant_id).and_then(Option::as_ref);
-            match self.deliver(message, sender, now).await? {
+            self.deliver(message, sender, now)
+        });
+        let outcomes: Vec<Result<Outcome, ServiceError>> =
+            stream::iter(deliveries).buffer_unordered(self.config.concurrency.max(1)).collect().await;
+        // Every delivery ran to its end (each records its own outcome); the first failure, if any, is the pass's.
+        for outcome in outcomes {
+            match outcome? {
                 Outcome::Sent => pass.sent += 1,
                 Outcome::Retrying => pass.retrying += 1,
                 Outcome::Failed => pass.failed += 1,

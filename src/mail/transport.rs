@@ -43,8 +43,11 @@ impl Transport {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         match &config.mail.smtp_url {
             Some(url) => {
+                // One pooled connection for each message the dispatcher sends at once.
+                let connections = u32::try_from(config.mail.concurrency.max(1)).unwrap_or(u32::MAX);
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .map_err(|e| anyhow::anyhow!("mail.smtp_url is not a usable SMTP URL: {e}"))?
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(connections))
                     .build();
                 Ok(Self::Smtp(transport))
             }

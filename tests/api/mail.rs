@@ -111,7 +111,8 @@ impl SmtpSink {
         let handler = SinkHandler { sink: sink.clone(), to: Vec::new(), data: Vec::new() };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
-            server.with_name("sink.test").with_tcp_listener(listener);
+            // A thread per connection, and dispatchers keep a pool of connections open (mail.concurrency each).
+            server.with_name("sink.test").with_num_threads(32).with_tcp_listener(listener);
             let _ = server.serve();
         });
         sink

@@ -33,6 +33,8 @@ enum Answer {
 struct Sink {
     delivered: Arc<Mutex<Vec<String>>>,
     held: Arc<Mutex<Vec<String>>>,
+    /// Messages whose data arrived and whose answer is pending, now and at most.
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Sink {
@@ -83,6 +85,7 @@ impl Sink {
                     message.push_str(&line);
                 }
                 let id = message_id(&message);
+                self.arrived();
                 match answer {
                     Answer::Accept => {}
                     Answer::AcceptAfter(delay) => tokio::time::sleep(delay).await,
@@ -94,11 +97,23 @@ impl Sink {
                     }
                 }
                 write.write_all(b"250 2.0.0 accepted\r\n").await?;
+                self.in_flight.lock().unwrap().0 -= 1;
                 self.delivered.lock().unwrap().push(id);
             } else {
                 write.write_all(b"250 ok\r\n").await?;
             }
         }
+    }
+
+    fn arrived(&self) {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+    }
+
+    /// The most messages the sink held at once, waiting for its answer.
+    fn peak_in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap().1
     }
 
     fn delivered(&self) -> Vec<String> {
@@ -221,7 +236,7 @@ fn replica_config(database: &TestDatabase, smtp_port: u16) -> Config {
     config
 }
 
-async fn scalar(app: &TestApp, sql: &str) -> i64 {
+pub async fn scalar(app: &TestApp, sql: &str) -> i64 {
     let backend = app.db.get_database_backend();
     let row = app.db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
@@ -496,6 +511,8 @@ async fn sigterm_drains_finishes_requests_and_the_mail_batch_and_exits_zero() {
     delivered.sort();
     assert_eq!(delivered, sent_ids(&app).await);
     assert_eq!(delivered.len() as i64, queued.min(20), "the whole batch, and only it");
+    // The dispatcher sent several messages at once, and no more than mail.concurrency.
+    assert_eq!(sink.peak_in_flight(), config.mail.concurrency, "messages sent at once");
     let log = replica.log_lines().join("\n");
     assert!(log.contains("draining"), "{log}");
     assert!(log.contains("\"stopped\""), "{log}");

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::context::{actor, db, storage, storage_config};
 use super::enums;
 use super::error::gql;
+use super::heavy;
 use super::ids::{self, Kind};
 use crate::domain::FieldErrorCode;
 use crate::services::ServiceError;
@@ -14,7 +15,7 @@ use crate::services::attachments::{self as svc, UploadRequest};
 pub struct Attachment(pub svc::Attachment);
 
 /// A material of a filing (an ID photo, a signed sheet, a licence, the face video...).
-#[Object]
+#[Object(serial)]
 impl Attachment {
     /// The attachment's opaque global ID.
     pub async fn id(&self) -> ID {
@@ -99,9 +100,13 @@ impl Attachment {
 
     /// A short-lived URL to download the file (null until it is uploaded).
     async fn download_url(&self, ctx: &Context<'_>) -> Result<Option<DownloadUrl>> {
-        let actor = actor(ctx)?;
-        let found = svc::download_url(db(ctx), storage(ctx), storage_config(ctx), actor, &self.0).await.map_err(gql)?;
-        Ok(found.map(|(url, expires_at)| DownloadUrl { url, expires_at }))
+        heavy(async move {
+            let actor = actor(ctx)?;
+            let found =
+                svc::download_url(db(ctx), storage(ctx), storage_config(ctx), actor, &self.0).await.map_err(gql)?;
+            Ok(found.map(|(url, expires_at)| DownloadUrl { url, expires_at }))
+        })
+        .await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Per-request DataLoaders: nested fields of a list are fetched in one statement per field, whatever the page size.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::Actor;
 use crate::services::ServiceError;
 use crate::services::filings;
-use crate::services::models::{FilingEvent, Subject, Website};
+use crate::services::models::{Filing, FilingEvent, Subject, Website};
 
 /// Loads through the services, scoped to the caller's tenant.
 pub struct TenantLoader {
@@ -47,6 +47,24 @@ pub struct Children {
     pub websites: bool,
     pub attachments: bool,
     pub events: bool,
+    /// The applicant account that owns each filing.
+    pub applicant: bool,
+    /// The reviewer who claimed each filing.
+    pub reviewer: bool,
+}
+
+impl Children {
+    /// The children a filing's selection (the lookahead of a `Filing`) asks for.
+    pub fn selected(filing: async_graphql::Lookahead<'_>) -> Self {
+        Self {
+            subject: filing.field("subject").exists(),
+            websites: filing.field("websites").exists(),
+            attachments: filing.field("attachments").exists(),
+            events: filing.field("events").exists(),
+            applicant: filing.field("applicant").exists(),
+            reviewer: filing.field("reviewer").exists(),
+        }
+    }
 }
 
 /// Loads the asked-for children of a whole page of filings at once, one statement per child table, into the
@@ -56,23 +74,33 @@ pub struct Children {
 ///
 /// Only lists of queries call this: a query writes nothing, so nothing cached can go stale while it runs (the
 /// cache of mutations, and of subscriptions' long-lived loaders, stays off).
-pub async fn prefetch_children(
+pub async fn prefetch_children<'a>(
     loaders: &Loaders,
-    filings: &[Uuid],
+    filings: impl IntoIterator<Item = &'a Filing>,
     children: Children,
 ) -> Result<(), Arc<ServiceError>> {
+    let filings: Vec<&Filing> = filings.into_iter().collect();
     if !loaders.loader().prefetch || filings.is_empty() {
         return Ok(());
     }
     loaders.enable_all_cache(true);
-    let ids = || filings.iter().copied();
-    let (subjects, websites, attachments, events) = tokio::join!(
+    let ids = || filings.iter().map(|f| f.id);
+    let accounts: HashSet<Uuid> = filings
+        .iter()
+        .flat_map(|f| {
+            let applicant = f.owner_account_id.filter(|_| children.applicant);
+            let reviewer = f.reviewer_id.filter(|_| children.reviewer);
+            applicant.into_iter().chain(reviewer)
+        })
+        .collect();
+    let (subjects, websites, attachments, events, accounts) = tokio::join!(
         warm(loaders, children.subject, ids().map(SubjectOf)),
         warm(loaders, children.websites, ids().map(WebsitesOf)),
         warm(loaders, children.attachments, ids().map(AttachmentsOf)),
         warm(loaders, children.events, ids().map(EventsOf)),
+        warm(loaders, !accounts.is_empty(), accounts.iter().copied().map(AccountById)),
     );
-    subjects.and(websites).and(attachments).and(events)
+    subjects.and(websites).and(attachments).and(events).and(accounts)
 }
 
 /// Loads `keys` into the cache when the page asked for them.
@@ -87,12 +115,13 @@ where
     Ok(())
 }
 
-/// Every key gets a value (an empty list when a filing has none), so a cached page answers every item.
-fn with_empty<K: std::hash::Hash + Eq + Copy, V>(keys: &[K], mut found: HashMap<K, Vec<V>>) -> HashMap<K, Vec<V>> {
+/// Every key gets a value (an empty list when a filing has none), so a cached page answers every item. The lists
+/// are shared: the loader's cache and every field that reads one hold the same list, never a copy.
+fn with_empty<K: std::hash::Hash + Eq + Copy, V>(keys: &[K], mut found: HashMap<K, Vec<V>>) -> HashMap<K, Arc<[V]>> {
     for key in keys {
         found.entry(*key).or_default();
     }
-    found
+    found.into_iter().map(|(key, list)| (key, Arc::from(list))).collect()
 }
 
 /// Key: the subject of a filing.
@@ -118,21 +147,21 @@ pub struct FilingById(pub Uuid);
 pub struct EventsOf(pub Uuid);
 
 impl Loader<SubjectOf> for TenantLoader {
-    type Value = Subject;
+    type Value = Arc<Subject>;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[SubjectOf]) -> Result<HashMap<SubjectOf, Subject>, Self::Error> {
+    async fn load(&self, keys: &[SubjectOf]) -> Result<HashMap<SubjectOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::subjects_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
-        Ok(found.into_iter().map(|(id, s)| (SubjectOf(id), s)).collect())
+        Ok(found.into_iter().map(|(id, s)| (SubjectOf(id), Arc::new(s))).collect())
     }
 }
 
 impl Loader<WebsitesOf> for TenantLoader {
-    type Value = Vec<Website>;
+    type Value = Arc<[Website]>;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[WebsitesOf]) -> Result<HashMap<WebsitesOf, Vec<Website>>, Self::Error> {
+    async fn load(&self, keys: &[WebsitesOf]) -> Result<HashMap<WebsitesOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::websites_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(with_empty(keys, found.into_iter().map(|(id, w)| (WebsitesOf(id), w)).collect()))
@@ -140,10 +169,10 @@ impl Loader<WebsitesOf> for TenantLoader {
 }
 
 impl Loader<EventsOf> for TenantLoader {
-    type Value = Vec<FilingEvent>;
+    type Value = Arc<[FilingEvent]>;
     type Error = Arc<ServiceError>;
 
-    async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Vec<FilingEvent>>, Self::Error> {
+    async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(with_empty(keys, found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect()))
@@ -151,7 +180,7 @@ impl Loader<EventsOf> for TenantLoader {
 }
 
 impl Loader<FilingById> for TenantLoader {
-    type Value = crate::services::models::Filing;
+    type Value = Filing;
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[FilingById]) -> Result<HashMap<FilingById, Self::Value>, Self::Error> {
@@ -184,7 +213,7 @@ impl Loader<AccountById> for TenantLoader {
 }
 
 impl Loader<AttachmentsOf> for TenantLoader {
-    type Value = Vec<crate::services::attachments::Attachment>;
+    type Value = Arc<[crate::services::attachments::Attachment]>;
     type Error = Arc<ServiceError>;
 
     async fn load(&self, keys: &[AttachmentsOf]) -> Result<HashMap<AttachmentsOf, Self::Value>, Self::Error> {

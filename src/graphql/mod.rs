@@ -46,6 +46,17 @@ pub struct MutationRoot(
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 
+/// Runs a resolver's work in an allocation of its own. async-graphql boxes a future for every selected field of
+/// every object, and that future is as large as the largest resolver of the object's type: one resolver with a deep
+/// service call inline would make each scalar field of each list item copy kilobytes. Resolvers that await
+/// services or loaders go through here, so the fields that only read a value stay small.
+/// (Not an `async fn`: that would hold `work` inline until first polled.)
+pub(crate) fn heavy<'a, T>(
+    work: impl std::future::Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> {
+    Box::pin(work)
+}
+
 /// Builds the schema the server serves, with its shared handles.
 pub fn build_schema(data: AppData) -> BeianSchema {
     let limits = data.graphql.clone();

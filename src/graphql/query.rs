@@ -107,16 +107,21 @@ impl FilingConnection {
 impl FilingConnection {
     /// Loads the children the items asked for, for the whole page at once.
     async fn prefetch(&self, ctx: &Context<'_>, items: async_graphql::Lookahead<'_>) -> Result<()> {
-        let children = loaders::Children {
-            subject: items.field("subject").exists(),
-            websites: items.field("websites").exists(),
-            attachments: items.field("attachments").exists(),
-            events: items.field("events").exists(),
-        };
-        let ids: Vec<_> = self.page.items.iter().map(|f| f.id).collect();
-        let Some(loaders) = ctx.data_opt::<loaders::Loaders>() else { return Ok(()) };
-        loaders::prefetch_children(loaders, &ids, children).await.map_err(loaders::loader_error)
+        prefetch(ctx, items, &self.page.items).await
     }
+}
+
+/// Loads the children that a list's filings (`items`, the lookahead of its `Filing`s) asked for, for the whole
+/// list at once (see [`loaders::prefetch_children`]).
+pub async fn prefetch<'a>(
+    ctx: &Context<'_>,
+    items: async_graphql::Lookahead<'_>,
+    filings: impl IntoIterator<Item = &'a models::Filing>,
+) -> Result<()> {
+    let Some(loaders) = ctx.data_opt::<loaders::Loaders>() else { return Ok(()) };
+    loaders::prefetch_children(loaders, filings, loaders::Children::selected(items))
+        .await
+        .map_err(loaders::loader_error)
 }
 
 /// The page size a connection asked for, within the configured bounds.

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Interface, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::enums;
+use super::heavy;
 use super::ids::{self, Kind};
 use super::loaders::{
     AccountById, AttachmentsOf, EventsOf, FilingById, NotificationsOf, SubjectOf, WebsitesOf, loader_error,
@@ -68,20 +69,26 @@ impl Filing {
 
     /// The applicant account that owns the filing; null when the registrar's backend created it.
     async fn applicant(&self, ctx: &Context<'_>) -> Result<Option<super::accounts::Account>> {
-        let Some(owner) = self.0.owner_account_id else {
-            return Ok(None);
-        };
-        let found = loader(ctx).load_one(AccountById(owner)).await.map_err(loader_error)?;
-        Ok(found.map(super::accounts::Account))
+        heavy(async move {
+            let Some(owner) = self.0.owner_account_id else {
+                return Ok(None);
+            };
+            let found = loader(ctx).load_one(AccountById(owner)).await.map_err(loader_error)?;
+            Ok(found.map(super::accounts::Account))
+        })
+        .await
     }
 
     /// The reviewer who claimed the preliminary review.
     async fn reviewer(&self, ctx: &Context<'_>) -> Result<Option<super::accounts::Account>> {
-        let Some(reviewer) = self.0.reviewer_id else {
-            return Ok(None);
-        };
-        let found = loader(ctx).load_one(AccountById(reviewer)).await.map_err(loader_error)?;
-        Ok(found.map(super::accounts::Account))
+        heavy(async move {
+            let Some(reviewer) = self.0.reviewer_id else {
+                return Ok(None);
+            };
+            let found = loader(ctx).load_one(AccountById(reviewer)).await.map_err(loader_error)?;
+            Ok(found.map(super::accounts::Account))
+        })
+        .await
     }
 
     /// When the filing was last submitted.
@@ -102,18 +109,24 @@ impl Filing {
 
     /// The filed record this order amends (null for a first filing and an add-access order).
     async fn base_filing(&self, ctx: &Context<'_>) -> Result<Option<Filing>> {
-        let Some(base) = self.0.base_filing_id else {
-            return Ok(None);
-        };
-        Ok(loader(ctx).load_one(FilingById(base)).await.map_err(loader_error)?.map(Filing))
+        heavy(async move {
+            let Some(base) = self.0.base_filing_id else {
+                return Ok(None);
+            };
+            Ok(loader(ctx).load_one(FilingById(base)).await.map_err(loader_error)?.map(Filing))
+        })
+        .await
     }
 
     /// The later order that replaced this filed record once the bureau approved it.
     async fn superseded_by(&self, ctx: &Context<'_>) -> Result<Option<Filing>> {
-        let Some(next) = self.0.superseded_by_id else {
-            return Ok(None);
-        };
-        Ok(loader(ctx).load_one(FilingById(next)).await.map_err(loader_error)?.map(Filing))
+        heavy(async move {
+            let Some(next) = self.0.superseded_by_id else {
+                return Ok(None);
+            };
+            Ok(loader(ctx).load_one(FilingById(next)).await.map_err(loader_error)?.map(Filing))
+        })
+        .await
     }
 
     /// Whether this filing is its subject's filed record as it stands now: approved, not replaced by a later order,
@@ -131,20 +144,26 @@ impl Filing {
     /// What this order changes in the filed record it amends, field by field (website paths follow the order's
     /// websites; personal data masked). Empty for a first filing and an add-access order.
     async fn changes_from_record(&self, ctx: &Context<'_>) -> Result<Vec<FieldChange>> {
-        let actor = super::context::actor(ctx)?;
-        let changes = crate::services::orders::changes_from_record(super::context::db(ctx), actor, &self.0)
-            .await
-            .map_err(super::error::gql)?;
-        Ok(changes.into_iter().map(FieldChange::from).collect())
+        heavy(async move {
+            let actor = super::context::actor(ctx)?;
+            let changes = crate::services::orders::changes_from_record(super::context::db(ctx), actor, &self.0)
+                .await
+                .map_err(super::error::gql)?;
+            Ok(changes.into_iter().map(FieldChange::from).collect())
+        })
+        .await
     }
 
     /// The MIIT SMS checks of the current round, one per responsible person.
     async fn sms_checks(&self, ctx: &Context<'_>) -> Result<Vec<super::workflow::SmsCheck>> {
-        let actor = super::context::actor(ctx)?;
-        let checks = crate::services::workflow::sms_checks(super::context::db(ctx), actor, self.0.id)
-            .await
-            .map_err(super::error::gql)?;
-        Ok(checks.into_iter().map(super::workflow::SmsCheck).collect())
+        heavy(async move {
+            let actor = super::context::actor(ctx)?;
+            let checks = crate::services::workflow::sms_checks(super::context::db(ctx), actor, self.0.id)
+                .await
+                .map_err(super::error::gql)?;
+            Ok(checks.into_iter().map(super::workflow::SmsCheck).collect())
+        })
+        .await
     }
 
     /// The workflow actions the caller may take now.
@@ -155,106 +174,133 @@ impl Filing {
 
     /// The reasons of the latest return (初审, SMS or bureau), for the applicant to fix.
     async fn return_reasons(&self, ctx: &Context<'_>) -> Result<Vec<super::workflow::ReturnReasonObject>> {
-        let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
-        let latest = found.iter().rev().find(|e| e.to_status == Some(domain::FilingStatus::Returned));
-        Ok(latest.map(|e| reasons_of(&e.details)).unwrap_or_default())
+        heavy(async move {
+            let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
+            let latest = found.iter().rev().find(|e| e.to_status == Some(domain::FilingStatus::Returned));
+            Ok(latest.map(|e| reasons_of(&e.details)).unwrap_or_default())
+        })
+        .await
     }
 
     /// Since the filing was last returned: what the applicant changed (so the reviewer re-checks only that), and
     /// which of the return's reasons those changes answer. Null if it was never returned.
     async fn since_last_return(&self, ctx: &Context<'_>) -> Result<Option<SinceReturn>> {
-        let events = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
-        Ok(crate::services::workflow::since_last_return(&events).map(|s| SinceReturn {
-            returned_at: s.returned_at,
-            changes: s.changes.into_iter().map(FieldChange::from).collect(),
-            answered_reasons: s.answered.into_iter().map(Into::into).collect(),
-            open_reasons: s.open.into_iter().map(Into::into).collect(),
-        }))
+        heavy(async move {
+            let events = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?.unwrap_or_default();
+            Ok(crate::services::workflow::since_last_return(&events).map(|s| SinceReturn {
+                returned_at: s.returned_at,
+                changes: s.changes.into_iter().map(FieldChange::from).collect(),
+                answered_reasons: s.answered.into_iter().map(Into::into).collect(),
+                open_reasons: s.open.into_iter().map(Into::into).collect(),
+            }))
+        })
+        .await
     }
 
     /// The subject (主体) the filing is for.
     async fn subject(&self, ctx: &Context<'_>) -> Result<Subject> {
-        loader(ctx)
-            .load_one(SubjectOf(self.0.id))
-            .await
-            .map_err(loader_error)?
-            .map(Subject)
-            .ok_or_else(|| super::error::gql(ServiceError::internal(anyhow::anyhow!("filing without subject"))))
+        heavy(async move {
+            loader(ctx)
+                .load_one(SubjectOf(self.0.id))
+                .await
+                .map_err(loader_error)?
+                .map(Subject)
+                .ok_or_else(|| super::error::gql(ServiceError::internal(anyhow::anyhow!("filing without subject"))))
+        })
+        .await
     }
 
     /// The websites of the filing, in the order they were added.
     async fn websites(&self, ctx: &Context<'_>) -> Result<Vec<Website>> {
-        let found = loader(ctx).load_one(WebsitesOf(self.0.id)).await.map_err(loader_error)?;
-        Ok(found.unwrap_or_default().into_iter().map(Website).collect())
+        heavy(async move {
+            let found = loader(ctx).load_one(WebsitesOf(self.0.id)).await.map_err(loader_error)?;
+            Ok(found.iter().flat_map(|list| list.iter()).cloned().map(Website).collect())
+        })
+        .await
     }
 
     /// The pre-submit check: everything a reviewer or the bureau would refuse in the filing as it stands (the list
     /// submission enforces), and warnings that often draw a question.
     async fn precheck(&self, ctx: &Context<'_>) -> Result<Precheck> {
-        let actor = super::context::actor(ctx)?;
-        let reference = super::context::reference(ctx);
-        let check = crate::services::rules::precheck(super::context::db(ctx), actor, reference, self.0.id)
-            .await
-            .map_err(super::error::gql)?;
-        let finding = |f: &domain::FieldError| {
-            let website_id = f
-                .field
-                .strip_prefix("websites[")
-                .and_then(|rest| rest.split_once(']'))
-                .and_then(|(i, _)| i.parse::<usize>().ok())
-                .and_then(|i| check.website_ids.get(i))
-                .map(|id| ids::encode(Kind::Website, *id));
-            Finding {
-                field: f.field.clone(),
-                code: f.code.as_str().to_owned(),
-                message: f.message.clone(),
-                message_zh: f.message_zh.clone(),
-                suggestion: f.suggestion.as_ref().map(|s| s.0.clone()),
-                suggestion_zh: f.suggestion.as_ref().map(|s| s.1.clone()),
-                website_id,
-            }
-        };
-        let errors: Vec<Finding> = check.findings.iter().filter(|f| f.is_error()).map(finding).collect();
-        let warnings: Vec<Finding> = check.findings.iter().filter(|f| !f.is_error()).map(finding).collect();
-        Ok(Precheck { passed: errors.is_empty(), errors, warnings })
+        heavy(async move {
+            let actor = super::context::actor(ctx)?;
+            let reference = super::context::reference(ctx);
+            let check = crate::services::rules::precheck(super::context::db(ctx), actor, reference, self.0.id)
+                .await
+                .map_err(super::error::gql)?;
+            let finding = |f: &domain::FieldError| {
+                let website_id = f
+                    .field
+                    .strip_prefix("websites[")
+                    .and_then(|rest| rest.split_once(']'))
+                    .and_then(|(i, _)| i.parse::<usize>().ok())
+                    .and_then(|i| check.website_ids.get(i))
+                    .map(|id| ids::encode(Kind::Website, *id));
+                Finding {
+                    field: f.field.clone(),
+                    code: f.code.as_str().to_owned(),
+                    message: f.message.clone(),
+                    message_zh: f.message_zh.clone(),
+                    suggestion: f.suggestion.as_ref().map(|s| s.0.clone()),
+                    suggestion_zh: f.suggestion.as_ref().map(|s| s.1.clone()),
+                    website_id,
+                }
+            };
+            let errors: Vec<Finding> = check.findings.iter().filter(|f| f.is_error()).map(finding).collect();
+            let warnings: Vec<Finding> = check.findings.iter().filter(|f| !f.is_error()).map(finding).collect();
+            Ok(Precheck { passed: errors.is_empty(), errors, warnings })
+        })
+        .await
     }
 
     /// The materials checklist: what this filing needs (from the requirements table), and where each stands.
     async fn checklist(&self, ctx: &Context<'_>) -> Result<super::attachments::Checklist> {
-        super::attachments::checklist(ctx, self.0.id).await
+        heavy(async move { super::attachments::checklist(ctx, self.0.id).await }).await
     }
 
     /// The materials: uploaded files, and uploads in progress.
     async fn attachments(&self, ctx: &Context<'_>) -> Result<Vec<super::attachments::Attachment>> {
-        let found = loader(ctx).load_one(AttachmentsOf(self.0.id)).await.map_err(loader_error)?;
-        Ok(found.unwrap_or_default().into_iter().map(super::attachments::Attachment).collect())
+        heavy(async move {
+            let found = loader(ctx).load_one(AttachmentsOf(self.0.id)).await.map_err(loader_error)?;
+            Ok(found.iter().flat_map(|list| list.iter()).cloned().map(super::attachments::Attachment).collect())
+        })
+        .await
     }
 
     /// The verification sheet (网站备案信息真实性核验单) filled in from the filing as it stands: a printable HTML page
     /// (A4, UTF-8) for the applicant to print, sign (stamp, for organisations) and upload as VERIFICATION_SHEET.
     async fn verification_sheet_html(&self, ctx: &Context<'_>) -> Result<String> {
-        let actor = super::context::actor(ctx)?;
-        crate::services::documents::verification_sheet(super::context::db(ctx), actor, self.0.id)
-            .await
-            .map_err(super::error::gql)
+        heavy(async move {
+            let actor = super::context::actor(ctx)?;
+            crate::services::documents::verification_sheet(super::context::db(ctx), actor, self.0.id)
+                .await
+                .map_err(super::error::gql)
+        })
+        .await
     }
 
     /// The mobile hand-offs (QR codes) started for the filing's responsible persons, newest first.
     async fn mobile_verifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mobile::MobileVerification>> {
-        super::mobile::of_filing(ctx, self.0.id).await
+        heavy(async move { super::mobile::of_filing(ctx, self.0.id).await }).await
     }
 
     /// The emails about this filing, oldest first: to whom, when, in which language, and whether they went out
     /// (staff only; FORBIDDEN for applicants).
     async fn notifications(&self, ctx: &Context<'_>) -> Result<Vec<super::mail::Notification>> {
-        let found = loader(ctx).load_one(NotificationsOf(self.0.id)).await.map_err(loader_error)?;
-        Ok(found.unwrap_or_default().into_iter().map(super::mail::Notification).collect())
+        heavy(async move {
+            let found = loader(ctx).load_one(NotificationsOf(self.0.id)).await.map_err(loader_error)?;
+            Ok(found.unwrap_or_default().into_iter().map(super::mail::Notification).collect())
+        })
+        .await
     }
 
     /// The audit trail: every change of the filing, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<FilingEvent>> {
-        let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?;
-        Ok(found.unwrap_or_default().into_iter().map(FilingEvent).collect())
+        heavy(async move {
+            let found = loader(ctx).load_one(EventsOf(self.0.id)).await.map_err(loader_error)?;
+            Ok(found.iter().flat_map(|list| list.iter()).cloned().map(FilingEvent).collect())
+        })
+        .await
     }
 }
 
@@ -282,10 +328,10 @@ impl From<domain::Province> for Province {
     }
 }
 
-pub struct Subject(pub models::Subject);
+pub struct Subject(pub std::sync::Arc<models::Subject>);
 
 /// The subject (主体) of a filing: the person or organisation that runs the websites.
-#[Object]
+#[Object(serial)]
 impl Subject {
     /// Subject type (单位性质).
     async fn subject_type(&self) -> enums::SubjectType {
@@ -361,7 +407,7 @@ impl Subject {
 pub struct ResponsiblePerson(pub models::ResponsiblePerson);
 
 /// A responsible person (负责人) of a subject or a website.
-#[Object]
+#[Object(serial)]
 impl ResponsiblePerson {
     /// Full name as on the certificate.
     async fn name(&self) -> &str {
@@ -397,7 +443,7 @@ impl ResponsiblePerson {
 pub struct PreApproval(pub models::PreApproval);
 
 /// A pre-approval (前置审批) a website holds.
-#[Object]
+#[Object(serial)]
 impl PreApproval {
     /// The pre-approval category.
     async fn category(&self) -> enums::PreApprovalCategory {
@@ -413,7 +459,7 @@ impl PreApproval {
 pub struct Website(pub models::Website);
 
 /// A website of a filing.
-#[Object]
+#[Object(serial)]
 impl Website {
     /// The website's opaque global ID.
     async fn id(&self) -> ID {
@@ -618,6 +664,7 @@ pub struct SinceReturn {
 
 /// Relay page information.
 #[derive(SimpleObject)]
+#[graphql(serial)]
 pub struct PageInfo {
     /// Whether another page follows; fetch it with `after: endCursor`.
     pub has_next_page: bool,

@@ -320,13 +320,25 @@ pub struct ReviewQueueEdge {
     pub node: ReviewQueueItem,
 }
 
-/// A page of the review queue, oldest submission first.
-#[derive(SimpleObject)]
 pub struct ReviewQueueConnection {
-    /// The items of this page with their cursors.
     pub edges: Vec<ReviewQueueEdge>,
-    /// Where this page stands.
     pub page_info: super::types::PageInfo,
+}
+
+/// A page of the review queue, oldest submission first.
+#[Object]
+impl ReviewQueueConnection {
+    /// The items of this page with their cursors.
+    async fn edges(&self, ctx: &Context<'_>) -> Result<&[ReviewQueueEdge]> {
+        let filings = ctx.look_ahead().field("node").field("filing");
+        super::query::prefetch(ctx, filings, self.edges.iter().map(|e| &e.node.filing.0)).await?;
+        Ok(&self.edges)
+    }
+
+    /// Where this page stands.
+    async fn page_info(&self) -> &super::types::PageInfo {
+        &self.page_info
+    }
 }
 
 /// One state's figures.

@@ -287,10 +287,11 @@ pub async fn attachments_by_filing(
         .filter(attachment::Column::TenantId.eq(actor.tenant_id))
         .filter(attachment::Column::FilingId.is_in(filing_ids.iter().copied()))
         .order_by_asc(attachment::Column::Id)
+        .into_model()
         .all(db)
         .await?;
     let mut out: HashMap<Uuid, Vec<Attachment>> = HashMap::new();
-    for row in rows {
+    for row in super::rows::models::<attachment::Model>(rows) {
         out.entry(row.filing_id).or_default().push(Attachment::try_from(row)?);
     }
     Ok(out)

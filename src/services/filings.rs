@@ -18,7 +18,7 @@ use super::inputs::{
     validate_subject, validate_website,
 };
 use super::models::{Filing, FilingEvent, Subject, Website};
-use super::{Page, ServiceError, orders, rules};
+use super::{Page, ServiceError, orders, rows, rules};
 use crate::auth::Actor;
 use crate::domain::masking::{mask_certificate_number, mask_email, mask_phone};
 use crate::domain::reference::ReferenceData;
@@ -345,8 +345,8 @@ pub async fn filings_by_id(
     actor: &Actor,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Filing>, ServiceError> {
-    let rows = visible(actor).filter(filing::Column::Id.is_in(ids.iter().copied())).all(db).await?;
-    rows.into_iter().map(|row| Filing::try_from(row).map(|f| (f.id, f))).collect()
+    let rows = visible(actor).filter(filing::Column::Id.is_in(ids.iter().copied())).into_model().all(db).await?;
+    rows::models::<filing::Model>(rows).into_iter().map(|row| Filing::try_from(row).map(|f| (f.id, f))).collect()
 }
 
 /// One filing of the caller's tenant.
@@ -386,7 +386,8 @@ pub async fn list_filings(
     if let Some(after) = after {
         query = query.filter(filing::Column::Id.lt(after));
     }
-    let mut rows = query.order_by_desc(filing::Column::Id).limit(first + 1).all(db).await?;
+    let mut rows: Vec<filing::Model> =
+        rows::models(query.order_by_desc(filing::Column::Id).limit(first + 1).into_model().all(db).await?);
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
     let items = rows.into_iter().map(Filing::try_from).collect::<Result<_, _>>()?;
@@ -407,9 +408,13 @@ pub async fn subjects_by_filing(
     let rows = filing_subject::Entity::find()
         .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
         .filter(filing_subject::Column::FilingId.is_in(filing_ids.iter().copied()))
+        .into_model()
         .all(db)
         .await?;
-    rows.into_iter().map(|row| Ok((row.filing_id, Subject::try_from(row)?))).collect()
+    rows::models::<filing_subject::Model>(rows)
+        .into_iter()
+        .map(|row| Ok((row.filing_id, Subject::try_from(row)?)))
+        .collect()
 }
 
 /// The websites of the given filings in the order they were added, keyed by filing id.
@@ -422,9 +427,10 @@ pub async fn websites_by_filing(
         .filter(website::Column::TenantId.eq(actor.tenant_id))
         .filter(website::Column::FilingId.is_in(filing_ids.iter().copied()))
         .order_by_asc(website::Column::Id)
+        .into_model()
         .all(db)
         .await?;
-    group_by_filing(rows, |r| r.filing_id, Website::try_from)
+    group_by_filing(rows::models::<website::Model>(rows), |r| r.filing_id, Website::try_from)
 }
 
 /// The audit trails of the given filings, oldest event first, keyed by filing id.

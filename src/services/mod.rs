@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod queue;
+pub mod rows;
 pub mod rules;
 pub mod tenants;
 mod validation;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::json;
 
 use crate::helpers::*;
+use crate::processes::scalar;
 
 const PAGE: &str = "query($first: Int) { filings(first: $first) { nodes { id
     subject { name responsiblePerson { name } }
@@ -68,4 +69,34 @@ async fn a_page_of_100_costs_the_same_statements_as_a_page_of_10_even_under_conc
     let pages = futures_util::future::join_all(requests).await;
     assert!(pages.iter().all(|p| p["filings"]["edges"].as_array().unwrap().len() == 100));
     assert_eq!(statements.load(Ordering::SeqCst), 16 * 5);
+}
+
+/// A reviewer's queue screen: per filing its subject, websites and reviewer.
+const QUEUE: &str = "query($first: Int) { reviewQueue(first: $first) { edges { node { deadline filing {
+    id subject { name } websites { name domains } reviewer { displayName } applicant { displayName } } } } } }";
+
+#[tokio::test]
+async fn the_review_queue_costs_the_same_statements_whatever_its_size() {
+    let (app, statements) = counting_app().await;
+    let options = beian::seed::Options { tenants: 1, filings: 400, seed: 5 };
+    let key = beian::seed::seed(&app.db, options, |_| {}).await.unwrap().remove(0).api_key;
+    let waiting = app.ok(&key, QUEUE, json!({ "first": 100 })).await["reviewQueue"]["edges"].as_array().unwrap().len();
+    assert!(waiting >= 20, "the seed leaves filings waiting for review: {waiting}");
+    let claimed = "SELECT count(*) FROM filings WHERE status = 'IN_REVIEW' AND reviewer_id IS NOT NULL";
+    assert!(scalar(&app, claimed).await > 0, "some of them have a reviewer");
+
+    let mut counts = Vec::new();
+    for first in [2, 20, waiting] {
+        statements.store(0, Ordering::SeqCst);
+        let data = app.ok(&key, QUEUE, json!({ "first": first })).await;
+        assert_eq!(data["reviewQueue"]["edges"].as_array().unwrap().len(), first);
+        counts.push(statements.load(Ordering::SeqCst));
+    }
+    assert!(counts.iter().all(|&n| n == counts[0]), "statements per page of 2, 20, {waiting}: {counts:?}");
+    // Sixteen screens at once: the same statements each.
+    statements.store(0, Ordering::SeqCst);
+    let requests = (0..16).map(|_| app.ok(&key, QUEUE, json!({ "first": waiting })));
+    let pages = futures_util::future::join_all(requests).await;
+    assert!(pages.iter().all(|p| p["reviewQueue"]["edges"].as_array().unwrap().len() == waiting));
+    assert_eq!(statements.load(Ordering::SeqCst), 16 * counts[0], "statements of 16 pages at once");
 }

@@ -20,6 +20,7 @@ mod m20261128_000008_add_follow_up_orders;
 mod m20261128_000009_add_email_delivery;
 mod m20261128_000010_add_mobile_verification;
 mod m20261128_000011_add_face_challenge;
+mod m20261128_000012_index_responsible_mobiles;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_add_email_delivery::Migration),
             Box::new(m20261128_000010_add_mobile_verification::Migration),
             Box::new(m20261128_000011_add_face_challenge::Migration),
+            Box::new(m20261128_000012_index_responsible_mobiles::Migration),
         ]
     }
 }

@@ -2532,18 +2532,11 @@ def main(argv: list[str]) -> int:
             # These sections sign in and write: they work on a copy, so the seeded database stays as it was (and as
             # reruns expect).
             work = make_work_database(settings)
-            if settings.runs("detail"):
-                filing_detail(work, results, logs, tenant, postmaster)
-            if settings.runs("queue"):
-                review_queue(work, results, logs, tenant, postmaster)
-            if settings.runs("create"):
-                create_filings(work, results, logs, tenant, postmaster)
-            if settings.runs("transitions"):
-                transitions(work, results, logs, tenant, postmaster)
-            if settings.runs("email"):
-                email_dispatch(work, results, logs, tenant, postmaster)
-            if settings.runs("upload"):
-                upload(work, results, logs, tenant, postmaster)
+            sections = [("detail", filing_detail), ("queue", review_queue), ("create", create_filings),
+                        ("transitions", transitions), ("email", email_dispatch), ("upload", upload)]
+            for name, section in sections:
+                if settings.runs(name):
+                    section(work, results, logs, tenant, postmaster)
         if settings.runs("coldstart"):
             cold_start(settings, results, logs)
         if settings.runs("scale"):

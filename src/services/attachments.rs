@@ -290,11 +290,11 @@ pub async fn attachments_by_filing(
         .into_model()
         .all(db)
         .await?;
-    let mut out: HashMap<Uuid, Vec<Attachment>> = HashMap::new();
-    for row in super::rows::models::<attachment::Model>(rows) {
-        out.entry(row.filing_id).or_default().push(Attachment::try_from(row)?);
-    }
-    Ok(out)
+    super::filings::group_by_filing(
+        super::rows::models::<attachment::Model>(rows),
+        |r| r.filing_id,
+        Attachment::try_from,
+    )
 }
 
 /// Removes uploads never completed whose URL expired (with a minute's grace for uploads still in flight).

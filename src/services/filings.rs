@@ -449,7 +449,7 @@ pub async fn events_by_filing(
 }
 
 /// Groups rows by their filing, converting each, keeping their order.
-fn group_by_filing<R, T>(
+pub(crate) fn group_by_filing<R, T>(
     rows: Vec<R>,
     filing_id: fn(&R) -> Uuid,
     convert: fn(R) -> Result<T, ServiceError>,

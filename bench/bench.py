@@ -152,6 +152,9 @@ class Settings:
     upload_mib: int = 100
     scale_filings: int | None = None
     jwt_secret: str = "bench-only-signing-secret-0123456789abcdef"
+    # Personal-data keys (base64 of 32 bytes): bench-only, the seed and the server must share them.
+    pii_key: str = "YmVuY2gtb25seS1waWkta2V5LTAxMjM0NTY3ODlhYmM="
+    pii_index_key: str = "YmVuY2gtb25seS1pbmRleC1rZXktMDEyMzQ1Njc4OWE="
 
     def runs(self, section: str) -> bool:
         """Whether this run takes the section: the ones --only names, or all (scale only with
@@ -505,11 +508,17 @@ def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120
 # The data set
 
 
+SECRET_VARIABLES = {"BEIAN_AUTH_JWT_SECRET", "BEIAN_PII_KEYS", "BEIAN_PII_INDEX_KEY"}
+
+
 def beian_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEIAN_") and k != "RUST_LOG"}
     env.update({
         "BEIAN_DATABASE_URL": settings.db_url,
         "BEIAN_AUTH_JWT_SECRET": settings.jwt_secret,
+        "BEIAN_PII_KEYS": '{bench="%s"}' % settings.pii_key,
+        "BEIAN_PII_CURRENT_KEY": "bench",
+        "BEIAN_PII_INDEX_KEY": settings.pii_index_key,
         "BEIAN_LOG_FILTER": "warn",
         "BEIAN_MAIL_DISPATCH": "false",
         "BEIAN_DATABASE_MAX_CONNECTIONS": str(settings.pool),
@@ -1131,7 +1140,7 @@ def page_query(settings: Settings, results: dict, logs: Path, tenant: Tenant, po
     page["servers"] = {
         "beian": {"command": f"beian serve --listen 127.0.0.1:{beian_port}",
                   "environment": {k: v for k, v in beian_env(settings).items()
-                                  if k.startswith("BEIAN_") and k != "BEIAN_AUTH_JWT_SECRET"}},
+                                  if k.startswith("BEIAN_") and k not in SECRET_VARIABLES}},
         "postgraphile": {"command": " ".join(str(a) for a in postgraphile.args[1:]), "NODE_ENV": "production"},
     }
     try:

@@ -44,9 +44,25 @@ enum Command {
     /// Show the newest messages of the outbox (queued, sent, failed) with their contents.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Personal data at rest: keys, rotation, retention.
+    #[command(subcommand)]
+    Pii(PiiCommand),
     /// Tools for development and benchmarks.
     #[command(subcommand)]
     Dev(DevCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PiiCommand {
+    /// Print a new random key (base64 of 32 bytes) for `pii.keys` or `pii.index_key`.
+    GenerateKey,
+    /// Reseal every personal value not sealed under `pii.current_key` (and values stored before sealing existed),
+    /// and recompute the blind indexes. Run after making a new key current, then remove the old key. Safe to run
+    /// while serving and to run again.
+    Rotate,
+    /// Purge now the personal data and files of drafts older than `pii.abandoned_draft_retention_days` (the
+    /// server does this every `jobs.retention_interval_seconds`).
+    Purge,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,13 +225,15 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 println!("no messages");
             }
             for m in messages {
+                // Recorded phone codes keep their mobile sealed; the operator holds the keys.
+                let recipient = crate::pii::keyring().open(m.tenant_id, &m.recipient).unwrap_or(m.recipient);
                 println!(
                     "{}  {:<22} {:<7} attempts {}  to {}",
                     m.created_at.format("%Y-%m-%d %H:%M:%S"),
                     m.template,
                     m.status,
                     m.attempts,
-                    m.recipient
+                    recipient
                 );
                 if let Some(subject) = &m.subject {
                     println!("    subject: {subject}");
@@ -226,7 +244,36 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 println!("    {}", m.payload);
             }
         }
+        Command::Pii(command) => pii(command, &config).await?,
         Command::Schema => print!("{}", graphql::sdl()),
+    }
+    Ok(())
+}
+
+async fn pii(command: PiiCommand, config: &Config) -> anyhow::Result<()> {
+    use crate::services::personal_data;
+    match command {
+        PiiCommand::GenerateKey => println!("{}", crate::pii::Keyring::generate_key()),
+        PiiCommand::Rotate => {
+            let db = db::connect_ready(config).await?;
+            let keys = crate::pii::keyring();
+            for table in personal_data::rotate(&db).await.map_err(describe)? {
+                println!("{:<16} {} row(s) resealed or re-indexed", table.table, table.rows);
+            }
+            println!("every personal value is sealed under key {:?}", keys.current_key());
+        }
+        PiiCommand::Purge => {
+            let db = db::connect_ready(config).await?;
+            let storage = crate::storage::Storage::connect(config).await?;
+            let days = config.pii.abandoned_draft_retention_days;
+            let purged = personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now())
+                .await
+                .map_err(describe)?;
+            for p in &purged {
+                println!("purged filing {} of tenant {}: {} material(s)", p.filing_id, p.tenant_id, p.attachments);
+            }
+            println!("{} draft(s) purged (retention {days} days)", purged.len());
+        }
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub mobile: MobileConfig,
     pub jobs: JobsConfig,
+    pub pii: PiiConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
 }
@@ -47,11 +48,45 @@ pub struct JobsConfig {
     pub sms_deadline_interval_seconds: u64,
     /// How often uploads that were never completed are removed, in seconds.
     pub upload_cleanup_interval_seconds: u64,
+    /// How often abandoned drafts past `pii.abandoned_draft_retention_days` are purged, in seconds.
+    pub retention_interval_seconds: u64,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        Self { sms_deadline_interval_seconds: 30, upload_cleanup_interval_seconds: 60 }
+        Self {
+            sms_deadline_interval_seconds: 30,
+            upload_cleanup_interval_seconds: 60,
+            retention_interval_seconds: 3600,
+        }
+    }
+}
+
+/// Personal data at rest (see `beian::pii`): the keys that seal ID numbers, phones and emails, and how long an
+/// abandoned draft keeps its personal data.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiiConfig {
+    /// Sealing keys (AES-256-GCM): key id -> base64 of 32 random bytes (`beian pii generate-key`). Every key listed
+    /// opens; `current_key` seals. Every replica needs the same keys. Unset: in the embedded default a key is
+    /// created in `data_dir/pii-keys.toml` and kept there; with PostgreSQL they must be set.
+    #[serde(serialize_with = "serialize_secret_map")]
+    pub keys: std::collections::BTreeMap<String, SecretString>,
+    /// The id of the key new values are sealed under. Rotate: add a key, make it current, run `beian pii rotate`,
+    /// then remove the old key.
+    pub current_key: Option<String>,
+    /// The blind-index key (base64, at least 32 bytes): keyed hashes for equality lookups of mobiles and
+    /// certificate numbers. Changing it requires `beian pii rotate` before serving.
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub index_key: Option<SecretString>,
+    /// Days after its last change when a draft nobody submitted (or a filing its applicant abandoned) loses its
+    /// personal data and files; the filing and its audit trail stay, with a `PERSONAL_DATA_PURGED` event. 0: never.
+    pub abandoned_draft_retention_days: u32,
+}
+
+impl Default for PiiConfig {
+    fn default() -> Self {
+        Self { keys: Default::default(), current_key: None, index_key: None, abandoned_draft_retention_days: 180 }
     }
 }
 
@@ -314,6 +349,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             mobile: MobileConfig::default(),
             jobs: JobsConfig::default(),
+            pii: PiiConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
             telemetry: TelemetryConfig::default(),
         }
@@ -322,7 +358,7 @@ impl Default for Config {
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
 const SECTIONS: &[&str] =
-    &["database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "log", "telemetry"];
+    &["database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "pii", "log", "telemetry"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
@@ -389,6 +425,57 @@ impl Config {
         Ok(secret.into_bytes())
     }
 
+    /// The personal-data keyring: configured, or in the embedded default created once and kept in the data folder.
+    pub fn pii_keyring(&self) -> Result<crate::pii::Keyring, String> {
+        use crate::pii::Keyring;
+        let pii = &self.pii;
+        if !pii.keys.is_empty() || pii.index_key.is_some() {
+            let current = match (&pii.current_key, pii.keys.len()) {
+                (Some(current), _) => current.clone(),
+                (None, 1) => pii.keys.keys().next().cloned().unwrap_or_default(),
+                (None, _) => return Err("set pii.current_key: the key new personal data is sealed under".into()),
+            };
+            let index = pii.index_key.as_ref().ok_or("set pii.index_key (BEIAN_PII_INDEX_KEY)")?;
+            return Keyring::new(
+                pii.keys.iter().map(|(id, key)| (id.as_str(), key.expose_secret())),
+                &current,
+                index.expose_secret(),
+            );
+        }
+        if self.database.url.is_some() && !self.is_sqlite() {
+            return Err("set pii.keys, pii.current_key and pii.index_key (BEIAN_PII_*): every replica must seal \
+                        personal data with the same keys (`beian pii generate-key` makes one)"
+                .into());
+        }
+        #[derive(Deserialize, Serialize)]
+        struct Local {
+            current_key: String,
+            index_key: String,
+            keys: std::collections::BTreeMap<String, String>,
+        }
+        let path = self.data_dir.join("pii-keys.toml");
+        let local: Local = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(_) => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
+                let local = Local {
+                    current_key: "local".into(),
+                    index_key: Keyring::generate_key(),
+                    keys: [("local".to_owned(), Keyring::generate_key())].into(),
+                };
+                let text = toml::to_string(&local).map_err(|e| e.to_string())?;
+                write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                local
+            }
+        };
+        Keyring::new(
+            local.keys.iter().map(|(id, key)| (id.as_str(), key.as_str())),
+            &local.current_key,
+            &local.index_key,
+        )
+    }
+
     /// The reference data of the rules: the configured file, or the built-in data.
     pub fn reference_data(&self) -> Result<std::sync::Arc<crate::domain::reference::ReferenceData>, String> {
         use crate::domain::reference::ReferenceData;
@@ -431,6 +518,18 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(contents.as_bytes())
 }
 
+fn serialize_secret_map<S: serde::Serializer>(
+    value: &std::collections::BTreeMap<String, SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(value.len()))?;
+    for (id, secret) in value {
+        map.serialize_entry(id, secret.expose_secret())?;
+    }
+    map.end()
+}
+
 fn serialize_optional_secret<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(secret) => s.serialize_some(secret.expose_secret()),
@@ -443,6 +542,37 @@ fn serialize_optional_secret<S: serde::Serializer>(value: &Option<SecretString>,
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn personal_data_keys_come_from_the_environment_or_the_embedded_data_folder() {
+        figment::Jail::expect_with(|jail| {
+            let key = crate::pii::Keyring::generate_key();
+            jail.set_env("BEIAN_PII_KEYS", format!("{{k2026=\"{key}\",k2025=\"{key}\"}}"));
+            jail.set_env("BEIAN_PII_CURRENT_KEY", "k2026");
+            jail.set_env("BEIAN_PII_INDEX_KEY", &key);
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let keys = config.pii_keyring().map_err(figment::Error::from)?;
+            assert_eq!(keys.current_key(), "k2026");
+            assert!(!format!("{config:?}").contains(&key), "keys never reach the logs");
+            Ok(())
+        });
+        // PostgreSQL without keys: refused with the variables to set.
+        let mut config = Config::default();
+        config.database.url = Some(SecretString::from("postgres://beian@db/beian"));
+        assert!(config.pii_keyring().unwrap_err().contains("BEIAN_PII_"));
+        // The embedded default: created once, readable by its owner only, the same after a restart.
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        let tenant = uuid::Uuid::now_v7();
+        let sealed = config.pii_keyring().unwrap().seal(tenant, "13800138000");
+        let file = dir.path().join("data").join("pii-keys.toml");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(config.pii_keyring().unwrap().open(tenant, &sealed).unwrap(), "13800138000");
+    }
 
     #[test]
     fn passwords_never_reach_the_logs() {

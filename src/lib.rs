@@ -17,6 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod pii;
 pub mod seed;
 pub mod services;
 pub mod startup;

@@ -305,6 +305,7 @@ impl Rows {
             sms_reminded_at: Set(None),
             created_at: Set(created_at),
             updated_at: Set(changed_at),
+            purged_at: Set(None),
         });
         self.subjects.push(crate::services::filings::subject_row(&actor, id, id_at(created_at), &form.subject));
         let mut website_ids = Vec::new();

@@ -58,6 +58,7 @@ impl Application {
             .and_then(|addr| addr.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
+        crate::pii::install(config.pii_keyring().map_err(|e| anyhow::anyhow!("personal-data keys: {e}"))?);
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
         let storage = Arc::new(Storage::connect(&config).await?);
@@ -121,6 +122,11 @@ impl Application {
         background.push(tokio::spawn(repeat(stop.clone(), jobs.upload_cleanup_interval_seconds, {
             let (db, storage) = (self.db.clone(), self.storage.clone());
             move || clean_up_uploads(db.clone(), storage.clone())
+        })));
+        background.push(tokio::spawn(repeat(stop.clone(), jobs.retention_interval_seconds, {
+            let (db, storage, days) =
+                (self.db.clone(), self.storage.clone(), self.config.pii.abandoned_draft_retention_days);
+            move || purge_abandoned_drafts(db.clone(), storage.clone(), days)
         })));
         background.push(tokio::spawn(repeat(stop.clone(), jobs.sms_deadline_interval_seconds, {
             let (db, changes, hours) = (self.db.clone(), self.changes.clone(), self.config.mail.sms_reminder_hours);
@@ -233,6 +239,14 @@ async fn enforce_sms_deadlines(db: DatabaseConnection, changes: FilingChanges, r
 }
 
 /// Removes uploads never completed.
+async fn purge_abandoned_drafts(db: DatabaseConnection, storage: Arc<Storage>, days: u32) {
+    match crate::services::personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now()).await {
+        Ok(purged) if !purged.is_empty() => tracing::info!(drafts = purged.len(), "retention: abandoned drafts purged"),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(error = ?error, "retention purge failed"),
+    }
+}
+
 async fn clean_up_uploads(db: DatabaseConnection, storage: Arc<Storage>) {
     if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&db, &storage).await {
         tracing::warn!(error = ?error, "cleaning up expired uploads failed");

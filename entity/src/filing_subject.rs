@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// The subject (主体) of a filing, with its responsible person (主体负责人, columns prefixed `rp_`).
+/// The subject (主体) of a filing, with its responsible person (主体负责人, columns prefixed `rp_`). Certificate
+/// numbers, phones and emails are sealed (`beian::pii`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "filing_subjects")]
 pub struct Model {
@@ -28,6 +29,10 @@ pub struct Model {
     pub rp_email: String,
     /// Whether the responsible person is the organisation's legal representative.
     pub rp_is_legal_representative: bool,
+    /// Blind index (keyed hash) of the responsible person's mobile, for equality lookups; `rp_mobile` is sealed.
+    pub rp_mobile_bidx: String,
+    /// Blind index of the subject's certificate number; `certificate_number` is sealed.
+    pub certificate_number_bidx: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

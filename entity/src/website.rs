@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A website of a filing, with its responsible person (网站负责人, columns prefixed `rp_`).
+/// A website of a filing, with its responsible person (网站负责人, columns prefixed `rp_`). The person's certificate
+/// number, phones and email are sealed (`beian::pii`).
 ///
 /// List-valued columns are JSON arrays: `domains` of ASCII (punycode) names, `service_content` and `languages` of
 /// enum names, `pre_approvals` of `{"category": ..., "licenceNumber": ...}` objects.
@@ -33,6 +34,8 @@ pub struct Model {
     pub rp_email: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Blind index (keyed hash) of the responsible person's mobile, for equality lookups; `rp_mobile` is sealed.
+    pub rp_mobile_bidx: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m20261128_000009_add_email_delivery;
 mod m20261128_000010_add_mobile_verification;
 mod m20261128_000011_add_face_challenge;
 mod m20261128_000012_index_responsible_mobiles;
+mod m20261129_000013_seal_personal_data;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_add_mobile_verification::Migration),
             Box::new(m20261128_000011_add_face_challenge::Migration),
             Box::new(m20261128_000012_index_responsible_mobiles::Migration),
+            Box::new(m20261129_000013_seal_personal_data::Migration),
         ]
     }
 }

@@ -78,6 +78,8 @@ pub enum Permission {
     ReadAllFilings,
     /// Create filings and edit their data while they are editable.
     EditFilings,
+    /// Read personal data in full (certificate numbers, phones, emails); without it they are masked.
+    ReadPersonalData,
     /// Invite staff, change roles, disable accounts.
     ManageAccounts,
     /// Create and revoke API keys.
@@ -93,6 +95,9 @@ impl Actor {
         out.push(if self.owner_scope().is_some() { Permission::ReadOwnFilings } else { Permission::ReadAllFilings });
         if self.may_edit_filings() {
             out.push(Permission::EditFilings);
+        }
+        if self.reads_personal_data() {
+            out.push(Permission::ReadPersonalData);
         }
         if self.is_admin() {
             out.extend([Permission::ManageAccounts, Permission::ManageApiKeys, Permission::ManageSettings]);
@@ -128,6 +133,18 @@ impl Actor {
 
     /// Whether the caller may create and edit applicant data (subject, websites): the applicant who owns it, or a
     /// registrar backend acting for applicants. Reviewers and administrators review; they do not fill in forms.
+    /// Whether the caller needs personal data in full: the applicant (their own), reviewers (who compare it with
+    /// the certificates), the registrar's backend with a full-access key (which files with MIIT). Administrators and
+    /// read-only keys see it masked (`138****8000`).
+    pub fn reads_personal_data(&self) -> bool {
+        matches!(
+            self.principal,
+            Principal::Account { role: Role::Applicant | Role::Reviewer }
+                | Principal::ApiKey { scope: ApiKeyScope::Full }
+                | Principal::System
+        )
+    }
+
     pub fn may_edit_filings(&self) -> bool {
         matches!(
             self.principal,

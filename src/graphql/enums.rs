@@ -355,6 +355,9 @@ pub enum FilingAction {
     MobileVerificationStarted,
     /// A responsible person confirmed their mobile number with the code sent to it.
     PhoneVerified,
+    /// Retention: the draft was left unchanged for the configured period (or abandoned that long ago), so its
+    /// personal data and files were purged; the details say how many materials and websites.
+    PersonalDataPurged,
 }
 
 /// The kind of caller that acted.
@@ -415,6 +418,10 @@ pub enum Permission {
     ReadAllFilings,
     /// Create filings and edit their data while they are editable.
     EditFilings,
+    /// Read personal data in full: certificate (ID) numbers, phones and emails of subjects and responsible persons.
+    /// Without it (administrators, read-only API keys) they are masked: `138****8000`, `110***********002X`,
+    /// `a***@example.com`.
+    ReadPersonalData,
     /// Invite staff, change roles, disable accounts.
     ManageAccounts,
     /// Create and revoke API keys.

@@ -10,6 +10,7 @@ use super::loaders::{
     AccountById, AttachmentsOf, EventsOf, FilingById, NotificationsOf, SubjectOf, WebsitesOf, loader_error,
 };
 use crate::domain;
+use crate::domain::masking;
 use crate::services::{ServiceError, audit, models};
 
 /// An object with a global ID, fetchable with `node(id:)`.
@@ -65,6 +66,12 @@ impl Filing {
     /// When the filing last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+
+    /// When retention purged this abandoned draft's personal data and materials (after the registrar's configured
+    /// period without a change); null while they are kept.
+    async fn purged_at(&self) -> Option<DateTime<Utc>> {
+        self.0.purged_at
     }
 
     /// The applicant account that owns the filing; null when the registrar's backend created it.
@@ -348,9 +355,10 @@ impl Subject {
         self.0.certificate_type.into()
     }
 
-    /// Number of the subject's certificate (for organisations usually the Unified Social Credit Code).
-    async fn certificate_number(&self) -> &str {
-        &self.0.certificate_number
+    /// Number of the subject's certificate (for organisations usually the Unified Social Credit Code); masked
+    /// without the READ_PERSONAL_DATA permission.
+    async fn certificate_number(&self, ctx: &Context<'_>) -> String {
+        personal(ctx, &self.0.certificate_number, masking::mask_certificate_number)
     }
 
     /// Address on the certificate (证件住所).
@@ -419,24 +427,32 @@ impl ResponsiblePerson {
         self.0.certificate_type.into()
     }
 
-    /// Number of the person's certificate.
-    async fn certificate_number(&self) -> &str {
-        &self.0.certificate_number
+    /// Number of the person's certificate; masked without the READ_PERSONAL_DATA permission.
+    async fn certificate_number(&self, ctx: &Context<'_>) -> String {
+        personal(ctx, &self.0.certificate_number, masking::mask_certificate_number)
     }
 
-    /// Mainland mobile number; MIIT texts the verification code to it.
-    async fn mobile(&self) -> &str {
-        &self.0.mobile
+    /// Mainland mobile number; MIIT texts the verification code to it. Masked without READ_PERSONAL_DATA.
+    async fn mobile(&self, ctx: &Context<'_>) -> String {
+        personal(ctx, &self.0.mobile, masking::mask_phone)
     }
 
-    /// Emergency phone (mobile or landline).
-    async fn emergency_phone(&self) -> Option<&str> {
-        self.0.emergency_phone.as_deref()
+    /// Emergency phone (mobile or landline); masked without READ_PERSONAL_DATA.
+    async fn emergency_phone(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.emergency_phone.as_deref().map(|phone| personal(ctx, phone, masking::mask_phone))
     }
 
-    /// Email address.
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Email address; masked without READ_PERSONAL_DATA.
+    async fn email(&self, ctx: &Context<'_>) -> String {
+        personal(ctx, &self.0.email, masking::mask_email)
+    }
+}
+
+/// A personal value as the caller may see it: in full with READ_PERSONAL_DATA, masked otherwise.
+pub(crate) fn personal(ctx: &Context<'_>, value: &str, mask: fn(&str) -> String) -> String {
+    match ctx.data_opt::<super::context::RequestContext>().and_then(|r| r.actor.as_ref()) {
+        Some(actor) if actor.reads_personal_data() => value.to_owned(),
+        _ => mask(value),
     }
 }
 

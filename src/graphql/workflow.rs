@@ -118,9 +118,9 @@ impl SmsCheck {
         &self.0.person_name
     }
 
-    /// The mobile MIIT texts.
-    async fn mobile(&self) -> &str {
-        &self.0.mobile
+    /// The mobile MIIT texts; masked without the READ_PERSONAL_DATA permission.
+    async fn mobile(&self, ctx: &Context<'_>) -> String {
+        super::types::personal(ctx, &self.0.mobile, crate::domain::masking::mask_phone)
     }
 
     /// PENDING, CONFIRMED or FAILED.

@@ -38,6 +38,7 @@ pub enum FilingAction {
     BureauRejected,
     MobileVerificationStarted,
     PhoneVerified,
+    PersonalDataPurged,
 }
 
 /// One changed field: its path and its old and new values (personal data masked).

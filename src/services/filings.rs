@@ -116,6 +116,7 @@ pub(crate) async fn insert_draft(
         sms_reminded_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        purged_at: Set(None),
     }
     .insert(txn)
     .await?;
@@ -602,8 +603,11 @@ fn domains_taken_by_others(existing: &[website::Model], except: Option<Uuid>, do
         .collect()
 }
 
+/// The row of a subject, its personal data sealed and blind-indexed ([`crate::pii`]).
 pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectInput) -> filing_subject::ActiveModel {
     let p = &s.responsible_person;
+    let (keys, tenant) = (crate::pii::keyring(), actor.tenant_id);
+    let seal = |value: &str| keys.seal(tenant, value);
     filing_subject::ActiveModel {
         id: Set(id),
         tenant_id: Set(actor.tenant_id),
@@ -611,7 +615,8 @@ pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectI
         subject_type: Set(s.subject_type.as_str().to_owned()),
         name: Set(s.name.clone()),
         certificate_type: Set(s.certificate_type.as_str().to_owned()),
-        certificate_number: Set(s.certificate_number.clone()),
+        certificate_number: Set(seal(&s.certificate_number)),
+        certificate_number_bidx: Set(super::rules::certificate_index(&keys, tenant, &s.certificate_number)),
         certificate_address: Set(s.certificate_address.clone()),
         province_code: Set(s.province_code.clone()),
         city_code: Set(s.city_code.clone()),
@@ -621,14 +626,16 @@ pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectI
         remark: Set(s.remark.clone()),
         rp_name: Set(p.name.clone()),
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
-        rp_certificate_number: Set(p.certificate_number.clone()),
-        rp_mobile: Set(p.mobile.clone()),
-        rp_emergency_phone: Set(p.emergency_phone.clone()),
-        rp_email: Set(p.email.clone()),
+        rp_certificate_number: Set(seal(&p.certificate_number)),
+        rp_mobile: Set(seal(&p.mobile)),
+        rp_mobile_bidx: Set(super::rules::mobile_index(&keys, tenant, &p.mobile)),
+        rp_emergency_phone: Set(p.emergency_phone.as_deref().map(seal)),
+        rp_email: Set(seal(&p.email)),
         rp_is_legal_representative: Set(s.responsible_person_is_legal_representative),
     }
 }
 
+/// The row of a website, its responsible person's personal data sealed and blind-indexed ([`crate::pii`]).
 pub(crate) fn website_row(
     actor: &Actor,
     filing_id: Uuid,
@@ -638,6 +645,8 @@ pub(crate) fn website_row(
     updated_at: DateTime<Utc>,
 ) -> website::ActiveModel {
     let p = &w.responsible_person;
+    let (keys, tenant) = (crate::pii::keyring(), actor.tenant_id);
+    let seal = |value: &str| keys.seal(tenant, value);
     let names = |values: Vec<&'static str>| serde_json::Value::from(values);
     website::ActiveModel {
         id: Set(id),
@@ -663,10 +672,11 @@ pub(crate) fn website_row(
         base_website_id: sea_orm::ActiveValue::NotSet,
         rp_name: Set(p.name.clone()),
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
-        rp_certificate_number: Set(p.certificate_number.clone()),
-        rp_mobile: Set(p.mobile.clone()),
-        rp_emergency_phone: Set(p.emergency_phone.clone()),
-        rp_email: Set(p.email.clone()),
+        rp_certificate_number: Set(seal(&p.certificate_number)),
+        rp_mobile: Set(seal(&p.mobile)),
+        rp_mobile_bidx: Set(super::rules::mobile_index(&keys, tenant, &p.mobile)),
+        rp_emergency_phone: Set(p.emergency_phone.as_deref().map(seal)),
+        rp_email: Set(seal(&p.email)),
         created_at: Set(created_at),
         updated_at: Set(updated_at),
     }

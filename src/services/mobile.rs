@@ -77,7 +77,7 @@ pub async fn start(
         filing_id: Set(filing_id),
         website_id: Set(website_id),
         person_name: Set(person.name.clone()),
-        mobile: Set(person.mobile.clone()),
+        mobile: Set(crate::pii::keyring().seal(actor.tenant_id, &person.mobile)),
         token_hash: Set(hash),
         token_prefix: Set(token[..TOKEN_PREFIX.len() + 6].to_owned()),
         expires_at: Set(now + Duration::minutes(ttl_minutes)),
@@ -105,7 +105,7 @@ pub async fn start(
     .await?;
     txn.commit().await?;
     tracing::info!(filing = %filing_id, session = %session.id, "mobile verification started");
-    Ok(Started { token, session })
+    Ok(Started { token, session: opened(session)? })
 }
 
 /// Ends a hand-off before it expires.
@@ -130,6 +130,13 @@ pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mob
         .await?
         .ok_or(ServiceError::NotFound)?;
     super::filings::ensure_visible(db, actor, session.filing_id).await?;
+    opened(session)
+}
+
+/// A session as read, with its mobile number opened ([`crate::pii`]). Updating it through `into()` leaves the stored
+/// (sealed) number as it is: only the fields set afterwards are written.
+fn opened(mut session: mobile_session::Model) -> Result<mobile_session::Model, ServiceError> {
+    session.mobile = crate::pii::keyring().open(session.tenant_id, &session.mobile).map_err(ServiceError::internal)?;
     Ok(session)
 }
 
@@ -140,12 +147,15 @@ pub async fn of_filing(
     filing_id: Uuid,
 ) -> Result<Vec<mobile_session::Model>, ServiceError> {
     super::filings::ensure_visible(db, actor, filing_id).await?;
-    Ok(mobile_session::Entity::find()
+    mobile_session::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
         .filter(Column::FilingId.eq(filing_id))
         .order_by_desc(Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(opened)
+        .collect()
 }
 
 /// Where each responsible person's phone check stands: (name, website, when confirmed), one per person (a person
@@ -202,6 +212,7 @@ pub async fn session(db: &DatabaseConnection, caller: &MobileCaller) -> Result<m
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)
+        .and_then(opened)
 }
 
 /// Sends a code to the person's mobile: at most one a minute, and [`MAX_CODES_PER_SESSION`] per session.
@@ -639,8 +650,8 @@ impl SmsSender {
                 entity::outbox_message::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     tenant_id: Set(message.tenant_id),
-                    template: Set("PHONE_CODE".to_owned()),
-                    recipient: Set(message.mobile.to_owned()),
+                    template: Set(super::personal_data::PHONE_CODE.to_owned()),
+                    recipient: Set(crate::pii::keyring().seal(message.tenant_id, message.mobile)),
                     payload: Set(serde_json::json!({ "code": message.code, "person": message.person })),
                     // Recorded, not queued: the mail dispatcher leaves it alone.
                     status: Set("RECORDED".to_owned()),

@@ -14,6 +14,7 @@ pub mod models;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;
+pub mod personal_data;
 pub mod queue;
 pub mod rows;
 pub mod rules;

@@ -30,6 +30,8 @@ pub struct Filing {
     pub superseded_by_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When retention purged its personal data and files.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 impl Filing {
@@ -141,6 +143,7 @@ impl TryFrom<entity::filing::Model> for Filing {
             superseded_by_id: row.superseded_by_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            purged_at: row.purged_at,
         })
     }
 }
@@ -149,12 +152,14 @@ impl TryFrom<entity::filing_subject::Model> for Subject {
     type Error = ServiceError;
 
     fn try_from(row: entity::filing_subject::Model) -> Result<Self, ServiceError> {
+        let keys = crate::pii::keyring();
+        let open = |value: &str| keys.open(row.tenant_id, value).map_err(ServiceError::internal);
         Ok(Self {
             filing_id: row.filing_id,
             subject_type: parse("filing_subjects.subject_type", &row.subject_type)?,
             name: row.name,
             certificate_type: parse("filing_subjects.certificate_type", &row.certificate_type)?,
-            certificate_number: row.certificate_number,
+            certificate_number: open(&row.certificate_number)?,
             certificate_address: row.certificate_address,
             province_code: row.province_code,
             city_code: row.city_code,
@@ -165,10 +170,10 @@ impl TryFrom<entity::filing_subject::Model> for Subject {
             responsible_person: ResponsiblePerson {
                 name: row.rp_name,
                 certificate_type: parse("filing_subjects.rp_certificate_type", &row.rp_certificate_type)?,
-                certificate_number: row.rp_certificate_number,
-                mobile: row.rp_mobile,
-                emergency_phone: row.rp_emergency_phone,
-                email: row.rp_email,
+                certificate_number: open(&row.rp_certificate_number)?,
+                mobile: open(&row.rp_mobile)?,
+                emergency_phone: row.rp_emergency_phone.as_deref().map(open).transpose()?,
+                email: open(&row.rp_email)?,
             },
             responsible_person_is_legal_representative: row.rp_is_legal_representative,
         })
@@ -185,6 +190,8 @@ impl TryFrom<entity::website::Model> for Website {
             category: String,
             licence_number: String,
         }
+        let keys = crate::pii::keyring();
+        let open = |value: &str| keys.open(row.tenant_id, value).map_err(ServiceError::internal);
         let approvals: Vec<StoredPreApproval> =
             serde_json::from_value(row.pre_approvals).map_err(ServiceError::internal)?;
         Ok(Self {
@@ -209,10 +216,10 @@ impl TryFrom<entity::website::Model> for Website {
             responsible_person: ResponsiblePerson {
                 name: row.rp_name,
                 certificate_type: parse("websites.rp_certificate_type", &row.rp_certificate_type)?,
-                certificate_number: row.rp_certificate_number,
-                mobile: row.rp_mobile,
-                emergency_phone: row.rp_emergency_phone,
-                email: row.rp_email,
+                certificate_number: open(&row.rp_certificate_number)?,
+                mobile: open(&row.rp_mobile)?,
+                emergency_phone: row.rp_emergency_phone.as_deref().map(open).transpose()?,
+                email: open(&row.rp_email)?,
             },
             icp_number: row.icp_number,
             operation: parse("websites.operation", &row.operation)?,

@@ -74,6 +74,7 @@ positional!(filing {
     sms_reminded_at,
     created_at,
     updated_at,
+    purged_at,
 });
 
 positional!(filing_subject {
@@ -98,6 +99,8 @@ positional!(filing_subject {
     rp_emergency_phone,
     rp_email,
     rp_is_legal_representative,
+    rp_mobile_bidx,
+    certificate_number_bidx,
 });
 
 positional!(website {
@@ -123,6 +126,7 @@ positional!(website {
     rp_email,
     created_at,
     updated_at,
+    rp_mobile_bidx,
 });
 
 positional!(attachment {

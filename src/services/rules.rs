@@ -16,6 +16,7 @@ use crate::domain::forms::{CreateFilingInput, PersonInput, PreApprovalInput, Sub
 use crate::domain::reference::ReferenceData;
 use crate::domain::rules::{self, Context};
 use crate::domain::{FieldError, FilingStatus};
+use crate::pii::{Blind, Keyring};
 use entity::{filing, filing_subject, website};
 
 /// The findings of the pre-submit check on a stored filing.
@@ -149,15 +150,19 @@ async fn mobiles_of_other_subjects(
     form: &CreateFilingInput,
     this_filing: Option<Uuid>,
 ) -> Result<HashSet<String>, ServiceError> {
-    let mobiles: Vec<String> = std::iter::once(&form.subject.responsible_person)
+    // The database compares blind indexes (the values are sealed); this maps them back to the form's mobiles.
+    let keys = crate::pii::keyring();
+    let by_index: HashMap<String, String> = std::iter::once(&form.subject.responsible_person)
         .chain(form.websites.iter().map(|w| &w.responsible_person))
         .map(|p| rules_mobile(&p.mobile))
         .filter(|m| !m.is_empty())
+        .map(|m| (keys.blind(actor.tenant_id, Blind::Mobile, &m), m))
         .collect();
-    if mobiles.is_empty() {
+    if by_index.is_empty() {
         return Ok(HashSet::new());
     }
-    let ours = form.subject.certificate_number.to_uppercase();
+    let mobiles: Vec<String> = by_index.keys().cloned().collect();
+    let ours = certificate_index(&keys, actor.tenant_id, &form.subject.certificate_number);
     let live = |query: sea_orm::Select<filing_subject::Entity>| {
         let query = query
             .join(JoinType::InnerJoin, filing_subject::Relation::Filing.def())
@@ -170,21 +175,21 @@ async fn mobiles_of_other_subjects(
     };
     // Subjects' responsible persons.
     let subjects: Vec<(String, String)> = live(filing_subject::Entity::find())
-        .filter(filing_subject::Column::RpMobile.is_in(mobiles.clone()))
+        .filter(filing_subject::Column::RpMobileBidx.is_in(mobiles.clone()))
         .select_only()
-        .column(filing_subject::Column::RpMobile)
-        .column(filing_subject::Column::CertificateNumber)
+        .column(filing_subject::Column::RpMobileBidx)
+        .column(filing_subject::Column::CertificateNumberBidx)
         .into_tuple()
         .all(db)
         .await?;
     let mut taken: HashSet<String> =
-        subjects.into_iter().filter(|(_, cert)| !cert.eq_ignore_ascii_case(&ours)).map(|(m, _)| m).collect();
+        subjects.into_iter().filter(|(_, cert)| *cert != ours).filter_map(|(m, _)| by_index.get(&m).cloned()).collect();
     // Websites' responsible persons, with their filing's subject certificate.
     let websites: Vec<(String, Uuid)> = website::Entity::find()
         .filter(website::Column::TenantId.eq(actor.tenant_id))
-        .filter(website::Column::RpMobile.is_in(mobiles))
+        .filter(website::Column::RpMobileBidx.is_in(mobiles))
         .select_only()
-        .column(website::Column::RpMobile)
+        .column(website::Column::RpMobileBidx)
         .column(website::Column::FilingId)
         .into_tuple()
         .all(db)
@@ -195,14 +200,14 @@ async fn mobiles_of_other_subjects(
             .filter(filing_subject::Column::FilingId.is_in(filing_ids))
             .select_only()
             .column(filing_subject::Column::FilingId)
-            .column(filing_subject::Column::CertificateNumber)
+            .column(filing_subject::Column::CertificateNumberBidx)
             .into_tuple::<(Uuid, String)>()
             .all(db)
             .await?
             .into_iter()
             .collect();
         taken.extend(websites.into_iter().filter_map(|(mobile, filing)| {
-            certificates.get(&filing).filter(|cert| !cert.eq_ignore_ascii_case(&ours)).map(|_| mobile)
+            certificates.get(&filing).filter(|cert| **cert != ours).and_then(|_| by_index.get(&mobile).cloned())
         }));
     }
     Ok(taken)
@@ -210,6 +215,16 @@ async fn mobiles_of_other_subjects(
 
 fn rules_mobile(mobile: &str) -> String {
     crate::domain::identifiers::Mobile::parse(mobile).map(|m| m.as_str().to_owned()).unwrap_or_default()
+}
+
+/// The blind index of a responsible person's mobile (normalised as the rules compare it; empty if not a mobile).
+pub(crate) fn mobile_index(keys: &Keyring, tenant: Uuid, mobile: &str) -> String {
+    keys.blind(tenant, Blind::Mobile, &rules_mobile(mobile))
+}
+
+/// The blind index of a certificate number (compared without regard to case).
+pub(crate) fn certificate_index(keys: &Keyring, tenant: Uuid, certificate: &str) -> String {
+    keys.blind(tenant, Blind::Certificate, &certificate.trim().to_uppercase())
 }
 
 fn person_form(p: &super::models::ResponsiblePerson) -> PersonInput {

@@ -548,11 +548,18 @@ pub async fn sms_checks(
     filing_id: Uuid,
 ) -> Result<Vec<sms_check::Model>, ServiceError> {
     super::filings::get_filing(db, actor, filing_id).await?;
-    Ok(sms_check::Entity::find()
+    let keys = crate::pii::keyring();
+    sms_check::Entity::find()
         .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
         .filter(sms_check::Column::FilingId.eq(filing_id))
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|mut check| {
+            check.mobile = keys.open(check.tenant_id, &check.mobile).map_err(ServiceError::internal)?;
+            Ok(check)
+        })
+        .collect()
 }
 
 /// Whether another filing of the same subject (by certificate) is under review or at the bureau.
@@ -575,7 +582,11 @@ async fn order_in_flight(
         .filter(filing::Column::TenantId.eq(actor.tenant_id))
         .filter(filing::Column::Id.ne(filing_id))
         .filter(filing::Column::Status.is_in(in_flight.iter().map(|s| s.as_str())))
-        .filter(entity::filing_subject::Column::CertificateNumber.eq(certificate.to_uppercase()))
+        .filter(entity::filing_subject::Column::CertificateNumberBidx.eq(super::rules::certificate_index(
+            &crate::pii::keyring(),
+            actor.tenant_id,
+            certificate,
+        )))
         .count(txn)
         .await?;
     Ok(others > 0)
@@ -749,7 +760,7 @@ async fn start_sms_round(
             filing_id: Set(filing.id),
             website_id: Set(website_id),
             person_name: Set(person.name.clone()),
-            mobile: Set(person.mobile.clone()),
+            mobile: Set(crate::pii::keyring().seal(actor.tenant_id, &person.mobile)),
             status: Set("PENDING".to_owned()),
             failures: Set(0),
             created_at: Set(now),

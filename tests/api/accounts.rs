@@ -30,7 +30,7 @@ async fn an_applicant_signs_up_verifies_the_address_and_signs_in() {
     let me = app.ok(&access(&session), ME, json!({})).await["me"].clone();
     assert_eq!(me["kind"], "ACCOUNT");
     assert_eq!(me["role"], "APPLICANT");
-    assert_eq!(me["permissions"], json!(["READ_OWN_FILINGS", "EDIT_FILINGS"]));
+    assert_eq!(me["permissions"], json!(["READ_OWN_FILINGS", "EDIT_FILINGS", "READ_PERSONAL_DATA"]));
     assert_eq!(me["tenant"]["slug"], "xinnet");
 
     // The link works once.

@@ -11,6 +11,7 @@ fn beian(database: &TestDatabase, args: &[&str]) -> Output {
         .args(args)
         .env("BEIAN_DATABASE_URL", &database.url)
         .env("BEIAN_DATA_DIR", database.dir.path().join("data"))
+        .envs(pii_env())
         .env_remove("BEIAN_CONFIG")
         .env_remove("RUST_LOG")
         .output()

@@ -52,6 +52,11 @@ impl TestDatabase {
         config.database.url = Some(SecretString::from(self.url.clone()));
         config.database.auto_migrate = Some(true);
         config.auth.jwt_secret = Some(SecretString::from(format!("test-secret-{}", self.url)));
+        // One personal-data keyring serves a process, and every test app shares this process: the same keys for
+        // all of them (and for the binary the CLI tests run, through `pii_env`).
+        config.pii.keys = [(TEST_PII_KEY_ID.to_owned(), SecretString::from(TEST_PII_KEY))].into();
+        config.pii.current_key = Some(TEST_PII_KEY_ID.to_owned());
+        config.pii.index_key = Some(SecretString::from(TEST_PII_INDEX_KEY));
         // An independent S3 implementation (e.g. moto) when BEIAN_TEST_S3_ENDPOINT names one; otherwise the
         // embedded server. Each test gets a bucket of its own.
         if let Some(endpoint) = std::env::var("BEIAN_TEST_S3_ENDPOINT").ok().filter(|e| !e.is_empty()) {
@@ -83,6 +88,20 @@ impl Drop for TestDatabase {
             .join();
         }
     }
+}
+
+/// The tests' personal-data keys (see `TestDatabase::config`).
+pub const TEST_PII_KEY_ID: &str = "test";
+pub const TEST_PII_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+pub const TEST_PII_INDEX_KEY: &str = "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=";
+
+/// The tests' personal-data keys as `BEIAN_PII_*` variables, for the binary.
+pub fn pii_env() -> [(&'static str, String); 3] {
+    [
+        ("BEIAN_PII_KEYS", format!("{{{TEST_PII_KEY_ID}=\"{TEST_PII_KEY}\"}}")),
+        ("BEIAN_PII_CURRENT_KEY", TEST_PII_KEY_ID.to_owned()),
+        ("BEIAN_PII_INDEX_KEY", TEST_PII_INDEX_KEY.to_owned()),
+    ]
 }
 
 /// A running server.

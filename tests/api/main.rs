@@ -18,6 +18,7 @@ mod mobile;
 mod orders;
 mod pagination;
 mod persistence;
+mod personal_data;
 mod processes;
 mod rules;
 mod schema;

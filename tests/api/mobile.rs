@@ -26,7 +26,13 @@ async fn start(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>
 /// The last code the embedded sender recorded for `mobile`.
 async fn recorded_code(app: &TestApp, mobile: &str) -> String {
     let messages = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
-    let found = messages.iter().find(|m| m.template == "PHONE_CODE" && m.recipient == mobile).expect("a code");
+    // The recorded mobile is sealed like every personal number at rest.
+    let keys = beian::pii::keyring();
+    let found = messages
+        .iter()
+        .find(|m| m.template == "PHONE_CODE" && keys.open(m.tenant_id, &m.recipient).unwrap() == mobile)
+        .expect("a code");
+    assert!(!found.recipient.contains(mobile), "sealed at rest");
     assert_eq!(found.status, "RECORDED", "recorded, not queued for the mail dispatcher");
     found.payload["code"].as_str().unwrap().to_owned()
 }

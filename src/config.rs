@@ -27,6 +27,7 @@ pub struct Config {
     /// After the drain, the longest wait for in-flight requests and the mail dispatcher's current batch; then the
     /// process exits (0). Whatever is still claimed then is picked up by another replica when its lease ends.
     pub shutdown_grace_seconds: u64,
+    pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
@@ -38,6 +39,36 @@ pub struct Config {
     pub pii: PiiConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
+}
+
+/// The HTTP surface: browser origins, security headers, and how long slow clients are waited for.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Origins of the registrar frontends that call the API from a browser on another origin, e.g.
+    /// `https://beian.registrar.example` (CORS). Empty: no cross-origin browser access (same origin, servers and
+    /// apps are unaffected).
+    pub cors_allowed_origins: Vec<String>,
+    /// `Strict-Transport-Security` max-age sent with every response (browsers honour it over HTTPS only); 0: off.
+    pub hsts_max_age_seconds: u64,
+    /// A connection with no bytes moving for this long is closed (slow or stalled clients).
+    pub idle_timeout_seconds: u64,
+    /// The longest a GraphQL request's JSON body may take to arrive; then 408.
+    pub json_body_timeout_seconds: u64,
+    /// The longest a multipart request (a file upload through the server) may take to arrive; then 408.
+    pub upload_body_timeout_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: Vec::new(),
+            hsts_max_age_seconds: 365 * 24 * 3600,
+            idle_timeout_seconds: 60,
+            json_body_timeout_seconds: 30,
+            upload_body_timeout_seconds: 15 * 60,
+        }
+    }
 }
 
 /// Background work every replica runs (each step is safe with any number of replicas).
@@ -121,6 +152,12 @@ pub struct MobileConfig {
     /// The secret that signs the liveness service's requests.
     #[serde(serialize_with = "serialize_optional_secret")]
     pub liveness_webhook_secret: Option<SecretString>,
+    /// Hosts the webhooks may name (exact host names, case-insensitive). Empty: any host on the public internet.
+    pub webhook_allowed_hosts: Vec<String>,
+    /// Let webhooks reach loopback, private, link-local (cloud metadata) and other non-public addresses, and use
+    /// plain `http://`: for gateways inside the registrar's own network. Off: `https://` to public addresses only,
+    /// checked on every connection (after DNS), so a name that resolves inward is refused too.
+    pub webhook_allow_private_networks: bool,
 }
 
 impl Default for MobileConfig {
@@ -132,6 +169,8 @@ impl Default for MobileConfig {
             sms_webhook_secret: None,
             liveness_webhook_url: None,
             liveness_webhook_secret: None,
+            webhook_allowed_hosts: Vec::new(),
+            webhook_allow_private_networks: false,
         }
     }
 }
@@ -262,6 +301,10 @@ pub struct AuthConfig {
     pub login_attempts_per_account: u32,
     /// Login attempts allowed per client address every minute.
     pub login_attempts_per_address: u32,
+    /// Sign-ups and password-reset requests (each emails the address) allowed per address every hour.
+    pub emails_per_address_per_hour: u32,
+    /// Sign-ups and password-reset requests allowed per client address every hour.
+    pub email_requests_per_client_per_hour: u32,
     /// Lifetime of an email verification link, in hours.
     pub email_verification_ttl_hours: i64,
     /// Lifetime of a password reset link, in minutes.
@@ -294,6 +337,8 @@ pub struct GraphqlConfig {
     pub max_depth: usize,
     /// Highest complexity (roughly: fields resolved, multiplied through connection sizes) a query may have.
     pub max_complexity: usize,
+    /// Most fields one query document may select, counting every alias, `__typename` and fragment spread.
+    pub max_fields: usize,
     /// Page size of a connection when `first` is not given.
     pub default_page_size: u32,
     /// Largest `first` a connection accepts.
@@ -324,12 +369,14 @@ impl Default for Config {
             trusted_proxy_hops: 0,
             shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 30,
+            http: HttpConfig::default(),
             database: DatabaseConfig { url: None, auto_migrate: None, max_connections: 10 },
             graphql: GraphqlConfig {
                 graphiql: true,
                 introspection: true,
-                max_depth: 12,
+                max_depth: 15,
                 max_complexity: 5000,
+                max_fields: 1000,
                 default_page_size: 20,
                 max_page_size: 100,
             },
@@ -340,6 +387,8 @@ impl Default for Config {
                 clock_skew_seconds: 30,
                 login_attempts_per_account: 10,
                 login_attempts_per_address: 30,
+                emails_per_address_per_hour: 5,
+                email_requests_per_client_per_hour: 30,
                 email_verification_ttl_hours: 48,
                 password_reset_ttl_minutes: 60,
                 invitation_ttl_hours: 72,
@@ -358,7 +407,7 @@ impl Default for Config {
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
 const SECTIONS: &[&str] =
-    &["database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "pii", "log", "telemetry"];
+    &["http", "database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "pii", "log", "telemetry"];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.

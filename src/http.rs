@@ -43,6 +43,8 @@ struct State {
     metrics: crate::metrics::Metrics,
     /// Set when the process is shutting down: `/readyz` then answers 503.
     draining: Arc<AtomicBool>,
+    json_body_timeout: std::time::Duration,
+    upload_body_timeout: std::time::Duration,
 }
 
 /// All routes of the server.
@@ -57,7 +59,9 @@ pub fn routes(
     let proxy_hops = config.trusted_proxy_hops;
     let storage = &config.storage;
     let max_file_size = storage.max_image_bytes.max(storage.max_document_bytes).max(storage.max_video_bytes) as usize;
-    Route::new()
+    let seconds = std::time::Duration::from_secs;
+    let hsts = config.http.hsts_max_age_seconds;
+    let routes = Route::new()
         .at("/graphql", get(graphiql_page).post(graphql))
         .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))
@@ -72,8 +76,61 @@ pub fn routes(
             max_file_size,
             metrics: crate::metrics::Metrics::default(),
             draining,
+            json_body_timeout: seconds(config.http.json_body_timeout_seconds.max(1)),
+            upload_body_timeout: seconds(config.http.upload_body_timeout_seconds.max(1)),
         })
-        .around(crate::telemetry::log_request)
+        .around(move |endpoint, request| security_headers(endpoint, request, hsts));
+    // Without configured origins no CORS headers are sent at all, so browsers keep other origins out. (poem's Cors
+    // with an empty list would allow every origin.)
+    let routes = if config.http.cors_allowed_origins.is_empty() {
+        routes.boxed()
+    } else {
+        let cors = poem::middleware::Cors::new()
+            .allow_origins(config.http.cors_allowed_origins.iter().map(String::as_str))
+            .allow_methods([poem::http::Method::GET, poem::http::Method::POST])
+            .allow_headers(["authorization", "content-type"])
+            .max_age(600);
+        routes.with(cors).boxed()
+    };
+    // A panic anywhere in a handler becomes a 500 (and the process goes on), never a dropped connection.
+    routes.with(poem::middleware::CatchPanic::new()).around(crate::telemetry::log_request)
+}
+
+/// The GraphiQL page's own policy: its scripts and styles come from unpkg.com.
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; style-src \
+    'unsafe-inline' https://unpkg.com; img-src data: https:; font-src https:; connect-src 'self' ws: wss:; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// Security headers on every response (unless the handler set its own): nothing is sniffed, framed, cached or
+/// referred; the API's responses load nothing; HTTPS is remembered.
+async fn security_headers<E: poem::Endpoint>(
+    endpoint: Arc<E>,
+    request: poem::Request,
+    hsts: u64,
+) -> poem::Result<Response> {
+    // Errors (404, 405, ...) become responses here so that they carry the headers too.
+    let mut response = match endpoint.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    };
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if !headers.contains_key(name)
+            && let Ok(value) = poem::http::HeaderValue::from_str(&value)
+        {
+            headers.insert(name, value);
+        }
+    };
+    set("x-content-type-options", "nosniff".into());
+    set("x-frame-options", "DENY".into());
+    set("referrer-policy", "no-referrer".into());
+    set("content-security-policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'".into());
+    set("cache-control", "no-store".into());
+    set("cross-origin-resource-policy", "same-origin".into());
+    if hsts > 0 {
+        set("strict-transport-security", format!("max-age={hsts}; includeSubDomains"));
+    }
+    Ok(response)
 }
 
 #[handler]
@@ -104,6 +161,9 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         Ok(request) => request,
         Err(response) => return (None, response),
     };
+    if let Err(message) = check_file_markers(&request) {
+        return (None, error_response(StatusCode::BAD_REQUEST, message, code::BAD_USER_INPUT).into_response());
+    }
     let operation = request.operation_name.clone().or_else(|| crate::metrics::operation_name(&request.query));
     if let Some(operation) = &operation {
         tracing::Span::current().record("operation", operation.as_str());
@@ -138,7 +198,43 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
     request = request.data(RequestContext { actor, mobile, client_ip });
-    (operation, GraphQLResponse::from(state.schema.execute(request).await).into_response())
+    let mut response = state.schema.execute(request).await;
+    // Parse and validation errors (a malformed query, a value of the wrong type, a limit) come from the GraphQL
+    // engine without a code: they are the caller's input.
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code::BAD_USER_INPUT);
+        }
+    }
+    (operation, GraphQLResponse::from(response).into_response())
+}
+
+/// The marker async-graphql reads as "the n-th file of this multipart request".
+const FILE_MARKER: &str = "#__graphql_file__:";
+
+/// A file marker must name a file the request carries, and only in variables (where the multipart mapping puts
+/// it). async-graphql 7.2 turns any string value with the marker into a file index without checking it: a
+/// malformed or dangling one panicked while the arguments were read, before any sign-in check.
+fn check_file_markers(request: &async_graphql::Request) -> Result<(), &'static str> {
+    fn walk(value: &async_graphql::Value, files: usize) -> Result<(), &'static str> {
+        match value {
+            async_graphql::Value::String(s) => match s.strip_prefix(FILE_MARKER) {
+                None => Ok(()),
+                Some(index) => match index.parse::<usize>() {
+                    Ok(i) if i < files => Ok(()),
+                    _ => Err("a file reference names no file of this request"),
+                },
+            },
+            async_graphql::Value::List(items) => items.iter().try_for_each(|v| walk(v, files)),
+            async_graphql::Value::Object(fields) => fields.values().try_for_each(|v| walk(v, files)),
+            _ => Ok(()),
+        }
+    }
+    if request.query.contains(FILE_MARKER) {
+        return Err("files are sent as multipart request fields, not written into the query");
+    }
+    request.variables.iter().try_for_each(|(_, v)| walk(v, request.uploads.len()))
 }
 
 /// Reads a GraphQL request: JSON up to [`MAX_GRAPHQL_BODY`], or a multipart request (files streamed to temporary
@@ -162,7 +258,14 @@ async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result
     }
     let options = MultipartOptions::default().max_file_size(state.max_file_size).max_num_files(MAX_FILES_PER_REQUEST);
     let reader = body.into_async_read().take(limit as u64 + 1).compat();
-    match async_graphql::http::receive_body(content_type, reader, options).await {
+    // A client that sends its body slowly (or stops) is not waited for forever.
+    let deadline = if multipart { state.upload_body_timeout } else { state.json_body_timeout };
+    let received = tokio::time::timeout(deadline, async_graphql::http::receive_body(content_type, reader, options));
+    let Ok(received) = received.await else {
+        let message = "the request body did not arrive in time";
+        return Err(error_response(StatusCode::REQUEST_TIMEOUT, message, code::BAD_USER_INPUT).into_response());
+    };
+    match received {
         Ok(request) => Ok(request),
         Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
         Err(error) => {
@@ -219,7 +322,7 @@ async fn graphiql_page(state: Data<&State>) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     let page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("beian GraphQL");
-    Html(page.finish()).into_response()
+    Html(page.finish()).with_header("content-security-policy", GRAPHIQL_CSP).into_response()
 }
 
 /// graphql-ws (and the older subscriptions-transport-ws): the caller authenticates in the connection_init payload

@@ -161,8 +161,10 @@ impl Application {
             }
         };
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
-        let served =
-            Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(app, signal, Some(grace)).await;
+        let served = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(Duration::from_secs(self.config.http.idle_timeout_seconds.max(1)))
+            .run_with_graceful_shutdown(app, signal, Some(grace))
+            .await;
         // The server also returns when it fails; background work stops then too.
         stop.cancel();
         let deadline = deadline.get().copied().unwrap_or_else(|| tokio::time::Instant::now() + grace);

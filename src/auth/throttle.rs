@@ -1,4 +1,5 @@
-//! Login throttling per account and per client address, in memory of this process.
+//! Throttling per account and per client address, in memory of this process: sign-in attempts, and the requests
+//! that send an email to an address (sign-up, password reset), which would otherwise flood a victim's inbox.
 //!
 //! Each replica keeps its own counts, so N replicas allow at most N times the configured rate: still a hard bound
 //! on guessing, without a shared store.
@@ -21,13 +22,18 @@ impl LoginThrottle {
     /// `per_account` attempts per account (tenant and email, existing or not) every 15 minutes, and `per_address`
     /// attempts per client address every minute.
     pub fn new(per_account: u32, per_address: u32) -> Self {
-        let quota = |n: u32, period: Duration| {
+        Self::with_periods((per_account, Duration::from_secs(15 * 60)), (per_address, Duration::from_secs(60)))
+    }
+
+    /// `(n, period)`: n per account (tenant and email) and n per client address, each over its period.
+    pub fn with_periods(per_account: (u32, Duration), per_address: (u32, Duration)) -> Self {
+        let quota = |(n, period): (u32, Duration)| {
             let n = NonZeroU32::new(n.max(1)).expect("at least one");
             Quota::with_period(period / n.get()).expect("non-zero period").allow_burst(n)
         };
         Self {
-            per_account: RateLimiter::keyed(quota(per_account, Duration::from_secs(15 * 60))),
-            per_address: RateLimiter::keyed(quota(per_address, Duration::from_secs(60))),
+            per_account: RateLimiter::keyed(quota(per_account)),
+            per_address: RateLimiter::keyed(quota(per_address)),
             clock: DefaultClock::default(),
         }
     }

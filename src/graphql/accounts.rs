@@ -396,23 +396,21 @@ pub struct AccountMutation;
 impl AccountMutation {
     /// Registers an applicant at a registrar that accepts sign-ups. The answer is the same whether or not the
     /// address has an account: a verification link (or, for a known address, a note) goes to the address.
+    /// RATE_LIMITED past `auth.emails_per_address_per_hour` for the address or the client's hourly limit.
     async fn register_applicant(
         &self,
         ctx: &Context<'_>,
         input: RegisterApplicantInput,
     ) -> Result<RegistrationPayload> {
         let language = input.preferred_language.map(Into::into);
-        svc::register_applicant(
-            db(ctx),
-            auth(ctx),
-            &input.tenant,
-            &input.email,
-            &input.password,
-            &input.display_name,
+        let form = svc::Registration {
+            tenant_slug: &input.tenant,
+            email: &input.email,
+            password: &input.password,
+            display_name: &input.display_name,
             language,
-        )
-        .await
-        .map_err(gql)?;
+        };
+        svc::register_applicant(db(ctx), auth(ctx), &form, client_ip(ctx)).await.map_err(gql)?;
         Ok(RegistrationPayload {
             message:
                 "Check your inbox: follow the link we sent to confirm your address. 请查收邮件，点击链接完成验证。"
@@ -469,14 +467,14 @@ impl AccountMutation {
     }
 
     /// Sends a password reset link if the address has an account. Always true: the answer says nothing about
-    /// which addresses have accounts.
+    /// which addresses have accounts. RATE_LIMITED past the hourly limits, counted for every address alike.
     async fn request_password_reset(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The registrar's slug.")] tenant: String,
         #[graphql(desc = "The account's email address.")] email: String,
     ) -> Result<bool> {
-        svc::request_password_reset(db(ctx), auth(ctx), &tenant, &email).await.map_err(gql)?;
+        svc::request_password_reset(db(ctx), auth(ctx), &tenant, &email, client_ip(ctx)).await.map_err(gql)?;
         Ok(true)
     }
 

@@ -250,7 +250,12 @@ impl AttachmentMutation {
         #[graphql(desc = "The file (multipart request field).")] file: Upload,
     ) -> Result<Attachment> {
         let actor = actor(ctx)?;
-        let value = file.value(ctx).map_err(|_| gql(ServiceError::invalid("file", FieldErrorCode::Required)))?;
+        // `Upload::value` indexes the request's files without a check: a marker naming no file must not reach it.
+        let missing = || gql(ServiceError::invalid("file", FieldErrorCode::Required));
+        if *file >= ctx.query_env.uploads.len() {
+            return Err(missing());
+        }
+        let value = file.value(ctx).map_err(|_| missing())?;
         let request = UploadRequest {
             filing_id: ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?,
             kind: input.kind.into(),

@@ -8,6 +8,7 @@ pub mod enums;
 pub mod error;
 pub mod ids;
 pub mod inputs;
+pub mod limits;
 pub mod loaders;
 pub mod mail;
 pub mod mobile;
@@ -63,7 +64,8 @@ pub fn build_schema(data: AppData) -> BeianSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(data)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+        .limit_complexity(limits.max_complexity)
+        .extension(self::limits::FieldLimit(limits.max_fields));
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -183,4 +183,30 @@ impl ReferenceQuery {
     async fn reference_data(&self) -> ReferenceDataObject {
         ReferenceDataObject
     }
+
+    /// Which API this server speaks (no sign-in needed): frontends check `schema` before relying on a field.
+    async fn api_version(&self) -> ApiVersion {
+        ApiVersion
+    }
+}
+
+/// The version of the schema, by semantic versioning: the minor number grows when fields, types or enumeration
+/// values are added; a field is removed (the major number grows) only after it was marked `@deprecated`, with the
+/// replacement named, for at least 90 days. schema.graphql is the contract of each release.
+pub const SCHEMA_VERSION: &str = "1.1.0";
+
+pub struct ApiVersion;
+
+/// The versions of the API and of the server.
+#[Object]
+impl ApiVersion {
+    /// The schema's semantic version (see README, "API versioning").
+    async fn schema(&self) -> &'static str {
+        SCHEMA_VERSION
+    }
+
+    /// The server's release.
+    async fn server(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
 }

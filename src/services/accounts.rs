@@ -23,10 +23,12 @@ use crate::domain::{FieldError, FieldErrorCode};
 use crate::mail::Stage;
 use entity::{account, account_token, session};
 
-/// What sign-in needs besides the database: the token signer, the throttle and the lifetimes.
+/// What sign-in needs besides the database: the token signer, the throttles and the lifetimes.
 pub struct AuthContext {
     pub signer: TokenSigner,
     pub throttle: LoginThrottle,
+    /// Sign-ups and password resets: each sends an email to the address it names.
+    pub mail_throttle: LoginThrottle,
     pub config: AuthConfig,
 }
 
@@ -39,6 +41,10 @@ impl AuthContext {
                 Duration::seconds(config.clock_skew_seconds),
             )?,
             throttle: LoginThrottle::new(config.login_attempts_per_account, config.login_attempts_per_address),
+            mail_throttle: LoginThrottle::with_periods(
+                (config.emails_per_address_per_hour, std::time::Duration::from_secs(3600)),
+                (config.email_requests_per_client_per_hour, std::time::Duration::from_secs(3600)),
+            ),
             config: config.clone(),
         })
     }
@@ -126,18 +132,27 @@ const BAD_TOKEN: &str = "the link is not valid or has expired: ask for a new one
 // Sign-up and sign-in
 // ---------------------------------------------------------------------------------------------------------------
 
+/// What a person signing up gives (no `Debug`: it holds the password).
+#[derive(Clone, Copy)]
+pub struct Registration<'a> {
+    /// The registrar's slug.
+    pub tenant_slug: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub display_name: &'a str,
+    pub language: Option<crate::mail::MailLanguage>,
+}
+
 /// Registers an applicant. The answer is the same whether or not the address already has an account (no account
 /// enumeration): a new address gets a verification link, a known one a note that it is already registered.
-#[instrument(skip_all, fields(tenant = tenant_slug))]
+#[instrument(skip_all, fields(tenant = form.tenant_slug))]
 pub async fn register_applicant(
     db: &DatabaseConnection,
     auth: &AuthContext,
-    tenant_slug: &str,
-    email: &str,
-    new_password: &str,
-    display_name: &str,
-    language: Option<crate::mail::MailLanguage>,
+    form: &Registration<'_>,
+    client: Option<IpAddr>,
 ) -> Result<(), ServiceError> {
+    let Registration { tenant_slug, email, password: new_password, display_name, language } = *form;
     let email = normalize_email(email);
     let display_name = display_name.trim();
     let mut errors = Vec::new();
@@ -147,6 +162,7 @@ pub async fn register_applicant(
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
+    throttle_mail(auth, tenant_slug, &email, client)?;
     let tenant = tenants::active_tenant_by_slug(db, tenant_slug).await?;
     if !tenant.open_signup {
         return Err(ServiceError::Forbidden("this registrar does not accept sign-ups: ask it for an account"));
@@ -190,6 +206,20 @@ pub async fn verify_email(db: &DatabaseConnection, auth: &AuthContext, token: &s
     let session = start_session(&txn, auth, row, None, now).await?;
     txn.commit().await?;
     Ok(session)
+}
+
+/// Counts a request that emails `email`: at most `auth.emails_per_address_per_hour` per address and
+/// `auth.email_requests_per_client_per_hour` per client, so nobody floods an inbox through sign-ups or resets.
+fn throttle_mail(
+    auth: &AuthContext,
+    tenant_slug: &str,
+    email: &str,
+    client: Option<IpAddr>,
+) -> Result<(), ServiceError> {
+    auth.mail_throttle.check(tenant_slug, email, client).map_err(|retry_after| {
+        tracing::warn!("email request throttled");
+        ServiceError::RateLimited { retry_after }
+    })
 }
 
 /// Signs in with email and password at the registrar named by its slug.
@@ -338,8 +368,11 @@ pub async fn request_password_reset(
     auth: &AuthContext,
     tenant_slug: &str,
     email: &str,
+    client: Option<IpAddr>,
 ) -> Result<(), ServiceError> {
     let email = normalize_email(email);
+    // Counted whether or not the address has an account, so the limit tells nothing about it.
+    throttle_mail(auth, tenant_slug, &email, client)?;
     let Ok(tenant) = tenants::active_tenant_by_slug(db, tenant_slug).await else {
         return Ok(());
     };

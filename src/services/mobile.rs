@@ -515,7 +515,11 @@ impl LivenessChecker {
     pub fn from_config(config: &crate::config::MobileConfig) -> anyhow::Result<Self> {
         match &config.liveness_webhook_url {
             None => Ok(Self::Reviewer),
-            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(url, config.liveness_webhook_secret.as_ref())?)),
+            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(
+                url,
+                config.liveness_webhook_secret.as_ref(),
+                &super::webhook::Egress::from_config(config),
+            )?)),
         }
     }
 }
@@ -638,7 +642,11 @@ impl SmsSender {
     pub fn from_config(config: &crate::config::MobileConfig) -> anyhow::Result<Self> {
         match &config.sms_webhook_url {
             None => Ok(Self::Recorded),
-            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(url, config.sms_webhook_secret.as_ref())?)),
+            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(
+                url,
+                config.sms_webhook_secret.as_ref(),
+                &super::webhook::Egress::from_config(config),
+            )?)),
         }
     }
 

@@ -10,6 +10,7 @@ mod auth;
 mod authorization;
 mod cli;
 mod filings;
+mod hardening;
 mod health;
 mod isolation;
 mod limits;

@@ -217,6 +217,7 @@ async fn an_sms_gateway_gets_the_code_as_signed_json_and_a_failing_one_lets_the_
     let (url, seen) = gateway(200).await;
     let app = spawn_app_with(TestDatabase::new().await, move |c| {
         c.mobile.sms_webhook_url = Some(url);
+        c.mobile.webhook_allow_private_networks = true;
         c.mobile.sms_webhook_secret = Some(secrecy::SecretString::from("shared-secret"));
     })
     .await;
@@ -241,7 +242,11 @@ async fn an_sms_gateway_gets_the_code_as_signed_json_and_a_failing_one_lets_the_
 
     // A gateway that fails: the person sees an error and may ask again at once.
     let (url, seen) = gateway(500).await;
-    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mobile.sms_webhook_url = Some(url)).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mobile.sms_webhook_url = Some(url);
+        c.mobile.webhook_allow_private_networks = true;
+    })
+    .await;
     let failing = cast_on(app).await;
     let Cast { app, applicant, .. } = &failing;
     let filing = app.create_filing(applicant, "北京示例科技有限公司").await;
@@ -419,7 +424,11 @@ async fn confirmed_phone_other(app: &TestApp, applicant: &str, filing: &Value) -
 #[tokio::test]
 async fn a_face_verification_service_decides_the_video_and_the_desktop_hears_of_every_step() {
     let (url, seen) = service(200, r#"{"passed": false, "reason": "未检测到眨眼，请在白色背景前重新录制"}"#).await;
-    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mobile.liveness_webhook_url = Some(url)).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mobile.liveness_webhook_url = Some(url);
+        c.mobile.webhook_allow_private_networks = true;
+    })
+    .await;
     let cast = cast_on(app).await;
     let Cast { app, applicant, .. } = &cast;
     let filing = app.create_filing(applicant, "北京示例科技有限公司").await;

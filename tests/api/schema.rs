@@ -44,3 +44,15 @@ fn every_type_field_and_argument_is_documented() {
     }
     assert!(undocumented.is_empty(), "undocumented schema items: {undocumented:#?}");
 }
+
+#[test]
+fn every_deprecation_names_its_replacement_and_the_version_is_served() {
+    let sdl = beian::graphql::sdl();
+    for line in sdl.lines().filter(|l| l.contains("@deprecated")) {
+        assert!(line.contains("reason:") && line.contains("use "), "a deprecation without a replacement: {line}");
+    }
+    let version = beian::graphql::reference::SCHEMA_VERSION;
+    let parts: Vec<u32> = version.split('.').map(|p| p.parse().expect("numeric")).collect();
+    assert_eq!(parts.len(), 3, "semantic version: {version}");
+    assert!(sdl.contains("apiVersion: ApiVersion!"));
+}

@@ -39,7 +39,12 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the one writer; the busy timeout queues writers instead of failing them.
-            opts.journal_mode(SqliteJournalMode::Wal).busy_timeout(Duration::from_secs(10)).foreign_keys(true)
+            // secure_delete overwrites what a change or delete frees, so purged personal data and spent tokens do
+            // not linger in the file's free pages.
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("secure_delete", "ON")
         });
     Database::connect(options).await.map_err(|source| DbSetupError::Connect { url: redact_url(&url), source })
 }

@@ -228,7 +228,16 @@ impl Dispatcher {
         }
         match self.transport.send(message.id, email).await {
             Ok(path) => {
-                let done = outbox_message::Entity::update_many()
+                let mut done = outbox_message::Entity::update_many();
+                // A message that carried a one-time token (sign-up, reset, invitation link) keeps no copy of it
+                // once it is out: the database then holds nothing that would open the account.
+                if let Some(scrubbed) = without_secrets(&message.payload) {
+                    done = done
+                        .col_expr(Column::Payload, Expr::value(scrubbed))
+                        .col_expr(Column::BodyText, Expr::value(Option::<String>::None))
+                        .col_expr(Column::BodyHtml, Expr::value(Option::<String>::None));
+                }
+                let done = done
                     .col_expr(Column::Status, Expr::value("SENT"))
                     .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
                     .col_expr(Column::SentAt, Expr::value(now))
@@ -319,6 +328,15 @@ enum Outcome {
     Failed,
     /// Another dispatcher took the message over (our lease ended): the outcome is theirs to record.
     Lost,
+}
+
+/// The payload without its one-time token and the links that carry it, if it had one.
+fn without_secrets(payload: &serde_json::Value) -> Option<serde_json::Value> {
+    let fields = payload.as_object()?;
+    fields.contains_key("token").then(|| {
+        let kept = fields.iter().filter(|(k, _)| !matches!(k.as_str(), "token" | "url"));
+        serde_json::Value::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect())
+    })
 }
 
 /// The email of a rendered message.

@@ -271,3 +271,48 @@ async fn drafts_left_past_the_retention_period_lose_their_personal_data_and_file
     }
     assert!(purge(180).await.unwrap().is_empty(), "a filing is purged once");
 }
+
+#[tokio::test]
+async fn a_one_time_token_does_not_outlive_its_email() {
+    let app = spawn_app().await;
+    app.tenant("xinnet").await;
+    crate::people::register(&app, "xinnet", "alice@example.com").await;
+    let token = crate::people::outbox_token(&app, "EMAIL_VERIFICATION", "alice@example.com").await;
+    app.dispatcher.run_once(Utc::now()).await.unwrap();
+
+    let sent = entity::outbox_message::Entity::find().all(&app.db).await.unwrap();
+    let message = sent.iter().find(|m| m.template == "EMAIL_VERIFICATION").expect("the message");
+    assert_eq!(message.status, "SENT");
+    assert!(message.payload.get("token").is_none() && message.payload.get("url").is_none(), "{}", message.payload);
+    assert_eq!((message.body_text.as_deref(), message.body_html.as_deref()), (None, None));
+    assert!(message.subject.is_some() && message.message_id.is_some(), "the record of the sending stays");
+    assert!(!dump(&app).await.contains(&token), "the token is nowhere in the database");
+    // The mail that went out had it, and it still works (once).
+    let verify = "mutation($token: String!) { verifyEmail(token: $token) { account { email } } }";
+    let (_, body) = app.post(None, verify, json!({ "token": token })).await;
+    assert_eq!(body["data"]["verifyEmail"]["account"]["email"], "alice@example.com", "{body}");
+}
+
+#[tokio::test]
+async fn materials_are_reachable_only_through_links_that_expire() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| c.storage.download_url_ttl_seconds = 2).await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    upload_materials(&app, &key, &filing).await;
+    let query = "query($id: ID!) { filing(id: $id) { attachments { downloadUrl { url expiresAt } } } }";
+    let seen =
+        app.ok(&key, query, json!({ "id": filing["id"] })).await["filing"]["attachments"][0]["downloadUrl"].clone();
+    let url = seen["url"].as_str().unwrap().to_owned();
+    let expires: chrono::DateTime<Utc> = seen["expiresAt"].as_str().unwrap().parse().unwrap();
+    assert!(expires <= Utc::now() + Duration::seconds(3), "short-lived: {expires}");
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    // The object without the signature, and the link with the signature tampered with, are refused.
+    let bare = url.split('?').next().unwrap();
+    assert_eq!(app.client.get(bare).send().await.unwrap().status(), 403);
+    let tampered = url.replace("X-Amz-Expires=2", "X-Amz-Expires=3600");
+    assert_ne!(tampered, url, "the link names its lifetime: {url}");
+    assert_eq!(app.client.get(&tampered).send().await.unwrap().status(), 403);
+    // Once expired, the link is refused by the store.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 403);
+}

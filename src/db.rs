@@ -1,5 +1,15 @@
-//! Database connection and migrations.
+//! Database connection and migrations, and the tenant scope PostgreSQL's row-level security enforces.
+//!
+//! Every tenant-owned table has a policy (migration 000014): a row is visible and writable only when the
+//! session setting `beian.tenant` names its tenant, or is `*` (the server itself: background jobs, operator
+//! commands, and the anonymous steps that find a tenant by slug or a credential by its hash). Code that serves a
+//! signed-in caller runs inside [`as_tenant`]; the pool writes the setting on every checkout of a connection, from
+//! the scope of the task that takes it, so a connection never carries one caller's tenant into another's work and
+//! a query that forgot its tenant filter still sees only the caller's registrar. SQLite has no row-level security:
+//! there the services' own scoping is the only one.
 
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -37,6 +47,12 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        // The scope written on every checkout (below) is a round trip that also proves the connection alive.
+        .test_before_acquire(false)
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|conn, _| Box::pin(async move { write_scope(conn).await }))
+                .before_acquire(|conn, _| Box::pin(async move { write_scope(conn).await.map(|()| true) }))
+        })
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers run beside the one writer; the busy timeout queues writers instead of failing them.
             // secure_delete overwrites what a change or delete frees, so purged personal data and spent tokens do
@@ -47,6 +63,50 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
                 .pragma("secure_delete", "ON")
         });
     Database::connect(options).await.map_err(|source| DbSetupError::Connect { url: redact_url(&url), source })
+}
+
+tokio::task_local! {
+    /// The tenant the current task works for, once known.
+    static TENANT: Arc<OnceLock<uuid::Uuid>>;
+}
+
+/// Runs `work` for `tenant`: on PostgreSQL every statement it sends sees and writes only that tenant's rows.
+pub async fn as_tenant<F: Future>(tenant: uuid::Uuid, work: F) -> F::Output {
+    TENANT.scope(Arc::new(OnceLock::from(tenant)), work).await
+}
+
+/// Runs `work` in a scope whose tenant becomes known later ([`TenantCell::set`]), e.g. a WebSocket connection
+/// after its `connection_init`. Until then `work` acts as the server.
+pub async fn with_tenant_cell<F: Future>(cell: TenantCell, work: F) -> F::Output {
+    TENANT.scope(cell.0, work).await
+}
+
+/// The tenant of a scope that learns it late; set once.
+#[derive(Clone, Default)]
+pub struct TenantCell(Arc<OnceLock<uuid::Uuid>>);
+
+impl TenantCell {
+    pub fn set(&self, tenant: uuid::Uuid) {
+        let _ = self.0.set(tenant);
+    }
+}
+
+/// The current task's tenant scope (for work it hands to another task: `tokio::spawn` does not carry it).
+pub fn current_tenant() -> Option<uuid::Uuid> {
+    TENANT.try_with(|cell| cell.get().copied()).ok().flatten()
+}
+
+/// The value of `beian.tenant` for the current task: its tenant, or `*` for the server itself.
+fn scope_setting() -> String {
+    current_tenant().map(|t| t.to_string()).unwrap_or_else(|| "*".to_owned())
+}
+
+async fn write_scope(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
+    sea_orm::sqlx::query("SELECT set_config('beian.tenant', $1, false)")
+        .bind(scope_setting())
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Applies every pending migration.
@@ -68,5 +128,22 @@ pub async fn connect_ready(config: &Config) -> Result<DatabaseConnection, DbSetu
             return Err(DbSetupError::PendingMigrations(pending.len()));
         }
     }
+    warn_if_row_security_is_bypassed(&db).await;
     Ok(db)
+}
+
+/// Row-level security binds no superuser and no role with BYPASSRLS: say so, once, at start-up.
+async fn warn_if_row_security_is_bypassed(db: &DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let sql = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user";
+    let bypasses = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.ok().flatten();
+    if bypasses.and_then(|row| row.try_get_by_index::<bool>(0).ok()) == Some(true) {
+        tracing::warn!(
+            "the database role is a superuser or has BYPASSRLS: row-level security does not apply to this server; \
+             run it as an ordinary role (README: Tenant isolation in the database)"
+        );
+    }
 }

@@ -197,8 +197,14 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
     }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
+    // From here on the database shows only the caller's registrar (PostgreSQL row-level security, `beian::db`);
+    // without a caller the anonymous steps (sign-in, sign-up, reference data) act as the server.
+    let tenant = actor.as_ref().map(|a| a.tenant_id).or(mobile.as_ref().map(|m| m.tenant_id));
     request = request.data(RequestContext { actor, mobile, client_ip });
-    let mut response = state.schema.execute(request).await;
+    let mut response = match tenant {
+        Some(tenant) => crate::db::as_tenant(tenant, state.schema.execute(request)).await,
+        None => state.schema.execute(request).await,
+    };
     // Parse and validation errors (a malformed query, a value of the wrong type, a limit) come from the GraphQL
     // engine without a code: they are the caller's input.
     for error in &mut response.errors {
@@ -332,7 +338,11 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
     let schema = state.schema.clone();
     let inner = (*state).clone();
     websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        GraphQLWebSocket::new(stream, schema, protocol)
+        // The connection's registrar is known once connection_init authenticates it; its subscriptions then read
+        // the database as that registrar's (row-level security).
+        let tenant = crate::db::TenantCell::default();
+        let scope = tenant.clone();
+        let connection = GraphQLWebSocket::new(stream, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let token = ["Authorization", "authorization"]
                     .iter()
@@ -347,12 +357,14 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                 let Caller::Actor(actor) = caller else {
                     return Err(async_graphql::Error::new("a mobile token does not open subscriptions"));
                 };
+                tenant.set(actor.tenant_id);
                 let mut data = async_graphql::Data::default();
                 data.insert(loaders::for_connection(&inner.db, &actor));
                 data.insert(RequestContext { actor: Some(actor), mobile: None, client_ip: None });
                 Ok(data)
             })
-            .serve()
+            .serve();
+        crate::db::with_tenant_cell(scope, connection)
     })
 }
 

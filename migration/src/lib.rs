@@ -22,6 +22,7 @@ mod m20261128_000010_add_mobile_verification;
 mod m20261128_000011_add_face_challenge;
 mod m20261128_000012_index_responsible_mobiles;
 mod m20261129_000013_seal_personal_data;
+mod m20261129_000014_tenant_row_security;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_add_face_challenge::Migration),
             Box::new(m20261128_000012_index_responsible_mobiles::Migration),
             Box::new(m20261129_000013_seal_personal_data::Migration),
+            Box::new(m20261129_000014_tenant_row_security::Migration),
         ]
     }
 }

@@ -35,7 +35,10 @@ pub fn for_connection(db: &DatabaseConnection, actor: &Actor) -> Loaders {
 
 fn loaders(db: &DatabaseConnection, actor: &Actor, prefetch: bool) -> Loaders {
     let loader = TenantLoader { db: db.clone(), actor: actor.clone(), prefetch };
-    let loaders = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    // Batches run in tasks of their own: they carry the caller's tenant scope there (row-level security).
+    let tenant = actor.tenant_id;
+    let spawner = move |batch| tokio::spawn(crate::db::as_tenant(tenant, batch));
+    let loaders = DataLoader::with_cache(loader, spawner, HashMapCache::default());
     loaders.enable_all_cache(false);
     loaders
 }

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// The PostgreSQL role the server runs as in tests (trust authentication, as the test server is set up).
+pub const APP_ROLE: &str = "beian_app_test";
+
 /// A database of its own for one test: a SQLite file in a temporary folder, or a new PostgreSQL database that is
 /// dropped when the test ends.
 pub struct TestDatabase {
@@ -25,10 +28,24 @@ impl TestDatabase {
             Some(admin_url) => {
                 let name = format!("beian_test_{}", Uuid::new_v4().simple());
                 let admin = Database::connect(&admin_url).await.expect("connect to BEIAN_TEST_DATABASE_URL");
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                // The server runs as an ordinary role, as in production: not a superuser and without BYPASSRLS,
+                // so row-level security binds it. It owns the test database (and so its tables).
+                admin
+                    .execute_unprepared(&format!(
+                        "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                    ))
+                    .await
+                    .expect("create the application role");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name} OWNER {APP_ROLE}"))
+                    .await
+                    .expect("create test database");
                 admin.close().await.ok();
                 let mut url = url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
                 url.set_path(&name);
+                url.set_username(APP_ROLE).expect("a user name");
+                url.set_password(None).expect("no password");
                 Self { url: url.to_string(), dir, postgres: Some((admin_url, name)) }
             }
             None => {

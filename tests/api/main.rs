@@ -23,6 +23,7 @@ mod pagination;
 mod persistence;
 mod personal_data;
 mod processes;
+mod row_security;
 mod rules;
 mod schema;
 mod seed;

@@ -96,10 +96,11 @@ pub fn routes(
     routes.with(poem::middleware::CatchPanic::new()).around(crate::telemetry::log_request)
 }
 
-/// The GraphiQL page's own policy: its scripts and styles come from unpkg.com.
-const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://unpkg.com; style-src \
-    'unsafe-inline' https://unpkg.com; img-src data: https:; font-src https:; connect-src 'self' ws: wss:; \
-    frame-ancestors 'none'; base-uri 'none'";
+/// The GraphiQL page's own policy: its scripts and styles come from unpkg.com (some by scheme-relative URLs, so
+/// the host is named without a scheme: the page's own, or https).
+const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' unpkg.com; style-src 'unsafe-inline' \
+    unpkg.com; img-src data: https:; font-src https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
+    base-uri 'none'";
 
 /// Security headers on every response (unless the handler set its own): nothing is sniffed, framed, cached or
 /// referred; the API's responses load nothing; HTTPS is remembered.

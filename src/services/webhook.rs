@@ -286,6 +286,46 @@ mod tests {
         }
     }
 
+    /// A one-shot HTTP server on loopback that answers `status` with `body`; its URL.
+    async fn answering(status: &'static str, body: Vec<u8>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 8192];
+            let _ = socket.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nlocation: http://169.254.169.254/\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+        });
+        format!("http://{address}/hook")
+    }
+
+    #[tokio::test]
+    async fn a_webhooks_answer_is_validated_before_it_is_believed() {
+        let inside = Egress { allowed_hosts: vec![], allow_private_networks: true };
+        let ask = |url: String| {
+            let webhook = Webhook::new(&url, None, &inside).unwrap();
+            async move { webhook.post_for_json(&serde_json::json!({})).await }
+        };
+        let ok = ask(answering("200 OK", br#"{"passed": true}"#.to_vec()).await).await.unwrap();
+        assert_eq!(ok["passed"], true);
+        for (status, body, why) in [
+            ("200 OK", b"[true]".to_vec(), "not a JSON object"),
+            ("200 OK", b"<html>".to_vec(), "not JSON"),
+            ("200 OK", vec![b' '; 100 * 1024], "too large"),
+            ("500 Internal Server Error", br#"{"passed": true}"#.to_vec(), "answered 500"),
+            ("302 Found", Vec::new(), "answered 302"),
+        ] {
+            let error = ask(answering(status, body).await).await.unwrap_err();
+            assert!(error.contains(why), "{status}: {error}");
+        }
+    }
+
     #[tokio::test]
     async fn a_name_that_resolves_inward_is_refused_when_connecting() {
         // `localhost` passes the URL check (it is a name), but resolves to loopback: refused on connect.

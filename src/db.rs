@@ -67,18 +67,18 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
 
 tokio::task_local! {
     /// The tenant the current task works for, once known.
-    static TENANT: Arc<OnceLock<uuid::Uuid>>;
+    static TENANT: TenantCell;
 }
 
 /// Runs `work` for `tenant`: on PostgreSQL every statement it sends sees and writes only that tenant's rows.
 pub async fn as_tenant<F: Future>(tenant: uuid::Uuid, work: F) -> F::Output {
-    TENANT.scope(Arc::new(OnceLock::from(tenant)), work).await
+    with_tenant_cell(TenantCell(Arc::new(OnceLock::from(tenant))), work).await
 }
 
 /// Runs `work` in a scope whose tenant becomes known later ([`TenantCell::set`]), e.g. a WebSocket connection
 /// after its `connection_init`. Until then `work` acts as the server.
 pub async fn with_tenant_cell<F: Future>(cell: TenantCell, work: F) -> F::Output {
-    TENANT.scope(cell.0, work).await
+    TENANT.scope(cell, work).await
 }
 
 /// The tenant of a scope that learns it late; set once.
@@ -91,14 +91,10 @@ impl TenantCell {
     }
 }
 
-/// The current task's tenant scope (for work it hands to another task: `tokio::spawn` does not carry it).
-pub fn current_tenant() -> Option<uuid::Uuid> {
-    TENANT.try_with(|cell| cell.get().copied()).ok().flatten()
-}
-
 /// The value of `beian.tenant` for the current task: its tenant, or `*` for the server itself.
 fn scope_setting() -> String {
-    current_tenant().map(|t| t.to_string()).unwrap_or_else(|| "*".to_owned())
+    let tenant = TENANT.try_with(|cell| cell.0.get().copied()).ok().flatten();
+    tenant.map(|t| t.to_string()).unwrap_or_else(|| "*".to_owned())
 }
 
 async fn write_scope(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {

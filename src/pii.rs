@@ -9,7 +9,7 @@
 //! which reseals what older keys sealed (and recomputes the blind indexes). Then the old key can go.
 //!
 //! One keyring serves a process: it is installed when the configuration is loaded into a ready database connection
-//! ([`crate::db::connect_ready`], [`crate::startup::Application::with_database`]).
+//! ([`crate::db::connect_ready`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -142,11 +142,6 @@ impl Keyring {
             .decrypt(&Nonce::from(nonce), Payload { msg: sealed, aad: tenant.as_bytes() })
             .map_err(|_| PiiError::Tampered)?;
         String::from_utf8(plain).map_err(|_| PiiError::Malformed)
-    }
-
-    /// Opens an optional value.
-    pub fn open_opt(&self, tenant: Uuid, value: Option<&str>) -> Result<Option<String>, PiiError> {
-        value.map(|v| self.open(tenant, v)).transpose()
     }
 
     /// Whether `value` needs resealing: not sealed at all, or sealed under a key that is no longer current.

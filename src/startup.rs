@@ -49,7 +49,8 @@ impl Application {
         Self::with_database(config, db).await
     }
 
-    /// Binds the listen address and serves on an already connected and migrated database.
+    /// Binds the listen address and serves on a database from [`db::connect_ready`] (which also installed the
+    /// personal-data keyring).
     pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
         let local_addr = acceptor
@@ -58,7 +59,6 @@ impl Application {
             .and_then(|addr| addr.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
-        crate::pii::install(config.pii_keyring().map_err(|e| anyhow::anyhow!("personal-data keys: {e}"))?);
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
         let storage = Arc::new(Storage::connect(&config).await?);

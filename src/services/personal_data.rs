@@ -6,8 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -311,27 +311,24 @@ async fn purge_one(
 /// individual's subject name is the person's name: cleared too.
 async fn clear_subject(txn: &impl ConnectionTrait, filing_id: Uuid) -> Result<(), ServiceError> {
     use crate::domain::SubjectType;
-    let mut update = filing_subject::Entity::update_many()
-        .col_expr(filing_subject::Column::CertificateNumber, Expr::value(""))
-        .col_expr(filing_subject::Column::CertificateNumberBidx, Expr::value(""))
-        .col_expr(filing_subject::Column::CertificateAddress, Expr::value(Option::<String>::None))
-        .col_expr(filing_subject::Column::MailingAddress, Expr::value(""))
-        .col_expr(filing_subject::Column::RpName, Expr::value(""))
-        .col_expr(filing_subject::Column::RpCertificateNumber, Expr::value(""))
-        .col_expr(filing_subject::Column::RpMobile, Expr::value(""))
-        .col_expr(filing_subject::Column::RpMobileBidx, Expr::value(""))
-        .col_expr(filing_subject::Column::RpEmergencyPhone, Expr::value(Option::<String>::None))
-        .col_expr(filing_subject::Column::RpEmail, Expr::value(""))
-        .filter(filing_subject::Column::FilingId.eq(filing_id));
-    let individual = filing_subject::Entity::find()
-        .filter(filing_subject::Column::FilingId.eq(filing_id))
-        .filter(filing_subject::Column::SubjectType.eq(SubjectType::Individual.as_str()))
-        .count(txn)
-        .await?
-        > 0;
-    if individual {
-        update = update.col_expr(filing_subject::Column::Name, Expr::value(""));
-    }
-    update.exec(txn).await?;
+    use filing_subject::Column;
+    let individual = Expr::col(Column::SubjectType).eq(SubjectType::Individual.as_str());
+    let name =
+        sea_orm::sea_query::CaseStatement::new().case(individual, Expr::value("")).finally(Expr::col(Column::Name));
+    filing_subject::Entity::update_many()
+        .col_expr(Column::Name, name.into())
+        .col_expr(Column::CertificateNumber, Expr::value(""))
+        .col_expr(Column::CertificateNumberBidx, Expr::value(""))
+        .col_expr(Column::CertificateAddress, Expr::value(Option::<String>::None))
+        .col_expr(Column::MailingAddress, Expr::value(""))
+        .col_expr(Column::RpName, Expr::value(""))
+        .col_expr(Column::RpCertificateNumber, Expr::value(""))
+        .col_expr(Column::RpMobile, Expr::value(""))
+        .col_expr(Column::RpMobileBidx, Expr::value(""))
+        .col_expr(Column::RpEmergencyPhone, Expr::value(Option::<String>::None))
+        .col_expr(Column::RpEmail, Expr::value(""))
+        .filter(Column::FilingId.eq(filing_id))
+        .exec(txn)
+        .await?;
     Ok(())
 }

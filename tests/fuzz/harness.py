@@ -187,17 +187,22 @@ FILING = {
 CREATE_FILING = "mutation($input: CreateFilingInput!) { createFiling(input: $input) { id version websites { id } } }"
 
 
+def complete_setup(url: str, token: str, password: str, role: str) -> str:
+    """Chooses the password of a set-up token (first administrator, invited staff); the session's access token."""
+    session = call(
+        url,
+        f"mutation($t: String!, $p: String!) {{ completeAccountSetup(token: $t, password: $p) {{ {SESSION} }} }}",
+        {"t": token, "p": password},
+    )["completeAccountSetup"]
+    assert session["account"]["role"] == role, session
+    return session["accessToken"]
+
+
 def credentials(url: str, beian: str, data_dir: str, tenant: str, api_key: str, setup_token: str, out: str) -> None:
     tokens: dict[str, str] = {"registrar": api_key}
 
     # Administrator: the setup token printed by `beian tenant create --admin-email`.
-    admin = call(
-        url,
-        f"mutation($t: String!, $p: String!) {{ completeAccountSetup(token: $t, password: $p) {{ {SESSION} }} }}",
-        {"t": setup_token, "p": "fuzz administrator passphrase"},
-    )["completeAccountSetup"]
-    assert admin["account"]["role"] == "ADMIN", admin
-    tokens["admin"] = admin["accessToken"]
+    tokens["admin"] = complete_setup(url, setup_token, "fuzz administrator passphrase", "ADMIN")
 
     # Reviewer: invited by the administrator; the invitation's token sets the password.
     reviewer_email = f"reviewer@{tenant}.example"
@@ -208,13 +213,7 @@ def credentials(url: str, beian: str, data_dir: str, tenant: str, api_key: str, 
         tokens["admin"],
     )
     invitation = mail_token(beian, data_dir, tenant, reviewer_email, "STAFF_INVITATION")
-    reviewer = call(
-        url,
-        f"mutation($t: String!, $p: String!) {{ completeAccountSetup(token: $t, password: $p) {{ {SESSION} }} }}",
-        {"t": invitation, "p": "fuzz reviewer passphrase"},
-    )["completeAccountSetup"]
-    assert reviewer["account"]["role"] == "REVIEWER", reviewer
-    tokens["reviewer"] = reviewer["accessToken"]
+    tokens["reviewer"] = complete_setup(url, invitation, "fuzz reviewer passphrase", "REVIEWER")
 
     # Applicant: signs up, confirms the address with the emailed token (which signs them in).
     applicant_email = f"applicant@{tenant}.example"

@@ -467,8 +467,7 @@ impl Config {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(existing.trim().as_bytes().to_vec());
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
+        create_private_dir(&self.data_dir).map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
         let (secret, _) = crate::auth::tokens::opaque("");
         write_private(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(secret.into_bytes())
@@ -506,7 +505,7 @@ impl Config {
         let local: Local = match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
             Err(_) => {
-                std::fs::create_dir_all(&self.data_dir)
+                create_private_dir(&self.data_dir)
                     .map_err(|e| format!("cannot create {}: {e}", self.data_dir.display()))?;
                 let local = Local {
                     current_key: "local".into(),
@@ -555,6 +554,18 @@ pub fn redact_url(url: &str) -> String {
         Ok(_) => url.to_owned(),
         Err(_) => "<unparseable URL>".to_owned(),
     }
+}
+
+/// Creates the data folder, or makes an existing one, the owner's alone (mode 0700): it holds the SQLite database,
+/// the generated secrets, the embedded store's files (ID photos) and the mail (.eml files) of the embedded default.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// Writes a file only its owner can read.

@@ -38,8 +38,11 @@ pub enum DbSetupError {
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError> {
     let url = config.database_url();
     if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::config::create_private_dir(&config.data_dir)
             .map_err(|source| DbSetupError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    }
+    if let Some(path) = sqlite_file(&url) {
+        private_file(&path).map_err(|source| DbSetupError::DataDir { path: path.display().to_string(), source })?;
     }
     let mut options = ConnectOptions::new(url.clone());
     options
@@ -63,6 +66,28 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
                 .pragma("secure_delete", "ON")
         });
     Database::connect(options).await.map_err(|source| DbSetupError::Connect { url: redact_url(&url), source })
+}
+
+/// The file of a SQLite URL (`sqlite://path?mode=rwc`, `sqlite:path`); none for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Makes the SQLite file the owner's alone (mode 0600), creating it empty if it does not exist yet: SQLite would
+/// create it with the process's umask (typically 0644, readable by every local user), and gives its write-ahead log
+/// and shared-memory files the database file's mode.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 tokio::task_local! {

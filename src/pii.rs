@@ -41,6 +41,7 @@ pub enum PiiError {
 pub enum Blind {
     Mobile,
     Certificate,
+    Email,
 }
 
 impl Blind {
@@ -48,6 +49,7 @@ impl Blind {
         match self {
             Self::Mobile => b"mobile",
             Self::Certificate => b"certificate",
+            Self::Email => b"email",
         }
     }
 }

@@ -190,19 +190,25 @@ impl Application {
     }
 }
 
-/// Runs `job` every `seconds` until `stop`; a pass that has started is finished, never cut off.
+/// Runs `job` every `seconds` until `stop`; a pass that has started is finished, never cut off. A pass that panics
+/// is logged and the next one runs on time: one bad row must not end a background job for the life of the process.
 async fn repeat<F, Fut>(stop: CancellationToken, seconds: u64, mut job: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()>,
 {
+    use futures_util::FutureExt;
     let mut tick = tokio::time::interval(Duration::from_secs(seconds.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             () = stop.cancelled() => return,
-            _ = tick.tick() => job().await,
+            _ = tick.tick() => {
+                if std::panic::AssertUnwindSafe(job()).catch_unwind().await.is_err() {
+                    tracing::error!("a background job's pass panicked; the next pass runs on schedule");
+                }
+            }
         }
     }
 }

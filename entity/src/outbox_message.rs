@@ -9,6 +9,7 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// Which message: `EMAIL_VERIFICATION`, `PASSWORD_RESET`, `STAFF_INVITATION`, ...
     pub template: String,
+    /// The address (or, for recorded phone codes, the mobile), sealed (`beian::pii`).
     pub recipient: String,
     /// What the template needs (names, links, tokens).
     pub payload: Json,
@@ -35,6 +36,8 @@ pub struct Model {
     pub body_text: Option<String>,
     pub body_html: Option<String>,
     pub updated_at: Option<DateTimeUtc>,
+    /// Blind index of the lower-cased address, to find a recipient's messages without opening every row.
+    pub recipient_index: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -145,6 +145,12 @@ impl Actor {
         )
     }
 
+    /// How this caller sees personal data wherever it goes out (see [`Disclosure`]).
+    pub fn disclosure(&self) -> crate::domain::masking::Disclosure {
+        use crate::domain::masking::Disclosure;
+        if self.reads_personal_data() { Disclosure::Full } else { Disclosure::Masked }
+    }
+
     pub fn may_edit_filings(&self) -> bool {
         matches!(
             self.principal,

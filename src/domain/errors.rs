@@ -67,6 +67,7 @@ pub enum FieldErrorCode {
     CodeExpired,
     CertificateNumberMismatch,
     CertificateExpiring,
+    ControlCharacter,
 }
 
 /// Whether a finding blocks.
@@ -233,6 +234,11 @@ impl FieldErrorCode {
                 ("The document must stay valid for more than three months.", "证件有效期须在三个月以上。")
             }
             Self::InvalidTemplate => ("This template does not render.", "模板无法渲染。"),
+            Self::ControlCharacter => (
+                "Remove the line break, tab or invisible control character (such as a right-to-left override): \
+                 this text must be plain.",
+                "请删除换行符、制表符或不可见的控制字符（如从右至左覆盖字符），此处只能填写普通文字。",
+            ),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",

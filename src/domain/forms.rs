@@ -8,16 +8,16 @@ use super::{AccessMethod, CertificateType, Language, PreApprovalCategory, Servic
 /// A responsible person (负责人) of the subject or of a website.
 #[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct PersonInput {
-    #[validate(length(min = 1, max = 100))]
+    #[validate(length(min = 1, max = 100), custom(function = "crate::domain::text::single_line"))]
     pub name: String,
     pub certificate_type: CertificateType,
-    #[validate(length(min = 1, max = 64))]
+    #[validate(length(min = 1, max = 64), custom(function = "crate::domain::text::single_line"))]
     pub certificate_number: String,
-    #[validate(length(min = 1, max = 32))]
+    #[validate(length(min = 1, max = 32), custom(function = "crate::domain::text::single_line"))]
     pub mobile: String,
-    #[validate(length(min = 1, max = 32))]
+    #[validate(length(min = 1, max = 32), custom(function = "crate::domain::text::single_line"))]
     pub emergency_phone: Option<String>,
-    #[validate(length(min = 1, max = 254), email)]
+    #[validate(length(min = 1, max = 254), email, custom(function = "crate::domain::text::single_line"))]
     pub email: String,
 }
 
@@ -25,21 +25,21 @@ pub struct PersonInput {
 #[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct SubjectInput {
     pub subject_type: SubjectType,
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), custom(function = "crate::domain::text::single_line"))]
     pub name: String,
     pub certificate_type: CertificateType,
-    #[validate(length(min = 1, max = 64))]
+    #[validate(length(min = 1, max = 64), custom(function = "crate::domain::text::single_line"))]
     pub certificate_number: String,
-    #[validate(length(min = 1, max = 300))]
+    #[validate(length(min = 1, max = 300), custom(function = "crate::domain::text::single_line"))]
     pub certificate_address: Option<String>,
     pub province_code: String,
     pub city_code: String,
     pub district_code: String,
-    #[validate(length(min = 1, max = 300))]
+    #[validate(length(min = 1, max = 300), custom(function = "crate::domain::text::single_line"))]
     pub mailing_address: String,
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), custom(function = "crate::domain::text::single_line"))]
     pub investor: Option<String>,
-    #[validate(length(min = 1, max = 1000))]
+    #[validate(length(min = 1, max = 1000), custom(function = "crate::domain::text::multi_line"))]
     pub remark: Option<String>,
     #[validate(nested)]
     pub responsible_person: PersonInput,
@@ -51,18 +51,18 @@ pub struct SubjectInput {
 #[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct PreApprovalInput {
     pub category: PreApprovalCategory,
-    #[validate(length(min = 1, max = 100))]
+    #[validate(length(min = 1, max = 100), custom(function = "crate::domain::text::single_line"))]
     pub licence_number: String,
 }
 
 /// A website of a filing.
 #[derive(Clone, Debug, PartialEq, Eq, Validate, serde::Serialize)]
 pub struct WebsiteInput {
-    #[validate(length(min = 1, max = 100))]
+    #[validate(length(min = 1, max = 100), custom(function = "crate::domain::text::single_line"))]
     pub name: String,
     #[validate(length(min = 1, max = 10))]
     pub domains: Vec<String>,
-    #[validate(length(min = 1, max = 2048), url)]
+    #[validate(length(min = 1, max = 2048), url, custom(function = "crate::domain::text::single_line"))]
     pub homepage_url: String,
     #[validate(length(min = 1, max = 10))]
     pub service_content: Vec<ServiceContent>,
@@ -72,7 +72,7 @@ pub struct WebsiteInput {
     #[validate(nested, length(max = 12))]
     pub pre_approvals: Vec<PreApprovalInput>,
     pub access_method: AccessMethod,
-    #[validate(length(min = 1, max = 1000))]
+    #[validate(length(min = 1, max = 1000), custom(function = "crate::domain::text::multi_line"))]
     pub remark: Option<String>,
     #[validate(nested)]
     pub responsible_person: PersonInput,

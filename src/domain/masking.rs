@@ -33,6 +33,39 @@ pub fn mask_email(value: &str) -> String {
     }
 }
 
+/// How a caller sees personal data (certificate numbers, phones, emails): the one rule for every way it leaves the
+/// server, whether GraphQL fields, the printable verification sheet or the mail list's recipients. Who gets which
+/// is decided in one place, `Actor::disclosure`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disclosure {
+    /// In full: the caller needs the numbers (the applicant, reviewers, the registrar's full-access backend).
+    Full,
+    /// Masked: enough to recognise a value, not to reuse it (administrators, read-only keys, phones, logs).
+    Masked,
+}
+
+impl Disclosure {
+    pub fn certificate_number(self, value: &str) -> String {
+        self.show(value, mask_certificate_number)
+    }
+
+    pub fn phone(self, value: &str) -> String {
+        self.show(value, mask_phone)
+    }
+
+    pub fn email(self, value: &str) -> String {
+        self.show(value, mask_email)
+    }
+
+    /// `value` in full, or masked by `mask`.
+    pub fn show(self, value: &str, mask: fn(&str) -> String) -> String {
+        match self {
+            Self::Full => value.to_owned(),
+            Self::Masked => mask(value),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod orders;
 pub mod province;
 pub mod reference;
 pub mod rules;
+pub mod text;
 pub mod workflow;
 
 pub use enums::*;

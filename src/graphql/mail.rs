@@ -63,9 +63,10 @@ impl Notification {
         self.0.template.parse::<crate::mail::Stage>().ok().map(Into::into)
     }
 
-    /// The recipient's address.
-    async fn recipient(&self) -> &str {
-        &self.0.recipient
+    /// The recipient's address; masked without the READ_PERSONAL_DATA permission (filter by the full address).
+    async fn recipient(&self, ctx: &Context<'_>) -> String {
+        let address = crate::services::outbox::recipient(&self.0).unwrap_or_default();
+        super::types::disclosure(ctx).email(&address)
     }
 
     /// The recipient's name.

@@ -13,6 +13,7 @@ pub mod loaders;
 pub mod mail;
 pub mod mobile;
 pub mod mutation;
+pub mod plain_text;
 pub mod query;
 pub mod reference;
 pub mod subscription;
@@ -65,9 +66,12 @@ pub fn build_schema(data: AppData) -> BeianSchema {
         .data(data)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .extension(self::limits::FieldLimit(limits.max_fields));
+        // Limits first: nothing else works on a document before its size is known to be bounded.
+        .extension(self::limits::FieldLimit(limits.max_fields))
+        .extension(self::plain_text::PlainText);
     if !limits.introspection {
-        builder = builder.disable_introspection();
+        // Without introspection, "Did you mean ...?" in an error would tell the schema field by field.
+        builder = builder.disable_introspection().disable_suggestions();
     }
     builder.finish()
 }

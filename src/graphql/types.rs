@@ -450,9 +450,15 @@ impl ResponsiblePerson {
 
 /// A personal value as the caller may see it: in full with READ_PERSONAL_DATA, masked otherwise.
 pub(crate) fn personal(ctx: &Context<'_>, value: &str, mask: fn(&str) -> String) -> String {
+    disclosure(ctx).show(value, mask)
+}
+
+/// How the caller sees personal data: the actor's [`Disclosure`](masking::Disclosure); masked for anyone else
+/// (a phone's mobile token, no caller).
+pub(crate) fn disclosure(ctx: &Context<'_>) -> masking::Disclosure {
     match ctx.data_opt::<super::context::RequestContext>().and_then(|r| r.actor.as_ref()) {
-        Some(actor) if actor.reads_personal_data() => value.to_owned(),
-        _ => mask(value),
+        Some(actor) => actor.disclosure(),
+        None => masking::Disclosure::Masked,
     }
 }
 

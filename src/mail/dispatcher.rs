@@ -5,10 +5,11 @@
 //! exponential backoff and jitter; permanent ones, and messages out of attempts, are parked as failed.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
-use futures_util::{StreamExt, stream};
+use futures_util::{FutureExt, StreamExt, stream};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use sea_orm::prelude::Expr;
@@ -22,6 +23,7 @@ use super::templates::{self, Branding, Template};
 use super::transport::{SendError, Transport};
 use super::{MailLanguage, Stage};
 use crate::config::MailConfig;
+use crate::domain::text::to_single_line;
 use crate::services::{ServiceError, write_txn};
 use entity::outbox_message::{self, Column};
 
@@ -95,7 +97,7 @@ impl Dispatcher {
         }
         let deliveries = claimed.into_iter().map(|message| {
             let sender = senders.get(&message.tenant_id).and_then(Option::as_ref);
-            self.deliver(message, sender, now)
+            self.isolated(message, sender, now)
         });
         let outcomes: Vec<Result<Outcome, ServiceError>> =
             stream::iter(deliveries).buffer_unordered(self.config.concurrency.max(1)).collect().await;
@@ -158,7 +160,8 @@ impl Dispatcher {
             .parse()
             .map_err(|e| ServiceError::internal(anyhow::anyhow!("mail.from is not a mailbox: {e}")))?;
         let address = tenant.mail_sender_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(default.email);
-        let name = tenant.mail_sender_name.clone().unwrap_or_else(|| tenant.name.clone());
+        // Names are one line since input refuses line breaks; values stored before that are made one line here.
+        let name = to_single_line(tenant.mail_sender_name.as_deref().unwrap_or(&tenant.name));
         let reply_to = tenant.mail_reply_to.as_deref().and_then(|a| a.parse().ok()).map(|a| Mailbox::new(None, a));
         let overrides = crate::services::notifications::overrides(&self.db, tenant_id).await?;
         Ok(Some(Sender {
@@ -167,6 +170,30 @@ impl Dispatcher {
             branding: crate::services::notifications::branding(&tenant),
             overrides,
         }))
+    }
+
+    /// Delivers one message so that nothing about it can stop the others: a panic while it is built or sent (a
+    /// bug, or a value the mail library cannot encode) parks it as failed with the reason, and the pass goes on.
+    /// (Before this, one name with a line break made lettre panic, which ended the dispatcher; after a restart the
+    /// same message was claimed again and ended it again, and no registrar's mail went out.)
+    async fn isolated(
+        &self,
+        message: outbox_message::Model,
+        sender: Option<&Sender>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let kept = message.clone();
+        match AssertUnwindSafe(self.deliver(message, sender, now)).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_owned());
+                self.fail(&kept, &format!("the message could not be built or sent: {what}"), now).await
+            }
+        }
     }
 
     async fn deliver(
@@ -318,7 +345,8 @@ impl Dispatcher {
         let rendered = templates::render(stage, language, &sender.overrides, &sender.branding, &message.payload)
             .map_err(|e| format!("the {stage} template does not render: {e}"))?;
         let domain = sender.from.email.domain().to_owned();
-        Ok((rendered.subject, rendered.text, rendered.html, format!("<{}@{domain}>", message.id)))
+        let subject = to_single_line(&rendered.subject);
+        Ok((subject, rendered.text, rendered.html, format!("<{}@{domain}>", message.id)))
     }
 }
 
@@ -341,12 +369,14 @@ fn without_secrets(payload: &serde_json::Value) -> Option<serde_json::Value> {
 
 /// The email of a rendered message.
 fn build(message: &outbox_message::Model, sender: &Sender) -> Result<Message, String> {
-    let address = message.recipient.parse().map_err(|e| format!("not a deliverable address: {e}"))?;
-    let to = Mailbox::new(message.recipient_name.clone(), address);
+    let recipient = crate::services::outbox::recipient(message).ok_or("the recipient's address does not open")?;
+    let address = recipient.parse().map_err(|e| format!("not a deliverable address: {e}"))?;
+    // Header values are one line (names stored before input refused line breaks, a subject a template made).
+    let to = Mailbox::new(message.recipient_name.as_deref().map(to_single_line), address);
     let mut builder = Message::builder()
         .from(sender.from.clone())
         .to(to)
-        .subject(message.subject.clone().unwrap_or_default())
+        .subject(to_single_line(message.subject.as_deref().unwrap_or_default()))
         .message_id(message.message_id.clone())
         .date(SystemTime::now());
     if let Some(reply_to) = &sender.reply_to {

@@ -73,7 +73,8 @@ impl Transport {
 
 /// Writes the message atomically (a temporary file renamed into place), so a reader never sees half a message.
 async fn write_file(dir: &Path, id: Uuid, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    tokio::fs::create_dir_all(dir).await?;
+    // Messages name people and carry sign-in links: the owner's alone.
+    crate::config::create_private_dir(dir)?;
     let path = dir.join(format!("{id}.eml"));
     let partial = dir.join(format!(".{id}.eml.partial"));
     tokio::fs::write(&partial, bytes).await?;

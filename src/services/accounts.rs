@@ -154,16 +154,24 @@ pub async fn register_applicant(
 ) -> Result<(), ServiceError> {
     let Registration { tenant_slug, email, password: new_password, display_name, language } = *form;
     let email = normalize_email(email);
-    let display_name = display_name.trim();
     let mut errors = Vec::new();
     check_email(&email, "email", &mut errors);
     check_password(new_password, "password", &mut errors);
-    check_display_name(display_name, "displayName", &mut errors);
+    let display_name = &check_display_name(display_name, "displayName", &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     throttle_mail(auth, tenant_slug, &email, client)?;
-    let tenant = tenants::active_tenant_by_slug(db, tenant_slug).await?;
+    // An unknown (or suspended) registrar answers like a known one, after the same work, and sends nothing:
+    // otherwise the answers would list which slugs exist.
+    let tenant = match tenants::active_tenant_by_slug(db, tenant_slug).await {
+        Ok(tenant) => tenant,
+        Err(ServiceError::NotFound) => {
+            let _same_time = password::hash(new_password).map_err(ServiceError::internal)?;
+            return Ok(());
+        }
+        Err(other) => return Err(other),
+    };
     if !tenant.open_signup {
         return Err(ServiceError::Forbidden("this registrar does not accept sign-ups: ask it for an account"));
     }
@@ -485,10 +493,9 @@ pub async fn invite_staff(
 ) -> Result<Account, ServiceError> {
     require_admin(actor)?;
     let email = normalize_email(email);
-    let display_name = display_name.trim();
     let mut errors = Vec::new();
     check_email(&email, "email", &mut errors);
-    check_display_name(display_name, "displayName", &mut errors);
+    let display_name = &check_display_name(display_name, "displayName", &mut errors);
     if role == Role::Applicant {
         errors.push(FieldError::new("role", FieldErrorCode::InvalidFormat).with_message(
             "Staff are reviewers or administrators; applicants register themselves.",
@@ -651,7 +658,7 @@ pub async fn list_accounts(
         query = query.filter(account::Column::Status.is_in(statuses.iter().map(|s| s.to_string())));
     }
     if let Some(part) = filter.email_contains.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        query = query.filter(account::Column::Email.contains(part.to_lowercase()));
+        query = query.filter(super::contains_text((account::Entity, account::Column::Email), part));
     }
     if let Some(after) = after {
         query = query.filter(account::Column::Id.lt(after));
@@ -695,12 +702,9 @@ fn check_password(value: &str, field: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_display_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
-    if name.is_empty() {
-        errors.push(FieldError::new(field, FieldErrorCode::Required));
-    } else if name.chars().count() > 100 {
-        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
-    }
+/// A person's name as stored: one line (it reaches the `To` header of their mail), at most 100 characters.
+fn check_display_name(name: &str, field: &str, errors: &mut Vec<FieldError>) -> String {
+    super::validation::one_line(name, field, 100, errors)
 }
 
 fn tokens_hash(secret: &str) -> String {
@@ -738,13 +742,10 @@ pub async fn update_profile(
     if !matches!(actor.principal, crate::auth::Principal::Account { .. }) {
         return Err(ServiceError::Forbidden("only people have a profile"));
     }
-    let name = display_name.map(|n| n.trim().to_owned());
-    match &name {
-        Some(n) if n.is_empty() => return Err(ServiceError::invalid("displayName", FieldErrorCode::Required)),
-        Some(n) if n.chars().count() > 100 => {
-            return Err(ServiceError::invalid("displayName", FieldErrorCode::TooLong));
-        }
-        _ => {}
+    let mut errors = Vec::new();
+    let name = display_name.map(|n| check_display_name(&n, "displayName", &mut errors));
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
     }
     let row = own_account(db, actor).await?;
     let mut active: account::ActiveModel = row.into();

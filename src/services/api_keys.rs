@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::accounts::require_admin;
 use crate::auth::{Actor, ApiKeyScope, api_key};
-use crate::domain::{FieldError, FieldErrorCode};
 
 #[derive(Clone, Debug)]
 pub struct ApiKey {
@@ -43,12 +42,10 @@ pub async fn create_api_key(
     scope: ApiKeyScope,
 ) -> Result<(ApiKey, String), ServiceError> {
     require_admin(actor)?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ServiceError::invalid("name", FieldErrorCode::Required));
-    }
-    if name.chars().count() > 100 {
-        return Err(ServiceError::InvalidInput(vec![FieldError::new("name", FieldErrorCode::TooLong)]));
+    let mut errors = Vec::new();
+    let name = &super::validation::one_line(name, "name", 100, &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::InvalidInput(errors));
     }
     let key = api_key::generate();
     let row = entity::api_key::ActiveModel {

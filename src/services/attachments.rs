@@ -341,17 +341,10 @@ async fn check_request(
     require_editor(actor)?;
     ensure_editable(db, actor, request.filing_id).await?;
     let mut errors = Vec::new();
-    let file_name: String = request
-        .file_name
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() || matches!(c, '/' | '\\') { '_' } else { c })
-        .collect();
-    if file_name.is_empty() {
-        errors.push(FieldError::new("fileName", FieldErrorCode::Required));
-    } else if file_name.chars().count() > 255 {
-        errors.push(FieldError::new("fileName", FieldErrorCode::TooLong));
-    }
+    // One line without controls: the name is shown to reviewers and sent back in the download's
+    // Content-Disposition, where a right-to-left override would make `invoice\u{202E}fdp.exe` read as a PDF.
+    let file_name =
+        super::validation::one_line(&request.file_name, "fileName", 255, &mut errors).replace(['/', '\\'], "_");
     let allowed = request.kind.allowed_content_types();
     if !allowed.contains(&request.content_type.as_str()) {
         errors.push(FieldError::new("contentType", FieldErrorCode::UnsupportedContentType).suggest(

@@ -21,13 +21,16 @@ pub async fn verification_sheet(
     let stored = super::rules::stored_filing(db, actor, filing_id).await?;
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let numbers = super::notifications::website_numbers(db, actor.tenant_id, filing_id).await?;
+    // The sheet shows personal data as the caller sees it everywhere else: in full to the applicant who prints
+    // and signs it (and to reviewers and the full-access backend), masked to administrators and read-only keys.
+    let shown = actor.disclosure();
     let person = |p: &PersonInput| SheetPerson {
         name: p.name.clone(),
         certificate_type: p.certificate_type.label_zh().to_owned(),
-        certificate_number: p.certificate_number.clone(),
-        mobile: p.mobile.clone(),
-        emergency_phone: p.emergency_phone.clone(),
-        email: p.email.clone(),
+        certificate_number: shown.certificate_number(&p.certificate_number),
+        mobile: shown.phone(&p.mobile),
+        emergency_phone: p.emergency_phone.as_deref().map(|phone| shown.phone(phone)),
+        email: shown.email(&p.email),
     };
     let s = &stored.form.subject;
     let labels = |items: Vec<&str>| items.join("、");
@@ -64,7 +67,7 @@ pub async fn verification_sheet(
             name: s.name.clone(),
             subject_type: s.subject_type.label_zh().to_owned(),
             certificate_type: s.certificate_type.label_zh().to_owned(),
-            certificate_number: s.certificate_number.clone(),
+            certificate_number: shown.certificate_number(&s.certificate_number),
             certificate_address: s.certificate_address.clone(),
             province: Province::of_division_code(&s.province_code).map(|p| p.name_zh).unwrap_or_default().to_owned(),
             district_code: s.district_code.clone(),

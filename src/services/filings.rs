@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Expr;
-use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Set,
@@ -489,24 +489,9 @@ fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entit
         query = query.filter(filing_subject::Column::ProvinceCode.eq(province.division_code()));
     }
     if let Some(name) = name {
-        let pattern = format!("%{}%", escape_like(&name.to_lowercase()));
-        query = query.filter(
-            Expr::expr(Func::lower(Expr::col((filing_subject::Entity, filing_subject::Column::Name))))
-                .like(LikeExpr::new(pattern).escape('\\')),
-        );
+        query = query.filter(super::contains_text((filing_subject::Entity, filing_subject::Column::Name), &name));
     }
     Ok(query)
-}
-
-fn escape_like(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Starts an edit of an editable filing at `version`: bumps the version (which also takes the row's write lock),

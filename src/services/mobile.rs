@@ -555,8 +555,9 @@ async fn check_liveness(
     let reason = answer
         .get("reason")
         .and_then(|r| r.as_str())
-        .map(|r| r.chars().take(500).collect::<String>())
-        .filter(|r| !r.trim().is_empty())
+        // Outside text: made one plain line (a U+0000 would not even store on PostgreSQL).
+        .map(|r| crate::domain::text::to_single_line(r).chars().take(500).collect::<String>())
+        .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "人脸核验未通过，请重新录制。".to_owned());
     let now = Utc::now();
     let txn = write_txn(db).await?;

@@ -19,7 +19,7 @@ pub mod queue;
 pub mod rows;
 pub mod rules;
 pub mod tenants;
-mod validation;
+pub(crate) mod validation;
 pub mod webhook;
 pub mod workflow;
 
@@ -35,6 +35,25 @@ pub(crate) async fn write_txn(db: &DatabaseConnection) -> Result<DatabaseTransac
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// `column` holds `text` (case aside) as a substring, every character of `text` taken literally: `%`, `_` and `\`
+/// match themselves, not "anything". The one way lists filter by "contains" (sea-orm's `contains` would let a
+/// caller's `%` match every row).
+pub(crate) fn contains_text(
+    column: impl sea_orm::sea_query::IntoColumnRef,
+    text: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
 }
 
 /// A page of a keyset-paginated list, newest first.

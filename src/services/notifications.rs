@@ -326,7 +326,13 @@ fn filtered(actor: &Actor, filter: &NotificationFilter) -> sea_orm::Select<outbo
         query = query.filter(Column::FilingId.eq(filing));
     }
     if let Some(recipient) = &filter.recipient {
-        query = query.filter(Column::Recipient.eq(recipient.trim().to_lowercase()));
+        // Sealed rows by their blind index; rows written before sealing (until `beian pii rotate`) by the address.
+        let index = super::outbox::recipient_index(actor.tenant_id, recipient);
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Column::RecipientIndex.eq(index))
+                .add(Column::Recipient.eq(recipient.trim().to_lowercase())),
+        );
     }
     query
 }
@@ -446,18 +452,11 @@ pub async fn set_template(
     body: String,
 ) -> Result<EmailTemplate, ServiceError> {
     require_registrar(actor)?;
-    let template = Template { subject: subject.trim().to_owned(), body: body.trim().to_owned() };
     let mut errors = Vec::new();
-    if template.subject.is_empty() {
-        errors.push(FieldError::new("subject", FieldErrorCode::Required));
-    } else if template.subject.chars().count() > 300 {
-        errors.push(FieldError::new("subject", FieldErrorCode::TooLong));
-    }
-    if template.body.is_empty() {
-        errors.push(FieldError::new("body", FieldErrorCode::Required));
-    } else if template.body.len() > 20_000 {
-        errors.push(FieldError::new("body", FieldErrorCode::TooLong));
-    }
+    // The subject becomes the Subject header: one line.
+    let subject = super::validation::one_line(&subject, "subject", 300, &mut errors);
+    let body = super::validation::multi_line(&body, "body", 20_000, &mut errors);
+    let template = Template { subject, body };
     if errors.is_empty()
         && let Err(error) = templates::check(stage, &template)
     {

@@ -46,13 +46,16 @@ impl<'a> Envelope<'a> {
 }
 
 /// Queues a message in the caller's transaction: it is sent if and only if the change that causes it commits.
+/// The recipient's address is personal data: it is stored sealed, with a blind index to find it by.
 pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Result<(), ServiceError> {
     let now = Utc::now();
+    let keys = crate::pii::keyring();
     entity::outbox_message::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(envelope.tenant_id),
         template: Set(envelope.stage.to_string()),
-        recipient: Set(envelope.recipient.to_owned()),
+        recipient: Set(keys.seal(envelope.tenant_id, envelope.recipient)),
+        recipient_index: Set(Some(recipient_index(envelope.tenant_id, envelope.recipient))),
         payload: Set(envelope.payload),
         status: Set("QUEUED".to_owned()),
         created_at: Set(now),
@@ -74,6 +77,23 @@ pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Resul
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// The blind index of a recipient's address (lower-cased) in the tenant.
+pub fn recipient_index(tenant_id: Uuid, address: &str) -> String {
+    crate::pii::keyring().blind(tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase())
+}
+
+/// The recipient of a stored message, opened (rows written before sealing hold it in clear and come back as they
+/// are). `None` if it does not open: a key that is gone, or a value copied from another registrar's row.
+pub fn recipient(message: &entity::outbox_message::Model) -> Option<String> {
+    match crate::pii::keyring().open(message.tenant_id, &message.recipient) {
+        Ok(address) => Some(address),
+        Err(error) => {
+            tracing::error!(message = %message.id, error = %error, "an outbox recipient does not open");
+            None
+        }
+    }
 }
 
 /// The newest queued messages, of one tenant or of all (for operators).

@@ -141,17 +141,25 @@ pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceErr
         },
     )
     .await?;
-    // Recorded phone codes name the mobile they went to.
-    let codes = outbox_message::Column::Template.eq(PHONE_CODE);
+    // Every message's recipient: an address (with its blind index), or the mobile a recorded phone code went to.
     let outbox = reseal_table::<outbox_message::Entity, _>(
         db,
         "outbox_messages",
         outbox_message::Column::Id,
-        Some(codes),
+        None,
         |r| r.id,
         |row| {
             let mut a: outbox_message::ActiveModel = row.clone().into();
-            Ok(reseal_into(keys, row.tenant_id, &row.recipient, &mut a.recipient, |s| s)?.then_some(a))
+            let mut changed = reseal_into(keys, row.tenant_id, &row.recipient, &mut a.recipient, |s| s)?;
+            if row.template != PHONE_CODE {
+                let address = keys.open(row.tenant_id, &row.recipient).map_err(ServiceError::internal)?;
+                let index = Some(keys.blind(row.tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase()));
+                if index != row.recipient_index {
+                    a.recipient_index = Set(index);
+                    changed = true;
+                }
+            }
+            Ok(changed.then_some(a))
         },
     )
     .await?;

@@ -59,7 +59,6 @@ pub fn is_valid_slug(slug: &str) -> bool {
 
 /// Creates a registrar and its first API key (named `default`).
 pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> Result<CreatedTenant, ServiceError> {
-    let name = name.trim();
     let mut errors = Vec::new();
     if !is_valid_slug(slug) {
         errors.push(FieldError::new("slug", FieldErrorCode::InvalidFormat).with_message(
@@ -67,11 +66,8 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
             "标识须为 2-63 位小写字母、数字或中间的连字符。",
         ));
     }
-    if name.is_empty() {
-        errors.push(FieldError::new("name", FieldErrorCode::Required));
-    } else if name.chars().count() > 200 {
-        errors.push(FieldError::new("name", FieldErrorCode::TooLong));
-    }
+    // The registrar's name is the sender name of its mail unless it sets another: one line.
+    let name = &super::validation::one_line(name, "name", 200, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -252,21 +248,32 @@ fn text_change(
     value: Option<Option<String>>,
     field: &str,
     max_chars: usize,
+    lines: Lines,
     errors: &mut Vec<FieldError>,
 ) -> Option<Option<String>> {
     let value = value.map(|v| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()));
-    if let Some(Some(v)) = &value
-        && v.chars().count() > max_chars
-    {
-        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+    match &value {
+        Some(Some(v)) => Some(Some(match lines {
+            Lines::One => super::validation::one_line(v, field, max_chars, errors),
+            Lines::Many => super::validation::multi_line(v, field, max_chars, errors),
+        })),
+        _ => value,
     }
-    value
+}
+
+/// Whether a setting is one line (a name, an address, a URL: some reach mail headers) or may hold line breaks.
+#[derive(Clone, Copy)]
+enum Lines {
+    One,
+    Many,
 }
 
 /// Like [`text_change`], for an email address.
 fn address_change(value: Option<Option<String>>, field: &str, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
-    let value = text_change(value, field, 254, errors).map(|v| v.map(|a| a.to_lowercase()));
+    let refused = errors.len();
+    let value = text_change(value, field, 254, Lines::One, errors).map(|v| v.map(|a| a.to_lowercase()));
     if let Some(Some(address)) = &value
+        && errors.len() == refused
         && address.parse::<lettre::Address>().is_err()
     {
         errors.push(FieldError::new(field, FieldErrorCode::InvalidEmail));
@@ -287,24 +294,20 @@ pub async fn update_settings(
 ) -> Result<TenantSettings, ServiceError> {
     super::accounts::require_admin(actor)?;
     let mut errors = Vec::new();
-    let name = change.name.as_deref().map(str::trim);
-    match name {
-        Some("") => errors.push(FieldError::new("name", FieldErrorCode::Required)),
-        Some(n) if n.chars().count() > 200 => errors.push(FieldError::new("name", FieldErrorCode::TooLong)),
-        _ => {}
-    }
-    let url = change.frontend_base_url.clone().map(|u| u.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()));
+    let name = change.name.as_deref().map(|n| super::validation::one_line(n, "name", 200, &mut errors));
+    let url = text_change(change.frontend_base_url.clone(), "frontendBaseUrl", 2048, Lines::One, &mut errors);
     if let Some(Some(url)) = &url {
+        // (The URL parser drops tabs and line breaks silently: the check above must come first.)
         let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        if !ok || url.len() > 2048 {
+        if !ok {
             errors.push(FieldError::new("frontendBaseUrl", FieldErrorCode::InvalidUrl));
         }
     }
-    let sender_name = text_change(change.mail_sender_name, "mailSenderName", 200, &mut errors);
+    let sender_name = text_change(change.mail_sender_name, "mailSenderName", 200, Lines::One, &mut errors);
     let sender_address = address_change(change.mail_sender_address, "mailSenderAddress", &mut errors);
     let reply_to = address_change(change.mail_reply_to, "mailReplyTo", &mut errors);
-    let signature = text_change(change.mail_signature, "mailSignature", 2000, &mut errors);
-    let support = text_change(change.support_contact, "supportContact", 300, &mut errors);
+    let signature = text_change(change.mail_signature, "mailSignature", 2000, Lines::Many, &mut errors);
+    let support = text_change(change.support_contact, "supportContact", 300, Lines::Many, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -326,7 +329,7 @@ pub async fn update_settings(
         active.support_contact = Set(v);
     }
     if let Some(name) = name {
-        active.name = Set(name.to_owned());
+        active.name = Set(name);
     }
     if let Some(open) = change.open_signup {
         active.open_signup = Set(open);

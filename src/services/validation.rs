@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use validator::{ValidationErrors, ValidationErrorsKind};
 
+use crate::domain::text::{SingleLine, check_multi_line};
 use crate::domain::{FieldError, FieldErrorCode};
 
 /// Every error of `errors`, with paths below `prefix` (`""` for the input root).
@@ -29,6 +30,40 @@ pub fn flatten(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError
     }
 }
 
+/// A one-line text field ([`SingleLine`]): trimmed; `REQUIRED` when empty, `TOO_LONG` past `max_chars`
+/// characters, `CONTROL_CHARACTER` with a line break or control character. What is returned is stored.
+pub fn one_line(value: &str, field: &str, max_chars: usize, errors: &mut Vec<FieldError>) -> String {
+    match SingleLine::parse(value) {
+        Err(code) => {
+            errors.push(FieldError::new(field, code));
+            value.trim().to_owned()
+        }
+        Ok(text) if text.is_empty() => {
+            errors.push(FieldError::new(field, FieldErrorCode::Required));
+            String::new()
+        }
+        Ok(text) => {
+            if text.chars() > max_chars {
+                errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+            }
+            text.into_string()
+        }
+    }
+}
+
+/// A longer text field (line breaks allowed): trimmed; `REQUIRED` when empty, `TOO_LONG`, `CONTROL_CHARACTER`.
+pub fn multi_line(value: &str, field: &str, max_chars: usize, errors: &mut Vec<FieldError>) -> String {
+    let text = value.trim();
+    if let Err(code) = check_multi_line(text) {
+        errors.push(FieldError::new(field, code));
+    } else if text.is_empty() {
+        errors.push(FieldError::new(field, FieldErrorCode::Required));
+    } else if text.chars().count() > max_chars {
+        errors.push(FieldError::new(field, FieldErrorCode::TooLong));
+    }
+    text.to_owned()
+}
+
 pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
@@ -37,6 +72,7 @@ fn code_of(error: &validator::ValidationError) -> FieldErrorCode {
     match error.code.as_ref() {
         "email" => FieldErrorCode::InvalidEmail,
         "url" => FieldErrorCode::InvalidUrl,
+        crate::domain::text::CONTROL_CHARACTER => FieldErrorCode::ControlCharacter,
         "length" => {
             let number = |key: &str| error.params.get(key).and_then(serde_json::Value::as_u64);
             let (len, is_list) = match error.params.get("value") {

@@ -231,6 +231,13 @@ pub async fn review_attachment(
         return Err(ServiceError::InvalidTransition { action: "reviewAttachment", from: filing.status });
     }
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if let Some(text) = &reason {
+        let mut errors = Vec::new();
+        super::validation::multi_line(text, "reason", 2000, &mut errors);
+        if !errors.is_empty() {
+            return Err(ServiceError::InvalidInput(errors));
+        }
+    }
     if !accepted && reason.is_none() {
         return Err(ServiceError::invalid("reason", FieldErrorCode::Required));
     }
@@ -783,11 +790,12 @@ fn check_reasons(reasons: &[ReturnReason]) -> Result<(), ServiceError> {
     }
     let mut errors = Vec::new();
     for (i, reason) in reasons.iter().enumerate() {
-        if reason.field.trim().is_empty() {
-            errors.push(FieldError::new(format!("reasons[{i}].field"), FieldErrorCode::Required));
-        }
-        if reason.message.trim().is_empty() {
-            errors.push(FieldError::new(format!("reasons[{i}].message"), FieldErrorCode::Required));
+        use super::validation::{multi_line, one_line};
+        one_line(&reason.field, &format!("reasons[{i}].field"), 200, &mut errors);
+        one_line(&reason.code, &format!("reasons[{i}].code"), 100, &mut errors);
+        multi_line(&reason.message, &format!("reasons[{i}].message"), 2000, &mut errors);
+        if let Some(suggestion) = reason.suggestion.as_deref().filter(|s| !s.trim().is_empty()) {
+            multi_line(suggestion, &format!("reasons[{i}].suggestion"), 2000, &mut errors);
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(ServiceError::InvalidInput(errors)) }

@@ -27,7 +27,8 @@ impl Drop for EmbeddedS3 {
 
 /// Starts the server on `listen` (port 0 picks a free one) over the folder `root`.
 pub async fn start(root: &Path, listen: SocketAddr) -> anyhow::Result<EmbeddedS3> {
-    std::fs::create_dir_all(root)?;
+    // ID photos and licences: the owner's alone.
+    crate::config::create_private_dir(root)?;
     let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", root.display()))?;
     let (access_key, _) = crate::auth::tokens::opaque("");
     let (secret_key, _) = crate::auth::tokens::opaque("");

@@ -13,6 +13,7 @@ mod cli;
 mod filings;
 mod hardening;
 mod health;
+mod hostile_input;
 mod isolation;
 mod isolation_properties;
 mod limits;

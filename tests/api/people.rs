@@ -10,28 +10,30 @@ pub const SESSION_FIELDS: &str =
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// The token in the newest queued message of `template` to `recipient`.
-pub async fn outbox_token(app: &TestApp, template: &str, recipient: &str) -> String {
-    let message = entity::outbox_message::Entity::find()
+/// The messages of `template` to `recipient`, newest first (recipients are sealed at rest: each is opened).
+pub async fn outbox_messages(app: &TestApp, template: &str, recipient: &str) -> Vec<entity::outbox_message::Model> {
+    let keys = beian::pii::keyring();
+    entity::outbox_message::Entity::find()
         .filter(entity::outbox_message::Column::Template.eq(template))
-        .filter(entity::outbox_message::Column::Recipient.eq(recipient))
         .order_by_desc(entity::outbox_message::Column::Id)
-        .one(&app.db)
+        .all(&app.db)
         .await
         .unwrap()
-        .unwrap_or_else(|| panic!("no {template} message to {recipient}"));
+        .into_iter()
+        .filter(|m| keys.open(m.tenant_id, &m.recipient).unwrap() == recipient)
+        .collect()
+}
+
+/// The token in the newest queued message of `template` to `recipient`.
+pub async fn outbox_token(app: &TestApp, template: &str, recipient: &str) -> String {
+    let messages = outbox_messages(app, template, recipient).await;
+    let message = messages.first().unwrap_or_else(|| panic!("no {template} message to {recipient}"));
     message.payload["token"].as_str().expect("a token in the message").to_owned()
 }
 
 /// How many messages of `template` went to `recipient`.
 pub async fn outbox_count(app: &TestApp, template: &str, recipient: &str) -> usize {
-    entity::outbox_message::Entity::find()
-        .filter(entity::outbox_message::Column::Template.eq(template))
-        .filter(entity::outbox_message::Column::Recipient.eq(recipient))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .len()
+    outbox_messages(app, template, recipient).await.len()
 }
 
 /// Runs a GraphQL request without credentials that must succeed.

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::people::outbox_count;
 use crate::workflow::{Cast, act, cast, upload_materials};
 
 /// The personal numbers of the fixtures (`helpers::filing_input`): ID numbers, mobiles, the emergency phone.
@@ -77,6 +78,24 @@ async fn a_database_dump_shows_no_personal_number_in_clear() {
     assert!(dump.contains("北京示例科技有限公司"), "the dump reads the data at all");
     for number in NUMBERS {
         assert!(!dump.contains(number), "{number} in clear in the database");
+    }
+    // The responsible persons' emails, which the SMS step's mail went to (the outbox names its recipients).
+    assert!(outbox_count(&app, "PRELIMINARY_APPROVED", "lisi@example.com").await > 0, "the mail is queued");
+    for email in ["zhangsan@example.com", "lisi@example.com"] {
+        assert!(!dump.contains(email), "{email} in clear in the database");
+    }
+    // On SQLite, the database file (and its write-ahead log) is the owner's alone.
+    let database = app.database.as_ref().unwrap();
+    if !database.is_postgres() {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["beian.sqlite", "beian.sqlite-wal"] {
+            let path = database.dir.path().join(file);
+            if let Ok(metadata) = std::fs::metadata(&path) {
+                assert_eq!(metadata.permissions().mode() & 0o777, 0o600, "{file}");
+            } else {
+                assert_ne!(file, "beian.sqlite", "the database file exists");
+            }
+        }
     }
     for table in ["filing_subjects", "websites"] {
         for email in scalar(&app, &format!("SELECT rp_email FROM {table}")).await {

@@ -190,23 +190,59 @@ def _replace_strings(document: graphql.DocumentNode, replacements: dict[int, str
     return graphql.visit(document, Replace())
 
 
+# Invisible characters a hostile client puts into text: U+0000 (which PostgreSQL cannot store), line breaks (which
+# split mail headers), an escape sequence, a bell, DEL, a C1 control and a right-to-left override. The server must
+# refuse each as a field error (or, where it does not store the text, ignore it), never answer INTERNAL.
+CONTROLS = ("\x00", "\r\n", "\n", "\x1b[2J", "\x07", "\x7f", "\x85", "\u202e")
+
+
+def _text_sites(document: graphql.DocumentNode) -> list[tuple[int, str]]:
+    """(id, value) of every string literal in the operations' arguments."""
+    sites: list[tuple[int, str]] = []
+
+    class Collect(graphql.Visitor):
+        def enter_string_value(self, node, *_):
+            sites.append((id(node), node.value))
+
+    for definition in document.definitions:
+        if isinstance(definition, graphql.OperationDefinitionNode):
+            graphql.visit(definition, Collect())
+    return sites
+
+
+def _tainted(value: str, control: str) -> str:
+    middle = len(value) // 2
+    return value[:middle] + control + value[middle:]
+
+
 @schemathesis.hook
 def flatmap_body(context, body):
-    """Half of the ID literals that name their type get an existing object of that type (when setup made one)."""
-    if not KNOWN_IDS or not isinstance(body, graphql.DocumentNode):
+    """Half of the ID literals that name their type get an existing object of that type (when setup made one), and
+    a quarter of the other string literals get an invisible control character."""
+    if not isinstance(body, graphql.DocumentNode):
         return st.just(body)
-    sites = _id_sites(body)
-    if not sites:
-        return st.just(body)
-    choices = []
-    for node_id, kind in sites:
+    id_sites = _id_sites(body) if KNOWN_IDS else []
+    id_choices = []
+    for node_id, kind in id_sites:
         pool = KNOWN_IDS if kind == "*" else KNOWN_BY_KIND.get(kind, [])
-        choices.append(st.one_of(st.none(), st.sampled_from(pool)) if pool else st.none())
-    return st.tuples(*choices).map(
-        lambda picked: _replace_strings(
-            body, {node_id: value for (node_id, _), value in zip(sites, picked) if value is not None}
-        )
-    )
+        id_choices.append(st.one_of(st.none(), st.sampled_from(pool)) if pool else st.none())
+    taken = {node_id for node_id, _ in id_sites}
+    text_sites = [(node_id, value) for node_id, value in _text_sites(body) if node_id not in taken]
+    taint_choices = [
+        st.one_of(st.none(), st.none(), st.none(), st.sampled_from(CONTROLS)) for _ in text_sites
+    ]
+    if not id_choices and not taint_choices:
+        return st.just(body)
+
+    def apply(picked) -> graphql.DocumentNode:
+        ids, taints = picked
+        replacements = {node_id: value for (node_id, _), value in zip(id_sites, ids) if value is not None}
+        for (node_id, value), control in zip(text_sites, taints):
+            if control is not None:
+                replacements[node_id] = _tainted(value, control)
+        return _replace_strings(body, replacements)
+
+    return st.tuples(st.tuples(*id_choices), st.tuples(*taint_choices)).map(apply)
 
 
 # --------------------------------------------------------------------------------------------------------------

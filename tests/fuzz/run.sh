@@ -12,6 +12,9 @@
 #   FUZZ_ARGS            extra `schemathesis run` arguments, e.g. "--exclude-name MutationRoot.uploadAttachment"
 #   FUZZ_KEEP=1          keep the work folder (data, server log, reports) even when everything passed
 #   FUZZ_HOLD=1          after the run, keep the server up and print its URL and tokens (Ctrl-C ends it)
+#   FUZZ_DATABASE_URL    a PostgreSQL server where the run may create (and afterwards drop) a database, e.g.
+#                        postgres://postgres@127.0.0.1:5432/postgres; the server then runs on it as an ordinary
+#                        role (beian_fuzz: no superuser, no BYPASSRLS), as in production. Unset: SQLite.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +22,7 @@ BIN="${BEIAN_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/beian-target}/debug/beian}"
 ROLES="${FUZZ_ROLES:-anonymous mobile applicant reviewer registrar admin}"
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-20}"
 SEED="${FUZZ_SEED:-20261129}"
+PG_ADMIN_URL="${FUZZ_DATABASE_URL:-}"
 TENANT=fuzz
 
 say() { printf '[fuzz] %s\n' "$*"; }
@@ -44,6 +48,34 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/beian-fuzz.XXXXXX")"
 while read -r name; do unset "$name"; done < <(compgen -e | grep '^BEIAN_' || true)
 export BEIAN_DATA_DIR="$WORK/data"      # the embedded defaults: SQLite, S3 and mail files under it
 export BEIAN_GRAPHQL_INTROSPECTION=true # on by default; schemathesis reads the schema by introspection
+PG_DB=""
+if [[ -n "$PG_ADMIN_URL" ]]; then
+  command -v psql >/dev/null || die "FUZZ_DATABASE_URL needs psql"
+  PG_DB="beian_fuzz_$(date +%s)_$$"
+  PG_ROLE=beian_fuzz
+  psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" <<SQL >/dev/null
+DO \$\$ BEGIN CREATE ROLE $PG_ROLE LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$;
+CREATE DATABASE $PG_DB OWNER $PG_ROLE;
+SQL
+  # The same server and credentials, the fuzz database, the ordinary role (trust authentication, as here).
+  BEIAN_DATABASE_URL="$(python3 - "$PG_ADMIN_URL" "$PG_DB" "$PG_ROLE" <<'PY'
+import sys, urllib.parse
+url, db, role = sys.argv[1:]
+parts = urllib.parse.urlsplit(url)
+host = parts.hostname or "127.0.0.1"
+port = f":{parts.port}" if parts.port else ""
+print(urllib.parse.urlunsplit((parts.scheme, f"{role}@{host}{port}", "/" + db, parts.query, "")))
+PY
+)"
+  export BEIAN_DATABASE_URL
+  # PostgreSQL has no generated secrets: every replica is configured with them (throwaway ones here).
+  export BEIAN_AUTH_JWT_SECRET="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+  export BEIAN_PII_KEYS="{fuzz=\"$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')\"}"
+  export BEIAN_PII_CURRENT_KEY=fuzz
+  export BEIAN_PII_INDEX_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+  "$BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "beian migrate failed"; }
+fi
 # Sessions outlive a slow run (15 minutes by default); an expired token would silently turn a role anonymous.
 export BEIAN_AUTH_ACCESS_TOKEN_TTL_SECONDS=3600
 SERVER_PID=""
@@ -55,6 +87,9 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ -n "$PG_DB" ]]; then
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   if [[ "$STATUS" == 0 && "${FUZZ_KEEP:-0}" != 1 ]]; then
     rm -rf "$WORK"
@@ -75,7 +110,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" || die "the server is not ready after 30 s"
-say "beian $("$BIN" --version | awk '{print $2}') at $URL (pid $SERVER_PID), schemathesis $ST_VERSION, work folder $WORK"
+say "beian $("$BIN" --version | awk '{print $2}') at $URL (pid $SERVER_PID) on ${PG_DB:-SQLite}, schemathesis $ST_VERSION, work folder $WORK"
 
 # --- credentials ----------------------------------------------------------------------------------------------
 "$BIN" tenant create --slug "$TENANT" --name "Fuzz 测试" --admin-email "admin@$TENANT.example" >"$WORK/tenant.txt"

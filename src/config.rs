@@ -158,6 +158,17 @@ pub struct MobileConfig {
     /// plain `http://`: for gateways inside the registrar's own network. Off: `https://` to public addresses only,
     /// checked on every connection (after DNS), so a name that resolves inward is refused too.
     pub webhook_allow_private_networks: bool,
+    /// The least time between two phone codes to one mobile number, whichever hand-off link asks, in seconds (a
+    /// link itself sends at most one a minute). 0: only the link's own minute.
+    pub phone_code_interval_seconds: u64,
+    /// Phone codes one mobile number may get in an hour, across every link and filing of the registrar. Attempts
+    /// the SMS gateway refused do not count here, but are limited to as many an hour of their own.
+    pub phone_codes_per_number_per_hour: u32,
+    /// Phone codes one mobile number may get in a day (24 hours), across every link and filing of the registrar.
+    pub phone_codes_per_number_per_day: u32,
+    /// Phone codes (and attempts the gateway refused) one registrar may send in an hour, to all numbers together:
+    /// a ceiling on what a flood through many numbers can cost.
+    pub phone_codes_per_registrar_per_hour: u32,
 }
 
 impl Default for MobileConfig {
@@ -171,6 +182,11 @@ impl Default for MobileConfig {
             liveness_webhook_secret: None,
             webhook_allowed_hosts: Vec::new(),
             webhook_allow_private_networks: false,
+            // As SMS providers commonly limit one number by default: one a minute, five an hour, ten a day.
+            phone_code_interval_seconds: 60,
+            phone_codes_per_number_per_hour: 5,
+            phone_codes_per_number_per_day: 10,
+            phone_codes_per_registrar_per_hour: 1000,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod filing_subject;
 pub mod mail_template;
 pub mod mobile_session;
 pub mod outbox_message;
+pub mod phone_code_send;
 pub mod session;
 pub mod sms_check;
 pub mod tenant;

@@ -24,6 +24,7 @@ mod m20261128_000012_index_responsible_mobiles;
 mod m20261129_000013_seal_personal_data;
 mod m20261129_000014_tenant_row_security;
 mod m20261203_000015_seal_outbox_recipients;
+mod m20261203_000016_create_phone_code_sends;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000013_seal_personal_data::Migration),
             Box::new(m20261129_000014_tenant_row_security::Migration),
             Box::new(m20261203_000015_seal_outbox_recipients::Migration),
+            Box::new(m20261203_000016_create_phone_code_sends::Migration),
         ]
     }
 }

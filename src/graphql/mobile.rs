@@ -222,8 +222,10 @@ impl MobileMutation {
         Ok(MobileVerification(svc::revoke(db(ctx), actor, id).await.map_err(gql)?))
     }
 
-    /// Sends a six-digit code to the person's mobile (needs the mobile token). One a minute, five per link
-    /// (RATE_LIMITED with `retryAfterSeconds` otherwise); a code works for five minutes.
+    /// Sends a six-digit code to the person's mobile (needs the mobile token). One a minute and five per link, and
+    /// per mobile number across every link of the registrar one a minute, five an hour and ten a day, by default
+    /// (`[mobile]` settings); RATE_LIMITED with `retryAfterSeconds` (when the next code may go) otherwise. A code
+    /// works for five minutes.
     async fn send_phone_code(&self, ctx: &Context<'_>) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
         let sms = ctx.data_unchecked::<AppData>().sms.clone();

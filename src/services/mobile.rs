@@ -215,7 +215,8 @@ pub async fn session(db: &DatabaseConnection, caller: &MobileCaller) -> Result<m
         .and_then(opened)
 }
 
-/// Sends a code to the person's mobile: at most one a minute, and [`MAX_CODES_PER_SESSION`] per session.
+/// Sends a code to the person's mobile: at most one a minute and [`MAX_CODES_PER_SESSION`] per session, and within
+/// the limits on codes per mobile number and per registrar ([`super::phone_code_limits`]), across every link.
 pub async fn send_phone_code(
     db: &DatabaseConnection,
     sender: &SmsSender,
@@ -239,7 +240,13 @@ pub async fn send_phone_code(
         return Err(ServiceError::RateLimited { retry_after: (current.expires_at - now).to_std().unwrap_or_default() });
     }
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
-    // Claimed with the count the check above saw, so two sends at once cannot both go out.
+    // The number's and the registrar's limits decide, and the code is recorded, in the transaction that claims the
+    // session: what one request decides, every other request (on any replica) sees.
+    let txn = write_txn(db).await?;
+    let reservation =
+        super::phone_code_limits::reserve(&txn, &sender.limits, caller.tenant_id, &current.mobile, current.id, now)
+            .await?;
+    // Claimed with the count the check above saw, so two sends through one link at once cannot both go out.
     let claimed = mobile_session::Entity::update_many()
         .col_expr(Column::CodeHash, Expr::value(crate::auth::api_key::hash(&code)))
         .col_expr(Column::CodeExpiresAt, Expr::value(now + Duration::minutes(CODE_TTL_MINUTES)))
@@ -249,15 +256,17 @@ pub async fn send_phone_code(
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(current.id))
         .filter(Column::CodesSent.eq(current.codes_sent))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if claimed.rows_affected == 0 {
         return Err(ServiceError::RateLimited { retry_after: std::time::Duration::from_secs(RESEND_SECONDS as u64) });
     }
+    txn.commit().await?;
     let message =
         PhoneCode { tenant_id: caller.tenant_id, mobile: &current.mobile, code: &code, person: &current.person_name };
     if let Err(error) = sender.send(db, &message).await {
-        // The code never reached the phone: let the person ask again at once.
+        // The code never reached the phone: it does not count, and the person may ask again at once.
+        super::phone_code_limits::settle(db, reservation, false).await?;
         mobile_session::Entity::update_many()
             .col_expr(Column::CodeSentAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(Column::CodesSent, Expr::value(current.codes_sent))
@@ -266,6 +275,7 @@ pub async fn send_phone_code(
             .await?;
         return Err(error);
     }
+    super::phone_code_limits::settle(db, reservation, true).await?;
     session(db, caller).await
 }
 
@@ -631,29 +641,38 @@ pub struct PhoneCode<'a> {
     pub person: &'a str,
 }
 
-/// How codes reach phones: recorded for the operator (the embedded default: the log and the outbox, where
-/// `beian outbox list` shows them), or posted to the registrar's SMS gateway.
+/// How codes reach phones, and how many may go ([`super::phone_code_limits`]).
 #[derive(Clone, Debug)]
-pub enum SmsSender {
+pub struct SmsSender {
+    channel: SmsChannel,
+    limits: super::phone_code_limits::CodeLimits,
+}
+
+/// Where codes go: recorded for the operator (the embedded default: the log and the outbox, where `beian outbox
+/// list` shows them), or posted to the registrar's SMS gateway.
+#[derive(Clone, Debug)]
+enum SmsChannel {
     Recorded,
     Webhook(super::webhook::Webhook),
 }
 
 impl SmsSender {
     pub fn from_config(config: &crate::config::MobileConfig) -> anyhow::Result<Self> {
-        match &config.sms_webhook_url {
-            None => Ok(Self::Recorded),
-            Some(url) => Ok(Self::Webhook(super::webhook::Webhook::new(
+        let limits = super::phone_code_limits::CodeLimits::from_config(config)?;
+        let channel = match &config.sms_webhook_url {
+            None => SmsChannel::Recorded,
+            Some(url) => SmsChannel::Webhook(super::webhook::Webhook::new(
                 url,
                 config.sms_webhook_secret.as_ref(),
                 &super::webhook::Egress::from_config(config),
-            )?)),
-        }
+            )?),
+        };
+        Ok(Self { channel, limits })
     }
 
     async fn send(&self, db: &DatabaseConnection, message: &PhoneCode<'_>) -> Result<(), ServiceError> {
-        match self {
-            Self::Recorded => {
+        match &self.channel {
+            SmsChannel::Recorded => {
                 tracing::info!(mobile = %crate::domain::masking::mask_phone(message.mobile), code = message.code,
                     "phone code (recorded: no SMS gateway configured)");
                 entity::outbox_message::ActiveModel {
@@ -672,7 +691,7 @@ impl SmsSender {
                 .await?;
                 Ok(())
             }
-            Self::Webhook(webhook) => {
+            SmsChannel::Webhook(webhook) => {
                 let body = serde_json::json!({ "type": "PHONE_CODE", "tenantId": message.tenant_id,
                     "mobile": message.mobile, "code": message.code, "person": message.person,
                     "validMinutes": CODE_TTL_MINUTES });

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod personal_data;
+pub mod phone_code_limits;
 pub mod queue;
 pub mod rows;
 pub mod rules;

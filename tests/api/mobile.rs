@@ -37,7 +37,8 @@ async fn recorded_code(app: &TestApp, mobile: &str) -> String {
     found.payload["code"].as_str().unwrap().to_owned()
 }
 
-/// Lets the resend wait pass without sleeping: the session's last code was sent two minutes ago.
+/// Lets the resend wait pass without sleeping: the session's last code was sent two minutes ago (and so were the
+/// codes the number's limits count).
 async fn two_minutes_later(app: &TestApp) {
     use entity::mobile_session::{Column, Entity};
     Entity::update_many()
@@ -45,6 +46,20 @@ async fn two_minutes_later(app: &TestApp) {
         .exec(&app.db)
         .await
         .unwrap();
+    codes_sent_earlier(app, Duration::minutes(2)).await;
+}
+
+/// Moves every code the limits count `by` into the past, as if that time had passed.
+async fn codes_sent_earlier(app: &TestApp, by: Duration) {
+    use entity::phone_code_send::{Column, Entity};
+    for row in Entity::find().all(&app.db).await.unwrap() {
+        Entity::update_many()
+            .col_expr(Column::CreatedAt, Expr::value(row.created_at - by))
+            .filter(Column::Id.eq(row.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]
@@ -412,9 +427,11 @@ async fn the_phone_photographs_its_documents_and_records_the_face_video_against_
     assert_eq!(code(&error), "NOT_FOUND");
 }
 
-/// A confirmed phone for another filing of the same people (whose codes are told apart by time).
+/// A confirmed phone for another filing of the same people (whose codes are told apart by time: the number's
+/// minute between two codes has passed).
 async fn confirmed_phone_other(app: &TestApp, applicant: &str, filing: &Value) -> String {
     let token = start(app, applicant, filing, None).await["token"].as_str().unwrap().to_owned();
+    codes_sent_earlier(app, Duration::minutes(2)).await;
     app.ok(&token, SEND, json!({})).await;
     let code = recorded_code(app, "13800138000").await;
     app.ok(&token, CONFIRM, json!({ "code": code })).await;
@@ -476,4 +493,229 @@ async fn a_face_verification_service_decides_the_video_and_the_desktop_hears_of_
     // A mobile token does not open subscriptions.
     let refused = crate::workflow::subscribe_raw(app, &token).await;
     assert!(refused, "the connection is refused");
+}
+
+// Flooding one number (or a registrar's gateway) with codes: the limits hold across links, filings, restarts and
+// replicas, however many requests arrive at once.
+
+/// `n` hand-offs for the same responsible person (the same mobile number), each with its own link.
+async fn links(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>, n: usize) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for _ in 0..n {
+        tokens.push(start(app, key, filing, website).await["token"].as_str().unwrap().to_owned());
+    }
+    tokens
+}
+
+/// Sends a code through every link at once, each through one of `servers` in turn: the answers, in link order.
+async fn send_all_at_once(servers: &[&TestApp], tokens: &[String]) -> Vec<Value> {
+    let requests = tokens.iter().enumerate().map(|(i, token)| {
+        let server = servers[i % servers.len()];
+        async move { server.post(Some(token), SEND, json!({})).await.1 }
+    });
+    futures_util::future::join_all(requests).await
+}
+
+/// Splits answers into the codes sent and the refusals, checking every refusal is RATE_LIMITED with a
+/// `retryAfterSeconds` in `retry` (seconds).
+fn sent_and_refused(answers: &[Value], retry: std::ops::RangeInclusive<u64>) -> (usize, usize) {
+    let mut sent = 0;
+    let mut refused = 0;
+    for answer in answers {
+        match answer.get("errors") {
+            None => sent += 1,
+            Some(errors) => {
+                assert_eq!(code(&errors[0]), "RATE_LIMITED", "{answer}");
+                let after = errors[0]["extensions"]["retryAfterSeconds"].as_u64().expect("retryAfterSeconds");
+                assert!(retry.contains(&after), "retryAfterSeconds {after} not in {retry:?}: {answer}");
+                refused += 1;
+            }
+        }
+    }
+    (sent, refused)
+}
+
+/// The codes the embedded sender recorded (its outbox rows) for `mobile`.
+async fn codes_recorded(app: &TestApp, mobile: &str) -> usize {
+    use entity::outbox_message::{Column, Entity};
+    let keys = beian::pii::keyring();
+    let rows = Entity::find().filter(Column::Template.eq("PHONE_CODE")).all(&app.db).await.unwrap();
+    rows.iter().filter(|m| keys.open(m.tenant_id, &m.recipient).unwrap() == mobile).count()
+}
+
+#[tokio::test]
+async fn twenty_links_to_one_number_at_once_send_one_code_a_minute() {
+    let Cast { app, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let tokens = links(&app, &applicant, &filing, None, 20).await;
+    let answers = send_all_at_once(&[&app], &tokens).await;
+    assert_eq!(sent_and_refused(&answers, 1..=60), (1, 19));
+    assert_eq!(codes_recorded(&app, "13800138000").await, 1);
+
+    // Another filing naming the same number is the same number.
+    let other = app.create_filing(&applicant, "北京另一家科技有限公司").await;
+    let token = start(&app, &applicant, &other, None).await["token"].as_str().unwrap().to_owned();
+    let error = app.err(&token, SEND, json!({})).await;
+    assert_eq!(code(&error), "RATE_LIMITED");
+    assert_eq!(codes_recorded(&app, "13800138000").await, 1);
+    // Another number is not held back by it.
+    let website = filing["websites"][0]["id"].clone();
+    let token = start(&app, &applicant, &filing, Some(&website)).await["token"].as_str().unwrap().to_owned();
+    app.ok(&token, SEND, json!({})).await;
+    assert_eq!(codes_recorded(&app, "13900139000").await, 1);
+
+    // A minute later the number gets its next code, through any link.
+    codes_sent_earlier(&app, Duration::minutes(2)).await;
+    app.ok(&tokens[7], SEND, json!({})).await;
+    assert_eq!(codes_recorded(&app, "13800138000").await, 2);
+}
+
+/// No wait between codes to one number (each link still waits its minute), so the hour's limit is what stops them.
+fn without_interval(config: &mut beian::config::Config) {
+    config.mobile.phone_code_interval_seconds = 0;
+}
+
+#[tokio::test]
+async fn a_number_gets_five_codes_an_hour_and_ten_a_day_across_links_and_restarts() {
+    let app = spawn_app_with(TestDatabase::new().await, without_interval).await;
+    let Cast { app, applicant, .. } = cast_on(app).await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let tokens = links(&app, &applicant, &filing, None, 20).await;
+    let answers = send_all_at_once(&[&app], &tokens).await;
+    // The sixth code may go when the first leaves the hour.
+    assert_eq!(sent_and_refused(&answers, 3000..=3600), (5, 15));
+    assert_eq!(codes_recorded(&app, "13800138000").await, 5);
+
+    // After a restart on the same database the count stands.
+    let database = app.stop().await;
+    let app = spawn_app_with(database, without_interval).await;
+    let token = start(&app, &applicant, &filing, None).await["token"].as_str().unwrap().to_owned();
+    let error = app.err(&token, SEND, json!({})).await;
+    assert_eq!(code(&error), "RATE_LIMITED");
+    assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 3000, "{error}");
+    assert_eq!(codes_recorded(&app, "13800138000").await, 5);
+
+    // Two hours later: five more, then the day's ten are spent until the first five leave the day.
+    codes_sent_earlier(&app, Duration::hours(2)).await;
+    let tokens = links(&app, &applicant, &filing, None, 8).await;
+    let answers = send_all_at_once(&[&app], &tokens).await;
+    assert_eq!(sent_and_refused(&answers, 20 * 3600..=22 * 3600), (5, 3));
+    assert_eq!(codes_recorded(&app, "13800138000").await, 10);
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_send_no_more_codes_than_the_limit_between_them() {
+    let app = spawn_app_with(TestDatabase::new().await, without_interval).await;
+    let Cast { app, applicant, .. } = cast_on(app).await;
+    // A second server on the same database, with a connection pool of its own: another replica.
+    let mut config = app.database.as_ref().unwrap().config();
+    without_interval(&mut config);
+    let replica = beian::startup::Application::build(config).await.expect("the replica builds");
+    let address = format!("http://{}", replica.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(replica.run_until(async {
+        let _ = stopped.await;
+    }));
+    let other = app.through(&address);
+
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let tokens = links(&app, &applicant, &filing, None, 20).await;
+    let answers = send_all_at_once(&[&app, &other], &tokens).await;
+    assert_eq!(sent_and_refused(&answers, 3000..=3600), (5, 15));
+    assert_eq!(codes_recorded(&app, "13800138000").await, 5);
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_registrar_sends_at_most_its_hourly_ceiling_and_another_registrar_is_not_held_back() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| c.mobile.phone_codes_per_registrar_per_hour = 3).await;
+    let Cast { app, applicant, .. } = cast_on(app).await;
+    // Four people, four numbers, each asking once.
+    let beijing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let shanghai =
+        app.ok(&applicant, &CREATE, json!({ "input": shanghai_filing("上海示例贸易有限公司") })).await["createFiling"]
+            .clone();
+    let mut tokens = Vec::new();
+    for filing in [&beijing, &shanghai] {
+        let website = filing["websites"][0]["id"].clone();
+        tokens.extend(links(&app, &applicant, filing, None, 1).await);
+        tokens.extend(links(&app, &applicant, filing, Some(&website), 1).await);
+    }
+    for token in &tokens[..3] {
+        app.ok(token, SEND, json!({})).await;
+    }
+    let error = app.err(&tokens[3], SEND, json!({})).await;
+    assert_eq!(code(&error), "RATE_LIMITED");
+    assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 3000, "{error}");
+    assert_eq!(codes_recorded(&app, "13300133000").await, 0, "the fourth number got nothing");
+
+    // Another registrar, the same people and numbers: its own counts.
+    let aliyun = app.tenant("aliyun").await;
+    let theirs = app.create_filing(&aliyun, "北京示例科技有限公司").await;
+    let token = start(&app, &aliyun, &theirs, None).await["token"].as_str().unwrap().to_owned();
+    app.ok(&token, SEND, json!({})).await;
+    assert_eq!(codes_recorded(&app, "13800138000").await, 2, "one from each registrar");
+}
+
+/// A gateway whose answer the test changes as it goes: the requests it got, and its status.
+async fn switchable_gateway(status: u16) -> (String, Seen, Arc<std::sync::atomic::AtomicU16>) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    use poem::{EndpointExt, Route, handler, post, web::Data};
+    use std::sync::atomic::{AtomicU16, Ordering};
+    type Status = Arc<AtomicU16>;
+    #[handler]
+    async fn receive(
+        request: &poem::Request,
+        body: Vec<u8>,
+        seen: Data<&Seen>,
+        status: Data<&Status>,
+    ) -> poem::Response {
+        seen.lock().unwrap().push((request.headers().clone(), body));
+        let status = poem::http::StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap();
+        poem::Response::builder().status(status).body("")
+    }
+    let (seen, switch): (Seen, Status) = (Arc::default(), Arc::new(AtomicU16::new(status)));
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let address = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = Route::new().at("/sms", post(receive)).data(seen.clone()).data(switch.clone());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (format!("http://{address}/sms"), seen, switch)
+}
+
+#[tokio::test]
+async fn a_code_the_gateway_refused_does_not_count_but_refused_attempts_are_bounded_too() {
+    use std::sync::atomic::Ordering;
+    let (url, seen, status) = switchable_gateway(500).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mobile.sms_webhook_url = Some(url);
+        c.mobile.webhook_allow_private_networks = true;
+    })
+    .await;
+    let Cast { app, applicant, .. } = cast_on(app).await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+
+    // A refused code: the person asks again at once, and the code that then goes counts as usual.
+    let website = filing["websites"][0]["id"].clone();
+    let token = start(&app, &applicant, &filing, Some(&website)).await["token"].as_str().unwrap().to_owned();
+    assert_eq!(code(&app.err(&token, SEND, json!({})).await), "INTERNAL");
+    status.store(200, Ordering::SeqCst);
+    assert_eq!(app.ok(&token, SEND, json!({})).await["sendPhoneCode"]["codesLeft"], 4);
+    let other = start(&app, &applicant, &filing, Some(&website)).await["token"].as_str().unwrap().to_owned();
+    assert_eq!(code(&app.err(&other, SEND, json!({})).await), "RATE_LIMITED", "the minute of the number");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // A gateway that keeps refusing (yet might deliver) is asked at most five times an hour for one number,
+    // however many links ask.
+    status.store(500, Ordering::SeqCst);
+    let tokens = links(&app, &applicant, &filing, None, 8).await;
+    for token in &tokens[..5] {
+        assert_eq!(code(&app.err(token, SEND, json!({})).await), "INTERNAL");
+    }
+    for token in &tokens[5..] {
+        let error = app.err(token, SEND, json!({})).await;
+        assert_eq!(code(&error), "RATE_LIMITED");
+        assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 3000, "{error}");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 7);
 }

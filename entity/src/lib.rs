@@ -16,4 +16,5 @@ pub mod outbox_message;
 pub mod session;
 pub mod sms_check;
 pub mod tenant;
+pub mod upload_url;
 pub mod website;

@@ -23,6 +23,7 @@ mod m20261128_000011_add_face_challenge;
 mod m20261128_000012_index_responsible_mobiles;
 mod m20261129_000013_seal_personal_data;
 mod m20261129_000014_tenant_row_security;
+mod m20261203_000017_create_upload_urls;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_index_responsible_mobiles::Migration),
             Box::new(m20261129_000013_seal_personal_data::Migration),
             Box::new(m20261129_000014_tenant_row_security::Migration),
+            Box::new(m20261203_000017_create_upload_urls::Migration),
         ]
     }
 }

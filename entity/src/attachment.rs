@@ -1,6 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// A material of a filing, stored in S3 under `object_key`.
+/// A material of a filing, stored in S3 under `object_key`: while PENDING the key its upload URL writes to, once
+/// UPLOADED the key the checked file was copied to (no URL was ever issued for it). Files stored before that change
+/// keep their upload key.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "attachments")]
 pub struct Model {

@@ -17,4 +17,5 @@ pub mod phone_code_send;
 pub mod session;
 pub mod sms_check;
 pub mod tenant;
+pub mod upload_url;
 pub mod website;

@@ -25,6 +25,7 @@ mod m20261129_000013_seal_personal_data;
 mod m20261129_000014_tenant_row_security;
 mod m20261203_000015_seal_outbox_recipients;
 mod m20261203_000016_create_phone_code_sends;
+mod m20261203_000017_create_upload_urls;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_tenant_row_security::Migration),
             Box::new(m20261203_000015_seal_outbox_recipients::Migration),
             Box::new(m20261203_000016_create_phone_code_sends::Migration),
+            Box::new(m20261203_000017_create_upload_urls::Migration),
         ]
     }
 }

@@ -57,7 +57,7 @@ impl Attachment {
         self.0.size
     }
 
-    /// Its SHA-256, hex.
+    /// Its SHA-256, hex. Once UPLOADED, the stored file is exactly the one with this digest.
     async fn sha256(&self) -> &str {
         &self.0.sha256
     }
@@ -137,7 +137,8 @@ pub struct AttachmentUpload {
     pub method: String,
     /// The presigned URL.
     pub url: String,
-    /// Headers to send exactly as given (they are signed: Content-Type and Content-Length among them).
+    /// Headers to send exactly as given (they are signed: Content-Type, Content-Length and x-amz-checksum-sha256
+    /// among them; a store that verifies checksums refuses any other content).
     pub headers: Vec<HttpHeader>,
     /// When the URL stops working; an upload not completed by then is removed.
     pub expires_at: DateTime<Utc>,
@@ -230,7 +231,8 @@ impl AttachmentMutation {
     }
 
     /// Checks an uploaded file (size, type by its first bytes, SHA-256) and makes it the material's current file,
-    /// replacing the one before. A file that fails a check is deleted.
+    /// replacing the one before. A file that fails a check is deleted. The checked file is kept apart from the upload
+    /// URL, so whatever is PUT to the URL afterwards never replaces it.
     async fn complete_attachment_upload(
         &self,
         ctx: &Context<'_>,

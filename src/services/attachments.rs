@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -17,8 +18,8 @@ use crate::auth::Actor;
 use crate::config::StorageConfig;
 use crate::domain::materials::{SizeClass, extension, sniff_content_type};
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
-use crate::storage::{ObjectRef, PresignedRequest, Storage, TenantPlace};
-use entity::attachment;
+use crate::storage::{ObjectRef, PresignedRequest, Storage, StorageError, TenantPlace};
+use entity::{attachment, upload_url};
 
 /// Where an attachment stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
@@ -137,17 +138,38 @@ pub async fn request_upload(
     let expires_at = now + chrono::Duration::seconds(config.upload_url_ttl_seconds as i64);
     let id = Uuid::now_v7();
     let object = locate(db, storage, actor, &request, id).await?;
+    let ttl = Duration::from_secs(config.upload_url_ttl_seconds);
     let presigned = storage
-        .presign_put(&object, &request.content_type, request.size, Duration::from_secs(config.upload_url_ttl_seconds))
+        .presign_put(&object, &request.content_type, request.size, &request.sha256, ttl)
         .await
         .map_err(ServiceError::internal)?;
-    let row =
-        new_row(actor, &request, id, file_name, &object, AttachmentStatus::Pending, expires_at, now).insert(db).await?;
+    let txn = write_txn(db).await?;
+    let row = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Pending, expires_at, now)
+        .insert(&txn)
+        .await?;
+    // Whatever the URL writes is removed after it expired, whatever becomes of the attachment.
+    upload_url::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(actor.tenant_id),
+        attachment_id: Set(id),
+        bucket: Set(object.bucket.clone()),
+        object_key: Set(object.key.clone()),
+        expires_at: Set(expires_at),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
     Ok(UploadTicket { attachment: Attachment::try_from(row)?, request: presigned, expires_at })
 }
 
-/// Checks an uploaded object (size, type by its first bytes, SHA-256) and only then counts it; it replaces the
+/// Checks an uploaded file (size, type by its first bytes, SHA-256) and only then counts it; it replaces the
 /// material's earlier file. A file that fails a check is deleted; the upload URL can be used again until it expires.
+///
+/// The URL stays valid until it expires, so what it writes can change after any check of it: the file is first
+/// copied to a key no URL was ever issued for, the copy is what gets checked (a PUT may race the copy), and the
+/// material points at the copy. The upload's own object is deleted; what the URL writes later is swept after it
+/// expired ([`clean_up_expired_uploads`]).
 pub async fn complete_upload(
     db: &DatabaseConnection,
     storage: &Storage,
@@ -165,35 +187,90 @@ pub async fn complete_upload(
     if current.upload_expires_at <= Utc::now() {
         return Err(refuse(FieldErrorCode::UploadExpired));
     }
-    let object = current.object(storage);
-    let Some(meta) = storage.head(&object).await.map_err(ServiceError::internal)? else {
+    let upload = current.object(storage);
+    // Cheap refusals first, from what HEAD tells of the upload.
+    let Some(meta) = storage.head(&upload).await.map_err(ServiceError::internal)? else {
         return Err(refuse(FieldErrorCode::UploadMissing));
     };
-    let verdict = if meta.size != current.size {
+    let early = if meta.size != current.size {
         Some(FieldErrorCode::SizeMismatch)
     } else if meta.content_type.as_deref().is_some_and(|t| t != current.content_type) {
         Some(FieldErrorCode::ContentMismatch)
     } else {
-        let head = storage.read_head_bytes(&object, 512).await.map_err(ServiceError::internal)?;
-        if sniff_content_type(&head) != Some(current.content_type.as_str()) {
-            Some(FieldErrorCode::ContentMismatch)
-        } else if storage.sha256(&object).await.map_err(ServiceError::internal)? != current.sha256 {
-            Some(FieldErrorCode::ChecksumMismatch)
-        } else {
-            None
+        None
+    };
+    if let Some(code) = early {
+        storage.delete(&upload).await.map_err(ServiceError::internal)?;
+        tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
+        return Err(refuse(code));
+    }
+    let checked = storage.fresh_key_beside(&upload);
+    match storage.copy(&upload, &checked, &current.content_type).await {
+        Ok(()) => {}
+        Err(StorageError::Missing) => return Err(refuse(FieldErrorCode::UploadMissing)),
+        Err(e) => return Err(ServiceError::internal(e)),
+    }
+    let verdict = match check_stored(storage, &checked, &current).await {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            let _ = storage.delete(&checked).await;
+            return Err(e);
         }
     };
     if let Some(code) = verdict {
-        storage.delete(&object).await.map_err(ServiceError::internal)?;
+        let _ = storage.delete(&checked).await;
+        storage.delete(&upload).await.map_err(ServiceError::internal)?;
         tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
         return Err(refuse(code));
     }
     let now = Utc::now();
     let mut active: attachment::ActiveModel = row.into();
     active.status = Set(AttachmentStatus::Uploaded.to_string());
+    active.object_key = Set(checked.key.clone());
+    active.bucket = Set(Some(checked.bucket.clone()));
     active.uploaded_at = Set(Some(now));
     active.updated_at = Set(now);
-    make_current(db, storage, actor, active, Write::Update, now).await
+    match make_current(db, storage, actor, active, Write::Complete, now).await {
+        Ok(Some(done)) => {
+            if let Err(error) = storage.delete(&upload).await {
+                // Not lost: the sweep of expired upload URLs deletes it later.
+                tracing::warn!(attachment = %id, %error, "deleting a completed upload's object failed");
+            }
+            Ok(done)
+        }
+        // Completed by a concurrent call (or deleted meanwhile): that call's outcome stands, this copy goes.
+        Ok(None) => {
+            let _ = storage.delete(&checked).await;
+            get(db, actor, id).await
+        }
+        Err(e) => {
+            let _ = storage.delete(&checked).await;
+            Err(e)
+        }
+    }
+}
+
+/// What is wrong with a stored file, judged against what the client announced (size, type by its first bytes,
+/// SHA-256); `None`: it is exactly the announced file.
+async fn check_stored(
+    storage: &Storage,
+    object: &ObjectRef,
+    announced: &Attachment,
+) -> Result<Option<FieldErrorCode>, ServiceError> {
+    let Some(meta) = storage.head(object).await.map_err(ServiceError::internal)? else {
+        return Ok(Some(FieldErrorCode::UploadMissing));
+    };
+    if meta.size != announced.size {
+        return Ok(Some(FieldErrorCode::SizeMismatch));
+    }
+    let head = storage.read_head_bytes(object, 512).await.map_err(ServiceError::internal)?;
+    if sniff_content_type(&head) != Some(announced.content_type.as_str()) {
+        return Ok(Some(FieldErrorCode::ContentMismatch));
+    }
+    if storage.sha256(object).await.map_err(ServiceError::internal)? != announced.sha256 {
+        return Ok(Some(FieldErrorCode::ChecksumMismatch));
+    }
+    Ok(None)
 }
 
 /// Uploads a file the client sent through the server (GraphQL multipart request), from a temporary file: the
@@ -226,7 +303,8 @@ pub async fn upload_file(
     let mut active = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Uploaded, now, now);
     active.uploaded_at = Set(Some(now));
     match make_current(db, storage, actor, active, Write::Insert, now).await {
-        Ok(attachment) => Ok(attachment),
+        Ok(Some(attachment)) => Ok(attachment),
+        Ok(None) => Err(ServiceError::internal(anyhow::anyhow!("an inserted attachment row was not written"))),
         Err(e) => {
             // The object must not outlive a failed write of its row.
             let _ = storage.delete(&object).await;
@@ -297,8 +375,9 @@ pub async fn attachments_by_filing(
     )
 }
 
-/// Removes uploads never completed whose URL expired (with a minute's grace for uploads still in flight).
-/// Safe to run on every replica at once: deleting twice is harmless.
+/// Removes uploads never completed whose URL expired (with a minute's grace for uploads still in flight), then
+/// empties the keys of upload URLs expired an hour ago. Safe to run on every replica at once: deleting twice is
+/// harmless.
 pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage) -> Result<usize, ServiceError> {
     let cutoff = Utc::now() - chrono::Duration::seconds(60);
     let expired = attachment::Entity::find()
@@ -327,7 +406,43 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
     if removed > 0 {
         tracing::info!(count = removed, "expired uploads removed");
     }
+    sweep_expired_upload_urls(db, storage).await?;
     Ok(removed)
+}
+
+/// How long after its URL expired an upload key is emptied: S3 checks a presigned URL when a request starts, so a
+/// PUT accepted just before the expiry may still be arriving well after it.
+const SWEEP_AFTER_EXPIRY_SECONDS: i64 = 60 * 60;
+
+/// Empties the keys of upload URLs that expired (and then forgets them). A completed upload's file lives under
+/// another key, so nothing a material points at is touched, while whatever an upload URL wrote after the check
+/// (or for an attachment deleted, replaced or purged since) does not linger.
+async fn sweep_expired_upload_urls(db: &DatabaseConnection, storage: &Storage) -> Result<usize, ServiceError> {
+    let cutoff = Utc::now() - chrono::Duration::seconds(SWEEP_AFTER_EXPIRY_SECONDS);
+    let due = upload_url::Entity::find()
+        .filter(upload_url::Column::ExpiresAt.lt(cutoff))
+        .order_by_asc(upload_url::Column::ExpiresAt)
+        .limit(500)
+        .all(db)
+        .await?;
+    let mut swept = 0;
+    for row in &due {
+        // The object first, then the row: a failed delete is retried on the next run, and replicas sweeping at
+        // once only delete twice, which is harmless.
+        match storage.delete(&storage.object(Some(&row.bucket), &row.object_key)).await {
+            Ok(()) => {
+                upload_url::Entity::delete_by_id(row.id).exec(db).await?;
+                swept += 1;
+            }
+            Err(error) => {
+                tracing::warn!(attachment = %row.attachment_id, %error, "emptying an expired upload key failed")
+            }
+        }
+    }
+    if swept > 0 {
+        tracing::info!(count = swept, "expired upload keys emptied");
+    }
+    Ok(swept)
 }
 
 /// Checks the caller, the filing and the material; returns the file name to keep.
@@ -455,15 +570,16 @@ fn new_row(
     }
 }
 
-/// Whether the row to make current is already stored (a completed presigned upload) or new (an upload through
-/// the server).
+/// Whether the row to make current is already stored (a presigned upload being completed) or new (an upload
+/// through the server).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Write {
-    Update,
+    Complete,
     Insert,
 }
 
-/// Makes a checked file the material's current one, replacing the earlier one.
+/// Makes a checked file the material's current one, replacing the earlier one. `None`: the row to complete is no
+/// longer pending (another call completed it, or it was deleted), and nothing was written.
 async fn make_current(
     db: &DatabaseConnection,
     storage: &Storage,
@@ -471,16 +587,29 @@ async fn make_current(
     active: attachment::ActiveModel,
     write: Write,
     now: DateTime<Utc>,
-) -> Result<Attachment, ServiceError> {
+) -> Result<Option<Attachment>, ServiceError> {
     let txn = write_txn(db).await?;
     let row = match write {
-        Write::Update => active.update(&txn).await?,
+        Write::Complete => {
+            let id = active.id.clone().unwrap();
+            // Only while pending: of two concurrent completions exactly one points the row at its copy.
+            let updated = attachment::Entity::update_many()
+                .set(active)
+                .filter(attachment::Column::Id.eq(id))
+                .filter(attachment::Column::Status.eq(AttachmentStatus::Pending.to_string()))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 0 {
+                return Ok(None);
+            }
+            attachment::Entity::find_by_id(id).one(&txn).await?.ok_or(ServiceError::NotFound)?
+        }
         Write::Insert => active.insert(&txn).await?,
     };
     let replaced = replace_slot(&txn, actor, &row, now).await?;
     txn.commit().await?;
     remove_objects(storage, replaced).await;
-    Attachment::try_from(row)
+    Attachment::try_from(row).map(Some)
 }
 
 /// Deletes the slot's earlier uploaded files (rows now, objects after commit) and records the upload.

@@ -51,6 +51,8 @@ pub enum StorageError {
     Request(String),
     #[error("storage is misconfigured: {0}")]
     Config(String),
+    #[error("no such object")]
+    Missing,
 }
 
 /// A handle on `file` positioned at `offset`. Clones of a file share its position, so every reader seeks first.
@@ -160,19 +162,36 @@ impl Storage {
         ObjectRef { bucket: place.bucket.clone().unwrap_or_else(|| self.bucket.clone()), key }
     }
 
+    /// A fresh key in the same bucket and folder as `object`, with the same extension: one no URL was ever issued
+    /// for (keys are no longer than `object`'s, which s3s-fs needs: it names files after bucket and key).
+    pub fn fresh_key_beside(&self, object: &ObjectRef) -> ObjectRef {
+        let (folder, name) = object.key.rsplit_once('/').map_or(("", object.key.as_str()), |(f, n)| (f, n));
+        let mut key = if folder.is_empty() { String::new() } else { format!("{folder}/") };
+        key.push_str(&uuid::Uuid::now_v7().simple().to_string());
+        if let Some((_, extension)) = name.rsplit_once('.') {
+            key = format!("{key}.{extension}");
+        }
+        ObjectRef { bucket: object.bucket.clone(), key }
+    }
+
     /// An object stored earlier, in `bucket` or the configured one.
     pub fn object(&self, bucket: Option<&str>, key: &str) -> ObjectRef {
         ObjectRef { bucket: bucket.unwrap_or(&self.bucket).to_owned(), key: key.to_owned() }
     }
 
-    /// A presigned PUT that only accepts this content type and this size.
+    /// A presigned PUT that only accepts this content type, this size and (where the store verifies checksums, as
+    /// S3 does) only the content whose SHA-256 (hex) is `sha256`: the checksum header is signed, so the client must
+    /// send it as given and the store refuses a body that does not match it.
     pub async fn presign_put(
         &self,
         object: &ObjectRef,
         content_type: &str,
         size: u64,
+        sha256: &str,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StorageError> {
+        use base64::Engine;
+        let digest = hex::decode(sha256).map_err(|e| StorageError::Request(format!("not a hex SHA-256: {e}")))?;
         let presigned = self
             .client
             .put_object()
@@ -180,6 +199,7 @@ impl Storage {
             .key(&object.key)
             .content_type(content_type)
             .content_length(size as i64)
+            .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest))
             .presigned(PresigningConfig::expires_in(expires_in).map_err(request_error)?)
             .await
             .map_err(request_error)?;
@@ -373,6 +393,38 @@ impl Storage {
             number += 1;
         }
         Ok(parts)
+    }
+
+    /// Copies an object inside the store (one request, objects up to 5 GiB), giving the copy `content_type`;
+    /// [`StorageError::Missing`] when there is no source. Whoever can write the source may race the copy: check
+    /// what arrived at `to`, not what was at `from`.
+    pub async fn copy(&self, from: &ObjectRef, to: &ObjectRef, content_type: &str) -> Result<(), StorageError> {
+        // `x-amz-copy-source` is `bucket/key`, the key URL-encoded except for its slashes.
+        let mut source = format!("{}/", from.bucket);
+        for byte in from.key.bytes() {
+            if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+                source.push(byte as char);
+            } else {
+                source.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        let copied = self
+            .client
+            .copy_object()
+            .copy_source(source)
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type(content_type)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchKey") => {
+                Err(StorageError::Missing)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// Deletes an object; deleting what is not there is not an error.

@@ -134,7 +134,12 @@ async fn disguised_tampered_and_oversized_files_are_refused() {
         .ok(&key, REQUEST, upload_input(&filing, "ID_CARD_BACK", "back.png", "image/png", &announced))
         .await["requestAttachmentUpload"]
         .clone();
-    assert_eq!(put(&app, &ticket, other).await, 200);
+    let status = put(&app, &ticket, other.clone()).await;
+    if store_checks_signatures() {
+        assert_eq!(status, 400, "the declared SHA-256 is signed into the PUT: the store refuses other bytes");
+    }
+    // The server checks all the same, for stores that take any body (moto) or keep it while refusing (s3s-fs).
+    overwrite(&app, &upload_key(&app, &ticket["attachment"]["id"]).await, "image/png", &other).await;
     let error = app.err(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
     assert_eq!(fields(&error), vec![("id".to_owned(), "CHECKSUM_MISMATCH".to_owned())]);
 
@@ -418,4 +423,179 @@ async fn a_tenant_may_keep_its_materials_in_a_bucket_and_prefix_of_its_own() {
 
     let error = beian::services::tenants::set_tenant_storage(&app.db, "xinnet", Some("Bad_Bucket".into()), None).await;
     assert!(matches!(error, Err(beian::services::ServiceError::InvalidInput(_))));
+}
+
+/// The key the upload URL of an attachment writes to (recorded when the URL was issued).
+pub async fn upload_key(app: &TestApp, id: &Value) -> beian::storage::ObjectRef {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let id = beian::graphql::ids::decode(id.as_str().unwrap(), beian::graphql::ids::Kind::Attachment, "id").unwrap();
+    let row = entity::upload_url::Entity::find()
+        .filter(entity::upload_url::Column::AttachmentId.eq(id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("an upload URL was issued");
+    app.storage.object(Some(&row.bucket), &row.object_key)
+}
+
+/// Writes bytes straight into the store, as a store that ignores the signed checksum would let a PUT do.
+pub async fn overwrite(app: &TestApp, object: &beian::storage::ObjectRef, content_type: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    app.storage.put_file(object, content_type, &file).await.unwrap();
+}
+
+/// Lets every upload URL issued so far be two hours past its expiry, as if issued long ago.
+pub async fn upload_urls_long_expired(app: &TestApp) {
+    use sea_orm::EntityTrait;
+    use sea_orm::prelude::Expr;
+    entity::upload_url::Entity::update_many()
+        .col_expr(entity::upload_url::Column::ExpiresAt, Expr::value(chrono::Utc::now() - chrono::Duration::hours(2)))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+/// GETs a URL and returns the body.
+pub async fn download(app: &TestApp, url: &Value) -> Vec<u8> {
+    let response = app.client.get(url.as_str().unwrap()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Whether a presigned request carries the signed SHA-256 of `bytes` (base64, as `x-amz-checksum-sha256`).
+pub fn signs_checksum_of(ticket: &Value, bytes: &[u8]) -> bool {
+    use base64::Engine;
+    let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
+    ticket["headers"].as_array().unwrap().iter().any(|h| {
+        h["name"].as_str().unwrap().eq_ignore_ascii_case("x-amz-checksum-sha256") && h["value"] == expected.as_str()
+    })
+}
+
+#[tokio::test]
+async fn a_checked_material_cannot_be_replaced_through_its_upload_url() {
+    let crate::workflow::Cast { app, applicant, reviewer, .. } = crate::workflow::cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let checked = png(4096);
+    let mut other = png(4096);
+    other[4000] = 0xEE;
+    let ticket = app
+        .ok(&applicant, REQUEST, upload_input(&filing, "ID_CARD_FRONT", "身份证正面.png", "image/png", &checked))
+        .await["requestAttachmentUpload"]
+        .clone();
+    assert!(signs_checksum_of(&ticket, &checked), "the declared SHA-256 is signed into the PUT: {ticket}");
+    assert_eq!(put(&app, &ticket, checked.clone()).await, 200);
+    let done =
+        app.ok(&applicant, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await["completeAttachmentUpload"]
+            .clone();
+    assert_eq!(done["sha256"], sha256(&checked));
+    let upload = upload_key(&app, &done["id"]).await;
+    let material = object_key(&app, &done["id"]).await;
+    assert_ne!(material, upload, "the checked file lives under a key no URL was issued for");
+    assert_eq!(app.storage.head(&upload).await.unwrap(), None, "the upload's own object is gone");
+
+    // The same URL, another file of the same size and type. A store that verifies checksums (S3, and s3s-fs)
+    // refuses it; moto takes it.
+    let status = put(&app, &ticket, other.clone()).await;
+    if store_checks_signatures() {
+        assert_eq!(status, 400, "the signed checksum does not match the body");
+    }
+    // Whatever a store does with such a PUT (s3s-fs keeps the body although it answers 400), the material is not
+    // where the URL writes: even bytes written straight to the upload key change nothing.
+    overwrite(&app, &upload, "image/png", &other).await;
+
+    let again = app.ok(&applicant, COMPLETE, json!({ "id": done["id"] })).await["completeAttachmentUpload"].clone();
+    assert_eq!(again["sha256"], sha256(&checked), "completing again changes nothing");
+    assert_eq!(sha256(&download(&app, &done["downloadUrl"]["url"]).await), sha256(&checked), "the applicant's link");
+    let seen = "query($id: ID!) { filing(id: $id) { attachments { id sha256 downloadUrl { url } } } }";
+    let attachments = app.ok(&reviewer, seen, json!({ "id": filing["id"] })).await["filing"]["attachments"].clone();
+    assert_eq!(attachments.as_array().unwrap().len(), 1);
+    let bytes = download(&app, &attachments[0]["downloadUrl"]["url"]).await;
+    assert_eq!(sha256(&bytes), sha256(&checked), "the reviewer gets the checked file");
+    assert_eq!(sha256(&bytes), attachments[0]["sha256"].as_str().unwrap(), "and it matches its sha256");
+
+    // What the URL wrote after the check does not linger: once the URL has long expired, its key is emptied,
+    // and the material stays.
+    assert!(app.storage.head(&upload).await.unwrap().is_some());
+    upload_urls_long_expired(&app).await;
+    app.clean_up_uploads().await;
+    assert_eq!(app.storage.head(&upload).await.unwrap(), None, "the upload key is emptied");
+    assert!(app.storage.head(&material).await.unwrap().is_some(), "the material stays");
+    let attachments = app.ok(&reviewer, seen, json!({ "id": filing["id"] })).await["filing"]["attachments"].clone();
+    assert_eq!(sha256(&download(&app, &attachments[0]["downloadUrl"]["url"]).await), sha256(&checked));
+}
+
+#[tokio::test]
+async fn an_upload_url_of_a_deleted_material_is_swept_too() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let bytes = pdf();
+    let ticket = app
+        .ok(&key, REQUEST, upload_input(&filing, "VERIFICATION_SHEET", "核验单.pdf", "application/pdf", &bytes))
+        .await["requestAttachmentUpload"]
+        .clone();
+    assert_eq!(put(&app, &ticket, bytes.clone()).await, 200);
+    let done =
+        app.ok(&key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await["completeAttachmentUpload"].clone();
+    let upload = upload_key(&app, &done["id"]).await;
+    let delete = "mutation($id: ID!) { deleteAttachment(id: $id) }";
+    assert_eq!(app.ok(&key, delete, json!({ "id": done["id"] })).await["deleteAttachment"], true);
+    // The URL is still valid after the row is gone: what it writes now has no attachment to be found through.
+    assert_eq!(put(&app, &ticket, bytes).await, 200);
+    assert!(app.storage.head(&upload).await.unwrap().is_some());
+    upload_urls_long_expired(&app).await;
+    app.clean_up_uploads().await;
+    assert_eq!(app.storage.head(&upload).await.unwrap(), None);
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(entity::upload_url::Entity::find().count(&app.db).await.unwrap(), 0, "and forgotten");
+}
+
+#[tokio::test]
+async fn materials_stored_under_their_upload_key_before_still_download() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let done = upload(&app, &key, &filing, "COMMITMENT_LETTER", "承诺书.pdf", "application/pdf", pdf()).await;
+    // As stored before checked files got keys of their own: the material under its upload key, no URL recorded.
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    let upload = upload_key(&app, &done["id"]).await;
+    overwrite(&app, &upload, "application/pdf", &pdf()).await;
+    app.storage.delete(&object_key(&app, &done["id"]).await).await.unwrap();
+    let id =
+        beian::graphql::ids::decode(done["id"].as_str().unwrap(), beian::graphql::ids::Kind::Attachment, "id").unwrap();
+    let row = entity::attachment::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
+    let mut legacy: entity::attachment::ActiveModel = row.into();
+    legacy.object_key = Set(upload.key.clone());
+    legacy.update(&app.db).await.unwrap();
+    entity::upload_url::Entity::delete_many().exec(&app.db).await.unwrap();
+
+    let node = "query($id: ID!) { node(id: $id) { ... on Attachment { downloadUrl { url } } } }";
+    let url = app.ok(&key, node, json!({ "id": done["id"] })).await["node"]["downloadUrl"]["url"].clone();
+    assert_eq!(download(&app, &url).await, pdf());
+    app.clean_up_uploads().await;
+    assert!(app.storage.head(&upload).await.unwrap().is_some(), "the clean-up leaves it alone");
+}
+
+#[tokio::test]
+async fn concurrent_completions_of_one_upload_count_it_once() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let bytes = png(1500);
+    let ticket = app.ok(&key, REQUEST, upload_input(&filing, "ID_CARD_BACK", "back.png", "image/png", &bytes)).await
+        ["requestAttachmentUpload"]
+        .clone();
+    assert_eq!(put(&app, &ticket, bytes.clone()).await, 200);
+    let id = json!({ "id": ticket["attachment"]["id"] });
+    let (a, b) = tokio::join!(app.ok(&key, COMPLETE, id.clone()), app.ok(&key, COMPLETE, id.clone()));
+    assert_eq!(a["completeAttachmentUpload"]["status"], "UPLOADED");
+    assert_eq!(b["completeAttachmentUpload"]["status"], "UPLOADED");
+    let read = app.ok(&key, ATTACHMENTS, json!({ "id": filing["id"] })).await["filing"].clone();
+    let uploaded = read["events"].as_array().unwrap().iter().filter(|e| e["action"] == "ATTACHMENT_UPLOADED").count();
+    assert_eq!(uploaded, 1, "one completion counts");
+    let url = &b["completeAttachmentUpload"]["downloadUrl"]["url"];
+    assert_eq!(sha256(&download(&app, url).await), sha256(&bytes));
+    assert!(app.storage.head(&object_key(&app, &ticket["attachment"]["id"]).await).await.unwrap().is_some());
 }

@@ -718,4 +718,37 @@ async fn a_code_the_gateway_refused_does_not_count_but_refused_attempts_are_boun
         assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 3000, "{error}");
     }
     assert_eq!(seen.lock().unwrap().len(), 7);
+
+#[tokio::test]
+async fn a_material_checked_from_the_phone_cannot_be_replaced_through_its_upload_url() {
+    use crate::attachments::{download, overwrite, put, sha256, signs_checksum_of, upload_key};
+    let Cast { app, applicant, reviewer, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let website = filing["websites"][0]["id"].clone();
+    let token = confirmed_phone(&app, &applicant, &filing, Some(&website)).await;
+    let checked = crate::attachments::png(3000);
+    let mut other = checked.clone();
+    other[2999] = 0xEE;
+    let input = mobile_upload("ID_CARD_FRONT", "id.png", "image/png", &checked, Some("110105199001011232"));
+    let ticket = app.ok(&token, UPLOAD, input).await["requestMobileUpload"].clone();
+    assert!(signs_checksum_of(&ticket, &checked), "{ticket}");
+    assert_eq!(put(&app, &ticket, checked.clone()).await, 200);
+    let id = ticket["attachment"]["id"].clone();
+    app.ok(&token, COMPLETE_UPLOAD, json!({ "id": id })).await;
+
+    // Another file of the same size and type to the same URL, and the same bytes written straight to its key.
+    let status = put(&app, &ticket, other.clone()).await;
+    if std::env::var("BEIAN_TEST_S3_ENDPOINT").map_or(true, |e| e.is_empty()) {
+        assert_eq!(status, 400, "the embedded store verifies the signed checksum");
+    }
+    overwrite(&app, &upload_key(&app, &id).await, "image/png", &other).await;
+
+    let seen = "query($id: ID!) { filing(id: $id) { attachments { id kind sha256 downloadUrl { url } } } }";
+    for viewer in [&reviewer, &applicant] {
+        let attachments = app.ok(viewer, seen, json!({ "id": filing["id"] })).await["filing"]["attachments"].clone();
+        let card = attachments.as_array().unwrap().iter().find(|a| a["id"] == id).unwrap().clone();
+        let bytes = download(&app, &card["downloadUrl"]["url"]).await;
+        assert_eq!(sha256(&bytes), sha256(&checked), "the checked file, not the later one");
+        assert_eq!(card["sha256"], sha256(&bytes));
+    }
 }

@@ -489,7 +489,7 @@ fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entit
         query = query.filter(filing_subject::Column::ProvinceCode.eq(province.division_code()));
     }
     if let Some(name) = name {
-        query = query.filter(super::contains_text((filing_subject::Entity, filing_subject::Column::Name), &name));
+        query = query.filter(super::contains_text((filing_subject::Entity, filing_subject::Column::Name), name));
     }
     Ok(query)
 }

@@ -718,6 +718,7 @@ async fn a_code_the_gateway_refused_does_not_count_but_refused_attempts_are_boun
         assert!(error["extensions"]["retryAfterSeconds"].as_u64().unwrap() >= 3000, "{error}");
     }
     assert_eq!(seen.lock().unwrap().len(), 7);
+}
 
 #[tokio::test]
 async fn a_material_checked_from_the_phone_cannot_be_replaced_through_its_upload_url() {

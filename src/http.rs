@@ -410,9 +410,13 @@ async fn close_when_credential_dies(
         () = connection => return,
         reason = credential.died(check_every) => reason,
     };
-    let mut sink = sink.0.lock().await;
-    let _ = sink.send(Message::close_with(4403u16, reason)).await;
-    let _ = sink.close().await;
+    // A client that reads nothing does not keep the task: the socket is dropped after a while anyway.
+    let close = async {
+        let mut sink = sink.0.lock().await;
+        let _ = sink.send(Message::close_with(4403u16, reason)).await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), close).await;
 }
 
 /// The process is up.

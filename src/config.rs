@@ -327,6 +327,10 @@ pub struct AuthConfig {
     pub password_reset_ttl_minutes: i64,
     /// Lifetime of a staff invitation (account setup link), in hours.
     pub invitation_ttl_hours: i64,
+    /// How often an open subscription connection (graphql-ws) checks its credential again while no message flows,
+    /// in seconds; a connection whose session ended, account was disabled, API key revoked, access token expired
+    /// or registrar suspended is closed. (Every message is checked as it goes out, too.)
+    pub connection_check_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -408,6 +412,7 @@ impl Default for Config {
                 email_verification_ttl_hours: 48,
                 password_reset_ttl_minutes: 60,
                 invitation_ttl_hours: 72,
+                connection_check_seconds: 30,
             },
             rules: RulesConfig::default(),
             storage: StorageConfig::default(),

@@ -9,8 +9,10 @@ use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
 use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use poem::http::{HeaderMap, StatusCode, header};
-use poem::web::websocket::WebSocket;
+use poem::web::websocket::{Message, WebSocket, WebSocketStream};
 use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
@@ -22,7 +24,8 @@ use crate::config::Config;
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
-use crate::services::accounts::{self, AuthContext};
+use crate::services::accounts::AuthContext;
+use crate::services::credentials::{self, ConnectionCredential};
 use crate::services::{ServiceError, tenants};
 
 /// Largest GraphQL request body without files (queries and variables).
@@ -296,10 +299,8 @@ async fn authenticate(state: &State, token: &str) -> Result<Caller, ServiceError
             return Err(ServiceError::Unauthenticated("this registrar is suspended"));
         }
         Ok(Caller::Mobile(mobile))
-    } else if token.starts_with(crate::auth::api_key::KEY_PREFIX) {
-        tenants::authenticate_api_key(&state.db, token).await.map(Caller::Actor)
     } else {
-        accounts::authenticate_access_token(&state.db, &state.auth, token).await.map(Caller::Actor)
+        credentials::authenticate_actor(&state.db, &state.auth, token).await.map(Caller::Actor)
     }
 }
 
@@ -343,7 +344,12 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
         // the database as that registrar's (row-level security).
         let tenant = crate::db::TenantCell::default();
         let scope = tenant.clone();
-        let connection = GraphQLWebSocket::new(stream, schema, protocol)
+        // The credential is checked again while the connection lives; once it died the connection closes.
+        let credential = ConnectionCredential::new(inner.db.clone(), inner.auth.clone());
+        let watched = credential.clone();
+        let check_every = std::time::Duration::from_secs(inner.auth.config.connection_check_seconds.max(1));
+        let (sink, stream) = shared_sink(stream);
+        let connection = GraphQLWebSocket::new_with_pair(sink.clone().into_sink(), stream, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let token = ["Authorization", "authorization"]
                     .iter()
@@ -359,14 +365,58 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                     return Err(async_graphql::Error::new("a mobile token does not open subscriptions"));
                 };
                 tenant.set(actor.tenant_id);
+                credential.open(&token, actor.clone());
                 let mut data = async_graphql::Data::default();
+                data.insert(credential);
                 data.insert(loaders::for_connection(&inner.db, &actor));
                 data.insert(RequestContext { actor: Some(actor), mobile: None, client_ip: None });
                 Ok(data)
             })
             .serve();
+        let connection = close_when_credential_dies(connection, sink, watched, check_every);
         crate::db::with_tenant_cell(scope, connection)
     })
+}
+
+/// The sending half of a WebSocket, shared between the graphql-ws connection and whoever closes it.
+#[derive(Clone)]
+struct SharedSink(Arc<tokio::sync::Mutex<SplitSink<WebSocketStream, Message>>>);
+
+fn shared_sink(socket: WebSocketStream) -> (SharedSink, SplitStream<WebSocketStream>) {
+    let (sink, stream) = socket.split();
+    (SharedSink(Arc::new(tokio::sync::Mutex::new(sink))), stream)
+}
+
+impl SharedSink {
+    fn into_sink(self) -> impl futures_util::Sink<Message, Error = std::io::Error> {
+        futures_util::sink::unfold(self, |shared, message: Message| async move {
+            shared.0.lock().await.send(message).await?;
+            Ok(shared)
+        })
+    }
+}
+
+/// Serves a graphql-ws connection until it ends, or until its credential dies: then its subscriptions stop and the
+/// socket is closed with 4403 (graphql-ws' "Forbidden") and the reason.
+async fn close_when_credential_dies(
+    connection: impl std::future::Future<Output = ()>,
+    sink: SharedSink,
+    credential: ConnectionCredential,
+    check_every: std::time::Duration,
+) {
+    // Biased: a message the connection is sending (a subscription's last error) goes out before the close.
+    let reason = tokio::select! {
+        biased;
+        () = connection => return,
+        reason = credential.died(check_every) => reason,
+    };
+    // A client that reads nothing does not keep the task: the socket is dropped after a while anyway.
+    let close = async {
+        let mut sink = sink.0.lock().await;
+        let _ = sink.send(Message::close_with(4403u16, reason)).await;
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), close).await;
 }
 
 /// The process is up.

@@ -8,13 +8,17 @@ use uuid::Uuid;
 const ISSUER: &str = "beian";
 const AUDIENCE: &str = "beian-api";
 
-/// What an access token says: which account of which tenant, until when.
+/// What an access token says: which account of which tenant, signed in as which session, until when.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     /// The account.
     pub sub: Uuid,
     /// The tenant.
     pub tid: Uuid,
+    /// The session (refresh token row) the token was issued with: the token works only while that session is
+    /// live, so logging out, changing the password or disabling the account ends it at once. Required: tokens
+    /// issued before this claim existed are refused (their clients refresh the session).
+    pub sid: Uuid,
     /// The role when the token was issued (informative: the server re-reads the account on every request).
     pub role: String,
     pub iss: String,
@@ -53,6 +57,7 @@ impl TokenSigner {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `sid` and `tid` are required by `Claims` itself: a token without them does not deserialize.
         Ok(Self {
             encoding: EncodingKey::from_secret(secret).map_err(|_| TokenError::WeakSecret)?,
             decoding: DecodingKey::from_secret(secret).map_err(|_| TokenError::WeakSecret)?,
@@ -61,12 +66,20 @@ impl TokenSigner {
         })
     }
 
-    /// Issues an access token for an account; returns it with its expiry.
-    pub fn issue(&self, tenant: Uuid, account: Uuid, role: &str, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
+    /// Issues an access token for an account signed in as `session`; returns it with its expiry.
+    pub fn issue(
+        &self,
+        tenant: Uuid,
+        account: Uuid,
+        session: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
         let expires = now + self.access_ttl;
         let claims = Claims {
             sub: account,
             tid: tenant,
+            sid: session,
             role: role.to_owned(),
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
@@ -112,11 +125,11 @@ mod tests {
     fn a_token_verifies_with_its_secret_only() {
         let a = signer(&[1; 32]);
         let b = signer(&[2; 32]);
-        let (tenant, account) = (Uuid::now_v7(), Uuid::now_v7());
-        let (token, expires) = a.issue(tenant, account, "APPLICANT", Utc::now());
+        let (tenant, account, session) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (token, expires) = a.issue(tenant, account, session, "APPLICANT", Utc::now());
         assert!(expires > Utc::now());
         let claims = a.verify(&token).unwrap();
-        assert_eq!((claims.sub, claims.tid, claims.role.as_str()), (account, tenant, "APPLICANT"));
+        assert_eq!((claims.sub, claims.tid, claims.sid, claims.role.as_str()), (account, tenant, session, "APPLICANT"));
         assert!(matches!(b.verify(&token), Err(TokenError::Invalid)));
         assert!(matches!(a.verify("garbage"), Err(TokenError::Invalid)));
     }
@@ -126,9 +139,10 @@ mod tests {
         let a = signer(&[1; 32]);
         let (tenant, account) = (Uuid::now_v7(), Uuid::now_v7());
         // Expired 10 s ago: within the 30 s leeway.
-        let (token, _) = a.issue(tenant, account, "ADMIN", Utc::now() - Duration::minutes(15) - Duration::seconds(10));
+        let (token, _) =
+            a.issue(tenant, account, account, "ADMIN", Utc::now() - Duration::minutes(15) - Duration::seconds(10));
         assert!(a.verify(&token).is_ok());
-        let (token, _) = a.issue(tenant, account, "ADMIN", Utc::now() - Duration::minutes(16));
+        let (token, _) = a.issue(tenant, account, account, "ADMIN", Utc::now() - Duration::minutes(16));
         assert!(matches!(a.verify(&token), Err(TokenError::Expired)));
     }
 
@@ -136,7 +150,7 @@ mod tests {
     fn unsigned_and_other_algorithm_tokens_are_refused() {
         use base64::Engine;
         let a = signer(&[1; 32]);
-        let (token, _) = a.issue(Uuid::now_v7(), Uuid::now_v7(), "ADMIN", Utc::now());
+        let (token, _) = a.issue(Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), "ADMIN", Utc::now());
         let payload = token.split('.').nth(1).unwrap();
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#));
@@ -147,6 +161,19 @@ mod tests {
             TokenSigner::new(b"short", Duration::minutes(1), Duration::zero()),
             Err(TokenError::WeakSecret)
         ));
+    }
+
+    #[test]
+    fn a_token_without_its_session_is_refused() {
+        // Signed with the right secret, but issued before access tokens named their session.
+        let a = signer(&[1; 32]);
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({ "sub": Uuid::now_v7(), "tid": Uuid::now_v7(), "role": "ADMIN",
+            "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600 });
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&[1; 32]).unwrap())
+                .unwrap();
+        assert!(matches!(a.verify(&token), Err(TokenError::Invalid)));
     }
 
     #[test]

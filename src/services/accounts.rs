@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
 use serde_json::json;
 use tracing::instrument;
@@ -449,7 +449,10 @@ pub async fn complete_account_setup(
     Ok(session)
 }
 
-/// The account behind a verified access token, as the actor of a request.
+/// The account behind a verified access token, as the actor of a request. The token must name a live session: one
+/// that no logout, password change or reset, refresh-token replay or disabling ended (a session that was only
+/// refreshed stays live for the tokens it issued until they expire). Account, tenant and session are read in one
+/// indexed statement, so this costs no more than before sessions were checked.
 pub async fn authenticate_access_token(
     db: &DatabaseConnection,
     auth: &AuthContext,
@@ -462,10 +465,13 @@ pub async fn authenticate_access_token(
     let found = account::Entity::find_by_id(claims.sub)
         .filter(account::Column::TenantId.eq(claims.tid))
         .find_also_related(entity::tenant::Entity)
+        .join(JoinType::InnerJoin, session::Relation::Account.def().rev())
+        .filter(session::Column::Id.eq(claims.sid))
+        .filter(session::Column::RevokedAt.is_null())
         .one(db)
         .await?;
     let Some((row, Some(tenant))) = found else {
-        return Err(ServiceError::Unauthenticated("the access token is not valid"));
+        return Err(ServiceError::Unauthenticated("the session has ended: sign in again"));
     };
     if tenant.status != TenantStatus::Active.to_string() {
         return Err(ServiceError::Unauthenticated("this registrar's access is suspended"));
@@ -933,7 +939,7 @@ async fn start_session(
     }
     .insert(db)
     .await?;
-    let (access_token, access_expires) = auth.signer.issue(row.tenant_id, row.id, &row.role, now);
+    let (access_token, access_expires) = auth.signer.issue(row.tenant_id, row.id, id, &row.role, now);
     Ok(Session {
         access_token,
         access_token_expires_at: access_expires,

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
+pub mod credentials;
 pub mod documents;
 pub mod error;
 pub mod filings;

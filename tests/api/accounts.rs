@@ -152,13 +152,29 @@ async fn expired_forged_and_tampered_access_tokens_are_refused() {
     let signer =
         |key: &[u8]| beian::auth::tokens::TokenSigner::new(key, Duration::minutes(15), Duration::seconds(30)).unwrap();
     let real = signer(secret.expose_secret().as_bytes());
-    let (expired, _) = real.issue(tenant_id, account_id, "APPLICANT", Utc::now() - Duration::minutes(20));
-    let (forged, _) = signer(&[7; 32]).issue(tenant_id, account_id, "ADMIN", Utc::now());
-    let (valid, _) = real.issue(tenant_id, account_id, "APPLICANT", Utc::now());
+    let session = real.verify(alice["accessToken"].as_str().unwrap()).unwrap().sid;
+    let (expired, _) = real.issue(tenant_id, account_id, session, "APPLICANT", Utc::now() - Duration::minutes(20));
+    let (forged, _) = signer(&[7; 32]).issue(tenant_id, account_id, session, "ADMIN", Utc::now());
+    let (valid, _) = real.issue(tenant_id, account_id, session, "APPLICANT", Utc::now());
     let mut tampered = valid.clone();
     tampered.replace_range(tampered.len() - 3.., "AAA");
+    // Signed right, but naming another account's session, or none (as tokens did before they named one).
+    let bob = applicant(&app, "xinnet", "bob@example.com").await;
+    let bobs_session = real.verify(bob["accessToken"].as_str().unwrap()).unwrap().sid;
+    let (borrowed, _) = real.issue(tenant_id, account_id, bobs_session, "APPLICANT", Utc::now());
+    let now = Utc::now().timestamp();
+    let claims = json!({ "sub": account_id, "tid": tenant_id, "role": "APPLICANT", "iss": "beian",
+        "aud": "beian-api", "iat": now, "exp": now + 600 });
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()).unwrap();
+    let sessionless = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap();
 
-    for (name, token) in [("expired", &expired), ("forged", &forged), ("tampered", &tampered)] {
+    for (name, token) in [
+        ("expired", &expired),
+        ("forged", &forged),
+        ("tampered", &tampered),
+        ("another account's session", &borrowed),
+        ("without a session", &sessionless),
+    ] {
         let (status, body) = app.post(Some(token), ME, json!({})).await;
         assert_eq!(status, 401, "{name}: {body}");
         assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");

@@ -28,6 +28,7 @@ mod row_security;
 mod rules;
 mod schema;
 mod seed;
+mod sessions;
 mod statements;
 mod validation;
 mod workflow;

@@ -44,6 +44,23 @@ async fn a_page_of_filings_costs_the_same_statements_whatever_its_size() {
     assert_eq!(counts, vec![5, 5, 5]);
 }
 
+#[tokio::test]
+async fn a_person_pays_one_statement_for_authentication_like_a_key() {
+    let (app, statements) = counting_app().await;
+    let key = app.tenant("xinnet").await;
+    let admin = crate::people::first_admin(&app, "xinnet", "admin@xinnet.example").await;
+    let token = admin["accessToken"].as_str().unwrap().to_owned();
+    for i in 0..10 {
+        app.create_filing(&key, &format!("示例公司{i}")).await;
+    }
+    // The account, its registrar and its session (alive: not logged out, not ended by a password change) in one
+    // statement, then the same four as with a key.
+    statements.store(0, Ordering::SeqCst);
+    let data = app.ok(&token, PAGE, json!({ "first": 10 })).await;
+    assert_eq!(data["filings"]["nodes"].as_array().unwrap().len(), 10);
+    assert_eq!(statements.load(Ordering::SeqCst), 5);
+}
+
 /// The benchmark's page query: a registrar's newest filings with subject, websites and materials.
 const BENCH_PAGE: &str = "query($first: Int) { filings(first: $first) {
     pageInfo { hasNextPage endCursor }

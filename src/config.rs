@@ -53,6 +53,10 @@ pub struct HttpConfig {
     pub hsts_max_age_seconds: u64,
     /// A connection with no bytes moving for this long is closed (slow or stalled clients).
     pub idle_timeout_seconds: u64,
+    /// A request's head (request line and headers) must arrive whole within this long, and a connection with no
+    /// request in hand (an HTTP/1.1 keep-alive between requests, an HTTP/2 connection without streams) is closed
+    /// after it: clients that trickle headers byte by byte do not hold connections.
+    pub header_read_timeout_seconds: u64,
     /// The longest a GraphQL request's JSON body may take to arrive; then 408.
     pub json_body_timeout_seconds: u64,
     /// The longest a multipart request (a file upload through the server) may take to arrive; then 408.
@@ -65,6 +69,7 @@ impl Default for HttpConfig {
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: 365 * 24 * 3600,
             idle_timeout_seconds: 60,
+            header_read_timeout_seconds: 10,
             json_body_timeout_seconds: 30,
             upload_body_timeout_seconds: 15 * 60,
         }

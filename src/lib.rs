@@ -15,6 +15,7 @@ pub mod documents;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod http_server;
 pub mod mail;
 pub mod metrics;
 pub mod pii;

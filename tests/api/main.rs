@@ -28,5 +28,6 @@ mod rules;
 mod schema;
 mod seed;
 mod statements;
+mod transport;
 mod validation;
 mod workflow;

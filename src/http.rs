@@ -158,6 +158,15 @@ async fn metrics(state: Data<&State>) -> Response {
 
 /// Runs one GraphQL request; returns its operation name (for metrics) and the response.
 async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> (Option<String>, Response) {
+    // The caller is known from the headers before a byte of the body is read: a multipart body (spooled to disk
+    // as it arrives) is refused unread unless the caller may send files.
+    let caller = match bearer_token(headers) {
+        None => Ok(None),
+        Some(token) => authenticate(state, token).await.map(Some),
+    };
+    if let Some(refused) = refuse_files(headers, &caller) {
+        return (None, refused);
+    }
     let request = match parse_request(state, headers, body).await {
         Ok(request) => request,
         Err(response) => return (None, response),
@@ -169,23 +178,9 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
     if let Some(operation) = &operation {
         tracing::Span::current().record("operation", operation.as_str());
     }
-    let caller = match bearer_token(headers) {
-        None => None,
-        Some(token) => match authenticate(state, token).await {
-            Ok(caller) => Some(caller),
-            Err(ServiceError::Unauthenticated(message)) => {
-                let response = error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
-                    .with_header(header::WWW_AUTHENTICATE, "Bearer")
-                    .into_response();
-                return (operation, response);
-            }
-            Err(other) => {
-                tracing::error!(error = ?other, "authentication failed");
-                let response =
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response();
-                return (operation, response);
-            }
-        },
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => return (operation, authentication_failed(error)),
     };
     let mut request = request;
     let (actor, mobile) = match caller {
@@ -215,6 +210,53 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         }
     }
     (operation, GraphQLResponse::from(response).into_response())
+}
+
+/// The answer to a token that does not authenticate: 401 (or 500 when the check itself failed).
+fn authentication_failed(error: ServiceError) -> Response {
+    match error {
+        ServiceError::Unauthenticated(message) => unauthenticated(message),
+        other => {
+            tracing::error!(error = ?other, "authentication failed");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response()
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> Response {
+    error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
+        .with_header(header::WWW_AUTHENTICATE, "Bearer")
+        .into_response()
+}
+
+/// Files come in multipart requests, and only a signed-in person or an API key may send one: every field that takes
+/// a file (`uploadAttachment`) needs such a caller, and a phone uploads through presigned URLs. Anyone else's
+/// multipart request is refused (the answer returned here) before its body is read.
+fn refuse_files(headers: &HeaderMap, caller: &Result<Option<Caller>, ServiceError>) -> Option<Response> {
+    if !is_multipart(headers) {
+        return None;
+    }
+    match caller {
+        Ok(Some(Caller::Actor(_))) => None,
+        Ok(None) => {
+            Some(unauthenticated("sign in, or send an API key, to upload files: `Authorization: Bearer <token>`"))
+        }
+        Ok(Some(Caller::Mobile(_))) => {
+            let message = "a mobile token uploads through `requestMobileUpload`, not in a multipart request";
+            Some(error_response(StatusCode::FORBIDDEN, message, code::FORBIDDEN).into_response())
+        }
+        Err(ServiceError::Unauthenticated(message)) => Some(unauthenticated(message)),
+        Err(other) => {
+            tracing::error!(error = ?other, "authentication failed");
+            Some(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response())
+        }
+    }
+}
+
+/// Whether the body is read as multipart: as async-graphql decides (a `multipart/*` media type, in any case).
+fn is_multipart(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    content_type.trim_start().get(..10).is_some_and(|t| t.eq_ignore_ascii_case("multipart/"))
 }
 
 /// The marker async-graphql reads as "the n-th file of this multipart request".
@@ -248,7 +290,7 @@ fn check_file_markers(request: &async_graphql::Request) -> Result<(), &'static s
 /// files, never held in memory) whose files may not exceed the largest material. Too large is a 413.
 async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, Response> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
+    let multipart = is_multipart(headers);
     let limit = if multipart {
         state.max_file_size.saturating_mul(MAX_FILES_PER_REQUEST).saturating_add(MAX_GRAPHQL_BODY)
     } else {

@@ -1,17 +1,107 @@
-//! Hostile clients at the transport (OWASP API4, unrestricted resource consumption): request heads trickled byte
-//! by byte.
+//! Hostile clients at the transport (OWASP API4, unrestricted resource consumption): request bodies nobody may
+//! send and request heads trickled byte by byte.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::attachments::pdf;
 use crate::helpers::*;
+use crate::workflow::cast_on;
 
 /// The server's address as host:port.
 fn authority(app: &TestApp) -> String {
     app.address.trim_start_matches("http://").to_owned()
+}
+
+/// Starts a multipart upload, chunked (no length announced), with its operations and the first 64 KiB of a file,
+/// then stops sending, as a slow client would; returns the server's answer, which must come without the rest.
+async fn stalled_multipart(app: &TestApp, authorization: Option<&str>, content_type: &str) -> String {
+    let mut socket = TcpStream::connect(authority(app)).await.unwrap();
+    let auth = authorization.map(|a| format!("authorization: {a}\r\n")).unwrap_or_default();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: beian\r\n{auth}content-type: {content_type}; boundary=XyZ\r\n\
+         transfer-encoding: chunked\r\n\r\n"
+    );
+    let operations = json!({
+        "query": "mutation($input: UploadAttachmentInput!, $file: Upload!) { uploadAttachment(input: $input, file: $file) { id } }",
+        "variables": { "input": { "filingId": "x", "kind": "FACE_VIDEO" }, "file": null },
+    });
+    let mut body = format!(
+        "--XyZ\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+         --XyZ\r\ncontent-disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
+         --XyZ\r\ncontent-disposition: form-data; name=\"0\"; filename=\"face.mp4\"\r\ncontent-type: video/mp4\r\n\r\n"
+    )
+    .into_bytes();
+    body.resize(body.len() + 64 * 1024, b'7');
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(format!("{:x}\r\n", body.len()).as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    socket.write_all(b"\r\n").await.unwrap();
+    // The other 42 MB never come. The answer must not wait for them (the upload timeout is 15 minutes).
+    let mut answer = Vec::new();
+    let mut buf = vec![0; 8192];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+            .await
+            .expect("answered before the body was sent");
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("\r\n\r\n") && text.contains("\"errors\"") && text.trim_end().ends_with('}') {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn multipart_bodies_without_a_credential_that_may_upload_are_refused_unread() {
+    let cast = cast_on(spawn_app().await).await;
+    let (app, key) = (&cast.app, cast.backend.clone());
+    for (authorization, content_type) in [
+        (None, "multipart/form-data"),
+        (None, "MULTIPART/Form-Data"),
+        (Some("Bearer not-a-token"), "multipart/form-data"),
+        (Some("Basic YWRtaW46YWRtaW4="), "multipart/form-data"),
+    ] {
+        let answer = stalled_multipart(app, authorization, content_type).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{authorization:?} {content_type}: {answer}");
+        assert!(answer.contains("\"UNAUTHENTICATED\""), "{answer}");
+    }
+    // A phone's mobile token is a credential, but no field it may use takes a file: refused unread too.
+    let filing = app.create_filing(&cast.applicant, "北京示例科技有限公司").await;
+    let start = "mutation($input: StartMobileVerificationInput!) { startMobileVerification(input: $input) { token } }";
+    let started = app.ok(&cast.applicant, start, json!({ "input": { "filingId": filing["id"] } })).await;
+    let mobile = started["startMobileVerification"]["token"].as_str().unwrap().to_owned();
+    let answer = stalled_multipart(app, Some(&format!("Bearer {mobile}")), "multipart/form-data").await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("\"FORBIDDEN\""), "{answer}");
+
+    // Those who may upload still do (the whole request, through reqwest).
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let operations = json!({
+        "query": "mutation($input: UploadAttachmentInput!, $file: Upload!) { uploadAttachment(input: $input, file: $file) { status } }",
+        "variables": { "input": { "filingId": filing["id"], "kind": "SUBJECT_CERTIFICATE" }, "file": null },
+    });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(pdf()).file_name("licence.pdf").mime_str("application/pdf").unwrap(),
+        );
+    let response =
+        app.client.post(format!("{}/graphql", app.address)).bearer_auth(&key).multipart(form).send().await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["uploadAttachment"]["status"], "UPLOADED", "{body}");
+    // And JSON requests without a token are read as before (sign-in needs them).
+    let (status, body) = app.post(None, "{ apiVersion { schema } }", json!({})).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Sends `bytes` one a second until the server answers or hangs up; returns how long that took, or None if the

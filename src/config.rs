@@ -348,6 +348,10 @@ pub struct GraphqlConfig {
     pub default_page_size: u32,
     /// Largest `first` a connection accepts.
     pub max_page_size: u32,
+    /// A graphql-ws connection that has not sent `connection_init` this long after it opened is closed (4408).
+    pub subscription_init_timeout_seconds: u64,
+    /// Most subscriptions one graphql-ws connection holds at once; more are refused with `RATE_LIMITED`.
+    pub max_subscriptions_per_connection: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -384,6 +388,8 @@ impl Default for Config {
                 max_fields: 1000,
                 default_page_size: 20,
                 max_page_size: 100,
+                subscription_init_timeout_seconds: 10,
+                max_subscriptions_per_connection: 100,
             },
             auth: AuthConfig {
                 jwt_secret: None,

@@ -10,7 +10,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
 use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use poem::http::{HeaderMap, StatusCode, header};
-use poem::web::websocket::WebSocket;
+use poem::web::websocket::{WebSocket, WebSocketConfig};
 use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
@@ -24,6 +24,7 @@ use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
 use crate::services::accounts::{self, AuthContext};
 use crate::services::{ServiceError, tenants};
+use crate::websocket_limits::{InitDeadline, LimitedSubscriptions};
 
 /// Largest GraphQL request body without files (queries and variables).
 pub const MAX_GRAPHQL_BODY: usize = 1024 * 1024;
@@ -45,6 +46,9 @@ struct State {
     draining: Arc<AtomicBool>,
     json_body_timeout: std::time::Duration,
     upload_body_timeout: std::time::Duration,
+    /// graphql-ws: the longest wait for `connection_init`, and the most operations one connection runs at once.
+    ws_init_timeout: std::time::Duration,
+    ws_max_subscriptions: usize,
 }
 
 /// All routes of the server.
@@ -78,6 +82,8 @@ pub fn routes(
             draining,
             json_body_timeout: seconds(config.http.json_body_timeout_seconds.max(1)),
             upload_body_timeout: seconds(config.http.upload_body_timeout_seconds.max(1)),
+            ws_init_timeout: seconds(config.graphql.subscription_init_timeout_seconds.max(1)),
+            ws_max_subscriptions: config.graphql.max_subscriptions_per_connection,
         })
         .around(move |endpoint, request| security_headers(endpoint, request, hsts));
     // Without configured origins no CORS headers are sent at all, so browsers keep other origins out. (poem's Cors
@@ -378,9 +384,14 @@ async fn graphiql_page(state: Data<&State>) -> Response {
 /// with `{"Authorization": "Bearer <token>"}`; a connection without valid credentials is refused.
 #[handler]
 async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: WebSocket) -> impl IntoResponse {
-    let schema = state.schema.clone();
+    // The libraries lack these limits; `websocket_limits` adds them around their pieces.
+    let schema = LimitedSubscriptions::new(state.schema.clone(), state.ws_max_subscriptions);
+    let init_timeout = state.ws_init_timeout;
     let inner = (*state).clone();
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+    let messages =
+        WebSocketConfig::default().max_message_size(Some(MAX_GRAPHQL_BODY)).max_frame_size(Some(MAX_GRAPHQL_BODY));
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).config(messages).on_upgrade(move |stream| {
+        let stream = InitDeadline::new(stream, init_timeout);
         // The connection's registrar is known once connection_init authenticates it; its subscriptions then read
         // the database as that registrar's (row-level security).
         let tenant = crate::db::TenantCell::default();

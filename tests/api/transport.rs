@@ -1,15 +1,18 @@
 //! Hostile clients at the transport (OWASP API4, unrestricted resource consumption): request bodies nobody may
-//! send and request heads trickled byte by byte.
+//! send, request heads trickled byte by byte, WebSockets that never initialise or pile up subscriptions.
 
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::attachments::pdf;
 use crate::helpers::*;
-use crate::workflow::cast_on;
+use crate::workflow::{cast_on, next_message};
 
 /// The server's address as host:port.
 fn authority(app: &TestApp) -> String {
@@ -158,4 +161,103 @@ async fn request_heads_trickled_byte_by_byte_do_not_hold_connections() {
     // in time is served on a fresh connection too.
     let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
     assert_eq!(health.status(), 200);
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn open_socket(app: &TestApp, protocol: &str) -> Socket {
+    let url = format!("{}/graphql/ws", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The close code the server ended the socket with (None: it hung up without one), within 10 s.
+async fn closed_with(socket: &mut Socket) -> Option<u16> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("closed in time");
+        match message {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+            Some(Ok(Message::Text(text))) if text.contains("pong") => panic!("answered: {text}"),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn websockets_that_do_not_initialise_in_time_are_closed() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| c.graphql.subscription_init_timeout_seconds = 2).await;
+    let key = app.tenant("xinnet").await;
+    // Silent, or chatty without ever initialising, in both protocols: closed with graphql-ws' 4408.
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let mut silent = open_socket(&app, protocol).await;
+        assert_eq!(closed_with(&mut silent).await, Some(4408), "{protocol}");
+    }
+    let mut chatty = open_socket(&app, "graphql-transport-ws").await;
+    for _ in 0..2 {
+        chatty.send(Message::text(json!({ "type": "ping" }).to_string())).await.unwrap();
+        let pong = tokio::time::timeout(Duration::from_secs(10), chatty.next()).await.unwrap().unwrap().unwrap();
+        assert!(pong.to_text().unwrap().contains("pong"), "{pong:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(closed_with(&mut chatty).await, Some(4408));
+
+    // One message may not be larger than a GraphQL request body (1 MiB): a 2 MiB ping is not answered.
+    let mut large = open_socket(&app, "graphql-transport-ws").await;
+    let ping = json!({ "type": "ping", "payload": { "pad": "x".repeat(2 * 1024 * 1024) } });
+    let _ = large.send(Message::text(ping.to_string())).await;
+    assert_ne!(closed_with(&mut large).await, Some(4408), "closed for its size, before the init deadline");
+
+    // A connection that initialises in time stays open past the deadline.
+    let mut socket = open_socket(&app, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    socket.send(Message::text(json!({ "type": "ping" }).to_string())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "pong");
+}
+
+#[tokio::test]
+async fn one_websocket_holds_a_limited_number_of_subscriptions() {
+    let app = spawn_app_with(TestDatabase::new().await, |c| c.graphql.max_subscriptions_per_connection = 3).await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let mut socket = open_socket(&app, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {key}") } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "connection_ack");
+    let query = "subscription($id: ID!) { filingUpdated(id: $id) { version } }";
+    let subscribe = |id: &str| {
+        let message = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": { "id": filing["id"] } } });
+        Message::text(message.to_string())
+    };
+    for id in ["1", "2", "3", "4"] {
+        socket.send(subscribe(id)).await.unwrap();
+    }
+    // The fourth is refused with a stable code and completed; the first three stay open.
+    let refused = next_message(&mut socket).await;
+    assert_eq!((refused["id"].as_str(), refused["type"].as_str()), (Some("4"), Some("next")), "{refused}");
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{refused}");
+    let completed = next_message(&mut socket).await;
+    assert_eq!(completed, json!({ "id": "4", "type": "complete" }));
+
+    // Once the client completes one, another may start, and the connection delivers as before.
+    socket.send(Message::text(json!({ "id": "1", "type": "complete" }).to_string())).await.unwrap();
+    assert_eq!(next_message(&mut socket).await, json!({ "id": "1", "type": "complete" }));
+    socket.send(subscribe("5")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
+    let input = json!({ "filingId": filing["id"], "version": filing["version"], "subject": subject_input("北京示例科技有限公司") });
+    app.ok(&key, update, json!({ "input": input })).await;
+    let mut heard = Vec::new();
+    for _ in 0..3 {
+        let message = next_message(&mut socket).await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"]["data"]["filingUpdated"]["version"].is_i64(), "{message}");
+        heard.push(message["id"].as_str().unwrap().to_owned());
+    }
+    heard.sort();
+    assert_eq!(heard, ["2", "3", "5"]);
 }

@@ -53,6 +53,10 @@ pub struct HttpConfig {
     pub hsts_max_age_seconds: u64,
     /// A connection with no bytes moving for this long is closed (slow or stalled clients).
     pub idle_timeout_seconds: u64,
+    /// A request's head (request line and headers) must arrive whole within this long, and a connection with no
+    /// request in hand (an HTTP/1.1 keep-alive between requests, an HTTP/2 connection without streams) is closed
+    /// after it: clients that trickle headers byte by byte do not hold connections.
+    pub header_read_timeout_seconds: u64,
     /// The longest a GraphQL request's JSON body may take to arrive; then 408.
     pub json_body_timeout_seconds: u64,
     /// The longest a multipart request (a file upload through the server) may take to arrive; then 408.
@@ -65,6 +69,7 @@ impl Default for HttpConfig {
             cors_allowed_origins: Vec::new(),
             hsts_max_age_seconds: 365 * 24 * 3600,
             idle_timeout_seconds: 60,
+            header_read_timeout_seconds: 10,
             json_body_timeout_seconds: 30,
             upload_body_timeout_seconds: 15 * 60,
         }
@@ -363,6 +368,10 @@ pub struct GraphqlConfig {
     pub default_page_size: u32,
     /// Largest `first` a connection accepts.
     pub max_page_size: u32,
+    /// A graphql-ws connection that has not sent `connection_init` this long after it opened is closed (4408).
+    pub subscription_init_timeout_seconds: u64,
+    /// Most subscriptions one graphql-ws connection holds at once; more are refused with `RATE_LIMITED`.
+    pub max_subscriptions_per_connection: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -399,6 +408,8 @@ impl Default for Config {
                 max_fields: 1000,
                 default_page_size: 20,
                 max_page_size: 100,
+                subscription_init_timeout_seconds: 10,
+                max_subscriptions_per_connection: 100,
             },
             auth: AuthConfig {
                 jwt_secret: None,

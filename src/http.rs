@@ -12,7 +12,7 @@ use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use poem::http::{HeaderMap, StatusCode, header};
-use poem::web::websocket::{Message, WebSocket, WebSocketStream};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use sea_orm::DatabaseConnection;
@@ -27,6 +27,7 @@ use crate::graphql::{BeianSchema, loaders};
 use crate::services::accounts::AuthContext;
 use crate::services::credentials::{self, ConnectionCredential};
 use crate::services::{ServiceError, tenants};
+use crate::websocket_limits::{InitDeadline, LimitedSubscriptions};
 
 /// Largest GraphQL request body without files (queries and variables).
 pub const MAX_GRAPHQL_BODY: usize = 1024 * 1024;
@@ -48,6 +49,9 @@ struct State {
     draining: Arc<AtomicBool>,
     json_body_timeout: std::time::Duration,
     upload_body_timeout: std::time::Duration,
+    /// graphql-ws: the longest wait for `connection_init`, and the most operations one connection runs at once.
+    ws_init_timeout: std::time::Duration,
+    ws_max_subscriptions: usize,
 }
 
 /// All routes of the server.
@@ -81,6 +85,8 @@ pub fn routes(
             draining,
             json_body_timeout: seconds(config.http.json_body_timeout_seconds.max(1)),
             upload_body_timeout: seconds(config.http.upload_body_timeout_seconds.max(1)),
+            ws_init_timeout: seconds(config.graphql.subscription_init_timeout_seconds.max(1)),
+            ws_max_subscriptions: config.graphql.max_subscriptions_per_connection,
         })
         .around(move |endpoint, request| security_headers(endpoint, request, hsts));
     // Without configured origins no CORS headers are sent at all, so browsers keep other origins out. (poem's Cors
@@ -161,6 +167,15 @@ async fn metrics(state: Data<&State>) -> Response {
 
 /// Runs one GraphQL request; returns its operation name (for metrics) and the response.
 async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> (Option<String>, Response) {
+    // The caller is known from the headers before a byte of the body is read: a multipart body (spooled to disk
+    // as it arrives) is refused unread unless the caller may send files.
+    let caller = match bearer_token(headers) {
+        None => Ok(None),
+        Some(token) => authenticate(state, token).await.map(Some),
+    };
+    if let Some(refused) = refuse_files(headers, &caller) {
+        return (None, refused);
+    }
     let request = match parse_request(state, headers, body).await {
         Ok(request) => request,
         Err(response) => return (None, response),
@@ -172,23 +187,9 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
     if let Some(operation) = &operation {
         tracing::Span::current().record("operation", operation.as_str());
     }
-    let caller = match bearer_token(headers) {
-        None => None,
-        Some(token) => match authenticate(state, token).await {
-            Ok(caller) => Some(caller),
-            Err(ServiceError::Unauthenticated(message)) => {
-                let response = error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
-                    .with_header(header::WWW_AUTHENTICATE, "Bearer")
-                    .into_response();
-                return (operation, response);
-            }
-            Err(other) => {
-                tracing::error!(error = ?other, "authentication failed");
-                let response =
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response();
-                return (operation, response);
-            }
-        },
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => return (operation, authentication_failed(error)),
     };
     let mut request = request;
     let (actor, mobile) = match caller {
@@ -218,6 +219,53 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         }
     }
     (operation, GraphQLResponse::from(response).into_response())
+}
+
+/// The answer to a token that does not authenticate: 401 (or 500 when the check itself failed).
+fn authentication_failed(error: ServiceError) -> Response {
+    match error {
+        ServiceError::Unauthenticated(message) => unauthenticated(message),
+        other => {
+            tracing::error!(error = ?other, "authentication failed");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response()
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> Response {
+    error_response(StatusCode::UNAUTHORIZED, message, code::UNAUTHENTICATED)
+        .with_header(header::WWW_AUTHENTICATE, "Bearer")
+        .into_response()
+}
+
+/// Files come in multipart requests, and only a signed-in person or an API key may send one: every field that takes
+/// a file (`uploadAttachment`) needs such a caller, and a phone uploads through presigned URLs. Anyone else's
+/// multipart request is refused (the answer returned here) before its body is read.
+fn refuse_files(headers: &HeaderMap, caller: &Result<Option<Caller>, ServiceError>) -> Option<Response> {
+    if !is_multipart(headers) {
+        return None;
+    }
+    match caller {
+        Ok(Some(Caller::Actor(_))) => None,
+        Ok(None) => {
+            Some(unauthenticated("sign in, or send an API key, to upload files: `Authorization: Bearer <token>`"))
+        }
+        Ok(Some(Caller::Mobile(_))) => {
+            let message = "a mobile token uploads through `requestMobileUpload`, not in a multipart request";
+            Some(error_response(StatusCode::FORBIDDEN, message, code::FORBIDDEN).into_response())
+        }
+        Err(ServiceError::Unauthenticated(message)) => Some(unauthenticated(message)),
+        Err(other) => {
+            tracing::error!(error = ?other, "authentication failed");
+            Some(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response())
+        }
+    }
+}
+
+/// Whether the body is read as multipart: as async-graphql decides (a `multipart/*` media type, in any case).
+fn is_multipart(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    content_type.trim_start().get(..10).is_some_and(|t| t.eq_ignore_ascii_case("multipart/"))
 }
 
 /// The marker async-graphql reads as "the n-th file of this multipart request".
@@ -251,7 +299,7 @@ fn check_file_markers(request: &async_graphql::Request) -> Result<(), &'static s
 /// files, never held in memory) whose files may not exceed the largest material. Too large is a 413.
 async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result<async_graphql::Request, Response> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let multipart = content_type.as_deref().is_some_and(|t| t.starts_with("multipart/"));
+    let multipart = is_multipart(headers);
     let limit = if multipart {
         state.max_file_size.saturating_mul(MAX_FILES_PER_REQUEST).saturating_add(MAX_GRAPHQL_BODY)
     } else {
@@ -337,9 +385,14 @@ async fn graphiql_page(state: Data<&State>) -> Response {
 /// with `{"Authorization": "Bearer <token>"}`; a connection without valid credentials is refused.
 #[handler]
 async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: WebSocket) -> impl IntoResponse {
-    let schema = state.schema.clone();
+    // The libraries lack these limits; `websocket_limits` adds them around their pieces.
+    let schema = LimitedSubscriptions::new(state.schema.clone(), state.ws_max_subscriptions);
+    let init_timeout = state.ws_init_timeout;
     let inner = (*state).clone();
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+    let messages =
+        WebSocketConfig::default().max_message_size(Some(MAX_GRAPHQL_BODY)).max_frame_size(Some(MAX_GRAPHQL_BODY));
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).config(messages).on_upgrade(move |stream| {
+        let stream = InitDeadline::new(stream, init_timeout);
         // The connection's registrar is known once connection_init authenticates it; its subscriptions then read
         // the database as that registrar's (row-level security).
         let tenant = crate::db::TenantCell::default();
@@ -380,9 +433,12 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
 
 /// The sending half of a WebSocket, shared between the graphql-ws connection and whoever closes it.
 #[derive(Clone)]
-struct SharedSink(Arc<tokio::sync::Mutex<SplitSink<WebSocketStream, Message>>>);
+struct SharedSink(Arc<tokio::sync::Mutex<SplitSink<Socket, Message>>>);
 
-fn shared_sink(socket: WebSocketStream) -> (SharedSink, SplitStream<WebSocketStream>) {
+/// A connection's socket: closed unless it initialises in time.
+type Socket = InitDeadline<WebSocketStream>;
+
+fn shared_sink(socket: Socket) -> (SharedSink, SplitStream<Socket>) {
     let (sink, stream) = socket.split();
     (SharedSink(Arc::new(tokio::sync::Mutex::new(sink))), stream)
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use poem::Server;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::changes::FilingChanges;
@@ -20,11 +19,11 @@ use crate::mail::transport::Transport;
 use crate::services::accounts::AuthContext;
 use crate::services::mobile::{LivenessChecker, SmsSender};
 use crate::storage::Storage;
-use crate::{db, graphql, http};
+use crate::{db, graphql, http, http_server};
 
 /// A bound, ready-to-run server.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    http_listener: TcpListener,
     local_addr: SocketAddr,
     db: DatabaseConnection,
     auth: Arc<AuthContext>,
@@ -52,12 +51,8 @@ impl Application {
     /// Binds the listen address and serves on a database from [`db::connect_ready`] (which also installed the
     /// personal-data keyring).
     pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
-        let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
+        let http_listener = TcpListener::bind(config.listen).await?;
+        let local_addr = http_listener.local_addr()?;
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
         let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
         let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
@@ -70,7 +65,7 @@ impl Application {
         let sms = Arc::new(SmsSender::from_config(&config.mobile)?);
         let liveness = Arc::new(LivenessChecker::from_config(&config.mobile)?);
         Ok(Self {
-            acceptor,
+            http_listener,
             local_addr,
             db,
             auth,
@@ -161,10 +156,12 @@ impl Application {
             }
         };
         tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
-        let served = Server::new_with_acceptor(self.acceptor)
-            .idle_timeout(Duration::from_secs(self.config.http.idle_timeout_seconds.max(1)))
-            .run_with_graceful_shutdown(app, signal, Some(grace))
-            .await;
+        let timeouts = http_server::Timeouts {
+            idle: Duration::from_secs(self.config.http.idle_timeout_seconds.max(1)),
+            header_read: Duration::from_secs(self.config.http.header_read_timeout_seconds.max(1)),
+            grace,
+        };
+        let served = http_server::serve(self.http_listener, app, timeouts, signal).await;
         // The server also returns when it fails; background work stops then too.
         stop.cancel();
         let deadline = deadline.get().copied().unwrap_or_else(|| tokio::time::Instant::now() + grace);

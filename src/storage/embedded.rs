@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
@@ -41,7 +41,10 @@ pub async fn start(root: &Path, listen: SocketAddr) -> anyhow::Result<EmbeddedS3
     let listener = TcpListener::bind(listen).await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let task = tokio::spawn(async move {
-        let http = ConnBuilder::new(TokioExecutor::new());
+        let mut http = ConnBuilder::new(TokioExecutor::new());
+        // With a timer hyper enforces its header-read timeout (30 s): a client trickling a request head does not
+        // hold a connection for ever (see `crate::http_server`).
+        http.http1().timer(TokioTimer::new());
         loop {
             let Ok((socket, _)) = listener.accept().await else { continue };
             let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();

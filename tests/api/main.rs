@@ -30,5 +30,6 @@ mod schema;
 mod seed;
 mod sessions;
 mod statements;
+mod transport;
 mod validation;
 mod workflow;

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
+use crate::metrics::Counted;
 use crate::services::accounts::AuthContext;
 use crate::services::credentials::{self, ConnectionCredential};
 use crate::services::{ServiceError, tenants};
@@ -146,8 +147,8 @@ async fn security_headers<E: poem::Endpoint>(
 #[handler]
 async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> Response {
     let started = std::time::Instant::now();
-    let (operation, response) = execute(&state, headers, remote, body).await;
-    state.metrics.observe(operation.as_deref(), response.status().as_u16(), started.elapsed().as_secs_f64());
+    let (counted, response) = execute(&state, headers, remote, body).await;
+    state.metrics.observe(&counted, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }
 
@@ -165,32 +166,39 @@ async fn metrics(state: Data<&State>) -> Response {
     }
 }
 
-/// Runs one GraphQL request; returns its operation name (for metrics) and the response.
-async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> (Option<String>, Response) {
+/// Runs one GraphQL request; returns what it counts as (for metrics) and the response.
+async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> (Counted, Response) {
     // The caller is known from the headers before a byte of the body is read: a multipart body (spooled to disk
-    // as it arrives) is refused unread unless the caller may send files.
+    // as it arrives) is refused unread unless the caller may send files, and a credential that does not
+    // authenticate is refused unread too.
     let caller = match bearer_token(headers) {
         None => Ok(None),
         Some(token) => authenticate(state, token).await.map(Some),
     };
     if let Some(refused) = refuse_files(headers, &caller) {
-        return (None, refused);
+        return (Counted::Unauthenticated, refused);
     }
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => return (Counted::Unauthenticated, authentication_failed(error)),
+    };
+    let counted = |operation: Option<String>| match caller {
+        Some(_) => Counted::Operation(operation),
+        None => Counted::Unauthenticated,
+    };
     let request = match parse_request(state, headers, body).await {
         Ok(request) => request,
-        Err(response) => return (None, response),
+        Err(response) => return (counted(None), response),
     };
     if let Err(message) = check_file_markers(&request) {
-        return (None, error_response(StatusCode::BAD_REQUEST, message, code::BAD_USER_INPUT).into_response());
+        let response = error_response(StatusCode::BAD_REQUEST, message, code::BAD_USER_INPUT).into_response();
+        return (counted(None), response);
     }
     let operation = request.operation_name.clone().or_else(|| crate::metrics::operation_name(&request.query));
     if let Some(operation) = &operation {
         tracing::Span::current().record("operation", operation.as_str());
     }
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(error) => return (operation, authentication_failed(error)),
-    };
+    let counted = counted(operation);
     let mut request = request;
     let (actor, mobile) = match caller {
         Some(Caller::Actor(actor)) => (Some(actor), None),
@@ -218,7 +226,7 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
             extensions.set("code", code::BAD_USER_INPUT);
         }
     }
-    (operation, GraphQLResponse::from(response).into_response())
+    (counted, GraphQLResponse::from(response).into_response())
 }
 
 /// The answer to a token that does not authenticate: 401 (or 500 when the check itself failed).

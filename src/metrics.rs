@@ -55,10 +55,24 @@ impl Default for Metrics {
     }
 }
 
+/// What a GraphQL request is counted as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// A request with a valid credential, by the name of its operation (`anonymous` without one).
+    Operation(Option<String>),
+    /// A request without a valid credential: `unauthenticated`, whatever it names. Anyone can send any operation
+    /// name, and the first 200 names seen would otherwise fill the label set, so that real operations later
+    /// counted as `other`.
+    Unauthenticated,
+}
+
 impl Metrics {
     /// Counts a GraphQL request (by its operation name) with its HTTP status and duration.
-    pub fn observe(&self, operation: Option<&str>, status: u16, seconds: f64) {
-        let operation = self.operation_label(operation);
+    pub fn observe(&self, counted: &Counted, status: u16, seconds: f64) {
+        let operation = match counted {
+            Counted::Operation(name) => self.operation_label(name.as_deref()),
+            Counted::Unauthenticated => "unauthenticated".to_owned(),
+        };
         self.requests.get_or_create(&RequestLabels { operation: operation.clone(), status: status.to_string() }).inc();
         self.latency.get_or_create(&OperationLabels { operation }).observe(seconds);
     }

@@ -52,7 +52,8 @@ async fn metrics_count_requests_by_operation_and_read_the_outbox_and_filings() {
     let text = response.text().await.unwrap();
     for line in [
         r#"beian_graphql_requests_total{operation="FilingCount",status="200"} 2"#,
-        r#"beian_graphql_requests_total{operation="FilingCount",status="401"} 1"#,
+        // A request without a valid credential is counted by no name of its own choosing.
+        r#"beian_graphql_requests_total{operation="unauthenticated",status="401"} 1"#,
         r#"beian_graphql_requests_total{operation="anonymous",status="200"} 1"#,
         r#"beian_filings{status="DRAFT"} 1"#,
         r#"beian_outbox_messages{status="QUEUED"} 0"#,

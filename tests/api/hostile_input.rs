@@ -364,3 +364,26 @@ async fn without_introspection_errors_suggest_no_field_names() {
         }
     }
 }
+
+#[tokio::test]
+async fn operation_names_of_unauthenticated_requests_do_not_fill_the_metric_labels() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    // More names than the label set holds (200), anonymous and with a forged token.
+    for i in 0..210 {
+        let token = (i % 2 == 0).then_some("beian_forged-key");
+        app.post(token, &format!("query Junk{i} {{ referenceData {{ provinces {{ code }} }} }}"), json!({})).await;
+    }
+    app.ok(&key, "query RealOperation { filings { totalCount } }", json!({})).await;
+    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("Junk"), "{metrics}");
+    assert!(metrics.contains(r#"beian_graphql_requests_total{operation="RealOperation",status="200"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"beian_graphql_requests_total{operation="unauthenticated",status="200"} 105"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"beian_graphql_requests_total{operation="unauthenticated",status="401"} 105"#),
+        "{metrics}"
+    );
+}

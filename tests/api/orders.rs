@@ -190,7 +190,7 @@ async fn an_add_website_order_adds_a_numbered_website_and_becomes_the_record() {
 async fn a_cancellation_skips_the_preliminary_review_and_ends_the_record() {
     let cast = cast().await;
     let record = filed(&cast).await;
-    let Cast { app, backend, admin, reviewer, applicant, .. } = &cast;
+    let Cast { app, backend, reviewer, applicant, .. } = &cast;
     let website = &record["websites"][0]["id"];
 
     // What a cancellation must name, and what it may not.

@@ -535,3 +535,137 @@ async fn registrars_word_their_own_mail_and_see_only_their_own() {
     assert_eq!(back["overridden"], false);
     assert!(back["subject"].as_str().unwrap().contains("已收到您的备案申请"));
 }
+
+/// The outbox rows of a stage: (filing, Message-ID, how many languages the message carries).
+async fn sent_of_stage(app: &TestApp, stage: beian::mail::Stage) -> Vec<(uuid::Uuid, String, usize)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::outbox_message::Entity::find()
+        .filter(entity::outbox_message::Column::Template.eq(stage.as_str()))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            assert_eq!(m.status, "SENT", "{stage} to be sent: {:?}", m.last_error);
+            let languages = if m.language.is_some() { 1 } else { 2 };
+            (m.filing_id.expect("a filing stage names its filing"), m.message_id.unwrap(), languages)
+        })
+        .collect()
+}
+
+/// Submits a filing of its own subject and takes it through the preliminary review to the MIIT SMS step.
+async fn through_review(cast: &Cast, i: u32) -> Value {
+    let Cast { app, reviewer, applicant, .. } = cast;
+    let filing = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(i) })).await;
+    let filing = filing["createFiling"].clone();
+    upload_materials(app, applicant, &filing).await;
+    act(app, applicant, "submitFiling", &filing).await;
+    act(app, reviewer, "claimReview", &filing).await;
+    assert_eq!(act(app, reviewer, "approvePreliminaryReview", &filing).await["status"], "SMS_VERIFICATION");
+    filing
+}
+
+/// Every stage of [`beian::mail::Stage`] that is about a filing, walked through the workflow: a stage added later
+/// without being walked here fails the test below.
+async fn walk_every_filing_stage(cast: &Cast) {
+    let Cast { app, backend, reviewer, applicant, .. } = cast;
+    let reasons = json!([{ "field": "websites[0].name", "code": "NAME_UNCLEAR", "message": "网站名称与内容不符" }]);
+    // Submitted, claimed, returned by the preliminary review.
+    let first = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(1) })).await;
+    let first = first["createFiling"].clone();
+    upload_materials(app, applicant, &first).await;
+    act(app, applicant, "submitFiling", &first).await;
+    act(app, reviewer, "claimReview", &first).await;
+    reject(app, reviewer, &first, "rejectPreliminaryReview", reasons.clone()).await;
+    // Approved: reminded, timed out, a new round, timed out, returned by the registrar.
+    let second = through_review(cast, 2).await;
+    let now = Utc::now();
+    let reminded = beian::services::notifications::send_sms_reminders(&app.db, now + Duration::hours(20), 6).await;
+    assert_eq!(reminded.unwrap(), 1);
+    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(25)).await.unwrap();
+    act(app, backend, "resubmitToMiit", &second).await;
+    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(50)).await.unwrap();
+    let returned = reject(app, backend, &second, "returnToApplicant", reasons.clone()).await;
+    assert_eq!(returned["data"]["returnToApplicant"]["status"], "RETURNED", "{returned}");
+    // Confirmed: the bureau refuses one and approves another.
+    let decide = "mutation($input: BureauDecisionInput!) { recordBureauDecision(input: $input) { status } }";
+    for (i, approved) in [(3, false), (4, true)] {
+        let filing = through_review(cast, i).await;
+        confirm_all_sms(app, backend, &filing).await;
+        let version = state(app, backend, &filing).await["version"].clone();
+        let mut input = json!({ "filingId": filing["id"], "version": version, "reasons": reasons });
+        if approved {
+            input["reasons"] = json!([]);
+            input["approved"] = json!({ "subjectNumber": "京ICP备2026000004号", "websites": [{
+                "websiteId": filing["websites"][0]["id"], "number": "京ICP备2026000004号-1" }] });
+        }
+        app.ok(backend, decide, json!({ "input": input })).await;
+    }
+    // Submitted, withdrawn, abandoned.
+    let last = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(5) })).await;
+    let last = last["createFiling"].clone();
+    upload_materials(app, applicant, &last).await;
+    act(app, applicant, "submitFiling", &last).await;
+    act(app, applicant, "withdrawFiling", &last).await;
+    act(app, applicant, "abandonFiling", &last).await;
+}
+
+#[tokio::test]
+async fn every_mail_about_a_filing_links_to_it_in_the_registrars_frontend() {
+    use strum::IntoEnumIterator;
+    let sink = SmtpSink::start();
+    let cast = cast_on(app_with_sink(&sink).await).await;
+    let Cast { app, admin, .. } = &cast;
+    let settings =
+        "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { frontendBaseUrl } }";
+    app.ok(admin, settings, json!({ "input": { "frontendBaseUrl": "https://beian.xinnet.example/app/" } })).await;
+    // The registrar's own wording of a stage, which names no link: the link is there all the same.
+    let set = "mutation($input: SetEmailTemplateInput!) { setEmailTemplate(input: $input) { overridden } }";
+    for language in ["ZH", "EN"] {
+        let mine = json!({ "stage": "WITHDRAWN", "language": language, "subject": "{{ subjectName }}",
+            "body": "{{ recipientName }}: withdrawn." });
+        app.ok(admin, set, json!({ "input": mine })).await;
+    }
+    walk_every_filing_stage(&cast).await;
+    deliver(app).await;
+
+    let received = sink.received();
+    for stage in beian::mail::Stage::iter().filter(|s| s.is_filing_stage()) {
+        let sent = sent_of_stage(app, stage).await;
+        assert!(!sent.is_empty(), "the walk above reaches {stage}: walk a new stage there");
+        for (filing, message_id, languages) in sent {
+            let url = format!("https://beian.xinnet.example/app/filings/{filing}");
+            let message = received.iter().find(|m| format!("<{}>", m.message_id()) == message_id).unwrap();
+            let (text, html) = (message.text(), message.html());
+            // Once per language (the message may carry both).
+            assert_eq!(text.matches(url.as_str()).count(), languages, "{stage}: the link in the text: {text}");
+            assert!(html.contains(&format!("<a href=\"{url}\">{url}</a>")), "{stage}: the link in the HTML: {html}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registrar_without_a_frontend_gets_the_filing_reference_in_every_filing_mail() {
+    use strum::IntoEnumIterator;
+    let sink = SmtpSink::start();
+    let cast = cast_on(app_with_sink(&sink).await).await;
+    walk_every_filing_stage(&cast).await;
+    deliver(&cast.app).await;
+    let received = sink.received();
+    for stage in beian::mail::Stage::iter().filter(|s| s.is_filing_stage()) {
+        let sent = sent_of_stage(&cast.app, stage).await;
+        assert!(!sent.is_empty(), "{stage} was walked");
+        for (filing, message_id, _) in sent {
+            let message = received.iter().find(|m| format!("<{}>", m.message_id()) == message_id).unwrap();
+            let text = message.text();
+            let reference = filing.simple().to_string();
+            let zh = format!("请登录 Registrar xinnet 的备案系统，按订单号 {reference} 查看申请。");
+            let en =
+                format!("Sign in to the filing system of Registrar xinnet and look it up by reference {reference}.");
+            let (in_zh, in_en) = (text.contains("您好"), text.contains("Hello"));
+            assert!(in_zh || in_en, "{stage}: {text}");
+            assert_eq!((text.contains(&zh), text.contains(&en)), (in_zh, in_en), "{stage}: the reference: {text}");
+            assert!(!text.contains("/filings/"), "{stage}: no link without a frontend: {text}");
+        }
+    }
+}

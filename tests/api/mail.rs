@@ -669,3 +669,124 @@ async fn a_registrar_without_a_frontend_gets_the_filing_reference_in_every_filin
         }
     }
 }
+
+/// The value of a sample of the exposition text (`name{labels}`), if present.
+async fn metric(app: &TestApp, sample: &str) -> Option<f64> {
+    let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' '))?.parse().ok())
+}
+
+/// Queues one message to `address` directly.
+async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let envelope = beian::services::outbox::Envelope {
+        tenant_id: tenant.id,
+        stage: beian::mail::Stage::PasswordChanged,
+        recipient: address,
+        recipient_name: Some("测试"),
+        language: None,
+        filing_id: None,
+        payload: json!({ "displayName": "测试" }),
+    };
+    beian::services::outbox::enqueue(&app.db, envelope).await.unwrap();
+    let newest = entity::outbox_message::Entity::find().order_by_desc(entity::outbox_message::Column::Id);
+    newest.one(&app.db).await.unwrap().unwrap().id
+}
+
+async fn outbox_row(app: &TestApp, id: uuid::Uuid) -> entity::outbox_message::Model {
+    use sea_orm::EntityTrait;
+    entity::outbox_message::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
+}
+
+/// Runs the dispatcher at each retry's time until the message is no longer queued or `until` is reached; returns
+/// the clock then.
+async fn retry_until(
+    app: &TestApp,
+    dispatcher: &beian::mail::dispatcher::Dispatcher,
+    id: uuid::Uuid,
+    mut now: chrono::DateTime<Utc>,
+    until: chrono::DateTime<Utc>,
+) -> chrono::DateTime<Utc> {
+    loop {
+        dispatcher.run_until_idle(now).await.unwrap();
+        let row = outbox_row(app, id).await;
+        match row.next_attempt_at {
+            Some(next) if row.status == "QUEUED" && next <= until => now = next.max(now),
+            _ => return now,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_relay_outage_of_hours_is_retried_through_not_parked_after_a_count_and_metrics_show_it() {
+    // A relay nobody answers: its port is closed.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = SecretString::from(format!("smtp://127.0.0.1:{closed}"));
+    // The defaults: 30 s doubling, capped; before, 8 attempts (about an hour) parked the message as FAILED.
+    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mail.smtp_url = Some(url)).await;
+    app.tenant("xinnet").await;
+    let id = queue_one(&app, "outage@example.com").await;
+    let start = Utc::now();
+    // Three hours of outage: a dozen attempts and more, and still queued.
+    let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::hours(3)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "QUEUED", "still retrying after {} attempts: {:?}", row.attempts, row.last_error);
+    assert!(row.attempts > 8, "{} attempts in three hours", row.attempts);
+    assert!(now >= start + Duration::minutes(150), "{now}");
+    // Capped backoff: no wait longer than 30 minutes.
+    assert!(row.next_attempt_at.unwrap() <= now + Duration::minutes(30), "{:?} after {now}", row.next_attempt_at);
+    // Operators see it: one message retrying, the oldest undelivered one's age, the failed sends.
+    assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(1.0));
+    assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(0.0));
+    let age = metric(&app, "beian_outbox_oldest_undelivered_age_seconds").await.expect("the age gauge");
+    assert!(age >= 0.0 && age < 600.0, "{age}");
+    let failures = metric(&app, "beian_mail_send_failures_total{kind=\"transient\"}").await.expect("the counter");
+    assert!(failures >= row.attempts as f64, "{failures}");
+
+    // A day later (the default period) it is parked as FAILED, with the reason.
+    retry_until(&app, &app.dispatcher, id, now, start + Duration::hours(25)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "FAILED");
+    assert!(row.last_error.as_deref().unwrap_or_default().contains("24 hours"), "{:?}", row.last_error);
+    assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(1.0));
+    assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(0.0));
+    assert_eq!(metric(&app, "beian_outbox_oldest_undelivered_age_seconds").await, Some(0.0));
+}
+
+#[tokio::test]
+async fn the_retry_period_is_configured_and_backoff_is_capped() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = SecretString::from(format!("smtp://127.0.0.1:{closed}"));
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mail.smtp_url = Some(url);
+        c.mail.retry_for_hours = 1;
+        c.mail.retry_base_seconds = 1;
+        c.mail.retry_max_seconds = 2;
+    })
+    .await;
+    app.tenant("xinnet").await;
+    let id = queue_one(&app, "outage@example.com").await;
+    let start = Utc::now();
+    // Half an hour of failures two seconds apart at most: far more than 8 attempts, still queued.
+    let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::minutes(2)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "QUEUED");
+    assert!(row.attempts > 40, "{} attempts", row.attempts);
+    assert!(row.next_attempt_at.unwrap() <= now + Duration::seconds(2), "capped at 2 s");
+    // Counted from the first failure (PostgreSQL keeps microseconds).
+    assert_eq!(row.retrying_since.map(|t| t.timestamp_micros()), Some(start.timestamp_micros()));
+    // At the end of the hour: FAILED; an administrator's retry starts a new period.
+    app.dispatcher.run_until_idle(start + Duration::minutes(61)).await.unwrap();
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "FAILED", "{:?}", row.last_error);
+    assert!(row.last_error.as_deref().unwrap_or_default().contains("1 hours"), "{:?}", row.last_error);
+    let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
+    let list = "query($f: NotificationFilterInput) { notifications(first: 5, filter: $f) { nodes { id } } }";
+    let failed = json!({ "f": { "status": ["FAILED"], "stage": ["PASSWORD_CHANGED"] } });
+    let node = app.ok(&admin, list, failed).await["notifications"]["nodes"][0]["id"].clone();
+    let retry = "mutation($id: ID!) { retryNotification(id: $id) { status } }";
+    app.ok(&admin, retry, json!({ "id": node })).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!((row.status.as_str(), row.attempts, row.retrying_since), ("QUEUED", 0, None));
+}

@@ -645,6 +645,8 @@ async fn sigterm_with_a_short_grace_finishes_the_messages_in_hand_and_resends_no
     config.mail.batch_size = 20;
     config.mail.lease_seconds = 3;
     config.mail.dispatch_interval_seconds = 3600;
+    // A configuration file from before mail.retry_for_hours replaced it: it still starts.
+    config.mail.max_attempts = Some(8);
     let mut replica = Replica::start("short-grace", &config, dir.path()).await;
     let delivering = sink.clone();
     eventually(30, "the first message is delivered", || {
@@ -656,6 +658,7 @@ async fn sigterm_with_a_short_grace_finishes_the_messages_in_hand_and_resends_no
     assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&replica.log).unwrap());
     let log = replica.log_lines().join("\n");
     assert!(!log.contains("did not finish within the grace period"), "{log}");
+    assert!(log.contains("mail.max_attempts is no longer used and is ignored"), "{log}");
 
     // What the relay took is recorded as sent; the rest is queued and nobody's, at once.
     let db = watch(&database).await;

@@ -24,8 +24,9 @@ pub struct Config {
     /// After SIGTERM, seconds during which `/readyz` answers 503 while requests are still served, so that load
     /// balancers stop routing here before the listener closes (Kubernetes: about 5; instead of a preStop sleep).
     pub shutdown_drain_seconds: u64,
-    /// After the drain, the longest wait for in-flight requests and the mail dispatcher's current batch; then the
-    /// process exits (0). Whatever is still claimed then is picked up by another replica when its lease ends.
+    /// After the drain, the longest wait for in-flight requests and the messages the mail dispatcher has in hand (it
+    /// starts no new one and gives the rest of its batch back at once); then the process exits (0). A message still
+    /// in the middle of its SMTP exchange then may be sent again, with the same Message-ID, when its lease ends.
     pub shutdown_grace_seconds: u64,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
@@ -215,14 +216,21 @@ pub struct MailConfig {
     /// How many of its claimed messages a dispatcher sends at once, each over its own pooled SMTP connection (at
     /// least 1). One at a time, a relay's round trips, not the work, set the pace.
     pub concurrency: usize,
-    /// Attempts before a message that keeps failing is parked as failed (an administrator can retry it).
-    pub max_attempts: i32,
+    /// How long a message that keeps failing for now (an unreachable relay, a 4xx answer) is retried, in hours from
+    /// its first failure; then it is parked as failed (an administrator can retry it). A relay outage shorter than
+    /// this delays mail and loses none. 0: no retries.
+    pub retry_for_hours: i64,
+    /// Replaced by `retry_for_hours` (a count of attempts parked mail after about an hour of outage). Still accepted,
+    /// so that configuration files naming it keep loading, and ignored, with a warning at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<i32>,
     /// The wait before the first retry, in seconds; it doubles with each attempt (with jitter).
     pub retry_base_seconds: i64,
-    /// The longest wait between retries, in seconds.
+    /// The longest wait between retries, in seconds (the cap of the doubling).
     pub retry_max_seconds: i64,
-    /// How long a dispatcher's claim on a message lasts, in seconds: a dispatcher that dies while sending leaves
-    /// its messages to the others after this (longer than the SMTP timeout, so a slow send is not sent twice).
+    /// How long a dispatcher's claim on a message lasts, in seconds. The dispatcher renews it while it sends, so it
+    /// only ends when the dispatcher died (or lost the database): the others take its messages over after this,
+    /// with the same Message-ID.
     pub lease_seconds: i64,
     /// Hours before the MIIT SMS deadline when people who have not confirmed get a reminder.
     pub sms_reminder_hours: i64,
@@ -237,9 +245,10 @@ impl Default for MailConfig {
             dispatch_interval_seconds: 5,
             batch_size: 20,
             concurrency: 4,
-            max_attempts: 8,
+            retry_for_hours: 24,
+            max_attempts: None,
             retry_base_seconds: 30,
-            retry_max_seconds: 3600,
+            retry_max_seconds: 1800,
             lease_seconds: 300,
             sms_reminder_hours: 6,
         }
@@ -736,6 +745,18 @@ mod tests {
                 section.to_uppercase()
             );
         }
+    }
+
+    #[test]
+    fn a_file_naming_the_replaced_mail_max_attempts_still_loads_and_mail_retries_for_a_day() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("beian.toml", "[mail]\nmax_attempts = 8\nretry_base_seconds = 10\n")?;
+            let config = Config::load(Some(Path::new("beian.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.mail.max_attempts, Some(8), "accepted (and ignored, with a warning at start-up)");
+            assert_eq!((config.mail.retry_for_hours, config.mail.retry_base_seconds), (24, 10));
+            assert_eq!(Config::default().mail.retry_max_seconds, 1800, "backoff capped at 30 minutes");
+            Ok(())
+        });
     }
 
     #[test]

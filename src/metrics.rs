@@ -1,9 +1,10 @@
 //! Prometheus metrics at `/metrics` (OpenMetrics text): GraphQL requests by operation and status and their
-//! latency, the database pool, and, read from the database at each scrape, the outbox and the filings by state.
+//! latency, the database pool, failed mail sends, and, read from the database at each scrape, the outbox (by
+//! status, how many are being retried, the age of the oldest undelivered message) and the filings by state.
 //! No label carries personal data; operation names are bounded (a client cannot grow the label set at will).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Distinct operation names kept as labels; later ones count as `other`.
 const MAX_OPERATIONS: usize = 200;
@@ -30,6 +31,20 @@ struct OperationLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+/// Mail sends the relay (or the file transport) did not take, by kind (`transient`: retried later, `permanent`:
+/// parked as failed). Process-wide: every dispatcher of the process counts here.
+static MAIL_SEND_FAILURES: LazyLock<Family<KindLabels, Counter>> = LazyLock::new(Family::default);
+
+/// Counts a mail send that failed (`transient` or `permanent`).
+pub fn mail_send_failed(kind: &str) {
+    MAIL_SEND_FAILURES.get_or_create(&KindLabels { kind: kind.to_owned() }).inc();
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,6 +128,7 @@ impl Metrics {
             outbox.get_or_create(&StatusLabels { status: status.to_owned() }).set(n);
         }
         registry.register("outbox_messages", "Messages of the outbox by status (all registrars)", outbox);
+        register_mail_delivery(&mut registry, db).await?;
         let filings = Family::<StatusLabels, Gauge>::default();
         let rows =
             count_by_status::<entity::filing::Entity>(db, entity::filing::Column::Status, entity::filing::Column::Id)
@@ -131,6 +147,37 @@ impl Metrics {
             .map_err(crate::services::ServiceError::internal)?;
         Ok(text)
     }
+}
+
+/// What an operator alerts on when mail does not go out: how many messages are being retried, how long the oldest
+/// undelivered one has waited (it grows through a relay outage), and the failed sends.
+async fn register_mail_delivery(registry: &mut Registry, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    use entity::outbox_message::{Column, Entity};
+    let queued = || Entity::find().filter(Column::Status.eq("QUEUED"));
+    let retrying = queued().filter(Column::Attempts.gt(0)).count(db).await?;
+    let gauge = Gauge::<i64>::default();
+    gauge.set(i64::try_from(retrying).unwrap_or(i64::MAX));
+    registry.register("outbox_retrying_messages", "Queued messages that failed at least once (all registrars)", gauge);
+    let oldest: Option<chrono::DateTime<chrono::Utc>> =
+        queued().select_only().column(Column::CreatedAt).order_by_asc(Column::CreatedAt).into_tuple().one(db).await?;
+    let age = oldest.map(|at| (chrono::Utc::now() - at).num_seconds().max(0)).unwrap_or(0);
+    let gauge = Gauge::<i64>::default();
+    gauge.set(age);
+    registry.register(
+        "outbox_oldest_undelivered_age_seconds",
+        "Age of the oldest queued message, 0 when none waits (all registrars)",
+        gauge,
+    );
+    // Both kinds from the start, at 0, so that an alert on their rate has a series to read.
+    for kind in ["transient", "permanent"] {
+        drop(MAIL_SEND_FAILURES.get_or_create(&KindLabels { kind: kind.to_owned() }));
+    }
+    registry.register(
+        "mail_send_failures",
+        "Mail sends that failed, by kind: transient (retried) or permanent (parked as failed)",
+        MAIL_SEND_FAILURES.clone(),
+    );
+    Ok(())
 }
 
 /// How many rows of a table are in each status.

@@ -92,9 +92,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes. Then: `/readyz` answers 503 for `shutdown_drain_seconds` while requests
-    /// are still served; the listener closes; in-flight requests, the mail dispatcher's current batch and the
-    /// background jobs' current pass finish, for at most `shutdown_grace_seconds`. What is still claimed then is
-    /// picked up by another replica when its lease ends.
+    /// are still served; the listener closes; in-flight requests, the messages the mail dispatcher has in hand (the
+    /// rest of its batch is given back at once) and the background jobs' current pass finish, for at most
+    /// `shutdown_grace_seconds`. What is still claimed then is picked up by another replica when its lease ends.
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         let draining = Arc::new(AtomicBool::new(false));
@@ -127,8 +127,14 @@ impl Application {
             let (db, changes, hours) = (self.db.clone(), self.changes.clone(), self.config.mail.sms_reminder_hours);
             move || enforce_sms_deadlines(db.clone(), changes.clone(), hours)
         })));
+        if self.config.mail.max_attempts.is_some() {
+            tracing::warn!(
+                "mail.max_attempts is no longer used and is ignored: a message that keeps failing is \
+                retried for mail.retry_for_hours (24 by default); remove max_attempts from the configuration"
+            );
+        }
         if self.config.mail.dispatch {
-            let dispatcher = Arc::new(self.dispatcher());
+            let dispatcher = Arc::new(self.dispatcher().stopping_with(stop.clone()));
             let stopped = stop.clone();
             background.push(tokio::spawn(repeat(
                 stop.clone(),
@@ -210,8 +216,8 @@ where
     }
 }
 
-/// Delivers the due outbox, batch after batch, until it is empty or the process stops (the batch in hand is
-/// finished first). Safe on several replicas.
+/// Delivers the due outbox, batch after batch, until it is empty or the process stops (the messages in hand are
+/// finished first, the rest of the batch given back). Safe on several replicas.
 async fn dispatch_mail(dispatcher: Arc<Dispatcher>, stop: CancellationToken) {
     loop {
         match dispatcher.run_once(chrono::Utc::now()).await {

@@ -38,6 +38,9 @@ pub struct Model {
     pub updated_at: Option<DateTimeUtc>,
     /// Blind index of the lower-cased address, to find a recipient's messages without opening every row.
     pub recipient_index: Option<String>,
+    /// When the first of the current run of transient failures happened: the message is retried for
+    /// `mail.retry_for_hours` from then. None: it has not failed (or an administrator queued it again).
+    pub retrying_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,8 +1,19 @@
 //! The outbox dispatcher: claims due messages, renders them once, sends them, and records the outcome. Several
 //! dispatchers (replicas) may run at once: a claim is a lease on the row (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
-//! SQLite has one writer at a time), every outcome is recorded only by the holder of the lease, and a message whose
-//! dispatcher died is taken over when its lease ends, with the same Message-ID. Transient failures are retried with
-//! exponential backoff and jitter; permanent ones, and messages out of attempts, are parked as failed.
+//! SQLite has one writer at a time), renewed while the batch is being sent; every outcome is recorded only by the
+//! holder of the lease, and a message whose dispatcher died is taken over when its lease ends, with the same
+//! Message-ID. Transient failures are retried with capped exponential backoff and jitter for `mail.retry_for_hours`;
+//! permanent ones, and messages still failing after that, are parked as failed.
+//!
+//! What is guaranteed: **at least once**, with the same Message-ID on every attempt, so that relays and mail clients
+//! that de-duplicate by Message-ID show a resend once. Each message is its own short transaction: it is marked SENT
+//! right after the relay's 250 to its data, before the next message starts (lettre keeps the pooled connection
+//! open; there is no QUIT in between). A
+//! message is sent again only when the relay took it but its dispatcher could not record that: the process was
+//! killed (or lost the database) between the relay's 250 and the SENT update, or while the relay already held the
+//! data and had not answered yet, or the shutdown grace period ran out in the middle of that one exchange. That is
+//! at most the messages in hand (`mail.concurrency` per dispatcher), never the rest of a batch: on shutdown a
+//! dispatcher starts no new message, finishes those in hand and gives the rest of its batch back at once.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -17,6 +28,7 @@ use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::templates::{self, Branding, Template};
@@ -36,6 +48,8 @@ pub struct Pass {
     pub retrying: usize,
     /// Parked as failed.
     pub failed: usize,
+    /// Not started because the process is stopping: given back for another dispatcher to take at once.
+    pub given_back: usize,
 }
 
 /// Delivers the outbox.
@@ -45,6 +59,9 @@ pub struct Dispatcher {
     config: MailConfig,
     /// Names this dispatcher's leases.
     worker: String,
+    /// Cancelled when the process stops: no new message is started, those in hand are finished, and the rest of the
+    /// batch is given back.
+    stop: CancellationToken,
 }
 
 /// The registrar's side of a message: its sender, reply-to and branding, and its own templates.
@@ -57,7 +74,15 @@ struct Sender {
 
 impl Dispatcher {
     pub fn new(db: DatabaseConnection, transport: Transport, config: MailConfig) -> Self {
-        Self { db, transport, config, worker: format!("dispatcher-{}", Uuid::now_v7().simple()) }
+        let worker = format!("dispatcher-{}", Uuid::now_v7().simple());
+        Self { db, transport, config, worker, stop: CancellationToken::new() }
+    }
+
+    /// This dispatcher, stopping when `stop` is cancelled (the server's shutdown): a pass in progress then starts no
+    /// new message, finishes the ones in hand and gives the others back, so that a short grace period does not cut
+    /// a send in the middle and another replica need not wait for the lease to end.
+    pub fn stopping_with(self, stop: CancellationToken) -> Self {
+        Self { stop, ..self }
     }
 
     /// Another dispatcher on the same database and transport (as a second replica would run).
@@ -79,15 +104,24 @@ impl Dispatcher {
             total.sent += pass.sent;
             total.retrying += pass.retrying;
             total.failed += pass.failed;
-            if (pass.claimed as u64) < self.config.batch_size {
+            total.given_back += pass.given_back;
+            if (pass.claimed as u64) < self.config.batch_size || self.stop.is_cancelled() {
                 return Ok(total);
             }
         }
     }
 
-    /// One batch: claim, then deliver the messages, `mail.concurrency` at a time.
+    /// One batch: claim, then deliver the messages, `mail.concurrency` at a time, renewing the claim on those not
+    /// done yet while it lasts.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
+        if self.stop.is_cancelled() {
+            return Ok(Pass::default());
+        }
         let claimed = self.claim(now).await?;
+        if claimed.is_empty() {
+            return Ok(Pass::default());
+        }
+        let ids: Vec<Uuid> = claimed.iter().map(|m| m.id).collect();
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
         let mut senders: HashMap<Uuid, Option<Sender>> = HashMap::new();
         for message in &claimed {
@@ -99,14 +133,19 @@ impl Dispatcher {
             let sender = senders.get(&message.tenant_id).and_then(Option::as_ref);
             self.isolated(message, sender, now)
         });
-        let outcomes: Vec<Result<Outcome, ServiceError>> =
-            stream::iter(deliveries).buffer_unordered(self.config.concurrency.max(1)).collect().await;
+        let all = stream::iter(deliveries).buffer_unordered(self.config.concurrency.max(1)).collect::<Vec<_>>();
+        let outcomes: Vec<Result<Outcome, ServiceError>> = tokio::select! {
+            biased;
+            outcomes = all => outcomes,
+            never = self.keep_claims(&ids, now) => match never {},
+        };
         // Every delivery ran to its end (each records its own outcome); the first failure, if any, is the pass's.
         for outcome in outcomes {
             match outcome? {
                 Outcome::Sent => pass.sent += 1,
                 Outcome::Retrying => pass.retrying += 1,
                 Outcome::Failed => pass.failed += 1,
+                Outcome::GivenBack => pass.given_back += 1,
                 Outcome::Lost => {}
             }
         }
@@ -150,6 +189,45 @@ impl Dispatcher {
             .collect())
     }
 
+    /// Renews the claim on the batch's messages not done yet, every third of the lease, until the pass ends (the
+    /// caller drops this future then). Without it, a batch (or one slow send) that outlasted the lease was taken over
+    /// and sent a second time by another dispatcher while this one was still sending. Time runs from the pass's
+    /// clock, as the claim's did.
+    async fn keep_claims(&self, ids: &[Uuid], now: DateTime<Utc>) -> std::convert::Infallible {
+        let lease = self.config.lease_seconds.max(1);
+        let every = std::time::Duration::from_millis(u64::try_from(lease).unwrap_or(1) * 1000 / 3);
+        let started = std::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            let fresh = now + Duration::from_std(started.elapsed()).unwrap_or_default();
+            let renewed = outbox_message::Entity::update_many()
+                .col_expr(Column::LockedUntil, Expr::value(fresh + Duration::seconds(lease)))
+                .filter(Column::Id.is_in(ids.iter().copied()))
+                .filter(Column::Status.eq("QUEUED"))
+                .filter(Column::LockedBy.eq(self.worker.clone()))
+                // Done (sent, or waiting for a retry) or given back: not ours to hold any more.
+                .filter(Column::LockedUntil.is_not_null())
+                .exec(&self.db)
+                .await;
+            if let Err(error) = renewed {
+                tracing::warn!(error = %error, "renewing the claim on a mail batch failed; retrying");
+            }
+        }
+    }
+
+    /// Gives a claimed message back unsent (the process is stopping): another dispatcher may take it at once.
+    async fn give_back(&self, message: &outbox_message::Model) -> Result<Outcome, ServiceError> {
+        outbox_message::Entity::update_many()
+            .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+            .filter(Column::Id.eq(message.id))
+            .filter(Column::Status.eq("QUEUED"))
+            .filter(Column::LockedBy.eq(self.worker.clone()))
+            .exec(&self.db)
+            .await?;
+        Ok(Outcome::GivenBack)
+    }
+
     async fn sender(&self, tenant_id: Uuid) -> Result<Option<Sender>, ServiceError> {
         let Some(tenant) = entity::tenant::Entity::find_by_id(tenant_id).one(&self.db).await? else {
             return Ok(None);
@@ -182,6 +260,10 @@ impl Dispatcher {
         sender: Option<&Sender>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
+        // Stopping: what has not started yet is not started now.
+        if self.stop.is_cancelled() {
+            return self.give_back(&message).await;
+        }
         let kept = message.clone();
         match AssertUnwindSafe(self.deliver(message, sender, now)).catch_unwind().await {
             Ok(outcome) => outcome,
@@ -238,9 +320,9 @@ impl Dispatcher {
             Ok(email) => email,
             Err(reason) => return self.fail(&message, &reason, now).await,
         };
-        // Renew the lease right before sending: a batch whose lease ran out while earlier messages were slow must
-        // not send what another dispatcher has claimed since. A send is then doubled only if it alone outlasts
-        // the lease (keep mail.lease_seconds above the SMTP timeout); the stable Message-ID lets receivers tell.
+        // Renew the lease right before sending (the pass renews it while it runs, too): a message whose lease ran out
+        // anyway (the database was unreachable for a while) must not be sent when another dispatcher has claimed it
+        // since.
         let fresh = Utc::now().max(now);
         let renewed = outbox_message::Entity::update_many()
             .col_expr(Column::LockedUntil, Expr::value(fresh + Duration::seconds(self.config.lease_seconds)))
@@ -253,7 +335,19 @@ impl Dispatcher {
         if renewed.rows_affected == 0 {
             return Ok(Outcome::Lost);
         }
-        match self.transport.send(message.id, email).await {
+        let sent = self.transport.send(message.id, email).await;
+        self.record(&message, sent, now).await
+    }
+
+    /// Records what the relay answered, at once and in a statement of its own: a message the relay accepted is SENT
+    /// before this delivery's slot starts the next message.
+    async fn record(
+        &self,
+        message: &outbox_message::Model,
+        sent: Result<Option<std::path::PathBuf>, SendError>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        match sent {
             Ok(path) => {
                 let mut done = outbox_message::Entity::update_many();
                 // A message that carried a one-time token (sign-up, reset, invitation link) keeps no copy of it
@@ -282,27 +376,48 @@ impl Dispatcher {
                 }
                 Ok(if done.rows_affected == 0 { Outcome::Lost } else { Outcome::Sent })
             }
-            Err(SendError::Permanent(reason)) => self.fail(&message, &reason, now).await,
+            Err(SendError::Permanent(reason)) => {
+                crate::metrics::mail_send_failed("permanent");
+                self.fail(message, &reason, now).await
+            }
             Err(SendError::Transient(reason)) => {
-                let attempts = message.attempts + 1;
-                if attempts >= self.config.max_attempts {
-                    return self.fail(&message, &format!("{reason} (after {attempts} attempts)"), now).await;
-                }
-                let next = now + self.backoff(attempts);
-                let retried = outbox_message::Entity::update_many()
-                    .col_expr(Column::Attempts, Expr::value(attempts))
-                    .col_expr(Column::NextAttemptAt, Expr::value(next))
-                    .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-                    .col_expr(Column::LastError, Expr::value(reason.clone()))
-                    .col_expr(Column::UpdatedAt, Expr::value(now))
-                    .filter(Column::Id.eq(message.id))
-                    .filter(Column::LockedBy.eq(self.worker.clone()))
-                    .exec(&self.db)
-                    .await?;
-                tracing::warn!(message = %message.id, attempts, next = %next, error = %reason, "mail not sent; retrying");
-                Ok(if retried.rows_affected == 0 { Outcome::Lost } else { Outcome::Retrying })
+                crate::metrics::mail_send_failed("transient");
+                self.retry_later(message, &reason, now).await
             }
         }
+    }
+
+    /// Schedules another attempt after a transient failure, for `mail.retry_for_hours` from the first failure (an
+    /// outage of the relay of a few hours delays mail; it does not lose it); after that the message is parked as
+    /// failed. The last attempt falls at the end of the period.
+    async fn retry_later(
+        &self,
+        message: &outbox_message::Model,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let attempts = message.attempts + 1;
+        let since = message.retrying_since.unwrap_or(now);
+        let hours = self.config.retry_for_hours.max(0);
+        let until = since + Duration::hours(hours);
+        if now >= until {
+            let why = format!("{reason} (still failing after retrying for {hours} hours, {attempts} attempts)");
+            return self.fail(message, &why, now).await;
+        }
+        let next = (now + self.backoff(attempts)).min(until);
+        let retried = outbox_message::Entity::update_many()
+            .col_expr(Column::Attempts, Expr::value(attempts))
+            .col_expr(Column::NextAttemptAt, Expr::value(next))
+            .col_expr(Column::RetryingSince, Expr::value(since))
+            .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(Column::LastError, Expr::value(reason.to_owned()))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(message.id))
+            .filter(Column::LockedBy.eq(self.worker.clone()))
+            .exec(&self.db)
+            .await?;
+        tracing::warn!(message = %message.id, attempts, next = %next, error = %reason, "mail not sent; retrying");
+        Ok(if retried.rows_affected == 0 { Outcome::Lost } else { Outcome::Retrying })
     }
 
     /// Parks a message as failed (an administrator may retry it).
@@ -356,6 +471,8 @@ enum Outcome {
     Failed,
     /// Another dispatcher took the message over (our lease ended): the outcome is theirs to record.
     Lost,
+    /// Not started: the process is stopping.
+    GivenBack,
 }
 
 /// The payload without its one-time token and the links that carry it, if it had one.

@@ -1,6 +1,8 @@
 //! Email: the stages people hear about, their bilingual templates (built in, overridable per registrar), the
 //! transports (SMTP through lettre, or .eml files for the embedded default) and the dispatcher that delivers the
-//! transactional outbox exactly once.
+//! transactional outbox at least once: every message goes out, with the same Message-ID on every attempt, and is
+//! sent a second time only if its dispatcher died (or its grace period ran out) between the relay taking it and the
+//! SENT record; at most the messages then in hand (see [`dispatcher`]).
 
 pub mod dispatcher;
 pub mod templates;

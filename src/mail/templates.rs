@@ -1,6 +1,8 @@
 //! The wording of every message: built-in templates per stage and language (`templates/zh.toml`, `templates/en.toml`),
 //! a registrar's overrides, and rendering with minijinja into a plain-text body with an HTML alternative. A
-//! recipient without a known language gets both, Chinese first.
+//! recipient without a known language gets both, Chinese first. Every message about a filing ends with the way to
+//! it (see [`filing_link`]), added here whatever the template says, so that no stage (and no registrar's own
+//! wording) goes without it.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -81,6 +83,11 @@ pub fn render(
         let template = overrides.get(&(stage, language)).unwrap_or_else(|| built_in(stage, language));
         let (subject, body) = render_one(template, branding, payload)?;
         subjects.push(subject);
+        let link = stage.is_filing_stage().then(|| filing_link(&body, branding, payload, language)).flatten();
+        let body = match link {
+            Some(link) => format!("{body}\n\n{link}"),
+            None => body,
+        };
         bodies.push(format!("{body}\n\n{}", footer(branding, language)));
     }
     let subject = subjects.join(" / ");
@@ -160,6 +167,29 @@ fn datetime(value: String) -> String {
     match DateTime::parse_from_rfc3339(&value) {
         Ok(time) => time.with_timezone(&cst).format("%Y-%m-%d %H:%M (UTC+8)").to_string(),
         Err(_) => value,
+    }
+}
+
+/// The line of a filing's message that leads to the filing: its page in the registrar's frontend (`filingUrl`,
+/// from the registrar's `frontendBaseUrl`), or, for a registrar without a frontend configured, where to look it up
+/// by its reference. None when the body already carries the link (a registrar's template that places it itself).
+fn filing_link(body: &str, branding: &Branding, payload: &serde_json::Value, language: MailLanguage) -> Option<String> {
+    let registrar = &branding.registrar;
+    match payload.get("filingUrl").and_then(serde_json::Value::as_str).filter(|u| !u.is_empty()) {
+        Some(url) if body.contains(url) => None,
+        Some(url) => Some(match language {
+            MailLanguage::Zh => format!("查看申请：{url}"),
+            MailLanguage::En => format!("View the filing: {url}"),
+        }),
+        None => {
+            let reference = payload.get("filingReference").and_then(serde_json::Value::as_str)?;
+            Some(match language {
+                MailLanguage::Zh => format!("请登录 {registrar} 的备案系统，按订单号 {reference} 查看申请。"),
+                MailLanguage::En => {
+                    format!("Sign in to the filing system of {registrar} and look it up by reference {reference}.")
+                }
+            })
+        }
     }
 }
 

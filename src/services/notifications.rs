@@ -385,13 +385,14 @@ pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<Notificatio
     Ok(NotificationStats { queued: of("QUEUED"), sent: of("SENT"), failed: of("FAILED") })
 }
 
-/// Queues a failed message again, with a fresh set of attempts (administrators).
+/// Queues a failed message again, with a fresh period of retries (administrators).
 pub async fn retry(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<outbox_message::Model, ServiceError> {
     require_registrar(actor)?;
     let now = Utc::now();
     let updated = outbox_message::Entity::update_many()
         .col_expr(Column::Status, Expr::value("QUEUED"))
         .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::RetryingSince, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
         .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))

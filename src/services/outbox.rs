@@ -73,6 +73,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Resul
         body_text: Set(None),
         body_html: Set(None),
         updated_at: Set(Some(now)),
+        retrying_since: Set(None),
     }
     .insert(db)
     .await?;

@@ -426,7 +426,7 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing_and_two_dispatchers_send
     assert_eq!(app.dispatcher.run_until_idle(after_lease).await.unwrap().sent, 5);
     assert_eq!(sink.received().len(), 5);
 
-    // Two dispatchers at once over 40 messages: every message exactly once.
+    // Two dispatchers at once over 40 messages, neither dying: every message once.
     queue(40).await;
     let (a, b) = (app.dispatcher.another(), app.dispatcher.another());
     let (x, y) = tokio::join!(a.run_until_idle(after_lease), b.run_until_idle(after_lease));
@@ -534,4 +534,259 @@ async fn registrars_word_their_own_mail_and_see_only_their_own() {
     let back = app.ok(admin, reset, json!({})).await["resetEmailTemplate"].clone();
     assert_eq!(back["overridden"], false);
     assert!(back["subject"].as_str().unwrap().contains("已收到您的备案申请"));
+}
+
+/// The outbox rows of a stage: (filing, Message-ID, how many languages the message carries).
+async fn sent_of_stage(app: &TestApp, stage: beian::mail::Stage) -> Vec<(uuid::Uuid, String, usize)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::outbox_message::Entity::find()
+        .filter(entity::outbox_message::Column::Template.eq(stage.as_str()))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            assert_eq!(m.status, "SENT", "{stage} to be sent: {:?}", m.last_error);
+            let languages = if m.language.is_some() { 1 } else { 2 };
+            (m.filing_id.expect("a filing stage names its filing"), m.message_id.unwrap(), languages)
+        })
+        .collect()
+}
+
+/// Submits a filing of its own subject and takes it through the preliminary review to the MIIT SMS step.
+async fn through_review(cast: &Cast, i: u32) -> Value {
+    let Cast { app, reviewer, applicant, .. } = cast;
+    let filing = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(i) })).await;
+    let filing = filing["createFiling"].clone();
+    upload_materials(app, applicant, &filing).await;
+    act(app, applicant, "submitFiling", &filing).await;
+    act(app, reviewer, "claimReview", &filing).await;
+    assert_eq!(act(app, reviewer, "approvePreliminaryReview", &filing).await["status"], "SMS_VERIFICATION");
+    filing
+}
+
+/// Every stage of [`beian::mail::Stage`] that is about a filing, walked through the workflow: a stage added later
+/// without being walked here fails the test below.
+async fn walk_every_filing_stage(cast: &Cast) {
+    let Cast { app, backend, reviewer, applicant, .. } = cast;
+    let reasons = json!([{ "field": "websites[0].name", "code": "NAME_UNCLEAR", "message": "网站名称与内容不符" }]);
+    // Submitted, claimed, returned by the preliminary review.
+    let first = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(1) })).await;
+    let first = first["createFiling"].clone();
+    upload_materials(app, applicant, &first).await;
+    act(app, applicant, "submitFiling", &first).await;
+    act(app, reviewer, "claimReview", &first).await;
+    reject(app, reviewer, &first, "rejectPreliminaryReview", reasons.clone()).await;
+    // Approved: reminded, timed out, a new round, timed out, returned by the registrar.
+    let second = through_review(cast, 2).await;
+    let now = Utc::now();
+    let reminded = beian::services::notifications::send_sms_reminders(&app.db, now + Duration::hours(20), 6).await;
+    assert_eq!(reminded.unwrap(), 1);
+    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(25)).await.unwrap();
+    act(app, backend, "resubmitToMiit", &second).await;
+    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(50)).await.unwrap();
+    let returned = reject(app, backend, &second, "returnToApplicant", reasons.clone()).await;
+    assert_eq!(returned["data"]["returnToApplicant"]["status"], "RETURNED", "{returned}");
+    // Confirmed: the bureau refuses one and approves another.
+    let decide = "mutation($input: BureauDecisionInput!) { recordBureauDecision(input: $input) { status } }";
+    for (i, approved) in [(3, false), (4, true)] {
+        let filing = through_review(cast, i).await;
+        confirm_all_sms(app, backend, &filing).await;
+        let version = state(app, backend, &filing).await["version"].clone();
+        let mut input = json!({ "filingId": filing["id"], "version": version, "reasons": reasons });
+        if approved {
+            input["reasons"] = json!([]);
+            input["approved"] = json!({ "subjectNumber": "京ICP备2026000004号", "websites": [{
+                "websiteId": filing["websites"][0]["id"], "number": "京ICP备2026000004号-1" }] });
+        }
+        app.ok(backend, decide, json!({ "input": input })).await;
+    }
+    // Submitted, withdrawn, abandoned.
+    let last = app.ok(applicant, &CREATE, json!({ "input": crate::workflow::numbered_filing(5) })).await;
+    let last = last["createFiling"].clone();
+    upload_materials(app, applicant, &last).await;
+    act(app, applicant, "submitFiling", &last).await;
+    act(app, applicant, "withdrawFiling", &last).await;
+    act(app, applicant, "abandonFiling", &last).await;
+}
+
+#[tokio::test]
+async fn every_mail_about_a_filing_links_to_it_in_the_registrars_frontend() {
+    use strum::IntoEnumIterator;
+    let sink = SmtpSink::start();
+    let cast = cast_on(app_with_sink(&sink).await).await;
+    let Cast { app, admin, .. } = &cast;
+    let settings =
+        "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { frontendBaseUrl } }";
+    app.ok(admin, settings, json!({ "input": { "frontendBaseUrl": "https://beian.xinnet.example/app/" } })).await;
+    // The registrar's own wording of a stage, which names no link: the link is there all the same.
+    let set = "mutation($input: SetEmailTemplateInput!) { setEmailTemplate(input: $input) { overridden } }";
+    for language in ["ZH", "EN"] {
+        let mine = json!({ "stage": "WITHDRAWN", "language": language, "subject": "{{ subjectName }}",
+            "body": "{{ recipientName }}: withdrawn." });
+        app.ok(admin, set, json!({ "input": mine })).await;
+    }
+    walk_every_filing_stage(&cast).await;
+    deliver(app).await;
+
+    let received = sink.received();
+    for stage in beian::mail::Stage::iter().filter(|s| s.is_filing_stage()) {
+        let sent = sent_of_stage(app, stage).await;
+        assert!(!sent.is_empty(), "the walk above reaches {stage}: walk a new stage there");
+        for (filing, message_id, languages) in sent {
+            let url = format!("https://beian.xinnet.example/app/filings/{filing}");
+            let message = received.iter().find(|m| format!("<{}>", m.message_id()) == message_id).unwrap();
+            let (text, html) = (message.text(), message.html());
+            // Once per language (the message may carry both).
+            assert_eq!(text.matches(url.as_str()).count(), languages, "{stage}: the link in the text: {text}");
+            assert!(html.contains(&format!("<a href=\"{url}\">{url}</a>")), "{stage}: the link in the HTML: {html}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registrar_without_a_frontend_gets_the_filing_reference_in_every_filing_mail() {
+    use strum::IntoEnumIterator;
+    let sink = SmtpSink::start();
+    let cast = cast_on(app_with_sink(&sink).await).await;
+    walk_every_filing_stage(&cast).await;
+    deliver(&cast.app).await;
+    let received = sink.received();
+    for stage in beian::mail::Stage::iter().filter(|s| s.is_filing_stage()) {
+        let sent = sent_of_stage(&cast.app, stage).await;
+        assert!(!sent.is_empty(), "{stage} was walked");
+        for (filing, message_id, _) in sent {
+            let message = received.iter().find(|m| format!("<{}>", m.message_id()) == message_id).unwrap();
+            let text = message.text();
+            let reference = filing.simple().to_string();
+            let zh = format!("请登录 Registrar xinnet 的备案系统，按订单号 {reference} 查看申请。");
+            let en =
+                format!("Sign in to the filing system of Registrar xinnet and look it up by reference {reference}.");
+            let (in_zh, in_en) = (text.contains("您好"), text.contains("Hello"));
+            assert!(in_zh || in_en, "{stage}: {text}");
+            assert_eq!((text.contains(&zh), text.contains(&en)), (in_zh, in_en), "{stage}: the reference: {text}");
+            assert!(!text.contains("/filings/"), "{stage}: no link without a frontend: {text}");
+        }
+    }
+}
+
+/// The value of a sample of the exposition text (`name{labels}`), if present.
+async fn metric(app: &TestApp, sample: &str) -> Option<f64> {
+    let text = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' '))?.parse().ok())
+}
+
+/// Queues one message to `address` directly.
+async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let envelope = beian::services::outbox::Envelope {
+        tenant_id: tenant.id,
+        stage: beian::mail::Stage::PasswordChanged,
+        recipient: address,
+        recipient_name: Some("测试"),
+        language: None,
+        filing_id: None,
+        payload: json!({ "displayName": "测试" }),
+    };
+    beian::services::outbox::enqueue(&app.db, envelope).await.unwrap();
+    let newest = entity::outbox_message::Entity::find().order_by_desc(entity::outbox_message::Column::Id);
+    newest.one(&app.db).await.unwrap().unwrap().id
+}
+
+async fn outbox_row(app: &TestApp, id: uuid::Uuid) -> entity::outbox_message::Model {
+    use sea_orm::EntityTrait;
+    entity::outbox_message::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
+}
+
+/// Runs the dispatcher at each retry's time until the message is no longer queued or `until` is reached; returns
+/// the clock then.
+async fn retry_until(
+    app: &TestApp,
+    dispatcher: &beian::mail::dispatcher::Dispatcher,
+    id: uuid::Uuid,
+    mut now: chrono::DateTime<Utc>,
+    until: chrono::DateTime<Utc>,
+) -> chrono::DateTime<Utc> {
+    loop {
+        dispatcher.run_until_idle(now).await.unwrap();
+        let row = outbox_row(app, id).await;
+        match row.next_attempt_at {
+            Some(next) if row.status == "QUEUED" && next <= until => now = next.max(now),
+            _ => return now,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_relay_outage_of_hours_is_retried_through_not_parked_after_a_count_and_metrics_show_it() {
+    // A relay nobody answers: its port is closed.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = SecretString::from(format!("smtp://127.0.0.1:{closed}"));
+    // The defaults: 30 s doubling, capped; before, 8 attempts (about an hour) parked the message as FAILED.
+    let app = spawn_app_with(TestDatabase::new().await, move |c| c.mail.smtp_url = Some(url)).await;
+    app.tenant("xinnet").await;
+    let id = queue_one(&app, "outage@example.com").await;
+    let start = Utc::now();
+    // Three hours of outage: a dozen attempts and more, and still queued.
+    let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::hours(3)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "QUEUED", "still retrying after {} attempts: {:?}", row.attempts, row.last_error);
+    assert!(row.attempts > 8, "{} attempts in three hours", row.attempts);
+    assert!(now >= start + Duration::minutes(150), "{now}");
+    // Capped backoff: no wait longer than 30 minutes.
+    assert!(row.next_attempt_at.unwrap() <= now + Duration::minutes(30), "{:?} after {now}", row.next_attempt_at);
+    // Operators see it: one message retrying, the oldest undelivered one's age, the failed sends.
+    assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(1.0));
+    assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(0.0));
+    let age = metric(&app, "beian_outbox_oldest_undelivered_age_seconds").await.expect("the age gauge");
+    assert!((0.0..600.0).contains(&age), "{age}");
+    let failures = metric(&app, "beian_mail_send_failures_total{kind=\"transient\"}").await.expect("the counter");
+    assert!(failures >= row.attempts as f64, "{failures}");
+
+    // A day later (the default period) it is parked as FAILED, with the reason.
+    retry_until(&app, &app.dispatcher, id, now, start + Duration::hours(25)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "FAILED");
+    assert!(row.last_error.as_deref().unwrap_or_default().contains("24 hours"), "{:?}", row.last_error);
+    assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(1.0));
+    assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(0.0));
+    assert_eq!(metric(&app, "beian_outbox_oldest_undelivered_age_seconds").await, Some(0.0));
+}
+
+#[tokio::test]
+async fn the_retry_period_is_configured_and_backoff_is_capped() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = SecretString::from(format!("smtp://127.0.0.1:{closed}"));
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mail.smtp_url = Some(url);
+        c.mail.retry_for_hours = 1;
+        c.mail.retry_base_seconds = 1;
+        c.mail.retry_max_seconds = 2;
+    })
+    .await;
+    app.tenant("xinnet").await;
+    let id = queue_one(&app, "outage@example.com").await;
+    let start = Utc::now();
+    // Half an hour of failures two seconds apart at most: far more than 8 attempts, still queued.
+    let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::minutes(2)).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "QUEUED");
+    assert!(row.attempts > 40, "{} attempts", row.attempts);
+    assert!(row.next_attempt_at.unwrap() <= now + Duration::seconds(2), "capped at 2 s");
+    // Counted from the first failure (PostgreSQL keeps microseconds).
+    assert_eq!(row.retrying_since.map(|t| t.timestamp_micros()), Some(start.timestamp_micros()));
+    // At the end of the hour: FAILED; an administrator's retry starts a new period.
+    app.dispatcher.run_until_idle(start + Duration::minutes(61)).await.unwrap();
+    let row = outbox_row(&app, id).await;
+    assert_eq!(row.status, "FAILED", "{:?}", row.last_error);
+    assert!(row.last_error.as_deref().unwrap_or_default().contains("1 hours"), "{:?}", row.last_error);
+    let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
+    let list = "query($f: NotificationFilterInput) { notifications(first: 5, filter: $f) { nodes { id } } }";
+    let failed = json!({ "f": { "status": ["FAILED"], "stage": ["PASSWORD_CHANGED"] } });
+    let node = app.ok(&admin, list, failed).await["notifications"]["nodes"][0]["id"].clone();
+    let retry = "mutation($id: ID!) { retryNotification(id: $id) { status } }";
+    app.ok(&admin, retry, json!({ "id": node })).await;
+    let row = outbox_row(&app, id).await;
+    assert_eq!((row.status.as_str(), row.attempts, row.retrying_since), ("QUEUED", 0, None));
 }

@@ -1,5 +1,6 @@
 //! Several `beian serve` processes (the real binary) on one database, as a registrar runs them behind a load
-//! balancer: mail is delivered exactly once and deadlines fire once although a replica is killed mid-dispatch;
+//! balancer: mail is delivered at least once, and at most the message in hand twice (with its Message-ID) when a
+//! replica is killed right after the relay took it; deadlines fire once although a replica is killed mid-dispatch;
 //! subscriptions hear changes made through another replica; SIGTERM drains, finishes in-flight work and exits 0;
 //! traces reach an OTLP collector.
 
@@ -20,7 +21,7 @@ use crate::workflow::{Cast, act, cast_on, next_message, numbered_filing, state, 
 
 /// How an SMTP listener answers the end of a message.
 #[derive(Clone, Copy)]
-enum Answer {
+pub enum Answer {
     Accept,
     /// A slow relay.
     AcceptAfter(Duration),
@@ -30,16 +31,21 @@ enum Answer {
 
 /// An SMTP sink: counts what it accepted (by Message-ID) and what it was sent but never accepted.
 #[derive(Clone, Default)]
-struct Sink {
+pub struct Sink {
     delivered: Arc<Mutex<Vec<String>>>,
     held: Arc<Mutex<Vec<String>>>,
+    /// Every message whose data arrived, answered or not: a relay that keeps what arrives (as many do, queueing
+    /// it before they answer) delivers these, so a message in here twice reached its recipient twice.
+    kept: Arc<Mutex<Vec<String>>>,
+    /// (process, n): SIGKILL the process right after answering 250 to the n-th message.
+    kill_after: Arc<Mutex<Option<(u32, usize)>>>,
     /// Messages whose data arrived and whose answer is pending, now and at most.
     in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Sink {
     /// A listener on a port of its own, answering as told.
-    async fn listen(&self, answer: Answer) -> u16 {
+    pub async fn listen(&self, answer: Answer) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let sink = self.clone();
@@ -86,6 +92,7 @@ impl Sink {
                 }
                 let id = message_id(&message);
                 self.arrived();
+                self.kept.lock().unwrap().push(id.clone());
                 match answer {
                     Answer::Accept => {}
                     Answer::AcceptAfter(delay) => tokio::time::sleep(delay).await,
@@ -97,8 +104,18 @@ impl Sink {
                     }
                 }
                 write.write_all(b"250 2.0.0 accepted\r\n").await?;
+                write.flush().await?;
                 self.in_flight.lock().unwrap().0 -= 1;
-                self.delivered.lock().unwrap().push(id);
+                let accepted = {
+                    let mut delivered = self.delivered.lock().unwrap();
+                    delivered.push(id);
+                    delivered.len()
+                };
+                let kill = *self.kill_after.lock().unwrap();
+                if let Some((pid, n)) = kill.filter(|(_, n)| *n == accepted) {
+                    let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    tracing_kill_note(pid, n);
+                }
             } else {
                 write.write_all(b"250 ok\r\n").await?;
             }
@@ -116,6 +133,16 @@ impl Sink {
         self.in_flight.lock().unwrap().1
     }
 
+    /// Every message whose data arrived, in order, repeats included.
+    pub fn arrivals(&self) -> Vec<String> {
+        self.kept.lock().unwrap().clone()
+    }
+
+    /// SIGKILL `pid` right after the 250 to the `n`-th message.
+    fn kill_after(&self, pid: u32, n: usize) {
+        *self.kill_after.lock().unwrap() = Some((pid, n));
+    }
+
     fn delivered(&self) -> Vec<String> {
         self.delivered.lock().unwrap().clone()
     }
@@ -123,6 +150,19 @@ impl Sink {
     fn held(&self) -> Vec<String> {
         self.held.lock().unwrap().clone()
     }
+}
+
+fn tracing_kill_note(pid: u32, n: usize) {
+    eprintln!("sink: killed {pid} right after the 250 to message {n}");
+}
+
+/// Each message id of `arrivals` and how often it arrived, for those that arrived more than once.
+fn repeats(arrivals: &[String]) -> Vec<(String, usize)> {
+    let mut counted: std::collections::BTreeMap<&String, usize> = std::collections::BTreeMap::new();
+    for id in arrivals {
+        *counted.entry(id).or_default() += 1;
+    }
+    counted.into_iter().filter(|(_, n)| *n > 1).map(|(id, n)| (id.clone(), n)).collect()
 }
 
 fn message_id(message: &str) -> String {
@@ -237,9 +277,19 @@ fn replica_config(database: &TestDatabase, smtp_port: u16) -> Config {
 }
 
 pub async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    let backend = app.db.get_database_backend();
-    let row = app.db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+    count(&app.db, sql).await
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let backend = db.get_database_backend();
+    let row = db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// A connection to the test's database (as the server's own, seeing every registrar's rows), to watch it while
+/// replicas run: no server of this process on it.
+async fn watch(database: &TestDatabase) -> sea_orm::DatabaseConnection {
+    beian::db::connect(&database.config()).await.unwrap()
 }
 
 /// Waits until `done` holds, checking every 250 ms, for at most `seconds`.
@@ -258,10 +308,10 @@ where
 }
 
 /// The message ids the outbox holds as sent.
-async fn sent_ids(app: &TestApp) -> Vec<String> {
-    let backend = app.db.get_database_backend();
+async fn sent_ids(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    let backend = db.get_database_backend();
     let sql = "SELECT message_id FROM outbox_messages WHERE status = 'SENT' ORDER BY message_id";
-    let rows = app.db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
     rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect()
 }
 
@@ -397,11 +447,12 @@ async fn three_replicas_deliver_each_mail_once_and_fire_each_deadline_once_thoug
     let fired =
         scalar(control, "SELECT count(DISTINCT filing_id) FROM filing_events WHERE action = 'SMS_CHECK_FAILED'").await;
     assert_eq!((firings, fired), (filings.len() as i64, filings.len() as i64));
-    // Each message was delivered exactly once, those the dead replica was sending included.
+    // Each message was delivered once, those the dead replica was sending included (its relay never answered: the
+    // message was not taken, so sending it again is no repeat).
     assert_eq!(scalar(control, "SELECT count(*) FROM outbox_messages WHERE status = 'FAILED'").await, 0);
     let mut delivered = sink.delivered();
     delivered.sort();
-    let sent = sent_ids(control).await;
+    let sent = sent_ids(&control.db).await;
     assert!(sent.len() > 40, "a real amount of mail: {}", sent.len());
     let mut unique = delivered.clone();
     unique.dedup();
@@ -426,7 +477,7 @@ async fn three_replicas_deliver_each_mail_once_and_fire_each_deadline_once_thoug
 }
 
 #[tokio::test]
-async fn sigterm_drains_finishes_requests_and_the_mail_batch_and_exits_zero() {
+async fn sigterm_drains_finishes_requests_and_the_mail_in_hand_and_exits_zero() {
     let database = TestDatabase::new().await;
     let sink = Sink::default();
     let slow = sink.listen(Answer::AcceptAfter(Duration::from_millis(400))).await;
@@ -434,7 +485,7 @@ async fn sigterm_drains_finishes_requests_and_the_mail_batch_and_exits_zero() {
     let mut config = replica_config(&database, slow);
     config.shutdown_drain_seconds = 1;
     config.mail.batch_size = 20;
-    // Long leases: a batch abandoned at shutdown would stay claimed, and the test would see it.
+    // Long leases: a message abandoned at shutdown would stay claimed, and the test would see it.
     config.mail.lease_seconds = 300;
     config.mail.dispatch_interval_seconds = 3600;
     let cast = cast_on(spawn_app_on(database).await).await;
@@ -503,19 +554,171 @@ async fn sigterm_drains_finishes_requests_and_the_mail_batch_and_exits_zero() {
     }
     assert!(answered > 10, "the load ran: {answered} requests");
 
-    // The batch in hand was finished: nothing is left claimed, and what was sent reached the relay once.
+    // The messages in hand were finished and the rest of the batch given back, unsent, for another replica to take
+    // at once: nothing is left claimed, and what was sent reached the relay once.
     let app = spawn_app_on(database).await;
-    let left_claimed = "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED' AND locked_until IS NOT NULL";
+    let left_claimed = "SELECT count(*) FROM outbox_messages
+        WHERE status = 'QUEUED' AND (locked_until IS NOT NULL OR locked_by IS NOT NULL)";
     assert_eq!(scalar(&app, left_claimed).await, 0);
     let mut delivered = sink.delivered();
     delivered.sort();
-    assert_eq!(delivered, sent_ids(&app).await);
-    assert_eq!(delivered.len() as i64, queued.min(20), "the whole batch, and only it");
+    assert_eq!(delivered, sent_ids(&app.db).await);
+    let sent = delivered.len() as i64;
+    assert!(
+        sent >= config.mail.concurrency as i64 && sent < queued.min(20),
+        "the messages in hand, not the batch: {sent}"
+    );
     // The dispatcher sent several messages at once, and no more than mail.concurrency.
     assert_eq!(sink.peak_in_flight(), config.mail.concurrency, "messages sent at once");
     let log = replica.log_lines().join("\n");
     assert!(log.contains("draining"), "{log}");
     assert!(log.contains("\"stopped\""), "{log}");
+}
+
+/// A database with a registrar and `n` messages queued for it (the in-process server that queued them stopped).
+async fn with_queued_mail(n: usize) -> TestDatabase {
+    let app = spawn_app_on(TestDatabase::new().await).await;
+    app.tenant("xinnet").await;
+    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    for i in 0..n {
+        let envelope = beian::services::outbox::Envelope {
+            tenant_id: tenant.id,
+            stage: beian::mail::Stage::PasswordChanged,
+            recipient: &format!("person{i}@example.com"),
+            recipient_name: Some("测试"),
+            language: None,
+            filing_id: None,
+            payload: json!({ "displayName": format!("测试{i}") }),
+        };
+        beian::services::outbox::enqueue(&app.db, envelope).await.unwrap();
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_replica_killed_right_after_the_relays_250_resends_at_most_the_message_in_hand_with_its_message_id() {
+    let database = with_queued_mail(12).await;
+    let sink = Sink::default();
+    // A little slow, so that the kill is armed before the fourth message whatever the start-up takes.
+    let port = sink.listen(Answer::AcceptAfter(Duration::from_millis(250))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = replica_config(&database, port);
+    config.mail.concurrency = 1;
+    // Short, so that the restarted replica takes over what the killed one held without a long wait.
+    config.mail.lease_seconds = 2;
+    let mut replica = Replica::start("killed", &config, dir.path()).await;
+    sink.kill_after(replica.child.id().unwrap(), 4);
+    let status = tokio::time::timeout(Duration::from_secs(30), replica.child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), None, "killed by the sink: {status}");
+    let replica = replica.restart(dir.path(), |text| text).await;
+    let db = watch(&database).await;
+    eventually(60, "the outbox is empty", || async {
+        count(&db, "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED'").await == 0
+    })
+    .await;
+    drop(replica);
+    // Every message arrived; the one the killed replica had in hand may have arrived twice, with one Message-ID.
+    let arrivals = sink.arrivals();
+    let sent = sent_ids(&db).await;
+    assert_eq!(sent.len(), 12);
+    let mut distinct = arrivals.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct, sent, "the relay got every message, under the Message-ID the outbox records");
+    let repeated = repeats(&arrivals);
+    assert!(repeated.len() <= 1 && repeated.iter().all(|(_, n)| *n == 2), "at most the one in hand: {repeated:?}");
+    if let Some((id, _)) = repeated.first() {
+        assert_eq!(id, &sink.delivered()[3], "the repeat is the message the kill cut off");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_with_a_short_grace_finishes_the_messages_in_hand_and_resends_none_the_relay_took() {
+    let database = with_queued_mail(20).await;
+    let sink = Sink::default();
+    let slow = sink.listen(Answer::AcceptAfter(Duration::from_millis(400))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = replica_config(&database, slow);
+    config.shutdown_drain_seconds = 0;
+    // Shorter than the batch (20 messages, 4 at a time, 400 ms each), longer than the messages in hand.
+    config.shutdown_grace_seconds = 1;
+    config.mail.batch_size = 20;
+    config.mail.lease_seconds = 3;
+    config.mail.dispatch_interval_seconds = 3600;
+    // A configuration file from before mail.retry_for_hours replaced it: it still starts.
+    config.mail.max_attempts = Some(8);
+    let mut replica = Replica::start("short-grace", &config, dir.path()).await;
+    let delivering = sink.clone();
+    eventually(30, "the first message is delivered", || {
+        let delivering = delivering.clone();
+        async move { !delivering.delivered().is_empty() }
+    })
+    .await;
+    let status = replica.terminate(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&replica.log).unwrap());
+    let log = replica.log_lines().join("\n");
+    assert!(!log.contains("did not finish within the grace period"), "{log}");
+    assert!(log.contains("mail.max_attempts is no longer used and is ignored"), "{log}");
+
+    // What the relay took is recorded as sent; the rest is queued and nobody's, at once.
+    let db = watch(&database).await;
+    let mut arrived = sink.arrivals();
+    arrived.sort();
+    assert_eq!(arrived, sent_ids(&db).await, "the outbox records as sent exactly what reached the relay");
+    assert!(arrived.len() < 20, "the batch was cut short: {}", arrived.len());
+    let claimed = "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED' AND locked_by IS NOT NULL";
+    assert_eq!(count(&db, claimed).await, 0, "the messages not started were given back");
+    // Another start delivers the rest, and nothing twice.
+    let restarted = replica
+        .restart(dir.path(), |text| text.replace("dispatch_interval_seconds = 3600", "dispatch_interval_seconds = 1"))
+        .await;
+    eventually(60, "the outbox is empty", || async {
+        count(&db, "SELECT count(*) FROM outbox_messages WHERE status = 'QUEUED'").await == 0
+    })
+    .await;
+    drop(restarted);
+    assert_eq!(repeats(&sink.arrivals()), vec![], "no message reached the relay twice");
+    assert_eq!(sent_ids(&db).await.len(), 20);
+}
+
+/// Two dispatchers, in this process, on one database: one sends a message more slowly than its lease lasts.
+#[tokio::test]
+async fn a_send_that_outlasts_the_lease_keeps_its_claim_and_is_not_sent_twice() {
+    let sink = Sink::default();
+    let slow = sink.listen(Answer::AcceptAfter(Duration::from_millis(3500))).await;
+    let app = spawn_app_with(TestDatabase::new().await, move |c| {
+        c.mail.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{slow}")));
+        c.mail.lease_seconds = 1;
+        c.mail.concurrency = 1;
+        c.mail.batch_size = 1;
+    })
+    .await;
+    app.tenant("xinnet").await;
+    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let envelope = beian::services::outbox::Envelope {
+        tenant_id: tenant.id,
+        stage: beian::mail::Stage::PasswordChanged,
+        recipient: "slow@example.com",
+        recipient_name: None,
+        language: None,
+        filing_id: None,
+        payload: json!({ "displayName": "测试" }),
+    };
+    beian::services::outbox::enqueue(&app.db, envelope).await.unwrap();
+    let first = app.dispatcher.another();
+    let sending = tokio::spawn(async move { first.run_once(chrono::Utc::now()).await.unwrap() });
+    let arrived = sink.clone();
+    eventually(10, "the message is at the relay", || {
+        let arrived = arrived.clone();
+        async move { !arrived.arrivals().is_empty() }
+    })
+    .await;
+    // Well past the lease, while the relay still has not answered: the other dispatcher finds nothing to take.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let second = app.dispatcher.another().run_once(chrono::Utc::now()).await.unwrap();
+    assert_eq!(second.claimed, 0, "the first dispatcher's claim was renewed while it sent");
+    assert_eq!(sending.await.unwrap().sent, 1);
+    assert_eq!(sink.arrivals().len(), 1, "sent once: {:?}", sink.arrivals());
 }
 
 #[tokio::test]

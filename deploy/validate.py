@@ -239,6 +239,9 @@ def check_kubernetes_consistency(settings: Settings) -> list[str]:
     for name, spec in (("deployment.yaml", pod), ("migration-job.yaml", job["spec"]["template"]["spec"])):
         if not spec.get("securityContext", {}).get("runAsNonRoot"):
             problems.append(f"{name}: the pod must set runAsNonRoot")
+        # Service links put BEIAN_SERVICE_HOST, BEIAN_PORT_80_TCP, ... (for the Service `beian`) into the pods.
+        if spec.get("enableServiceLinks") is not False:
+            problems.append(f"{name}: the pod must set enableServiceLinks: false")
         for c in spec["containers"]:
             sc = c.get("securityContext", {})
             if not sc.get("readOnlyRootFilesystem") or sc.get("allowPrivilegeEscalation") is not False:

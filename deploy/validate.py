@@ -239,6 +239,9 @@ def check_kubernetes_consistency(settings: Settings) -> list[str]:
     for name, spec in (("deployment.yaml", pod), ("migration-job.yaml", job["spec"]["template"]["spec"])):
         if not spec.get("securityContext", {}).get("runAsNonRoot"):
             problems.append(f"{name}: the pod must set runAsNonRoot")
+        # Service links put BEIAN_SERVICE_HOST, BEIAN_PORT_80_TCP, ... (for the Service `beian`) into the pods.
+        if spec.get("enableServiceLinks") is not False:
+            problems.append(f"{name}: the pod must set enableServiceLinks: false")
         for c in spec["containers"]:
             sc = c.get("securityContext", {})
             if not sc.get("readOnlyRootFilesystem") or sc.get("allowPrivilegeEscalation") is not False:
@@ -254,6 +257,15 @@ def check_kubernetes_consistency(settings: Settings) -> list[str]:
         problems.append("migration-job.yaml: the Job's image differs from the Deployment's")
     if job_container.get("args") != ["migrate"]:
         problems.append("migration-job.yaml: the Job must run `beian migrate` (args: [migrate])")
+    # It migrates as the tables' owner; the servers run as the least-privilege role (README.md).
+    def database_key(c: dict):
+        env = {e["name"]: e for e in c.get("env", [])}
+        return env.get("BEIAN_DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("key")
+    if database_key(job_container) != "MIGRATE_DATABASE_URL" or database_key(container) != "BEIAN_DATABASE_URL":
+        problems.append(
+            "the migration Job's BEIAN_DATABASE_URL must come from MIGRATE_DATABASE_URL (the owner), the "
+            "Deployment's from BEIAN_DATABASE_URL (the least-privilege role)"
+        )
 
     # References: ConfigMap, Secret keys, the configuration path, selectors, the HPA's target.
     secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))

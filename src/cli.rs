@@ -167,6 +167,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Once, by name only: the value may be a secret.
+    for name in Config::ignored_environment_variables() {
+        tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -182,7 +186,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            match error.downcast_ref::<db::DbSetupError>() {
+                Some(setup) if setup.is_configuration() => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -197,6 +204,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await?;
         }
         Command::Migrate => {
+            // Not while a server holds the SQLite database's folder (it migrated at its start).
+            let _lock = db::lock_data_dir(&config)?;
+            // A migration may rightly take long (an index on a big table): no statement time limit for it.
+            config.database.statement_timeout_seconds = 0;
             let db = db::connect(&config).await?;
             db::migrate(&db).await?;
             println!("migrations applied to {}", redact_url(&config.database_url()));

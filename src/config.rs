@@ -358,6 +358,33 @@ pub struct DatabaseConfig {
     pub auto_migrate: Option<bool>,
     /// Upper bound of the connection pool.
     pub max_connections: u32,
+    /// The longest a request waits for a pooled connection, in seconds; then it is answered `DATABASE_BUSY` (retry
+    /// later) instead of waiting on.
+    pub acquire_timeout_seconds: u64,
+    /// PostgreSQL `statement_timeout` of every pooled connection, in seconds: a statement running longer is
+    /// cancelled and its request answered `DATABASE_BUSY`. 0: no limit. (`beian migrate` runs without it.)
+    pub statement_timeout_seconds: u64,
+    /// PostgreSQL `lock_timeout` of every pooled connection, in seconds: a statement that waits longer for a lock
+    /// (a row another session holds, e.g. an operator's open transaction) fails, and its request is answered
+    /// `DATABASE_BUSY`, instead of holding its pooled connection while it waits. 0: no limit.
+    pub lock_timeout_seconds: u64,
+    /// PostgreSQL `idle_in_transaction_session_timeout` of every pooled connection, in seconds: a session that
+    /// sits in an open transaction this long is ended, and its locks with it. 0: no limit.
+    pub idle_in_transaction_timeout_seconds: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            auto_migrate: None,
+            max_connections: 10,
+            acquire_timeout_seconds: 5,
+            statement_timeout_seconds: 30,
+            lock_timeout_seconds: 3,
+            idle_in_transaction_timeout_seconds: 60,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -408,7 +435,7 @@ impl Default for Config {
             shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 30,
             http: HttpConfig::default(),
-            database: DatabaseConfig { url: None, auto_migrate: None, max_connections: 10 },
+            database: DatabaseConfig::default(),
             graphql: GraphqlConfig {
                 graphiql: true,
                 introspection: true,
@@ -450,8 +477,60 @@ impl Default for Config {
 const SECTIONS: &[&str] =
     &["http", "database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "pii", "log", "telemetry"];
 
+/// The prefix of the environment variables that configure beian.
+const ENV_PREFIX: &str = "BEIAN_";
+
+/// What a `BEIAN_*` environment variable is to the configuration.
+#[derive(Debug, PartialEq, Eq)]
+enum EnvVariable {
+    /// A setting, by its key path (`BEIAN_DATABASE_URL`: `database.url`).
+    Setting(String),
+    /// Known, but not a setting: `BEIAN_CONFIG` names the file (a command-line flag), `BEIAN_TEST_*` belong to the
+    /// test harness.
+    NotASetting,
+    /// Anything else: another program's (a Kubernetes service link, a deploy script's `BEIAN_BIN`) or a typo.
+    Unknown,
+}
+
+impl EnvVariable {
+    /// Classifies a variable by its name after the `BEIAN_` prefix (in any case).
+    fn classify(rest: &str) -> Self {
+        let key = rest.to_ascii_lowercase();
+        if key == "config" || key.starts_with("test_") {
+            return Self::NotASetting;
+        }
+        let path = SECTIONS
+            .iter()
+            .find_map(|section| {
+                key.strip_prefix(section).and_then(|r| r.strip_prefix('_')).map(|rest| format!("{section}.{rest}"))
+            })
+            .unwrap_or(key);
+        if setting_keys().contains(&path) { Self::Setting(path) } else { Self::Unknown }
+    }
+}
+
+/// Every setting's key path (`listen`, `database.url`, ...; a section's name too), from the defaults: an optional
+/// setting that is unset serializes as null, so it is listed as well.
+fn setting_keys() -> &'static std::collections::BTreeSet<String> {
+    static KEYS: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+        let mut keys = std::collections::BTreeSet::new();
+        for (name, value) in defaults.as_object().into_iter().flatten() {
+            keys.insert(name.clone());
+            if let Some(section) = value.as_object().filter(|_| SECTIONS.contains(&name.as_str())) {
+                keys.extend(section.keys().map(|key| format!("{name}.{key}")));
+            }
+        }
+        keys
+    })
+}
+
 impl Config {
-    /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.
+    /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables. An unknown key in the
+    /// file is an error (a typo must not go unnoticed); an environment variable that names no setting is ignored
+    /// ([`Config::ignored_environment_variables`] names them for a warning): the environment is shared with
+    /// others, e.g. Kubernetes adds `BEIAN_SERVICE_HOST`, `BEIAN_PORT`, ... for a Service named `beian`.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
@@ -462,23 +541,26 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(
-                // BEIAN_TEST_* belong to the test harness, BEIAN_CONFIG names the file.
-                Env::prefixed("BEIAN_")
-                    .ignore(&["CONFIG"])
-                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
-                    .map(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        for section in SECTIONS {
-                            if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
-                                return format!("{section}.{rest}").into();
-                            }
-                        }
-                        key.into()
-                    }),
-            )
+            .merge(Env::prefixed(ENV_PREFIX).filter_map(|rest| match EnvVariable::classify(rest.as_str()) {
+                EnvVariable::Setting(key) => Some(key.into()),
+                EnvVariable::NotASetting | EnvVariable::Unknown => None,
+            }))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The names (never the values: they may be secrets) of the `BEIAN_*` environment variables that name no
+    /// setting and that [`Config::load`] therefore ignored.
+    pub fn ignored_environment_variables() -> Vec<String> {
+        let mut names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.get(..ENV_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+                    && matches!(EnvVariable::classify(&name[ENV_PREFIX.len()..]), EnvVariable::Unknown)
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     /// The database URL in effect, with the embedded SQLite default filled in.
@@ -769,6 +851,64 @@ mod tests {
         let production = Config::load(Some(&deploy.join("beian.production.toml"))).unwrap();
         assert!(!production.graphql.graphiql && !production.graphql.introspection, "locked down in production");
         assert_eq!(production.log.format, LogFormat::Json);
+    }
+
+    /// The variables Kubernetes puts into every container for a Service named `beian` with one port (80, named
+    /// `http`), in the same namespace: `{SVC}_SERVICE_HOST`, `_SERVICE_PORT`, `_SERVICE_PORT_{NAME}`, `_PORT` and
+    /// `_PORT_{port}_{PROTO}` with its `_PROTO`, `_PORT` and `_ADDR`.
+    const KUBERNETES_SERVICE_LINKS: &[(&str, &str)] = &[
+        ("BEIAN_SERVICE_HOST", "10.96.0.17"),
+        ("BEIAN_SERVICE_PORT", "80"),
+        ("BEIAN_SERVICE_PORT_HTTP", "80"),
+        ("BEIAN_PORT", "tcp://10.96.0.17:80"),
+        ("BEIAN_PORT_80_TCP", "tcp://10.96.0.17:80"),
+        ("BEIAN_PORT_80_TCP_PROTO", "tcp"),
+        ("BEIAN_PORT_80_TCP_PORT", "80"),
+        ("BEIAN_PORT_80_TCP_ADDR", "10.96.0.17"),
+    ];
+
+    #[test]
+    fn environment_variables_that_name_no_setting_are_ignored_and_named_without_their_values() {
+        figment::Jail::expect_with(|jail| {
+            for (name, value) in KUBERNETES_SERVICE_LINKS {
+                jail.set_env(name, value);
+            }
+            jail.set_env("BEIAN_BIN", "/opt/beian/bin/beian");
+            // In a section's namespace too (a Service named `beian-database`), and a typo of a setting.
+            jail.set_env("BEIAN_DATABASE_SERVICE_HOST", "10.96.0.18");
+            jail.set_env("BEIAN_DATABASE_MAX_CONECTIONS", "3");
+            jail.set_env("BEIAN_DATABASE_MAX_CONNECTIONS", "7");
+            jail.set_env("BEIAN_LOG_FILTER", "debug");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.database.max_connections, 7, "known settings still apply");
+            assert_eq!(config.log.filter, "debug");
+            assert_eq!(config.listen, Config::default().listen, "BEIAN_PORT* and BEIAN_SERVICE_* set nothing");
+            let ignored = Config::ignored_environment_variables();
+            let mut expected: Vec<&str> = KUBERNETES_SERVICE_LINKS.iter().map(|(name, _)| *name).collect();
+            expected.extend(["BEIAN_BIN", "BEIAN_DATABASE_SERVICE_HOST", "BEIAN_DATABASE_MAX_CONECTIONS"]);
+            expected.sort();
+            assert_eq!(ignored, expected);
+            // The file's name and the test harness's variables are not settings, and not unknown either.
+            jail.set_env("BEIAN_TEST_ANYTHING", "1");
+            assert!(!Config::ignored_environment_variables().iter().any(|n| n.starts_with("BEIAN_TEST_")));
+            // A known setting with a bad value stays an error.
+            jail.set_env("BEIAN_DATABASE_MAX_CONNECTIONS", "many");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_stays_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("top.toml", "port = 80\n")?;
+            let error = Config::load(Some(Path::new("top.toml"))).unwrap_err().to_string();
+            assert!(error.contains("port"), "{error}");
+            jail.create_file("section.toml", "[database]\nmax_conections = 3\n")?;
+            let error = Config::load(Some(Path::new("section.toml"))).unwrap_err().to_string();
+            assert!(error.contains("max_conections"), "{error}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -32,6 +32,62 @@ pub enum DbSetupError {
         "the database has {0} pending migration(s); run `beian migrate` first (or set database.auto_migrate = true)"
     )]
     PendingMigrations(usize),
+    #[error(
+        "the data folder {folder} is in use by another beian process ({holder}): one SQLite database serves one \
+         process; stop that one first, or give this one a data folder of its own (data_dir, BEIAN_DATA_DIR)"
+    )]
+    DataDirInUse { folder: String, holder: String },
+}
+
+impl DbSetupError {
+    /// Whether the configuration is at fault (the command line answers exit code 2, as for an invalid one).
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, Self::DataDirInUse { .. })
+    }
+}
+
+/// The folder of the SQLite database, held by this process (`beian serve` for its life, `beian migrate` while it
+/// migrates): a second process on the same folder would run its own migrations, background jobs and embedded
+/// store beside the first one's. The lock is the operating system's (`flock`) on `beian.lock` in the folder, so it
+/// ends with the process however it ends; the file names the holder's process id for the refusal.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+/// Takes the SQLite database's folder for this process, or refuses with the folder and its holder. Nothing to take
+/// for PostgreSQL or an in-memory database.
+pub fn lock_data_dir(config: &Config) -> Result<Option<DataDirLock>, DbSetupError> {
+    use std::io::Write;
+    let Some(file) = sqlite_file(&config.database_url()) else {
+        return Ok(None);
+    };
+    let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let data_dir = |source| DbSetupError::DataDir { path: folder.display().to_string(), source };
+    if config.database.url.is_none() {
+        crate::config::create_private_dir(folder).map_err(data_dir)?;
+    }
+    let path = folder.join("beian.lock");
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut lock = options.open(&path).map_err(data_dir)?;
+    match lock.try_lock() {
+        Ok(()) => {
+            lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id())).map_err(data_dir)?;
+            Ok(Some(DataDirLock { _file: lock }))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = match pid.trim() {
+                "" => "process id not yet recorded".to_owned(),
+                pid => format!("pid {pid}"),
+            };
+            Err(DbSetupError::DataDirInUse { folder: folder.display().to_string(), holder })
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(data_dir(source)),
+    }
 }
 
 /// Connects to the configured database; in the embedded default, creates the data folder first.
@@ -44,20 +100,27 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbSetupError
     if let Some(path) = sqlite_file(&url) {
         private_file(&path).map_err(|source| DbSetupError::DataDir { path: path.display().to_string(), source })?;
     }
+    let limits = SessionLimits::of(&config.database);
     let mut options = ConnectOptions::new(url.clone());
     options
         .max_connections(config.database.max_connections)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(config.database.acquire_timeout_seconds.max(1)))
         .sqlx_logging(false)
         // The scope written on every checkout (below) is a round trip that also proves the connection alive.
         .test_before_acquire(false)
-        .map_sqlx_postgres_pool_opts(|pool| {
-            pool.after_connect(|conn, _| Box::pin(async move { write_scope(conn).await }))
-                .before_acquire(|conn, _| Box::pin(async move { write_scope(conn).await.map(|()| true) }))
+        .map_sqlx_postgres_pool_opts(move |pool| {
+            pool.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    limits.apply(conn).await?;
+                    write_scope(conn).await
+                })
+            })
+            .before_acquire(|conn, _| Box::pin(async move { write_scope(conn).await.map(|()| true) }))
         })
         .map_sqlx_sqlite_opts(|opts| {
-            // WAL lets readers run beside the one writer; the busy timeout queues writers instead of failing them.
+            // WAL lets readers run beside the one writer; the busy timeout queues writers instead of failing them
+            // (one that waited it out is answered DATABASE_BUSY, see `is_busy`).
             // secure_delete overwrites what a change or delete frees, so purged personal data and spent tokens do
             // not linger in the file's free pages.
             opts.journal_mode(SqliteJournalMode::Wal)
@@ -122,6 +185,66 @@ fn scope_setting() -> String {
     tenant.map(|t| t.to_string()).unwrap_or_else(|| "*".to_owned())
 }
 
+/// The time limits of every pooled PostgreSQL session (`[database]`): a statement that runs or waits for a lock too
+/// long fails, and its pooled connection is free again, instead of one held row lock making every request that
+/// touches it hold a connection until the pool is empty for every registrar.
+#[derive(Clone, Copy, Debug)]
+struct SessionLimits {
+    statement_timeout_seconds: u64,
+    lock_timeout_seconds: u64,
+    idle_in_transaction_timeout_seconds: u64,
+}
+
+impl SessionLimits {
+    fn of(database: &crate::config::DatabaseConfig) -> Self {
+        Self {
+            statement_timeout_seconds: database.statement_timeout_seconds,
+            lock_timeout_seconds: database.lock_timeout_seconds,
+            idle_in_transaction_timeout_seconds: database.idle_in_transaction_timeout_seconds,
+        }
+    }
+
+    /// Sets the limits for the session (`0`: none), once, when the pool opens the connection.
+    async fn apply(self, conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
+        sea_orm::sqlx::query(
+            "SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
+                    set_config('idle_in_transaction_session_timeout', $3, false)",
+        )
+        .bind(format!("{}s", self.statement_timeout_seconds))
+        .bind(format!("{}s", self.lock_timeout_seconds))
+        .bind(format!("{}s", self.idle_in_transaction_timeout_seconds))
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+}
+
+/// Whether the database refused for now rather than for good: a lock not granted within `lock_timeout` (SQLSTATE
+/// 55P03), a statement cancelled at `statement_timeout` (57014), no pooled connection within the acquire timeout,
+/// SQLite's database lock not granted within its busy timeout (SQLITE_BUSY, SQLITE_LOCKED). Nothing was written
+/// (the transaction is rolled back); the same request may well succeed a moment later.
+pub fn is_busy(error: &DbErr) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+    let sqlx = match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        sea_orm::sqlx::Error::PoolTimedOut => true,
+        sea_orm::sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("55P03" | "57014") => true,
+            // SQLite reports extended result codes: the primary one is the low byte (5 BUSY, 6 LOCKED).
+            Some(code) if db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() => {
+                code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 async fn write_scope(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
     sea_orm::sqlx::query("SELECT set_config('beian.tenant', $1, false)")
         .bind(scope_setting())
@@ -141,16 +264,43 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
 pub async fn connect_ready(config: &Config) -> Result<DatabaseConnection, DbSetupError> {
     crate::pii::install(config.pii_keyring().map_err(DbSetupError::Keys)?);
     let db = connect(config).await?;
-    if config.auto_migrate() {
-        migrate(&db).await?;
-    } else {
-        let pending = Migrator::get_pending_migrations(&db).await.map_err(DbSetupError::Migrate)?;
-        if !pending.is_empty() {
-            return Err(DbSetupError::PendingMigrations(pending.len()));
+    let pending = pending_migrations(&db).await?;
+    if pending > 0 {
+        if !config.auto_migrate() {
+            return Err(DbSetupError::PendingMigrations(pending));
         }
+        migrate(&db).await?;
     }
     warn_if_row_security_is_bypassed(&db).await;
     Ok(db)
+}
+
+/// How many of this version's migrations the database has not applied, found read-only: the server may run as a
+/// role that can only read and write rows (README: Tenant isolation in the database), which sea-orm-migration's
+/// `get_pending_migrations` fails for (it creates `seaql_migrations` first, and creating needs the CREATE privilege
+/// on the schema even when the table exists). A missing table means every migration is pending. Migrations a newer
+/// version applied (during a rolling update, an older replica that restarts) are no reason to stop.
+async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let table = Migrator::migration_table_name().to_string();
+    let exists = migration::SchemaManager::new(db).has_table(&table).await.map_err(DbSetupError::Migrate)?;
+    let mut applied = std::collections::HashSet::new();
+    if exists {
+        let sql = format!("SELECT version FROM {table}");
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .map_err(DbSetupError::Migrate)?;
+        for row in rows {
+            applied.insert(row.try_get_by_index::<String>(0).map_err(DbSetupError::Migrate)?);
+        }
+    }
+    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let newer = applied.iter().filter(|version| !known.contains(version)).count();
+    if newer > 0 {
+        tracing::warn!(migrations = newer, "the database has migrations this version does not know (a newer one's)");
+    }
+    Ok(known.iter().filter(|name| !applied.contains(*name)).count())
 }
 
 /// Row-level security binds no superuser and no role with BYPASSRLS: say so, once, at start-up.

@@ -229,15 +229,27 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
     (counted, GraphQLResponse::from(response).into_response())
 }
 
-/// The answer to a token that does not authenticate: 401 (or 500 when the check itself failed).
+/// The answer to a token that does not authenticate: 401 (or, when the check itself failed, 503 with Retry-After
+/// while the database is busy, 500 otherwise).
 fn authentication_failed(error: ServiceError) -> Response {
     match error {
         ServiceError::Unauthenticated(message) => unauthenticated(message),
-        other => {
-            tracing::error!(error = ?other, "authentication failed");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response()
-        }
+        other => check_failed(other),
     }
+}
+
+/// The credential could not be checked: a busy database is worth a retry (503, `DATABASE_BUSY`), anything else is
+/// a bug (500).
+fn check_failed(error: ServiceError) -> Response {
+    if let ServiceError::DatabaseBusy = error {
+        tracing::warn!("the database was busy while a credential was checked: answered 503");
+        let retry = crate::graphql::error::DATABASE_BUSY_RETRY_AFTER_SECONDS;
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, &error.to_string(), code::DATABASE_BUSY)
+            .with_header(header::RETRY_AFTER, retry.to_string())
+            .into_response();
+    }
+    tracing::error!(error = ?error, "authentication failed");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response()
 }
 
 fn unauthenticated(message: &str) -> Response {
@@ -263,6 +275,7 @@ fn refuse_files(headers: &HeaderMap, caller: &Result<Option<Caller>, ServiceErro
             Some(error_response(StatusCode::FORBIDDEN, message, code::FORBIDDEN).into_response())
         }
         Err(ServiceError::Unauthenticated(message)) => Some(unauthenticated(message)),
+        Err(ServiceError::DatabaseBusy) => Some(check_failed(ServiceError::DatabaseBusy)),
         Err(other) => {
             tracing::error!(error = ?other, "authentication failed");
             Some(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response())

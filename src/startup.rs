@@ -34,6 +34,8 @@ pub struct Application {
     sms: Arc<SmsSender>,
     liveness: Arc<LivenessChecker>,
     config: Config,
+    /// The SQLite database's folder, this process's while it serves (none for PostgreSQL).
+    _data_dir_lock: Option<db::DataDirLock>,
     /// Stops the background work when the server shuts down.
     stop: CancellationToken,
     /// Passes other replicas' announcements to this process's subscribers (PostgreSQL).
@@ -42,10 +44,14 @@ pub struct Application {
 
 impl Application {
     /// Connects to the database (migrating where the configuration says so) and binds the listen address.
+    /// A SQLite database's folder is taken first: a second server on it is refused before it migrates anything.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let lock = db::lock_data_dir(&config)?;
         let db = db::connect_ready(&config).await?;
         tracing::info!(database = %redact_url(&config.database_url()), "database ready");
-        Self::with_database(config, db).await
+        let mut app = Self::with_database(config, db).await?;
+        app._data_dir_lock = lock;
+        Ok(app)
     }
 
     /// Binds the listen address and serves on a database from [`db::connect_ready`] (which also installed the
@@ -76,6 +82,7 @@ impl Application {
             sms,
             liveness,
             config,
+            _data_dir_lock: None,
             stop,
             listener,
         })

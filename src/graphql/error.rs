@@ -15,7 +15,13 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const INTERNAL: &str = "INTERNAL";
+    /// The database could not do it now (a lock held elsewhere, a time limit, no free connection): nothing was
+    /// written; retry after `retryAfterSeconds`.
+    pub const DATABASE_BUSY: &str = "DATABASE_BUSY";
 }
+
+/// The wait a `DATABASE_BUSY` answer suggests before a retry, in seconds.
+pub const DATABASE_BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Converts a service error for the client. Internal causes are logged here, with their whole chain, and never sent.
 pub fn to_gql(error: ServiceError) -> async_graphql::Error {
@@ -67,6 +73,13 @@ pub fn to_gql(error: ServiceError) -> async_graphql::Error {
             async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
                 ext.set("code", code::CONFLICT);
                 ext.set("currentVersion", current_version);
+            })
+        }
+        e @ ServiceError::DatabaseBusy => {
+            tracing::warn!("the database was busy: answered DATABASE_BUSY");
+            async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+                ext.set("code", code::DATABASE_BUSY);
+                ext.set("retryAfterSeconds", DATABASE_BUSY_RETRY_AFTER_SECONDS);
             })
         }
         ServiceError::Internal(cause) => {

@@ -25,13 +25,22 @@ pub enum ServiceError {
     /// The caller named an older version than the current one: someone else changed the filing first.
     #[error("the filing was changed by someone else: it is now at version {current_version}")]
     Conflict { current_version: i32 },
+    /// The database could not do it now (a lock held elsewhere, a time limit, no free connection: see
+    /// [`crate::db::is_busy`]). Nothing was written; the same request may succeed when tried again shortly.
+    #[error("the database is busy: try again in a moment")]
+    DatabaseBusy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 impl ServiceError {
+    /// An unexpected failure, unless it is the database being busy for now ([`ServiceError::DatabaseBusy`]).
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(error.into())
+        let error = error.into();
+        match error.downcast_ref::<sea_orm::DbErr>() {
+            Some(db) if crate::db::is_busy(db) => Self::DatabaseBusy,
+            _ => Self::Internal(error),
+        }
     }
 
     pub fn invalid(field: impl Into<String>, code: crate::domain::FieldErrorCode) -> Self {
@@ -41,7 +50,7 @@ impl ServiceError {
 
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(error: sea_orm::DbErr) -> Self {
-        Self::Internal(error.into())
+        if crate::db::is_busy(&error) { Self::DatabaseBusy } else { Self::Internal(error.into()) }
     }
 }
 

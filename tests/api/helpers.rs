@@ -10,49 +10,95 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-/// The PostgreSQL role the server runs as in tests (trust authentication, as the test server is set up).
+/// The PostgreSQL role the server runs as in tests (trust authentication, as the test server is set up): granted
+/// exactly what README.md's PostgreSQL section grants ([`readme_grants`]), no more.
 pub const APP_ROLE: &str = "beian_app_test";
+/// The PostgreSQL role that owns the test databases and runs their migrations (as `beian migrate` does).
+pub const OWNER_ROLE: &str = "beian_owner_test";
 
 /// A database of its own for one test: a SQLite file in a temporary folder, or a new PostgreSQL database that is
 /// dropped when the test ends.
 pub struct TestDatabase {
+    /// The URL the server uses: on PostgreSQL, as [`APP_ROLE`].
     pub url: String,
     pub dir: tempfile::TempDir,
     postgres: Option<(String, String)>,
+    /// On PostgreSQL: the URL as [`OWNER_ROLE`], for migrations.
+    owner_url: Option<String>,
 }
 
 impl TestDatabase {
+    /// A database for a test. On PostgreSQL it is owned by [`OWNER_ROLE`], migrated by it, and the server's role
+    /// has what the README grants; on SQLite the server migrates it at start-up, as the embedded default does.
     pub async fn new() -> Self {
+        let database = Self::new_unmigrated().await;
+        if database.is_postgres() {
+            database.migrate().await;
+        }
+        database
+    }
+
+    /// A database nothing has migrated yet.
+    pub async fn new_unmigrated() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         match std::env::var("BEIAN_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(admin_url) => {
                 let name = format!("beian_test_{}", Uuid::new_v4().simple());
                 let admin = Database::connect(&admin_url).await.expect("connect to BEIAN_TEST_DATABASE_URL");
                 // The server runs as an ordinary role, as in production: not a superuser and without BYPASSRLS,
-                // so row-level security binds it. It owns the test database (and so its tables).
+                // so row-level security binds it; nor the owner, who runs the migrations.
+                for role in [APP_ROLE, OWNER_ROLE] {
+                    admin
+                        .execute_unprepared(&format!(
+                            "DO $$ BEGIN CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+                             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+                        ))
+                        .await
+                        .expect("create the roles");
+                }
                 admin
-                    .execute_unprepared(&format!(
-                        "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-                         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-                    ))
-                    .await
-                    .expect("create the application role");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name} OWNER {APP_ROLE}"))
+                    .execute_unprepared(&format!("CREATE DATABASE {name} OWNER {OWNER_ROLE}"))
                     .await
                     .expect("create test database");
                 admin.close().await.ok();
-                let mut url = url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                url.set_username(APP_ROLE).expect("a user name");
-                url.set_password(None).expect("no password");
-                Self { url: url.to_string(), dir, postgres: Some((admin_url, name)) }
+                let as_role = |role: &str| {
+                    let mut url = url::Url::parse(&admin_url).expect("BEIAN_TEST_DATABASE_URL is a URL");
+                    url.set_path(&name);
+                    url.set_username(role).expect("a user name");
+                    url.set_password(None).expect("no password");
+                    url.to_string()
+                };
+                let owner_url = as_role(OWNER_ROLE);
+                let owner = Database::connect(&owner_url).await.expect("connect as the owner");
+                owner.execute_unprepared(&readme_grants()).await.expect("the README's grants");
+                owner.close().await.ok();
+                Self { url: as_role(APP_ROLE), dir, postgres: Some((admin_url, name)), owner_url: Some(owner_url) }
             }
             None => {
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("beian.sqlite").display());
-                Self { url, dir, postgres: None }
+                Self { url, dir, postgres: None, owner_url: None }
             }
         }
+    }
+
+    /// The URL `beian migrate` uses: the owner's on PostgreSQL.
+    pub fn migration_url(&self) -> &str {
+        self.owner_url.as_deref().unwrap_or(&self.url)
+    }
+
+    /// Another handle on the same database, for sessions of the test's own; dropping it drops nothing.
+    pub fn handle(&self) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        Self { url: self.url.clone(), dir, postgres: None, owner_url: self.owner_url.clone() }
+    }
+
+    /// Applies every migration, as `beian migrate` does (on PostgreSQL as the owner).
+    pub async fn migrate(&self) {
+        let mut config = self.config();
+        config.database.url = Some(SecretString::from(self.migration_url().to_owned()));
+        let db = beian::db::connect(&config).await.expect("connect to migrate");
+        beian::db::migrate(&db).await.expect("migrations apply");
+        db.close().await.ok();
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -105,6 +151,19 @@ impl Drop for TestDatabase {
             .join();
         }
     }
+}
+
+/// The statements README.md's PostgreSQL section has the owner run for the server's role (the block that grants
+/// `USAGE ON SCHEMA`), with the tests' role names: the tests grant exactly what operators are told to.
+pub fn readme_grants() -> String {
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("```sql")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains("GRANT USAGE ON SCHEMA"))
+        .expect("README.md has the PostgreSQL grants");
+    block.replace("beian_app", APP_ROLE).replace("beian_owner", OWNER_ROLE)
 }
 
 /// The tests' personal-data keys (see `TestDatabase::config`).

@@ -610,7 +610,10 @@ async fn two_replicas_on_one_database_send_no_more_codes_than_the_limit_between_
     // A second server on the same database, with a connection pool of its own: another replica.
     let mut config = app.database.as_ref().unwrap().config();
     without_interval(&mut config);
-    let replica = beian::startup::Application::build(config).await.expect("the replica builds");
+    // (Built on a pool of its own rather than by `Application::build`, which refuses a second server on one SQLite
+    // data folder: two pools on one database file are what this test needs.)
+    let db = beian::db::connect_ready(&config).await.expect("the replica connects");
+    let replica = beian::startup::Application::with_database(config, db).await.expect("the replica builds");
     let address = format!("http://{}", replica.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(replica.run_until(async {

@@ -260,6 +260,7 @@ CLIENT_CODES = frozenset(
         "CONFLICT",
         "PAYLOAD_TOO_LARGE",
         "RATE_LIMITED",
+        "DATABASE_BUSY",
     }
 )
 

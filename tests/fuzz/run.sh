@@ -13,8 +13,10 @@
 #   FUZZ_KEEP=1          keep the work folder (data, server log, reports) even when everything passed
 #   FUZZ_HOLD=1          after the run, keep the server up and print its URL and tokens (Ctrl-C ends it)
 #   FUZZ_DATABASE_URL    a PostgreSQL server where the run may create (and afterwards drop) a database, e.g.
-#                        postgres://postgres@127.0.0.1:5432/postgres; the server then runs on it as an ordinary
-#                        role (beian_fuzz: no superuser, no BYPASSRLS), as in production. Unset: SQLite.
+#                        postgres://postgres@127.0.0.1:5432/postgres; as README.md's PostgreSQL section says, an
+#                        owner role (beian_fuzz_owner) owns and migrates it and the server runs as an ordinary role
+#                        (beian_fuzz: no superuser, no BYPASSRLS) granted exactly the README's statements. Unset:
+#                        SQLite.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,8 +45,8 @@ ST_VERSION="$(python3 -c 'import schemathesis; print(schemathesis.__version__)')
 
 # --- the server -----------------------------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/beian-fuzz.XXXXXX")"
-# beian reads every BEIAN_* variable as configuration and refuses unknown ones (BEIAN_BIN itself, a developer's
-# BEIAN_TEST_DATABASE_URL, ...): the server and the CLI get only the ones set here.
+# beian reads BEIAN_* variables as configuration (and warns about those that name no setting, BEIAN_BIN itself):
+# the server and the CLI get only the ones set here, not a developer's BEIAN_DATABASE_URL.
 while read -r name; do unset "$name"; done < <(compgen -e | grep '^BEIAN_' || true)
 export BEIAN_DATA_DIR="$WORK/data"      # the embedded defaults: SQLite, S3 and mail files under it
 export BEIAN_GRAPHQL_INTROSPECTION=true # on by default; schemathesis reads the schema by introspection
@@ -53,13 +55,17 @@ if [[ -n "$PG_ADMIN_URL" ]]; then
   command -v psql >/dev/null || die "FUZZ_DATABASE_URL needs psql"
   PG_DB="beian_fuzz_$(date +%s)_$$"
   PG_ROLE=beian_fuzz
+  PG_OWNER=beian_fuzz_owner
   psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" <<SQL >/dev/null
 DO \$\$ BEGIN CREATE ROLE $PG_ROLE LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$;
-CREATE DATABASE $PG_DB OWNER $PG_ROLE;
+DO \$\$ BEGIN CREATE ROLE $PG_OWNER LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END \$\$;
+CREATE DATABASE $PG_DB OWNER $PG_OWNER;
 SQL
-  # The same server and credentials, the fuzz database, the ordinary role (trust authentication, as here).
-  BEIAN_DATABASE_URL="$(python3 - "$PG_ADMIN_URL" "$PG_DB" "$PG_ROLE" <<'PY'
+  # The same server and credentials, the fuzz database, a role (trust authentication, as here).
+  url_as() {
+    python3 - "$PG_ADMIN_URL" "$PG_DB" "$1" <<'PY'
 import sys, urllib.parse
 url, db, role = sys.argv[1:]
 parts = urllib.parse.urlsplit(url)
@@ -67,14 +73,25 @@ host = parts.hostname or "127.0.0.1"
 port = f":{parts.port}" if parts.port else ""
 print(urllib.parse.urlunsplit((parts.scheme, f"{role}@{host}{port}", "/" + db, parts.query, "")))
 PY
-)"
-  export BEIAN_DATABASE_URL
+  }
+  # The owner grants the server's role exactly what README.md's PostgreSQL section grants (its block of GRANTs).
+  python3 - "$HERE/../../README.md" "$PG_ROLE" "$PG_OWNER" <<'PY' | psql -q -v ON_ERROR_STOP=1 "$(url_as "$PG_OWNER")" >/dev/null
+import sys
+readme, app, owner = sys.argv[1:]
+blocks = [b.split("```")[0] for b in open(readme, encoding="utf-8").read().split("```sql")[1:]]
+(grants,) = [b for b in blocks if "GRANT USAGE ON SCHEMA" in b]
+print(grants.replace("beian_app", app).replace("beian_owner", owner))
+PY
   # PostgreSQL has no generated secrets: every replica is configured with them (throwaway ones here).
   export BEIAN_AUTH_JWT_SECRET="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
   export BEIAN_PII_KEYS="{fuzz=\"$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')\"}"
   export BEIAN_PII_CURRENT_KEY=fuzz
   export BEIAN_PII_INDEX_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
-  "$BIN" migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; die "beian migrate failed"; }
+  # Migrated by the owner, served (and the CLI run) as the ordinary role.
+  BEIAN_DATABASE_URL="$(url_as "$PG_OWNER")" "$BIN" migrate >"$WORK/migrate.log" 2>&1 ||
+    { cat "$WORK/migrate.log" >&2; die "beian migrate failed"; }
+  BEIAN_DATABASE_URL="$(url_as "$PG_ROLE")"
+  export BEIAN_DATABASE_URL
 fi
 # Sessions outlive a slow run (15 minutes by default); an expired token would silently turn a role anonymous.
 export BEIAN_AUTH_ACCESS_TOKEN_TTL_SECONDS=3600

@@ -25,6 +25,9 @@ pub enum ServiceError {
     /// The caller named an older version than the current one: someone else changed the filing first.
     #[error("the filing was changed by someone else: it is now at version {current_version}")]
     Conflict { current_version: i32 },
+    /// The object store could not be reached or did not answer in time; nothing was changed. Retryable.
+    #[error("the file store is unavailable: try again later")]
+    StorageUnavailable,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -36,6 +39,18 @@ impl ServiceError {
 
     pub fn invalid(field: impl Into<String>, code: crate::domain::FieldErrorCode) -> Self {
         Self::InvalidInput(vec![FieldError::new(field, code)])
+    }
+}
+
+impl From<crate::storage::StorageError> for ServiceError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        match error {
+            crate::storage::StorageError::Unavailable(cause) => {
+                tracing::warn!(%cause, "storage unavailable");
+                Self::StorageUnavailable
+            }
+            other => Self::Internal(other.into()),
+        }
     }
 }
 

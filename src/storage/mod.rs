@@ -260,7 +260,8 @@ impl Storage {
         limit: Duration,
         call: impl Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
-        let result = match tokio::time::timeout(limit, call).await {
+        // On the heap: the SDK's futures are large, and every caller's future would otherwise carry them inline.
+        let result = match tokio::time::timeout(limit, Box::pin(call)).await {
             Ok(result) => result,
             Err(_) => Err(StorageError::Unavailable(format!("no answer within {} s", limit.as_secs()))),
         };

@@ -276,6 +276,8 @@ async fn pii(command: PiiCommand, config: &Config) -> anyhow::Result<()> {
         PiiCommand::Purge => {
             let db = db::connect_ready(config).await?;
             let storage = crate::storage::Storage::connect(config).await?;
+            // The server starts without its store; a one-off purge with an unreachable store would only print "0".
+            storage.check().await?;
             let days = config.pii.abandoned_draft_retention_days;
             let purged = personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now())
                 .await

@@ -283,6 +283,21 @@ pub struct StorageConfig {
     pub max_document_bytes: u64,
     /// Largest face-verification video, in bytes.
     pub max_video_bytes: u64,
+    /// The longest connecting to the store may take, in seconds (also the longest the start-up check waits).
+    pub connect_timeout_seconds: u64,
+    /// The longest one attempt of a call to the store may take (sending it, and the answer's headers), in seconds.
+    pub attempt_timeout_seconds: u64,
+    /// The longest a call to the store may take, all attempts included, in seconds. Then the request that needed it
+    /// answers STORAGE_UNAVAILABLE (retryable) and changes nothing.
+    pub operation_timeout_seconds: u64,
+    /// Attempts of one call (the first included) when the store times out, cannot be reached or answers 5xx.
+    pub max_attempts: u32,
+    /// The longest streaming a whole file to or from the store may take (checksumming a completed upload, an upload
+    /// through the server in parts), in seconds.
+    pub transfer_timeout_seconds: u64,
+    /// How often every replica checks that the store answers and the bucket exists (recreating it if it was
+    /// deleted), in seconds.
+    pub check_interval_seconds: u64,
 }
 
 impl Default for StorageConfig {
@@ -301,6 +316,12 @@ impl Default for StorageConfig {
             max_image_bytes: 10 * 1024 * 1024,
             max_document_bytes: 10 * 1024 * 1024,
             max_video_bytes: 200 * 1024 * 1024,
+            connect_timeout_seconds: 3,
+            attempt_timeout_seconds: 20,
+            operation_timeout_seconds: 45,
+            max_attempts: 3,
+            transfer_timeout_seconds: 600,
+            check_interval_seconds: 30,
         }
     }
 }

@@ -48,6 +48,8 @@ struct State {
     metrics: crate::metrics::Metrics,
     /// Set when the process is shutting down: `/readyz` then answers 503.
     draining: Arc<AtomicBool>,
+    /// The object store as this process sees it (`/readyz` detail, `/metrics`).
+    storage: Arc<crate::storage::StorageHealth>,
     json_body_timeout: std::time::Duration,
     upload_body_timeout: std::time::Duration,
     /// graphql-ws: the longest wait for `connection_init`, and the most operations one connection runs at once.
@@ -62,6 +64,7 @@ pub fn routes(
     auth: Arc<AuthContext>,
     config: &Config,
     draining: Arc<AtomicBool>,
+    storage_health: Arc<crate::storage::StorageHealth>,
 ) -> impl poem::Endpoint + use<> {
     let graphiql = config.graphql.graphiql;
     let proxy_hops = config.trusted_proxy_hops;
@@ -84,6 +87,7 @@ pub fn routes(
             max_file_size,
             metrics: crate::metrics::Metrics::default(),
             draining,
+            storage: storage_health,
             json_body_timeout: seconds(config.http.json_body_timeout_seconds.max(1)),
             upload_body_timeout: seconds(config.http.upload_body_timeout_seconds.max(1)),
             ws_init_timeout: seconds(config.graphql.subscription_init_timeout_seconds.max(1)),
@@ -155,7 +159,7 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
 /// Prometheus metrics (text exposition format).
 #[handler]
 async fn metrics(state: Data<&State>) -> Response {
-    match state.metrics.render(&state.db).await {
+    match state.metrics.render(&state.db, &state.storage).await {
         Ok(text) => {
             Response::builder().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text)
         }
@@ -502,17 +506,28 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers. The body's first line says so (`ready`); the next one reports the
+/// object store (`storage: up`, `storage: unavailable`, or `storage: unknown` before the first check finished).
+///
+/// An unavailable store does not fail readiness: every replica shares the one store, so taking them all out of the
+/// load balancer would turn an outage of uploads and downloads into an outage of the whole API, while a replica
+/// still serves every request that needs no file (those that do answer STORAGE_UNAVAILABLE, retryable).
 #[handler]
 async fn readyz(state: Data<&State>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    let storage = match state.storage.state() {
+        crate::storage::StorageState::Up => "up",
+        crate::storage::StorageState::Unavailable => "unavailable",
+        crate::storage::StorageState::Unknown => "unknown",
+    };
     match state.db.ping().await {
-        Ok(()) => "ready".into_response(),
+        Ok(()) => format!("ready\nstorage: {storage}\n").into_response(),
         Err(error) => {
             tracing::warn!(%error, "database not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database not reachable").into_response()
+            let body = format!("database not reachable\nstorage: {storage}\n");
+            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }
 }

@@ -108,7 +108,11 @@ impl Metrics {
     }
 
     /// The exposition text, with the gauges read now.
-    pub async fn render(&self, db: &DatabaseConnection) -> Result<String, crate::services::ServiceError> {
+    pub async fn render(
+        &self,
+        db: &DatabaseConnection,
+        storage: &crate::storage::StorageHealth,
+    ) -> Result<String, crate::services::ServiceError> {
         let mut registry = Registry::with_prefix("beian");
         registry.register("graphql_requests", "GraphQL requests by operation and HTTP status", self.requests.clone());
         registry.register(
@@ -142,6 +146,7 @@ impl Metrics {
         pool.get_or_create(&PoolLabels { state: "idle".to_owned() }).set(idle);
         pool.get_or_create(&PoolLabels { state: "in_use".to_owned() }).set(size - idle);
         registry.register("db_pool_connections", "Database pool connections by state", pool);
+        register_storage(&mut registry, storage);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry)
             .map_err(crate::services::ServiceError::internal)?;
@@ -178,6 +183,17 @@ async fn register_mail_delivery(registry: &mut Registry, db: &DatabaseConnection
         MAIL_SEND_FAILURES.clone(),
     );
     Ok(())
+}
+
+/// The object store as this process sees it: `beian_storage_up` (1 when its last call reached the store, 0 when the
+/// store was unavailable or not checked yet) and `beian_storage_failed_calls_total`.
+fn register_storage(registry: &mut Registry, storage: &crate::storage::StorageHealth) {
+    let up = Gauge::<i64>::default();
+    up.set(i64::from(storage.state() == crate::storage::StorageState::Up));
+    registry.register("storage_up", "Whether the object store answered this process's last call (1) or not (0)", up);
+    let failed = Counter::<u64>::default();
+    failed.inc_by(storage.failed_calls());
+    registry.register("storage_failed_calls", "Calls to the object store that failed (timeouts, errors)", failed);
 }
 
 /// How many rows of a table are in each status.

@@ -117,13 +117,19 @@ impl Application {
             sms: self.sms.clone(),
             liveness: self.liveness.clone(),
         });
-        let app = http::routes(schema, self.db.clone(), self.auth.clone(), &self.config, draining.clone());
+        let storage_health = self.storage.health();
+        let app =
+            http::routes(schema, self.db.clone(), self.auth.clone(), &self.config, draining.clone(), storage_health);
         let mut background = Vec::new();
         background.extend(self.listener.take());
         let jobs = &self.config.jobs;
         background.push(tokio::spawn(repeat(stop.clone(), jobs.upload_cleanup_interval_seconds, {
             let (db, storage) = (self.db.clone(), self.storage.clone());
             move || clean_up_uploads(db.clone(), storage.clone())
+        })));
+        background.push(tokio::spawn(repeat(stop.clone(), self.config.storage.check_interval_seconds, {
+            let storage = self.storage.clone();
+            move || check_storage(storage.clone())
         })));
         background.push(tokio::spawn(repeat(stop.clone(), jobs.retention_interval_seconds, {
             let (db, storage, days) =
@@ -256,7 +262,18 @@ async fn enforce_sms_deadlines(db: DatabaseConnection, changes: FilingChanges, r
     }
 }
 
-/// Removes uploads never completed.
+/// Checks that the store answers and the bucket exists (recreating a deleted one); the outcome is what `/readyz` and
+/// `/metrics` report. A replica that started while the store was down finds it here when it returns.
+async fn check_storage(storage: Arc<Storage>) {
+    let was = storage.health().state();
+    match storage.check().await {
+        Ok(()) if was != crate::storage::StorageState::Up => tracing::info!("storage reachable"),
+        Ok(()) => {}
+        Err(error) => tracing::warn!(%error, "storage check failed"),
+    }
+}
+
+/// Purges abandoned drafts past their retention.
 async fn purge_abandoned_drafts(db: DatabaseConnection, storage: Arc<Storage>, days: u32) {
     match crate::services::personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now()).await {
         Ok(purged) if !purged.is_empty() => tracing::info!(drafts = purged.len(), "retention: abandoned drafts purged"),

@@ -55,6 +55,8 @@ pub enum FieldErrorCode {
     ChecksumMismatch,
     MaterialMissing,
     MaterialNeedsRevision,
+    /// A material's file is no longer in the store (lost with it): it must be uploaded again.
+    MaterialFileMissing,
     OrderInFlight,
     ChangeNotAllowed,
     DomainRemovalNotAllowed,
@@ -199,6 +201,10 @@ impl FieldErrorCode {
                 "上传文件的 SHA-256 校验值与申报不符，请重新上传。",
             ),
             Self::MaterialMissing => ("This material has not been uploaded.", "该材料尚未上传。"),
+            Self::MaterialFileMissing => (
+                "This material's file is no longer in the file store: upload it again.",
+                "该材料的文件已不在文件存储中，请重新上传。",
+            ),
             Self::MaterialNeedsRevision => {
                 ("A reviewer asked for a new file of this material.", "审核人员要求重新上传该材料。")
             }

@@ -14,6 +14,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The file store is down or slow: nothing was changed, the same request may work later.
+    pub const STORAGE_UNAVAILABLE: &str = "STORAGE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
     /// The database could not do it now (a lock held elsewhere, a time limit, no free connection): nothing was
     /// written; retry after `retryAfterSeconds`.
@@ -22,6 +24,8 @@ pub mod code {
 
 /// The wait a `DATABASE_BUSY` answer suggests before a retry, in seconds.
 pub const DATABASE_BUSY_RETRY_AFTER_SECONDS: u64 = 1;
+/// When a client may try again after STORAGE_UNAVAILABLE: a short wait: the store is asked again on every request.
+const STORAGE_RETRY_AFTER_SECONDS: u64 = 10;
 
 /// Converts a service error for the client. Internal causes are logged here, with their whole chain, and never sent.
 pub fn to_gql(error: ServiceError) -> async_graphql::Error {
@@ -79,9 +83,15 @@ pub fn to_gql(error: ServiceError) -> async_graphql::Error {
             tracing::warn!("the database was busy: answered DATABASE_BUSY");
             async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
                 ext.set("code", code::DATABASE_BUSY);
+                ext.set("retryable", true);
                 ext.set("retryAfterSeconds", DATABASE_BUSY_RETRY_AFTER_SECONDS);
             })
         }
+        e @ ServiceError::StorageUnavailable => async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+            ext.set("code", code::STORAGE_UNAVAILABLE);
+            ext.set("retryable", true);
+            ext.set("retryAfterSeconds", STORAGE_RETRY_AFTER_SECONDS);
+        }),
         ServiceError::Internal(cause) => {
             tracing::error!(error = ?cause, "internal error");
             async_graphql::Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::{actor, announce, db, reference};
+use super::context::{actor, announce, db, reference, storage};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -153,7 +153,8 @@ impl WorkflowMutation {
     /// pre-submit check and every missing material when anything blocks.
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version).await;
+        let id = filing_id(&input.filing_id)?;
+        let filing = svc::submit(db(ctx), storage(ctx), actor, reference(ctx), id, input.version).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))

@@ -139,10 +139,7 @@ pub async fn request_upload(
     let id = Uuid::now_v7();
     let object = locate(db, storage, actor, &request, id).await?;
     let ttl = Duration::from_secs(config.upload_url_ttl_seconds);
-    let presigned = storage
-        .presign_put(&object, &request.content_type, request.size, &request.sha256, ttl)
-        .await
-        .map_err(ServiceError::internal)?;
+    let presigned = storage.presign_put(&object, &request.content_type, request.size, &request.sha256, ttl).await?;
     let txn = write_txn(db).await?;
     let row = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Pending, expires_at, now)
         .insert(&txn)
@@ -189,7 +186,7 @@ pub async fn complete_upload(
     }
     let upload = current.object(storage);
     // Cheap refusals first, from what HEAD tells of the upload.
-    let Some(meta) = storage.head(&upload).await.map_err(ServiceError::internal)? else {
+    let Some(meta) = storage.head(&upload).await? else {
         return Err(refuse(FieldErrorCode::UploadMissing));
     };
     let early = if meta.size != current.size {
@@ -200,7 +197,7 @@ pub async fn complete_upload(
         None
     };
     if let Some(code) = early {
-        storage.delete(&upload).await.map_err(ServiceError::internal)?;
+        forget_upload(storage, &upload, id).await;
         tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
         return Err(refuse(code));
     }
@@ -208,18 +205,22 @@ pub async fn complete_upload(
     match storage.copy(&upload, &checked, &current.content_type).await {
         Ok(()) => {}
         Err(StorageError::Missing) => return Err(refuse(FieldErrorCode::UploadMissing)),
-        Err(e) => return Err(ServiceError::internal(e)),
+        Err(e) => {
+            // A copy that timed out may still have been made.
+            discard(db, storage, actor, id, &checked).await;
+            return Err(e.into());
+        }
     }
     let verdict = match check_stored(storage, &checked, &current).await {
         Ok(verdict) => verdict,
         Err(e) => {
-            let _ = storage.delete(&checked).await;
+            discard(db, storage, actor, id, &checked).await;
             return Err(e);
         }
     };
     if let Some(code) = verdict {
-        let _ = storage.delete(&checked).await;
-        storage.delete(&upload).await.map_err(ServiceError::internal)?;
+        discard(db, storage, actor, id, &checked).await;
+        forget_upload(storage, &upload, id).await;
         tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
         return Err(refuse(code));
     }
@@ -240,11 +241,11 @@ pub async fn complete_upload(
         }
         // Completed by a concurrent call (or deleted meanwhile): that call's outcome stands, this copy goes.
         Ok(None) => {
-            let _ = storage.delete(&checked).await;
+            discard(db, storage, actor, id, &checked).await;
             get(db, actor, id).await
         }
         Err(e) => {
-            let _ = storage.delete(&checked).await;
+            discard(db, storage, actor, id, &checked).await;
             Err(e)
         }
     }
@@ -257,17 +258,17 @@ async fn check_stored(
     object: &ObjectRef,
     announced: &Attachment,
 ) -> Result<Option<FieldErrorCode>, ServiceError> {
-    let Some(meta) = storage.head(object).await.map_err(ServiceError::internal)? else {
+    let Some(meta) = storage.head(object).await? else {
         return Ok(Some(FieldErrorCode::UploadMissing));
     };
     if meta.size != announced.size {
         return Ok(Some(FieldErrorCode::SizeMismatch));
     }
-    let head = storage.read_head_bytes(object, 512).await.map_err(ServiceError::internal)?;
+    let head = storage.read_head_bytes(object, 512).await?;
     if sniff_content_type(&head) != Some(announced.content_type.as_str()) {
         return Ok(Some(FieldErrorCode::ContentMismatch));
     }
-    if storage.sha256(object).await.map_err(ServiceError::internal)? != announced.sha256 {
+    if storage.sha256(object).await? != announced.sha256 {
         return Ok(Some(FieldErrorCode::ChecksumMismatch));
     }
     Ok(None)
@@ -299,7 +300,11 @@ pub async fn upload_file(
     let now = Utc::now();
     let id = Uuid::now_v7();
     let object = locate(db, storage, actor, &request, id).await?;
-    storage.put_file(&object, &request.content_type, &file).await.map_err(ServiceError::internal)?;
+    if let Err(e) = storage.put_file(&object, &request.content_type, &file).await {
+        // An upload that timed out may still have arrived whole.
+        discard(db, storage, actor, id, &object).await;
+        return Err(e.into());
+    }
     let mut active = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Uploaded, now, now);
     active.uploaded_at = Set(Some(now));
     match make_current(db, storage, actor, active, Write::Insert, now).await {
@@ -307,7 +312,7 @@ pub async fn upload_file(
         Ok(None) => Err(ServiceError::internal(anyhow::anyhow!("an inserted attachment row was not written"))),
         Err(e) => {
             // The object must not outlive a failed write of its row.
-            let _ = storage.delete(&object).await;
+            discard(db, storage, actor, id, &object).await;
             Err(e)
         }
     }
@@ -326,10 +331,7 @@ pub async fn download_url(
     }
     ensure_visible(db, actor, attachment.filing_id).await?;
     let ttl = Duration::from_secs(config.download_url_ttl_seconds);
-    let url = storage
-        .presign_get(&attachment.object(storage), &attachment.file_name, ttl)
-        .await
-        .map_err(ServiceError::internal)?;
+    let url = storage.presign_get(&attachment.object(storage), &attachment.file_name, ttl).await?;
     Ok(Some((url, Utc::now() + chrono::Duration::seconds(config.download_url_ttl_seconds as i64))))
 }
 
@@ -346,7 +348,8 @@ pub async fn delete(db: &DatabaseConnection, storage: &Storage, actor: &Actor, i
         record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, Utc::now()).await?;
     }
     txn.commit().await?;
-    storage.delete(&storage.object(row.bucket.as_deref(), &row.object_key)).await.map_err(ServiceError::internal)?;
+    // The row is gone: a store that cannot delete the file now gets it deleted by the sweep later.
+    discard(db, storage, actor, row.id, &storage.object(row.bucket.as_deref(), &row.object_key)).await;
     Ok(())
 }
 
@@ -386,6 +389,7 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
         .all(db)
         .await?;
     let mut removed = 0;
+    let mut reachable = true;
     for row in &expired {
         // The row goes first, and only while it is still pending: of several replicas cleaning up at once exactly
         // one removes it, and an upload completed meanwhile keeps both its row and its file.
@@ -398,9 +402,11 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
             continue;
         }
         removed += 1;
-        let object = storage.object(row.bucket.as_deref(), &row.object_key);
-        if let Err(error) = storage.delete(&object).await {
-            tracing::warn!(attachment = %row.id, error = %error, "removing an expired upload's object failed");
+        // Its key is an upload URL's, which the sweep below empties in any case: deleting now only saves the wait,
+        // and is not tried again in this pass once the store turned out to be unavailable.
+        if reachable && let Err(error) = storage.delete(&storage.object(row.bucket.as_deref(), &row.object_key)).await {
+            reachable = !matches!(error, StorageError::Unavailable(_));
+            tracing::warn!(attachment = %row.id, %error, "removing an expired upload's object failed");
         }
     }
     if removed > 0 {
@@ -433,6 +439,11 @@ async fn sweep_expired_upload_urls(db: &DatabaseConnection, storage: &Storage) -
             Ok(()) => {
                 upload_url::Entity::delete_by_id(row.id).exec(db).await?;
                 swept += 1;
+            }
+            // The next pass tries again; with the store down, each key would only wait for its timeout.
+            Err(error @ StorageError::Unavailable(_)) => {
+                tracing::warn!(%error, "the store is unavailable: expired upload keys are emptied on a later pass");
+                break;
             }
             Err(error) => {
                 tracing::warn!(attachment = %row.attachment_id, %error, "emptying an expired upload key failed")
@@ -511,7 +522,7 @@ async fn locate(
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let place = TenantPlace { bucket: tenant.storage_bucket, prefix: tenant.storage_prefix };
     let object = storage.locate(&place, actor.tenant_id, request.filing_id, id, extension(&request.content_type));
-    storage.ensure_bucket(&object.bucket).await.map_err(ServiceError::internal)?;
+    storage.ensure_bucket(&object.bucket).await?;
     Ok(object)
 }
 
@@ -608,7 +619,9 @@ async fn make_current(
     };
     let replaced = replace_slot(&txn, actor, &row, now).await?;
     txn.commit().await?;
-    remove_objects(storage, replaced).await;
+    for (bucket, key) in replaced {
+        discard(db, storage, actor, row.id, &storage.object(bucket.as_deref(), &key)).await;
+    }
     Attachment::try_from(row).map(Some)
 }
 
@@ -657,11 +670,36 @@ async fn record(
     audit::record(txn, actor, NewEvent::new(filing_id, action, now).changes(vec![change])).await
 }
 
-async fn remove_objects(storage: &Storage, objects: Vec<(Option<String>, String)>) {
-    for (bucket, key) in objects {
-        if let Err(e) = storage.delete(&storage.object(bucket.as_deref(), &key)).await {
-            tracing::error!(error = %e, "a replaced attachment's object could not be deleted");
-        }
+/// Deletes an object no row points at (a checked copy or an upload whose row was not written, a deleted or replaced
+/// material's file). When the store cannot do it now (it is down, or did not answer), the key is noted as an
+/// expired upload key: the sweep ([`sweep_expired_upload_urls`]) deletes it on its next pass that reaches the
+/// store. So no file outlives its row, even across a store outage.
+async fn discard(db: &DatabaseConnection, storage: &Storage, actor: &Actor, attachment: Uuid, object: &ObjectRef) {
+    let Err(error) = storage.delete(object).await else { return };
+    tracing::warn!(%attachment, %error, "deleting an unused object failed; the sweep deletes it later");
+    let now = Utc::now();
+    let noted = upload_url::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(actor.tenant_id),
+        attachment_id: Set(attachment),
+        bucket: Set(object.bucket.clone()),
+        object_key: Set(object.key.clone()),
+        // Due at once: no URL was issued for it.
+        expires_at: Set(now - chrono::Duration::seconds(SWEEP_AFTER_EXPIRY_SECONDS + 1)),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await;
+    if let Err(error) = noted {
+        tracing::error!(%attachment, %error, key = %object.key, "an unused object could not be noted for the sweep");
+    }
+}
+
+/// Deletes a refused upload's object now if the store lets us: its upload URL's key is swept after it expired
+/// anyway, so a failure here only leaves it until then.
+async fn forget_upload(storage: &Storage, upload: &ObjectRef, attachment: Uuid) {
+    if let Err(error) = storage.delete(upload).await {
+        tracing::warn!(%attachment, %error, "deleting a refused upload failed; the sweep deletes it later");
     }
 }
 
@@ -760,4 +798,76 @@ pub async fn checklist(
             }
         })
         .collect())
+}
+
+/// HEAD requests at most in flight when a submission checks its materials' files.
+const FILE_CHECKS_AT_ONCE: usize = 8;
+
+/// What a material whose file was found gone is marked with, for the checklist (NEEDS_REVISION) and the applicant.
+const FILE_MISSING_REASON: &str =
+    "The file is no longer in the file store: upload it again. 该文件已不在文件存储中，请重新上传。";
+
+/// The current materials of a filing whose files are gone from the store (lost with it, or deleted behind the
+/// server's back): one MATERIAL_FILE_MISSING error each, at the path MATERIAL_MISSING uses. Each is marked as needing
+/// a new file, so the checklist shows it to upload again. Every file is asked for (HEAD, a few at once); a store that
+/// does not answer makes this STORAGE_UNAVAILABLE, never "files missing".
+pub async fn missing_files(
+    db: &DatabaseConnection,
+    storage: &Storage,
+    actor: &Actor,
+    reference: &crate::domain::reference::ReferenceData,
+    filing_id: Uuid,
+) -> Result<Vec<FieldError>, ServiceError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let items = checklist(db, actor, reference, filing_id).await?;
+    let current: Vec<(ChecklistItem, Uuid)> = items
+        .into_iter()
+        .filter(|item| matches!(item.state, ItemState::Uploaded | ItemState::Accepted))
+        .filter_map(|item| item.attachment_id.map(|id| (item, id)))
+        .collect();
+    let rows: HashMap<Uuid, attachment::Model> = attachment::Entity::find()
+        .filter(attachment::Column::TenantId.eq(actor.tenant_id))
+        .filter(attachment::Column::Id.is_in(current.iter().map(|(_, id)| *id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let found: Vec<(ChecklistItem, Uuid, bool)> =
+        futures_util::stream::iter(current)
+            .filter_map(|(item, id)| {
+                let object = rows.get(&id).map(|row| storage.object(row.bucket.as_deref(), &row.object_key));
+                async move { object.map(|object| (item, id, object)) }
+            })
+            .map(|(item, id, object)| async move {
+                Ok::<_, StorageError>((item, id, storage.head(&object).await?.is_some()))
+            })
+            .buffer_unordered(FILE_CHECKS_AT_ONCE)
+            .try_collect()
+            .await?;
+    let mut errors = Vec::new();
+    for (item, id, _) in found.into_iter().filter(|(_, _, exists)| !exists) {
+        mark_file_missing(db, id).await?;
+        tracing::warn!(attachment = %id, kind = item.kind.as_str(), "a material's file is gone from the store");
+        let at = item.website_id.map(|w| format!("[{w}]")).unwrap_or_default();
+        errors.push(FieldError::new(
+            format!("materials.{}{at}", item.kind.as_str()),
+            FieldErrorCode::MaterialFileMissing,
+        ));
+    }
+    Ok(errors)
+}
+
+/// Marks a material whose file is gone as needing a new one (while it is still the uploaded file it was).
+async fn mark_file_missing(db: &DatabaseConnection, id: Uuid) -> Result<(), ServiceError> {
+    use sea_orm::sea_query::Expr;
+    attachment::Entity::update_many()
+        .col_expr(attachment::Column::ReviewStatus, Expr::value("NEEDS_REVISION"))
+        .col_expr(attachment::Column::ReviewReason, Expr::value(FILE_MISSING_REASON))
+        .col_expr(attachment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(attachment::Column::Id.eq(id))
+        .filter(attachment::Column::Status.eq(AttachmentStatus::Uploaded.to_string()))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -29,6 +29,9 @@ pub enum ServiceError {
     /// [`crate::db::is_busy`]). Nothing was written; the same request may succeed when tried again shortly.
     #[error("the database is busy: try again in a moment")]
     DatabaseBusy,
+    /// The object store could not be reached or did not answer in time; nothing was changed. Retryable.
+    #[error("the file store is unavailable: try again later")]
+    StorageUnavailable,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -45,6 +48,18 @@ impl ServiceError {
 
     pub fn invalid(field: impl Into<String>, code: crate::domain::FieldErrorCode) -> Self {
         Self::InvalidInput(vec![FieldError::new(field, code)])
+    }
+}
+
+impl From<crate::storage::StorageError> for ServiceError {
+    fn from(error: crate::storage::StorageError) -> Self {
+        match error {
+            crate::storage::StorageError::Unavailable(cause) => {
+                tracing::warn!(%cause, "storage unavailable");
+                Self::StorageUnavailable
+            }
+            other => Self::Internal(other.into()),
+        }
     }
 }
 

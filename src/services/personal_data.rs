@@ -245,6 +245,11 @@ pub async fn purge_abandoned_drafts(
         match purge_one(db, storage, row, retention_days, now).await {
             Ok(Some(purged)) => out.push(purged),
             Ok(None) => {}
+            // Every other draft would only wait for the store's timeout too.
+            Err(ServiceError::StorageUnavailable) => {
+                tracing::warn!("the store is unavailable: abandoned drafts are purged on a later run");
+                break;
+            }
             Err(error) => tracing::warn!(error = ?error, "purging an abandoned draft failed; retried on the next run"),
         }
     }
@@ -263,7 +268,7 @@ async fn purge_one(
     // Files first: if the transaction below fails, the rows stay and the next run deletes again (deleting a missing
     // object succeeds), so no file outlives its purge.
     for m in &materials {
-        storage.delete(&storage.object(m.bucket.as_deref(), &m.object_key)).await.map_err(ServiceError::internal)?;
+        storage.delete(&storage.object(m.bucket.as_deref(), &m.object_key)).await?;
     }
     let txn = write_txn(db).await?;
     // Claimed with the version read: an applicant who edits the draft meanwhile keeps it.

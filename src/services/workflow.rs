@@ -69,6 +69,7 @@ pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> 
 /// review: it goes straight to the MIIT SMS check (and is not held to rules that changed since its record was filed).
 pub async fn submit(
     db: &DatabaseConnection,
+    storage: &crate::storage::Storage,
     actor: &Actor,
     reference: &ReferenceData,
     filing_id: Uuid,
@@ -96,6 +97,7 @@ pub async fn submit(
             errors.push(FieldError::new(format!("materials.{}{at}", item.kind.as_str()), code));
         }
     }
+    errors.extend(super::attachments::missing_files(db, storage, actor, reference, filing_id).await?);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }

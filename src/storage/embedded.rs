@@ -25,14 +25,25 @@ impl Drop for EmbeddedS3 {
     }
 }
 
-/// Starts the server on `listen` (port 0 picks a free one) over the folder `root`.
+/// Starts the server on `listen` (port 0 picks a free one) over the folder `root`, with keys made up now.
 pub async fn start(root: &Path, listen: SocketAddr) -> anyhow::Result<EmbeddedS3> {
-    // ID photos and licences: the owner's alone.
-    crate::config::create_private_dir(root)?;
-    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", root.display()))?;
     let (access_key, _) = crate::auth::tokens::opaque("");
     let (secret_key, _) = crate::auth::tokens::opaque("");
     let access_key: String = access_key.chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+    serve(root, listen, access_key, secret_key).await
+}
+
+/// Starts the server on `listen` over the folder `root`, accepting requests signed with these keys (tests stand a
+/// store up where a server expects one).
+pub async fn serve(
+    root: &Path,
+    listen: SocketAddr,
+    access_key: String,
+    secret_key: String,
+) -> anyhow::Result<EmbeddedS3> {
+    // ID photos and licences: the owner's alone.
+    crate::config::create_private_dir(root)?;
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("cannot serve {}: {e:?}", root.display()))?;
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));

@@ -5,15 +5,23 @@ pub mod embedded;
 
 use std::time::Duration;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 
 /// Where an object lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +57,10 @@ pub struct PresignedRequest {
 pub enum StorageError {
     #[error("storage request failed: {0}")]
     Request(String),
+    /// The store could not be reached, did not answer in time, or answered that it is failing (5xx, throttling):
+    /// nothing is wrong with the request, it may work later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("storage is misconfigured: {0}")]
     Config(String),
     #[error("no such object")]
@@ -63,13 +75,86 @@ fn positioned(file: &std::fs::File, offset: u64) -> Result<tokio::fs::File, Stor
     Ok(tokio::fs::File::from_std(clone))
 }
 
-/// An SDK error with its whole context (the service's code and message, or the transport's cause).
-fn sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(e: aws_sdk_s3::error::SdkError<E, R>) -> StorageError {
-    StorageError::Request(aws_sdk_s3::error::DisplayErrorContext(&e).to_string())
+/// An SDK error with its whole context (the service's code and message, or the transport's cause): unavailable
+/// when the store was not reached, did not answer in time, or answered 5xx or 429; a failed request otherwise.
+fn sdk_error<E: std::error::Error + 'static>(e: SdkError<E, HttpResponse>) -> StorageError {
+    let unavailable = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            status >= 500 || status == 429
+        }
+        _ => false,
+    };
+    let text = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+    if unavailable { StorageError::Unavailable(text) } else { StorageError::Request(text) }
 }
 
 fn request_error(e: impl std::fmt::Display) -> StorageError {
     StorageError::Request(e.to_string())
+}
+
+/// A body that broke off while it was being read: the connection, not the request.
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+/// What this process knows of the store's health: whether its last call reached it, and how many calls failed. Read
+/// by `/readyz` and `/metrics`; updated by every call and by the background check ([`Storage::check`]).
+#[derive(Debug, Default)]
+pub struct StorageHealth {
+    /// 0: not checked yet; 1: up; 2: unavailable.
+    state: AtomicU8,
+    failed_calls: AtomicU64,
+}
+
+/// Where the store stands, as far as this process knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageState {
+    /// No call has finished yet (the start-up check is still running).
+    Unknown,
+    Up,
+    /// The last call could not reach the store (or it answered that it is failing).
+    Unavailable,
+}
+
+impl StorageHealth {
+    pub fn state(&self) -> StorageState {
+        match self.state.load(Ordering::Relaxed) {
+            1 => StorageState::Up,
+            2 => StorageState::Unavailable,
+            _ => StorageState::Unknown,
+        }
+    }
+
+    /// Calls to the store that failed since the process started (not counting "no such object" answers).
+    pub fn failed_calls(&self) -> u64 {
+        self.failed_calls.load(Ordering::Relaxed)
+    }
+
+    fn observe<T>(&self, result: &Result<T, StorageError>) {
+        match result {
+            Ok(_) | Err(StorageError::Missing) => self.state.store(1, Ordering::Relaxed),
+            Err(StorageError::Unavailable(_)) => {
+                self.state.store(2, Ordering::Relaxed);
+                self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
+            // The store answered: it is up, the request was wrong (or the store misconfigured).
+            Err(_) => {
+                self.state.store(1, Ordering::Relaxed);
+                self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// How long calls to the store may take (from `[storage]`).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// The longest a call that sends or receives no body as a stream may take, all attempts included.
+    operation: Duration,
+    /// The longest a call that streams a whole object (checksumming, uploading in parts) may take.
+    transfer: Duration,
 }
 
 /// The object store of the server.
@@ -77,14 +162,34 @@ pub struct Storage {
     client: aws_sdk_s3::Client,
     bucket: String,
     prefix: String,
-    /// Buckets known to exist (created on first use).
-    known_buckets: std::sync::Mutex<std::collections::HashSet<String>>,
+    limits: Limits,
+    health: Arc<StorageHealth>,
     /// Keeps the embedded server running as long as the storage is in use.
     _embedded: Option<embedded::EmbeddedS3>,
 }
 
+/// The SDK's time limits and retries: a connect timeout, a per-attempt and a whole-operation timeout, and a bounded
+/// number of attempts (the SDK's standard retry mode, whose shared retry quota also stops retrying a store that is
+/// down). Without them a store that accepts connections and never answers holds a request for ever.
+fn sdk_limits(storage: &StorageConfig) -> (TimeoutConfig, RetryConfig) {
+    let seconds = |s: u64| Duration::from_secs(s.max(1));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(seconds(storage.connect_timeout_seconds))
+        .operation_attempt_timeout(seconds(storage.attempt_timeout_seconds))
+        .operation_timeout(seconds(storage.operation_timeout_seconds))
+        .build();
+    let retries = RetryConfig::standard()
+        .with_max_attempts(storage.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(5));
+    (timeouts, retries)
+}
+
 impl Storage {
-    /// Connects to the configured store, or starts the embedded one; makes sure the bucket exists.
+    /// Connects to the configured store, or starts the embedded one, and checks the bucket (creating it if it is
+    /// missing) for at most the connect timeout. A store that cannot be reached does not stop the start: the
+    /// server serves what needs no file, calls answer [`StorageError::Unavailable`], and the background check
+    /// ([`Storage::check`]) finds the store again when it returns.
     pub async fn connect(config: &Config) -> Result<Self, StorageError> {
         let storage = &config.storage;
         let (endpoint, access_key, secret_key, embedded) = match &storage.endpoint {
@@ -103,6 +208,7 @@ impl Storage {
                 (server.endpoint.clone(), server.access_key.clone(), server.secret_key.clone(), Some(server))
             }
         };
+        let (timeouts, retries) = sdk_limits(storage);
         let s3_config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -112,33 +218,82 @@ impl Storage {
             // Checksums only where S3 requires them: S3-compatible stores differ in what they accept.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .timeout_config(timeouts)
+            .retry_config(retries)
             .build();
         let this = Self {
             client: aws_sdk_s3::Client::from_conf(s3_config),
             bucket: storage.bucket.clone(),
             prefix: storage.key_prefix.trim_matches('/').to_owned(),
-            known_buckets: Default::default(),
+            limits: Limits {
+                // A little more than the SDK's own limit, which fires first: this one is the backstop.
+                operation: Duration::from_secs(storage.operation_timeout_seconds.max(1) + 1),
+                transfer: Duration::from_secs(storage.transfer_timeout_seconds.max(1)),
+            },
+            health: Arc::default(),
             _embedded: embedded,
         };
-        this.ensure_bucket(&this.bucket).await?;
+        let first = Duration::from_secs(storage.connect_timeout_seconds.max(1));
+        match tokio::time::timeout(first, this.check()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "storage not ready; starting anyway and checking again later"),
+            Err(_) => tracing::warn!("storage did not answer at start; starting anyway and checking again later"),
+        }
         Ok(this)
     }
 
-    /// Makes sure a bucket exists, creating it if it does not (once per bucket and process).
+    /// The store's health as this process sees it.
+    pub fn health(&self) -> Arc<StorageHealth> {
+        self.health.clone()
+    }
+
+    /// Checks that the configured bucket exists, creating it when it does not (at start, and again and again in the
+    /// background: a store that was down is found again, a bucket deleted meanwhile is recreated).
+    pub async fn check(&self) -> Result<(), StorageError> {
+        self.ensure_bucket(&self.bucket).await
+    }
+
+    /// Runs a call to the store within `limit` (a backstop to the SDK's own timeouts, which do not cover reading a
+    /// streamed body) and records its outcome in the store's health.
+    async fn call<T>(
+        &self,
+        limit: Duration,
+        call: impl Future<Output = Result<T, StorageError>>,
+    ) -> Result<T, StorageError> {
+        // On the heap: the SDK's futures are large, and every caller's future would otherwise carry them inline.
+        let result = match tokio::time::timeout(limit, Box::pin(call)).await {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Unavailable(format!("no answer within {} s", limit.as_secs()))),
+        };
+        self.health.observe(&result);
+        result
+    }
+
+    /// Makes sure a bucket exists, creating it if it does not. Asked of the store every time (one HEAD): a bucket
+    /// deleted while the server runs is recreated, not remembered as existing until a restart.
     pub async fn ensure_bucket(&self, bucket: &str) -> Result<(), StorageError> {
-        if self.known_buckets.lock().expect("not poisoned").contains(bucket) {
-            return Ok(());
-        }
-        if self.client.head_bucket().bucket(bucket).send().await.is_err() {
-            self.client.create_bucket().bucket(bucket).send().await.map_err(|e| {
-                StorageError::Config(format!(
-                    "bucket {bucket} neither exists nor can be created: {}",
-                    e.into_service_error()
-                ))
-            })?;
-        }
-        self.known_buckets.lock().expect("not poisoned").insert(bucket.to_owned());
-        Ok(())
+        self.call(self.limits.operation, async {
+            match self.client.head_bucket().bucket(bucket).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+            match self.client.create_bucket().bucket(bucket).send().await {
+                Ok(_) => {
+                    tracing::info!(bucket, "bucket created");
+                    Ok(())
+                }
+                // Another replica created it first.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(()),
+                Err(e) => match sdk_error(e) {
+                    StorageError::Request(text) => {
+                        Err(StorageError::Config(format!("bucket {bucket} neither exists nor can be created: {text}")))
+                    }
+                    other => Err(other),
+                },
+            }
+        })
+        .await
     }
 
     /// Where an attachment goes: the tenant's bucket (or the configured one), keys namespaced by tenant and filing.
@@ -233,48 +388,64 @@ impl Storage {
         Ok(presigned.uri().to_owned())
     }
 
-    /// Size and type of an object; `None` when it does not exist.
+    /// Size and type of an object; `None` when it does not exist (nor its bucket).
     pub async fn head(&self, object: &ObjectRef) -> Result<Option<ObjectMeta>, StorageError> {
-        match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
-            Ok(out) => Ok(Some(ObjectMeta {
-                size: out.content_length().unwrap_or(0).max(0) as u64,
-                content_type: out.content_type().map(str::to_owned),
-            })),
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_not_found() { Ok(None) } else { Err(request_error(service)) }
+        self.call(self.limits.operation, async {
+            match self.client.head_object().bucket(&object.bucket).key(&object.key).send().await {
+                Ok(out) => Ok(Some(ObjectMeta {
+                    size: out.content_length().unwrap_or(0).max(0) as u64,
+                    content_type: out.content_type().map(str::to_owned),
+                })),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+                Err(e) => Err(sdk_error(e)),
             }
-        }
+        })
+        .await
     }
 
     /// The first `n` bytes of an object (a ranged GET).
     pub async fn read_head_bytes(&self, object: &ObjectRef, n: u64) -> Result<Vec<u8>, StorageError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .range(format!("bytes=0-{}", n.saturating_sub(1)))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let bytes = out.body.collect().await.map_err(request_error)?.into_bytes();
-        Ok(bytes.iter().take(n as usize).copied().collect())
+        self.call(self.limits.operation, async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key)
+                .range(format!("bytes=0-{}", n.saturating_sub(1)))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            let bytes = out.body.collect().await.map_err(unavailable)?.into_bytes();
+            Ok(bytes.iter().take(n as usize).copied().collect())
+        })
+        .await
     }
 
     /// SHA-256 of an object, streamed (never held whole in memory), hex.
     pub async fn sha256(&self, object: &ObjectRef) -> Result<String, StorageError> {
-        let mut out =
-            self.client.get_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = out.body.next().await {
-            hasher.update(chunk.map_err(request_error)?);
-        }
-        Ok(hex::encode(hasher.finalize()))
+        self.call(self.limits.transfer, async {
+            let mut out =
+                self.client.get_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = out.body.next().await {
+                hasher.update(chunk.map_err(unavailable)?);
+            }
+            Ok(hex::encode(hasher.finalize()))
+        })
+        .await
     }
 
     /// Uploads a local (temporary) file, in parts when it is large: never more than a part in memory.
     pub async fn put_file(
+        &self,
+        object: &ObjectRef,
+        content_type: &str,
+        file: &std::fs::File,
+    ) -> Result<(), StorageError> {
+        self.call(self.limits.transfer, self.put_file_unguarded(object, content_type, file)).await
+    }
+
+    async fn put_file_unguarded(
         &self,
         object: &ObjectRef,
         content_type: &str,
@@ -329,13 +500,14 @@ impl Storage {
                     Ok(_) => Ok(()),
                     // Some S3-compatible stores answer a completed upload with a response the SDK cannot parse
                     // (moto names the XML root differently): the object itself tells whether it worked.
-                    Err(error) => match self.head(object).await {
+                    Err(error @ StorageError::Request(_)) => match self.head(object).await {
                         Ok(Some(meta)) if meta.size == size => {
                             tracing::warn!(%error, "multipart upload completed, but the store's answer was odd");
                             Ok(())
                         }
                         _ => Err(error),
                     },
+                    Err(error) => Err(error),
                 }
             }
             Err(e) => {
@@ -408,28 +580,38 @@ impl Storage {
                 source.push_str(&format!("%{byte:02X}"));
             }
         }
-        let copied = self
-            .client
-            .copy_object()
-            .copy_source(source)
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
-            .content_type(content_type)
-            .send()
-            .await;
-        match copied {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchKey") => {
-                Err(StorageError::Missing)
+        self.call(self.limits.operation, async {
+            let copied = self
+                .client
+                .copy_object()
+                .copy_source(source)
+                .bucket(&to.bucket)
+                .key(&to.key)
+                .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+                .content_type(content_type)
+                .send()
+                .await;
+            match copied {
+                Ok(_) => Ok(()),
+                Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchKey") => {
+                    Err(StorageError::Missing)
+                }
+                Err(e) => Err(sdk_error(e)),
             }
-            Err(e) => Err(sdk_error(e)),
-        }
+        })
+        .await
     }
 
     /// Deletes an object; deleting what is not there is not an error.
     pub async fn delete(&self, object: &ObjectRef) -> Result<(), StorageError> {
-        self.client.delete_object().bucket(&object.bucket).key(&object.key).send().await.map_err(sdk_error)?;
-        Ok(())
+        self.call(self.limits.operation, async {
+            match self.client.delete_object().bucket(&object.bucket).key(&object.key).send().await {
+                Ok(_) => Ok(()),
+                // A bucket that is gone holds no object either.
+                Err(e) if e.as_service_error().and_then(|s| s.meta().code()) == Some("NoSuchBucket") => Ok(()),
+                Err(e) => Err(sdk_error(e)),
+            }
+        })
+        .await
     }
 }

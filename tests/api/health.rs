@@ -9,7 +9,7 @@ async fn healthz_and_readyz_answer() {
     assert_eq!(live.status(), 200);
     let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.text().await.unwrap(), "ready");
+    assert_eq!(ready.text().await.unwrap(), "ready\nstorage: up\n");
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ mod schema;
 mod seed;
 mod sessions;
 mod statements;
+mod storage_outages;
 mod transport;
 mod validation;
 mod workflow;

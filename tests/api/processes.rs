@@ -777,3 +777,78 @@ async fn traces_are_exported_over_otlp_and_continue_the_callers_trace() {
     assert!(contains(&request_span.1, &trace_bytes), "the span continues the caller's trace");
     assert!(contains(&request_span.1, b"Provinces"), "the span names the GraphQL operation");
 }
+
+/// POSTs a GraphQL request to a replica; returns the JSON answer.
+async fn graphql_at(address: &str, key: &str, query: &str, variables: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{address}/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
+async fn text_at(address: &str, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("{address}{path}")).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_replica_starts_without_its_store_serves_what_needs_no_file_and_recovers_when_the_store_appears() {
+    use crate::attachments::{COMPLETE, REQUEST, png, upload_input};
+    use crate::storage_outages::{TestStore, eventually, short_limits};
+    let database = TestDatabase::new().await;
+    // The test's own server migrates the database and sets the registrar up, then stops: the replica is alone.
+    let control = spawn_app_on(database).await;
+    let key = control.tenant("xinnet").await;
+    let database = control.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens where the store should be.
+    let store_address = free_address();
+    let mut config = replica_config(&database, 9);
+    config.mail.dispatch = false;
+    short_limits(&mut config);
+    config.storage.endpoint = Some(format!("http://{store_address}"));
+    config.storage.access_key_id = Some(SecretString::from("beiantestaccess"));
+    config.storage.secret_access_key = Some(SecretString::from("beian-test-secret"));
+    config.storage.bucket = "beian".to_owned();
+    let replica = Replica::start("storeless", &config, dir.path()).await;
+    let address = replica.address.clone();
+
+    let (status, body) = text_at(&address, "/readyz").await;
+    assert_eq!((status, body.as_str()), (200, "ready\nstorage: unavailable\n"));
+    let (_, metrics) = text_at(&address, "/metrics").await;
+    assert!(metrics.lines().any(|l| l == "beian_storage_up 0"), "{metrics}");
+    // What needs no file works; what needs the store says so, retryably.
+    let created = graphql_at(&address, &key, &CREATE, json!({ "input": filing_input("北京示例科技有限公司") })).await;
+    let filing = created["data"]["createFiling"].clone();
+    assert!(filing["id"].is_string(), "{created}");
+    let bytes = png(1024);
+    let upload = upload_input(&filing, "ID_CARD_FRONT", "front.png", "image/png", &bytes);
+    let refused = graphql_at(&address, &key, REQUEST, upload.clone()).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "STORAGE_UNAVAILABLE", "{refused}");
+
+    // The store appears where the replica expects it: the background check finds it (and creates the bucket).
+    let _store = TestStore::start_on(store_address).await;
+    eventually(15, "the replica reports the store up", || async {
+        text_at(&address, "/readyz").await.1 == "ready\nstorage: up\n"
+    })
+    .await;
+    let (_, metrics) = text_at(&address, "/metrics").await;
+    assert!(metrics.lines().any(|l| l == "beian_storage_up 1"), "{metrics}");
+    let ticket = graphql_at(&address, &key, REQUEST, upload).await["data"]["requestAttachmentUpload"].clone();
+    let mut put = reqwest::Client::new().put(ticket["url"].as_str().expect("an upload URL"));
+    for header in ticket["headers"].as_array().unwrap() {
+        let name = header["name"].as_str().unwrap();
+        if !name.eq_ignore_ascii_case("content-length") {
+            put = put.header(name, header["value"].as_str().unwrap());
+        }
+    }
+    assert_eq!(put.body(bytes).send().await.unwrap().status(), 200);
+    let done = graphql_at(&address, &key, COMPLETE, json!({ "id": ticket["attachment"]["id"] })).await;
+    assert_eq!(done["data"]["completeAttachmentUpload"]["status"], "UPLOADED", "{done}");
+    let log = replica.log_lines().join("\n");
+    assert!(log.contains("storage reachable"), "{log}");
+}

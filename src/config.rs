@@ -400,9 +400,9 @@ impl Default for DatabaseConfig {
             url: None,
             auto_migrate: None,
             max_connections: 10,
-            acquire_timeout_seconds: 5,
+            acquire_timeout_seconds: 10,
             statement_timeout_seconds: 30,
-            lock_timeout_seconds: 3,
+            lock_timeout_seconds: 5,
             idle_in_transaction_timeout_seconds: 60,
         }
     }

@@ -267,7 +267,8 @@ async fn of_two_servers_started_at_once_on_a_new_sqlite_folder_exactly_one_runs(
         assert_eq!(outcomes[refused], Err(Some(2)), "round {round}: {}", both[refused].log());
         assert!(both[refused].log().contains("is in use by another beian process"), "{}", both[refused].log());
         assert!(!both[refused].log().contains("migration"), "refused before migrating: {}", both[refused].log());
-        let (status, _) = graphql(&both[running].address, None, "{ referenceData { provinces { code } } }", json!({})).await;
+        let (status, _) =
+            graphql(&both[running].address, None, "{ referenceData { provinces { code } } }", json!({})).await;
         assert_eq!(status, 200);
         assert_eq!(both[running].terminate().await, Some(0));
     }
@@ -307,7 +308,9 @@ async fn a_locked_registrar_row_fails_that_registrars_writes_fast_and_leaves_the
     let beta = app.tenant("beta").await;
     app.create_filing(&beta, "贝塔公司").await;
 
-    let held_for = Duration::from_secs(8);
+    // Far longer than the lock timeout (1 s) and any wait for a connection: a write (or read) that waited for the
+    // row would take at least this long.
+    let held_for = Duration::from_secs(15);
     let lock = hold_tenant_row(&holder_db, "alpha", "FOR UPDATE").await;
     let started = Instant::now();
     // Twice as many writes of the locked registrar as the pool has connections, all at once...
@@ -323,7 +326,7 @@ async fn a_locked_registrar_row_fails_that_registrars_writes_fast_and_leaves_the
         .collect();
     // ...while another registrar reads, again and again.
     let mut reads = Vec::new();
-    while started.elapsed() < Duration::from_secs(4) {
+    for _ in 0..4 {
         let began = Instant::now();
         let (status, body) = app.post(Some(&beta), "{ filings { totalCount } }", json!({})).await;
         reads.push((status, body, began.elapsed()));
@@ -338,12 +341,12 @@ async fn a_locked_registrar_row_fails_that_registrars_writes_fast_and_leaves_the
         let error = &body["errors"][0];
         assert_eq!(code(error), "DATABASE_BUSY", "{body}");
         assert_eq!(error["extensions"]["retryAfterSeconds"], 1, "{body}");
-        assert!(*took < Duration::from_millis(3500), "within the lock timeout (and a wait for a connection): {took:?}");
+        // Half of them first wait for a connection (at most one lock timeout), then for the row (one more).
+        assert!(*took < Duration::from_secs(6), "within the lock timeout (and a wait for a connection): {took:?}");
     }
-    assert!(reads.len() >= 3, "{}", reads.len());
     for (status, body, took) in &reads {
         assert_eq!((*status, body["data"]["filings"]["totalCount"].clone()), (200, json!(1)), "{body}");
-        assert!(*took < Duration::from_millis(2500), "another registrar's read was answered promptly: {took:?}");
+        assert!(*took < Duration::from_secs(4), "another registrar's read was answered promptly: {took:?}");
     }
     drop(lock);
 

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::{actor, announce, db, reference};
+use super::context::{actor, announce, db, reference, sms_window};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -153,7 +153,7 @@ impl WorkflowMutation {
     /// pre-submit check and every missing material when anything blocks.
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version).await;
+        let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version, sms_window(ctx)).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -193,11 +193,12 @@ impl WorkflowMutation {
         Ok(Filing(filing))
     }
 
-    /// The preliminary review passes: the MIIT SMS check starts (24 hours for every responsible person).
+    /// The preliminary review passes: the MIIT SMS check starts (for `workflow.sms_window_hours`, 24 by default, for
+    /// every responsible person).
     async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -241,11 +242,11 @@ impl WorkflowMutation {
         Ok(Filing(filing))
     }
 
-    /// After a failed SMS round, starts a new one with a new 24-hour window (registrar).
+    /// After a failed SMS round, starts a new one with a new SMS window (registrar).
     async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }

@@ -463,8 +463,21 @@ impl Default for Config {
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] =
-    &["http", "database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "workflow", "pii", "log", "telemetry"];
+const SECTIONS: &[&str] = &[
+    "http",
+    "database",
+    "graphql",
+    "auth",
+    "rules",
+    "storage",
+    "mail",
+    "mobile",
+    "jobs",
+    "workflow",
+    "pii",
+    "log",
+    "telemetry",
+];
 
 impl Config {
     /// Loads defaults, then the TOML file (if given), then `BEIAN_*` environment variables.

@@ -50,9 +50,7 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Tenants::Table)
-                    .add_column(
-                        ColumnDef::new(Tenants::RequirePhoneVerification).boolean().not_null().default(true),
-                    )
+                    .add_column(ColumnDef::new(Tenants::RequirePhoneVerification).boolean().not_null().default(true))
                     .to_owned(),
             )
             .await

@@ -153,7 +153,9 @@ impl WorkflowMutation {
     /// pre-submit check and every missing material when anything blocks.
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version, sms_window(ctx)).await;
+        let filing =
+            svc::submit(db(ctx), actor, reference(ctx), filing_id(&input.filing_id)?, input.version, sms_window(ctx))
+                .await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -198,7 +200,9 @@ impl WorkflowMutation {
     async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
+        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx))
+            .await
+            .map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -246,7 +250,8 @@ impl WorkflowMutation {
     async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
+        let filing =
+            svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }

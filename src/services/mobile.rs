@@ -181,9 +181,12 @@ pub async fn phone_checks(
     let stored = super::rules::stored_filing(db, actor, filing_id).await?;
     let mut people = vec![(None, "subject.responsiblePerson".to_owned(), &stored.form.subject.responsible_person)];
     people.extend(
-        stored.websites.iter().zip(&stored.form.websites).enumerate().map(|(i, (w, f))| {
-            (Some(w.id), format!("websites[{i}].responsiblePerson"), &f.responsible_person)
-        }),
+        stored
+            .websites
+            .iter()
+            .zip(&stored.form.websites)
+            .enumerate()
+            .map(|(i, (w, f))| (Some(w.id), format!("websites[{i}].responsiblePerson"), &f.responsible_person)),
     );
     let mut seen = Vec::new();
     let mut out = Vec::new();

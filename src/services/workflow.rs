@@ -355,8 +355,7 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
                 continue;
             }
         }
-        let step =
-            Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the SMS window passed");
+        let step = Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the SMS window passed");
         match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {
             Ok(_) => {
                 txn.commit().await?;

@@ -37,6 +37,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub mobile: MobileConfig,
     pub jobs: JobsConfig,
+    pub workflow: WorkflowConfig,
     pub pii: PiiConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
@@ -96,6 +97,29 @@ impl Default for JobsConfig {
             upload_cleanup_interval_seconds: 60,
             retention_interval_seconds: 3600,
         }
+    }
+}
+
+/// The filing workflow's time limits.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowConfig {
+    /// Hours every responsible person has to confirm MIIT's SMS once the check starts (after 初审, on a new round, or
+    /// when a cancellation order is submitted). MIIT's own window is 24 hours; at least 1.
+    pub sms_window_hours: u32,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        Self { sms_window_hours: 24 }
+    }
+}
+
+impl WorkflowConfig {
+    /// The SMS window, refused when it is zero (every check would fail at once).
+    pub fn sms_window(&self) -> anyhow::Result<chrono::Duration> {
+        anyhow::ensure!(self.sms_window_hours > 0, "workflow.sms_window_hours must be at least 1");
+        Ok(chrono::Duration::hours(i64::from(self.sms_window_hours)))
     }
 }
 
@@ -487,6 +511,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             mobile: MobileConfig::default(),
             jobs: JobsConfig::default(),
+            workflow: WorkflowConfig::default(),
             pii: PiiConfig::default(),
             log: LogConfig { filter: "info".to_owned(), format: LogFormat::Text },
             telemetry: TelemetryConfig::default(),
@@ -495,8 +520,21 @@ impl Default for Config {
 }
 
 /// Top-level sections whose settings `BEIAN_<SECTION>_<KEY>` addresses, e.g. `BEIAN_DATABASE_URL`.
-const SECTIONS: &[&str] =
-    &["http", "database", "graphql", "auth", "rules", "storage", "mail", "mobile", "jobs", "pii", "log", "telemetry"];
+const SECTIONS: &[&str] = &[
+    "http",
+    "database",
+    "graphql",
+    "auth",
+    "rules",
+    "storage",
+    "mail",
+    "mobile",
+    "jobs",
+    "workflow",
+    "pii",
+    "log",
+    "telemetry",
+];
 
 /// The prefix of the environment variables that configure beian.
 const ENV_PREFIX: &str = "BEIAN_";
@@ -928,6 +966,21 @@ mod tests {
             jail.create_file("section.toml", "[database]\nmax_conections = 3\n")?;
             let error = Config::load(Some(Path::new("section.toml"))).unwrap_err().to_string();
             assert!(error.contains("max_conections"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_sms_window_is_a_setting_of_at_least_an_hour() {
+        assert_eq!(Config::default().workflow.sms_window().unwrap(), chrono::Duration::hours(24));
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BEIAN_WORKFLOW_SMS_WINDOW_HOURS", "48");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.workflow.sms_window().unwrap(), chrono::Duration::hours(48));
+            jail.set_env("BEIAN_WORKFLOW_SMS_WINDOW_HOURS", "0");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let error = config.workflow.sms_window().unwrap_err().to_string();
+            assert!(error.contains("workflow.sms_window_hours"), "{error}");
             Ok(())
         });
     }

@@ -57,6 +57,8 @@ impl Application {
     /// Binds the listen address and serves on a database from [`db::connect_ready`] (which also installed the
     /// personal-data keyring).
     pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        // A bad setting stops the start, before anything listens.
+        config.workflow.sms_window()?;
         let http_listener = TcpListener::bind(config.listen).await?;
         let local_addr = http_listener.local_addr()?;
         let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
@@ -116,6 +118,7 @@ impl Application {
             mobile: Arc::new(self.config.mobile.clone()),
             sms: self.sms.clone(),
             liveness: self.liveness.clone(),
+            sms_window: self.config.workflow.sms_window()?,
         });
         let storage_health = self.storage.health();
         let app =

@@ -27,6 +27,9 @@ pub struct Model {
     pub mail_signature: Option<String>,
     /// How applicants reach the registrar's support (phone, address, hours).
     pub support_contact: Option<String>,
+    /// Whether every responsible person confirms their mobile number (the hand-off's phone check) before a filing
+    /// is submitted.
+    pub require_phone_verification: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

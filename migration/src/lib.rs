@@ -26,6 +26,7 @@ mod m20261129_000014_tenant_row_security;
 mod m20261203_000015_seal_outbox_recipients;
 mod m20261203_000016_create_phone_code_sends;
 mod m20261203_000017_create_upload_urls;
+mod m20261203_000018_unique_numbers_and_phone_checks;
 mod m20261203_000021_add_outbox_retrying_since;
 
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_seal_outbox_recipients::Migration),
             Box::new(m20261203_000016_create_phone_code_sends::Migration),
             Box::new(m20261203_000017_create_upload_urls::Migration),
+            Box::new(m20261203_000018_unique_numbers_and_phone_checks::Migration),
             Box::new(m20261203_000021_add_outbox_retrying_since::Migration),
         ]
     }

@@ -70,6 +70,10 @@ pub enum FieldErrorCode {
     CertificateNumberMismatch,
     CertificateExpiring,
     ControlCharacter,
+    /// An ICP number another subject's current record of the registrar holds.
+    NumberInUse,
+    /// A responsible person's mobile number is not confirmed yet (the phone check of a mobile hand-off).
+    PhoneUnverified,
 }
 
 /// Whether a finding blocks.
@@ -244,6 +248,15 @@ impl FieldErrorCode {
                 "Remove the line break, tab or invisible control character (such as a right-to-left override): \
                  this text must be plain.",
                 "请删除换行符、制表符或不可见的控制字符（如从右至左覆盖字符），此处只能填写普通文字。",
+            ),
+            Self::NumberInUse => (
+                "Another subject's filed record holds this ICP number: a number belongs to one subject.",
+                "该备案号已属于另一主体的有效备案，一个备案号只能属于一个主体。",
+            ),
+            Self::PhoneUnverified => (
+                "This responsible person has not confirmed their mobile number yet: start the mobile verification \
+                 and let them enter the code sent to their phone.",
+                "该负责人尚未完成手机号码验证：请发起手机验证，由负责人输入手机收到的验证码。",
             ),
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",

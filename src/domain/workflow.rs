@@ -86,9 +86,6 @@ pub fn available(from: FilingStatus, role: WorkflowRole) -> Vec<WorkflowAction> 
 /// How many failed SMS confirmations of one person send the filing back to the registrar.
 pub const MAX_SMS_FAILURES: i32 = 5;
 
-/// How long each person has to confirm the MIIT SMS.
-pub const SMS_WINDOW_HOURS: i64 = 24;
-
 #[cfg(test)]
 mod tests {
     use super::*;

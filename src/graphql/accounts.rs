@@ -153,6 +153,9 @@ pub struct TenantSettings {
     pub mail_signature: Option<String>,
     /// How applicants reach support (phone, hours), added to every message.
     pub support_contact: Option<String>,
+    /// Whether every responsible person confirms their mobile number (a mobile hand-off's phone check) before a
+    /// filing can be submitted (`submitFiling` answers PHONE_UNVERIFIED per person otherwise). On by default.
+    pub require_phone_verification: bool,
 }
 
 impl From<SettingsModel> for TenantSettings {
@@ -167,6 +170,7 @@ impl From<SettingsModel> for TenantSettings {
             mail_reply_to: s.mail_reply_to,
             mail_signature: s.mail_signature,
             support_contact: s.support_contact,
+            require_phone_verification: s.require_phone_verification,
         }
     }
 }
@@ -275,6 +279,8 @@ pub struct UpdateTenantSettingsInput {
     pub mail_signature: async_graphql::MaybeUndefined<String>,
     /// How applicants reach support; null clears it.
     pub support_contact: async_graphql::MaybeUndefined<String>,
+    /// Whether every responsible person confirms their mobile number before a filing can be submitted.
+    pub require_phone_verification: Option<bool>,
 }
 
 /// Change your own profile.
@@ -576,6 +582,7 @@ impl AccountMutation {
             mail_reply_to: maybe(input.mail_reply_to),
             mail_signature: maybe(input.mail_signature),
             support_contact: maybe(input.support_contact),
+            require_phone_verification: input.require_phone_verification,
         };
         Ok(tenants::update_settings(db(ctx), actor, change).await.map_err(gql)?.into())
     }

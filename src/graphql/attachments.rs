@@ -308,12 +308,16 @@ pub struct ChecklistItem {
 /// The materials checklist of a filing.
 #[derive(SimpleObject)]
 pub struct Checklist {
-    /// Whether every required material is uploaded (none missing or needing revision).
+    /// Whether the filing may be submitted as far as materials and phones go: every required material uploaded
+    /// (none missing or needing revision) and, where the registrar requires it, every responsible person's mobile
+    /// number confirmed.
     pub complete: bool,
     /// Each required material and its state.
     pub items: Vec<ChecklistItem>,
     /// Each responsible person's phone check (done on the phone, through a mobile hand-off).
     pub phones: Vec<PhoneCheckItem>,
+    /// Whether the registrar requires every phone check before submission (`requirePhoneVerification`).
+    pub phones_required: bool,
 }
 
 /// A responsible person's phone check.
@@ -333,25 +337,28 @@ pub struct PhoneCheckItem {
 pub async fn checklist(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Checklist> {
     let actor = actor(ctx)?;
     let items = svc::checklist(db(ctx), actor, super::context::reference(ctx), filing_id).await.map_err(gql)?;
-    let complete = items.iter().all(|i| matches!(i.state, svc::ItemState::Uploaded | svc::ItemState::Accepted));
-    let phones = crate::services::mobile::phone_checks(db(ctx), actor, filing_id)
-        .await
-        .map_err(gql)?
+    let phones = crate::services::mobile::phone_checks(db(ctx), actor, filing_id).await.map_err(gql)?;
+    let phones_required =
+        crate::services::tenants::settings(db(ctx), actor).await.map_err(gql)?.require_phone_verification;
+    let complete = items.iter().all(|i| matches!(i.state, svc::ItemState::Uploaded | svc::ItemState::Accepted))
+        && (!phones_required || phones.iter().all(|p| p.verified_at.is_some()));
+    let phones = phones
         .into_iter()
-        .map(|(person, website, verified)| PhoneCheckItem {
-            person,
-            website_id: website.map(|id| ids::encode(Kind::Website, id)),
-            state: if verified.is_some() {
+        .map(|check| PhoneCheckItem {
+            person: check.person,
+            website_id: check.website_id.map(|id| ids::encode(Kind::Website, id)),
+            state: if check.verified_at.is_some() {
                 enums::ChecklistItemState::Accepted
             } else {
                 enums::ChecklistItemState::Missing
             },
-            verified_at: verified,
+            verified_at: check.verified_at,
         })
         .collect();
     Ok(Checklist {
         complete,
         phones,
+        phones_required,
         items: items
             .into_iter()
             .map(|i| ChecklistItem {

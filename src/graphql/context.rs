@@ -38,6 +38,8 @@ pub struct AppData {
     pub mobile: Arc<crate::config::MobileConfig>,
     pub sms: Arc<crate::services::mobile::SmsSender>,
     pub liveness: Arc<crate::services::mobile::LivenessChecker>,
+    /// How long the MIIT SMS check lasts (`workflow.sms_window_hours`).
+    pub sms_window: chrono::Duration,
 }
 
 /// Tells subscribers that a filing changed.
@@ -45,6 +47,11 @@ pub async fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filin
     if let Some(actor) = ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
         ctx.data_unchecked::<AppData>().changes.announce((actor.tenant_id, filing.id)).await;
     }
+}
+
+/// How long the MIIT SMS check lasts.
+pub fn sms_window(ctx: &Context<'_>) -> chrono::Duration {
+    ctx.data_unchecked::<AppData>().sms_window
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {

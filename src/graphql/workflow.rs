@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::{actor, announce, db, reference, storage};
+use super::context::{actor, announce, db, reference, sms_window, storage};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -154,7 +154,8 @@ impl WorkflowMutation {
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::submit(db(ctx), storage(ctx), actor, reference(ctx), id, input.version).await;
+        let filing =
+            svc::submit(db(ctx), storage(ctx), actor, reference(ctx), id, input.version, sms_window(ctx)).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -194,11 +195,14 @@ impl WorkflowMutation {
         Ok(Filing(filing))
     }
 
-    /// The preliminary review passes: the MIIT SMS check starts (24 hours for every responsible person).
+    /// The preliminary review passes: the MIIT SMS check starts (for `workflow.sms_window_hours`, 24 by default, for
+    /// every responsible person).
     async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx))
+            .await
+            .map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -242,11 +246,12 @@ impl WorkflowMutation {
         Ok(Filing(filing))
     }
 
-    /// After a failed SMS round, starts a new one with a new 24-hour window (registrar).
+    /// After a failed SMS round, starts a new one with a new SMS window (registrar).
     async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now()).await.map_err(gql)?;
+        let filing =
+            svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }

@@ -30,7 +30,7 @@ pub enum Stage {
     ReviewStarted,
     /// The preliminary review returned the filing, with reasons.
     PreliminaryRejected,
-    /// The preliminary review passed: the MIIT SMS check starts (24 hours).
+    /// The preliminary review passed: the MIIT SMS check starts (`workflow.sms_window_hours`, 24 by default).
     PreliminaryApproved,
     /// A new MIIT SMS round started (a resubmission to MIIT, or a cancellation order).
     SmsCheckStarted,

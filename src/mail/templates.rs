@@ -118,7 +118,7 @@ pub fn sample_payload(stage: Stage) -> serde_json::Value {
         "websites": [{ "name": "示例科技官网", "domains": "example.com", "icpNumber": "京ICP备2026000001号-1" }],
         "reasons": [{ "field": "websites[0].name", "code": "NAME_UNCLEAR", "message": "网站名称与内容不符",
             "suggestion": "请修改网站名称" }],
-        "icpNumber": "京ICP备2026000001号", "smsDeadline": "2026-12-01T08:00:00Z", "pending": ["张三"],
+        "icpNumber": "京ICP备2026000001号", "smsDeadline": "2026-12-01T08:00:00Z", "smsWindowHours": 24, "pending": ["张三"],
         "filingUrl": "https://beian.example/filings/0190000000000000",
     })
 }

@@ -158,20 +158,39 @@ pub async fn of_filing(
         .collect()
 }
 
-/// Where each responsible person's phone check stands: (name, website, when confirmed), one per person (a person
-/// responsible for several things once).
+/// Where one responsible person's phone check stands.
+#[derive(Clone, Debug)]
+pub struct PhoneCheck {
+    pub person: String,
+    /// The website whose responsible person it is; none for the subject's.
+    pub website_id: Option<Uuid>,
+    /// The person in the filing's input: `subject.responsiblePerson`, `websites[0].responsiblePerson`.
+    pub field: String,
+    /// When the person confirmed the code sent to their mobile (the number in the form now).
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// Where each responsible person's phone check stands, one per person (a person responsible for several things
+/// once, at the first place they appear).
 pub async fn phone_checks(
     db: &DatabaseConnection,
     actor: &Actor,
     filing_id: Uuid,
-) -> Result<Vec<(String, Option<Uuid>, Option<DateTime<Utc>>)>, ServiceError> {
+) -> Result<Vec<PhoneCheck>, ServiceError> {
     let sessions = of_filing(db, actor, filing_id).await?;
     let stored = super::rules::stored_filing(db, actor, filing_id).await?;
-    let mut people = vec![(None, &stored.form.subject.responsible_person)];
-    people.extend(stored.websites.iter().zip(&stored.form.websites).map(|(w, f)| (Some(w.id), &f.responsible_person)));
+    let mut people = vec![(None, "subject.responsiblePerson".to_owned(), &stored.form.subject.responsible_person)];
+    people.extend(
+        stored
+            .websites
+            .iter()
+            .zip(&stored.form.websites)
+            .enumerate()
+            .map(|(i, (w, f))| (Some(w.id), format!("websites[{i}].responsiblePerson"), &f.responsible_person)),
+    );
     let mut seen = Vec::new();
     let mut out = Vec::new();
-    for (website_id, person) in people {
+    for (website_id, field, person) in people {
         let identity = person.certificate_number.to_uppercase();
         if seen.contains(&identity) {
             continue;
@@ -179,9 +198,36 @@ pub async fn phone_checks(
         seen.push(identity);
         // A confirmation counts for the person whatever hand-off it came through: same mobile number.
         let verified = sessions.iter().filter(|s| s.mobile == person.mobile).filter_map(|s| s.phone_verified_at).max();
-        out.push((person.name.clone(), website_id, verified));
+        out.push(PhoneCheck { person: person.name.clone(), website_id, field, verified_at: verified });
     }
     Ok(out)
+}
+
+/// What keeps a filing from being submitted on the phone side: one PHONE_UNVERIFIED per responsible person who has
+/// not confirmed their mobile number, where the registrar requires it (`requirePhoneVerification`, on by default).
+pub async fn unconfirmed_phones(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Vec<FieldError>, ServiceError> {
+    if !super::tenants::settings(db, actor).await?.require_phone_verification {
+        return Ok(Vec::new());
+    }
+    Ok(phone_checks(db, actor, filing_id)
+        .await?
+        .into_iter()
+        .filter(|check| check.verified_at.is_none())
+        .map(|check| {
+            FieldError::new(check.field, FieldErrorCode::PhoneUnverified).with_message(
+                format!(
+                    "{} has not confirmed their mobile number: start the mobile verification for them and let them \
+                     enter the code sent to their phone.",
+                    check.person
+                ),
+                format!("{} 尚未完成手机号码验证：请为其发起手机验证，并输入手机收到的验证码。", check.person),
+            )
+        })
+        .collect())
 }
 
 /// The phone behind a mobile token, if the token is known, not expired and not revoked.
@@ -304,14 +350,24 @@ pub async fn confirm_phone_code(
         );
     }
     if crate::auth::api_key::hash(code.trim()) != *hash {
-        let attempts = current.code_attempts + 1;
-        mobile_session::Entity::update_many()
-            .col_expr(Column::CodeAttempts, Expr::value(attempts))
+        // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
+        // count written back would let them overwrite each other), and never past the limit.
+        let counted = mobile_session::Entity::update_many()
+            .col_expr(Column::CodeAttempts, sea_orm::sea_query::ExprTrait::add(Expr::col(Column::CodeAttempts), 1))
             .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(Column::Id.eq(current.id))
+            .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
             .exec(db)
             .await?;
-        let left = MAX_CODE_ATTEMPTS - attempts;
+        let attempts = session(db, caller).await?.code_attempts;
+        if counted.rows_affected == 0 {
+            return error(
+                FieldErrorCode::CodeExpired,
+                "This code no longer works: ask for a new one.".into(),
+                "验证码已失效，请重新获取。".into(),
+            );
+        }
+        let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
         return error(
             FieldErrorCode::WrongCode,
             format!("The code is not right; {left} tries left."),
@@ -319,13 +375,30 @@ pub async fn confirm_phone_code(
         );
     }
     let txn = write_txn(db).await?;
-    mobile_session::Entity::update_many()
+    // Only the code checked above, while it still works (wrong guesses sent at the same moment may have used it
+    // up) and once (a second right answer at the same moment confirms nothing more).
+    let confirmed = mobile_session::Entity::update_many()
         .col_expr(Column::PhoneVerifiedAt, Expr::value(now))
         .col_expr(Column::CodeHash, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(current.id))
+        .filter(Column::CodeHash.eq(hash.as_str()))
+        .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
+        .filter(Column::PhoneVerifiedAt.is_null())
         .exec(&txn)
         .await?;
+    if confirmed.rows_affected == 0 {
+        drop(txn);
+        let now_current = session(db, caller).await?;
+        if now_current.phone_verified_at.is_some() {
+            return Ok(now_current);
+        }
+        return error(
+            FieldErrorCode::CodeExpired,
+            "This code no longer works: ask for a new one.".into(),
+            "验证码已失效，请重新获取。".into(),
+        );
+    }
     let system = Actor::system(caller.tenant_id);
     let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
     audit::record(

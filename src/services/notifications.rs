@@ -234,6 +234,8 @@ fn payload(
         "reasons": reasons,
         "icpNumber": filing.icp_number,
         "smsDeadline": filing.sms_deadline_at,
+        // The window the check opened with (`workflow.sms_window_hours`), counted from the step that opened it.
+        "smsWindowHours": filing.sms_deadline_at.map(|d| ((d - filing.updated_at).num_minutes() + 30) / 60),
         "pending": pending.unwrap_or_default(),
         "filingUrl": filing_url,
     })

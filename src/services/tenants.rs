@@ -88,6 +88,7 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
         mail_reply_to: Set(None),
         mail_signature: Set(None),
         support_contact: Set(None),
+        require_phone_verification: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -212,6 +213,10 @@ pub struct TenantSettings {
     pub mail_reply_to: Option<String>,
     pub mail_signature: Option<String>,
     pub support_contact: Option<String>,
+    /// Whether every responsible person confirms their mobile number (a mobile hand-off's phone check) before a
+    /// filing is submitted: part of the filing process, on by default. A registrar that checks phones its own way
+    /// (at the counter, by a call) may turn it off.
+    pub require_phone_verification: bool,
 }
 
 /// Changes to the settings; absent fields stay as they are, `Some(None)` clears an optional one.
@@ -225,6 +230,7 @@ pub struct SettingsChange {
     pub mail_reply_to: Option<Option<String>>,
     pub mail_signature: Option<Option<String>>,
     pub support_contact: Option<Option<String>>,
+    pub require_phone_verification: Option<bool>,
 }
 
 impl From<entity::tenant::Model> for TenantSettings {
@@ -239,6 +245,7 @@ impl From<entity::tenant::Model> for TenantSettings {
             mail_reply_to: t.mail_reply_to,
             mail_signature: t.mail_signature,
             support_contact: t.support_contact,
+            require_phone_verification: t.require_phone_verification,
         }
     }
 }
@@ -336,6 +343,9 @@ pub async fn update_settings(
     }
     if let Some(url) = url {
         active.frontend_base_url = Set(url);
+    }
+    if let Some(required) = change.require_phone_verification {
+        active.require_phone_verification = Set(required);
     }
     active.updated_at = Set(Utc::now());
     Ok(active.update(db).await?.into())

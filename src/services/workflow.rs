@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -16,7 +17,7 @@ use super::{ServiceError, write_txn};
 use crate::auth::{Actor, ApiKeyScope, Principal, Role};
 use crate::domain::identifiers::{IcpNumber, IcpNumberKind};
 use crate::domain::reference::ReferenceData;
-use crate::domain::workflow::{self, MAX_SMS_FAILURES, SMS_WINDOW_HOURS, WorkflowAction, WorkflowRole};
+use crate::domain::workflow::{self, MAX_SMS_FAILURES, WorkflowAction, WorkflowRole};
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus, Province};
 use entity::{filing, sms_check, website};
 
@@ -66,7 +67,8 @@ pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> 
 
 /// Submits a draft (or a returned filing) for review: refused with every finding of the pre-submit check, every
 /// missing material and everything the order's type does not allow. A cancellation order skips the preliminary
-/// review: it goes straight to the MIIT SMS check (and is not held to rules that changed since its record was filed).
+/// review: it goes straight to the MIIT SMS check, open for `sms_window` (and is not held to rules that changed since
+/// its record was filed).
 pub async fn submit(
     db: &DatabaseConnection,
     storage: &crate::storage::Storage,
@@ -74,6 +76,7 @@ pub async fn submit(
     reference: &ReferenceData,
     filing_id: Uuid,
     version: i32,
+    sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
     let filing = super::filings::get_filing(db, actor, filing_id).await?;
     let cancellation = filing.filing_type.skips_preliminary_review();
@@ -98,13 +101,22 @@ pub async fn submit(
         }
     }
     errors.extend(super::attachments::missing_files(db, storage, actor, reference, filing_id).await?);
+    // Every responsible person has confirmed their mobile number (where the registrar requires it).
+    errors.extend(super::mobile::unconfirmed_phones(db, actor, filing_id).await?);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let now = Utc::now();
     let txn = write_txn(db).await?;
-    // One order per subject at a time (within the registrar), checked in the transaction that submits.
-    if order_in_flight(&txn, actor, filing_id, &stored.form.subject.certificate_number).await? {
+    // One order per subject at a time (within the registrar), checked in the transaction that submits, under a lock
+    // on the subject: of two orders of one subject submitted at once, the second sees the first.
+    let subject = super::rules::certificate_index(
+        &crate::pii::keyring(),
+        actor.tenant_id,
+        &stored.form.subject.certificate_number,
+    );
+    super::lock_key(&txn, "subject-order", &format!("{}/{subject}", actor.tenant_id)).await?;
+    if order_in_flight(&txn, actor, filing_id, &subject).await? {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("subject.certificateNumber", FieldErrorCode::OrderInFlight).suggest(
                 "Wait for the other order's outcome, or withdraw it first.",
@@ -114,7 +126,7 @@ pub async fn submit(
     }
     let filing = if cancellation {
         let step = Step::new(WorkflowAction::SubmitCancellation, FilingAction::Submitted);
-        let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
+        let deadline = now + sms_window;
         let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
             m.submitted_at = Set(Some(now));
             m.reviewer_id = Set(None);
@@ -187,17 +199,18 @@ pub async fn release_review(
     .await
 }
 
-/// The preliminary review passes: the MIIT SMS check starts for every responsible person, with a 24-hour window.
+/// The preliminary review passes: the MIIT SMS check starts for every responsible person, open for `sms_window`.
 pub async fn approve_preliminary(
     db: &DatabaseConnection,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     now: DateTime<Utc>,
+    sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
     ensure_assignee(db, actor, filing_id).await?;
     let step = Step::new(WorkflowAction::ApprovePreliminary, FilingAction::PreliminaryApproved);
-    begin_sms_round(db, actor, filing_id, version, step, now).await
+    begin_sms_round(db, actor, filing_id, version, step, now, now + sms_window).await
 }
 
 /// The preliminary review returns the filing to the applicant with its reasons.
@@ -245,6 +258,11 @@ pub async fn review_attachment(
     }
     let now = Utc::now();
     let txn = write_txn(db).await?;
+    // Decided on the filing as it is now: a review that lands after the filing left 初审 changes nothing.
+    let filing = lock(&txn, actor, attachment.filing_id).await?;
+    if filing.status != FilingStatus::InReview {
+        return Err(ServiceError::InvalidTransition { action: "reviewAttachment", from: filing.status });
+    }
     let row = entity::attachment::Entity::find_by_id(attachment_id).one(&txn).await?.ok_or(ServiceError::NotFound)?;
     let mut active: entity::attachment::ActiveModel = row.into();
     active.review_status = Set(Some(if accepted { "ACCEPTED" } else { "NEEDS_REVISION" }.to_owned()));
@@ -270,13 +288,13 @@ pub async fn record_sms(
     if !roles(actor).contains(&WorkflowRole::Registrar) {
         return Err(ServiceError::Forbidden("only the registrar records MIIT's SMS results"));
     }
-    let check = sms_check::Entity::find_by_id(check_id)
-        .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
+    let of_tenant = || sms_check::Entity::find_by_id(check_id).filter(sms_check::Column::TenantId.eq(actor.tenant_id));
     let txn = write_txn(db).await?;
-    let current = load(&txn, actor, check.filing_id).await?;
+    let filing_id = of_tenant().one(&txn).await?.ok_or(ServiceError::NotFound)?.filing_id;
+    // The filing first: two results recorded at once for two people are decided one after the other, each seeing
+    // the other's check (and one person's failures are counted from what the other request wrote).
+    let current = lock(&txn, actor, filing_id).await?;
+    let check = of_tenant().one(&txn).await?.ok_or(ServiceError::NotFound)?;
     if current.status != FilingStatus::SmsVerification {
         return Err(ServiceError::InvalidTransition { action: "recordSmsVerification", from: current.status });
     }
@@ -339,8 +357,7 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
                 continue;
             }
         }
-        let step =
-            Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the 24-hour SMS window passed");
+        let step = Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the SMS window passed");
         match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {
             Ok(_) => {
                 txn.commit().await?;
@@ -354,19 +371,20 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
     Ok(moved)
 }
 
-/// After a failed SMS round, the registrar starts a new one (a new 24-hour window).
+/// After a failed SMS round, the registrar starts a new one (a new window of `sms_window`).
 pub async fn resubmit_to_miit(
     db: &DatabaseConnection,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     now: DateTime<Utc>,
+    sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
     let step = Step::new(WorkflowAction::ResubmitToMiit, FilingAction::SmsResent);
-    begin_sms_round(db, actor, filing_id, version, step, now).await
+    begin_sms_round(db, actor, filing_id, version, step, now, now + sms_window).await
 }
 
-/// Moves a filing into the SMS step: a new round of checks, one per responsible person, with a 24-hour window.
+/// Moves a filing into the SMS step: a new round of checks, one per responsible person, until `deadline`.
 async fn begin_sms_round(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -374,9 +392,9 @@ async fn begin_sms_round(
     version: i32,
     step: Step,
     now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
 ) -> Result<Filing, ServiceError> {
     let txn = write_txn(db).await?;
-    let deadline = now + Duration::hours(SMS_WINDOW_HOURS);
     let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
         m.sms_deadline_at = Set(Some(deadline));
         m.sms_reminded_at = Set(None);
@@ -498,35 +516,129 @@ pub async fn record_bureau_decision(
     let (Some(subject), true) = (subject, errors.is_empty()) else {
         return Err(ServiceError::InvalidInput(errors));
     };
-    let now = Utc::now();
     let txn = write_txn(db).await?;
-    let details = serde_json::json!({ "subjectNumber": subject.to_string(),
+    let filing = approve(&txn, actor, filing_id, version, &subject.to_string(), &assigned, &stored.websites)
+        .await
+        .map_err(number_race)?;
+    txn.commit().await.map_err(|e| number_race(e.into()))?;
+    Ok(filing)
+}
+
+/// Records the bureau's approval in `txn`: the numbers, the record this order amends superseded, the order approved.
+/// A number another subject's current record holds is refused (NUMBER_IN_USE); the check runs on the locked filing
+/// and under a lock on the number, and the unique indexes over current records' numbers back it.
+async fn approve(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    number: &str,
+    assigned: &[(Uuid, String)],
+    websites: &[super::rules::StoredWebsite],
+) -> Result<Filing, ServiceError> {
+    let current = lock(txn, actor, filing_id).await?;
+    super::lock_key(txn, "icp-number", &format!("{}/{number}", actor.tenant_id)).await?;
+    let held = numbers_held_elsewhere(txn, actor, &current, number, assigned, websites).await?;
+    if !held.is_empty() {
+        return Err(ServiceError::InvalidInput(held));
+    }
+    let now = Utc::now();
+    let details = serde_json::json!({ "subjectNumber": number,
         "websites": assigned.iter().map(|(id, n)| serde_json::json!({ "websiteId": id, "number": n })).collect::<Vec<_>>() });
     let step = Step::new(WorkflowAction::BureauApprove, FilingAction::BureauApproved).details(details);
-    let number = subject.to_string();
-    // The numbers first, so the approval's notification carries them (a refused transition rolls them back).
-    for (id, number) in assigned {
-        website::Entity::update_many()
-            .col_expr(website::Column::IcpNumber, Expr::value(number))
-            .filter(website::Column::TenantId.eq(actor.tenant_id))
-            .filter(website::Column::FilingId.eq(filing_id))
-            .filter(website::Column::Id.eq(id))
-            .exec(&txn)
-            .await?;
-    }
-    let filing = transition(&txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await?;
-    // The order is now the subject's record; the one it amended is history.
-    if let Some(base) = filing.base_filing_id {
+    // The order becomes the subject's record and the one it amended history: superseded first, so that the two
+    // never stand as current records with one number at once (the unique index would refuse it).
+    if let Some(base) = current.base_filing_id {
         filing::Entity::update_many()
             .col_expr(filing::Column::SupersededById, Expr::value(filing_id))
             .filter(filing::Column::TenantId.eq(actor.tenant_id))
             .filter(filing::Column::Id.eq(base))
             .filter(filing::Column::SupersededById.is_null())
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    txn.commit().await?;
-    Ok(filing)
+    // The numbers before the transition, so the approval's notification carries them.
+    for (id, number) in assigned {
+        website::Entity::update_many()
+            .col_expr(website::Column::IcpNumber, Expr::value(number.as_str()))
+            .filter(website::Column::TenantId.eq(actor.tenant_id))
+            .filter(website::Column::FilingId.eq(filing_id))
+            .filter(website::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+    }
+    let number = number.to_owned();
+    transition(txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await
+}
+
+/// The numbers of an approval that another subject's current record of the registrar holds: one NUMBER_IN_USE on
+/// `subjectNumber` or `websites[i]` each. A record's own later orders keep its numbers: the record `filing` amends
+/// is not another subject.
+async fn numbers_held_elsewhere(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    filing: &Filing,
+    number: &str,
+    assigned: &[(Uuid, String)],
+    websites: &[super::rules::StoredWebsite],
+) -> Result<Vec<FieldError>, ServiceError> {
+    use sea_orm::sea_query::ExprTrait;
+    use sea_orm::{JoinType, QuerySelect, RelationTrait};
+    let ours: Vec<Uuid> = std::iter::once(filing.id).chain(filing.base_filing_id).collect();
+    let current_records = filing::Column::TenantId
+        .eq(actor.tenant_id)
+        .and(filing::Column::Status.eq(FilingStatus::Approved.as_str()))
+        .and(filing::Column::SupersededById.is_null())
+        .and(filing::Column::FilingType.ne(crate::domain::FilingType::CancelSubject.as_str()))
+        .and(filing::Column::Id.is_not_in(ours));
+    let mut errors = Vec::new();
+    let subject_held =
+        filing::Entity::find().filter(current_records.clone()).filter(filing::Column::IcpNumber.eq(number)).count(txn);
+    if subject_held.await? > 0 {
+        errors.push(in_use("subjectNumber", number));
+    }
+    if assigned.is_empty() {
+        return Ok(errors);
+    }
+    let held: Vec<String> = website::Entity::find()
+        .join(JoinType::InnerJoin, website::Relation::Filing.def())
+        .filter(current_records)
+        .filter(website::Column::IcpNumber.is_in(assigned.iter().map(|(_, n)| n.as_str())))
+        .select_only()
+        .column(website::Column::IcpNumber)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    for (i, w) in websites.iter().enumerate() {
+        if let Some((_, n)) = assigned.iter().find(|(id, n)| *id == w.id && held.contains(n)) {
+            errors.push(in_use(&format!("websites[{i}]"), n));
+        }
+    }
+    Ok(errors)
+}
+
+fn in_use(field: &str, number: &str) -> FieldError {
+    FieldError::new(field, FieldErrorCode::NumberInUse).with_message(
+        format!("{number} belongs to another subject's filed record: a number belongs to one subject."),
+        format!("{number} 已属于另一主体的有效备案，一个备案号只能属于一个主体。"),
+    )
+}
+
+/// A unique index over current records' numbers refused the approval: another subject took the number between the
+/// check and the write (the database decided). Answered like the check's own refusal, not as an internal error.
+fn number_race(error: ServiceError) -> ServiceError {
+    let unique = match &error {
+        ServiceError::Internal(e) => e
+            .downcast_ref::<sea_orm::DbErr>()
+            .and_then(|e| e.sql_err())
+            .is_some_and(|e| matches!(e, sea_orm::SqlErr::UniqueConstraintViolation(_))),
+        _ => false,
+    };
+    if unique {
+        ServiceError::InvalidInput(vec![FieldError::new("subjectNumber", FieldErrorCode::NumberInUse)])
+    } else {
+        error
+    }
 }
 
 /// A subject ICP number (no website serial) in the province of `province_code`; the error names `field`.
@@ -571,12 +683,13 @@ pub async fn sms_checks(
         .collect()
 }
 
-/// Whether another filing of the same subject (by certificate) is under review or at the bureau.
+/// Whether another filing of the same subject (by the blind index of its certificate) is under review or at the
+/// bureau.
 async fn order_in_flight(
     txn: &impl ConnectionTrait,
     actor: &Actor,
     filing_id: Uuid,
-    certificate: &str,
+    subject: &str,
 ) -> Result<bool, ServiceError> {
     use sea_orm::{JoinType, QuerySelect, RelationTrait};
     let in_flight = [
@@ -591,11 +704,7 @@ async fn order_in_flight(
         .filter(filing::Column::TenantId.eq(actor.tenant_id))
         .filter(filing::Column::Id.ne(filing_id))
         .filter(filing::Column::Status.is_in(in_flight.iter().map(|s| s.as_str())))
-        .filter(entity::filing_subject::Column::CertificateNumberBidx.eq(super::rules::certificate_index(
-            &crate::pii::keyring(),
-            actor.tenant_id,
-            certificate,
-        )))
+        .filter(entity::filing_subject::Column::CertificateNumberBidx.eq(subject))
         .count(txn)
         .await?;
     Ok(others > 0)
@@ -649,7 +758,7 @@ async fn transition(
     now: DateTime<Utc>,
     change: impl FnOnce(&mut filing::ActiveModel),
 ) -> Result<Filing, ServiceError> {
-    let current = load(txn, actor, filing_id).await?;
+    let current = lock(txn, actor, filing_id).await?;
     let roles = roles(actor);
     if roles.is_empty() {
         return Err(ServiceError::Forbidden("this key may only read"));
@@ -715,6 +824,23 @@ async fn load(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Res
         query = query.filter(filing::Column::OwnerAccountId.eq(owner));
     }
     Filing::try_from(query.one(txn).await?.ok_or(ServiceError::NotFound)?)
+}
+
+/// Reads a filing and locks its row until the transaction ends (PostgreSQL: `FOR UPDATE`; SQLite serialises write
+/// transactions already). Every step that decides from a filing's other rows (its SMS checks, its materials, its
+/// numbers) takes this first, so that two decisions on one filing run one after the other and the second reads
+/// what the first wrote: with only the version condition, two requests that each change a sibling row and then
+/// read the others could both miss the other's change and neither move the filing.
+pub(crate) async fn lock(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Filing, ServiceError> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        use sea_orm::QuerySelect;
+        filing::Entity::find_by_id(filing_id)
+            .filter(filing::Column::TenantId.eq(actor.tenant_id))
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+    }
+    load(txn, actor, filing_id).await
 }
 
 /// Reviewer actions on a claimed filing belong to its reviewer (administrators may step in).

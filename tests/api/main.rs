@@ -24,6 +24,7 @@ mod pagination;
 mod persistence;
 mod personal_data;
 mod processes;
+mod races;
 mod rollout;
 mod row_security;
 mod rules;

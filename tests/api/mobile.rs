@@ -756,3 +756,97 @@ async fn a_material_checked_from_the_phone_cannot_be_replaced_through_its_upload
         assert_eq!(card["sha256"], sha256(&bytes));
     }
 }
+
+const PHONES: &str = "query($id: ID!) { filing(id: $id) { checklist { complete phonesRequired
+    items { state } phones { person websiteId state verifiedAt } } } }";
+
+const REQUIRE_PHONES: &str =
+    "mutation($on: Boolean!) { updateTenantSettings(input: { requirePhoneVerification: $on }) {
+    requirePhoneVerification } }";
+
+#[tokio::test]
+async fn every_responsible_person_confirms_their_phone_before_the_filing_is_submitted() {
+    let Cast { app, applicant, .. } = cast().await;
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    crate::workflow::upload_files(&app, &applicant, &filing).await;
+    let checklist = app.ok(&applicant, PHONES, json!({ "id": filing["id"] })).await["filing"]["checklist"].clone();
+    assert!(checklist["items"].as_array().unwrap().iter().all(|i| i["state"] == "UPLOADED"), "{checklist}");
+    assert_eq!(checklist["phonesRequired"], true, "on by default");
+    assert_eq!(checklist["complete"], false, "the materials are there, the phones are not: {checklist}");
+    let states: Vec<(&str, &str)> = checklist["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["person"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, vec![("张三", "MISSING"), ("李四", "MISSING")]);
+
+    // Refused with one field error per person who has not confirmed, at the person; nothing changes.
+    let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &filing).await;
+    assert_eq!(
+        fields(&error),
+        vec![
+            ("subject.responsiblePerson".to_owned(), "PHONE_UNVERIFIED".to_owned()),
+            ("websites[0].responsiblePerson".to_owned(), "PHONE_UNVERIFIED".to_owned()),
+        ]
+    );
+    assert!(error["extensions"]["fields"][0]["message"].as_str().unwrap().contains("张三"), "{error}");
+    assert_eq!(crate::workflow::state(&app, &applicant, &filing).await["status"], "DRAFT");
+
+    // The subject's person confirms on their phone: only the website's person is left.
+    let token = start(&app, &applicant, &filing, None).await["token"].as_str().unwrap().to_owned();
+    app.ok(&token, SEND, json!({})).await;
+    let code = recorded_code(&app, "13800138000").await;
+    app.ok(&token, CONFIRM, json!({ "code": code })).await;
+    let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &filing).await;
+    assert_eq!(fields(&error), vec![("websites[0].responsiblePerson".to_owned(), "PHONE_UNVERIFIED".to_owned())]);
+
+    // Changing a person's mobile number asks for a new confirmation of the new number.
+    crate::workflow::confirm_phones(&app, &applicant, &filing).await;
+    let checklist = app.ok(&applicant, PHONES, json!({ "id": filing["id"] })).await["filing"]["checklist"].clone();
+    assert_eq!(checklist["complete"], true, "{checklist}");
+    let current = crate::workflow::state(&app, &applicant, &filing).await;
+    let mut subject = subject_input("北京示例科技有限公司");
+    subject["responsiblePerson"]["mobile"] = json!("13800138001");
+    let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
+    let input = json!({ "filingId": filing["id"], "version": current["version"], "subject": subject });
+    app.ok(&applicant, update, json!({ "input": input })).await;
+    let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &filing).await;
+    assert_eq!(fields(&error), vec![("subject.responsiblePerson".to_owned(), "PHONE_UNVERIFIED".to_owned())]);
+    crate::workflow::confirm_phones(&app, &applicant, &filing).await;
+    assert_eq!(act(&app, &applicant, "submitFiling", &filing).await["status"], "PENDING_REVIEW");
+}
+
+#[tokio::test]
+async fn a_registrar_that_checks_phones_its_own_way_turns_the_requirement_off_for_itself_only() {
+    let Cast { app, applicant, admin, reviewer, .. } = cast().await;
+    // Only administrators change it.
+    let refused = app.err(&reviewer, REQUIRE_PHONES, json!({ "on": false })).await;
+    assert_eq!(code(&refused), "FORBIDDEN");
+    let settings = app.ok(&admin, REQUIRE_PHONES, json!({ "on": false })).await;
+    assert_eq!(settings["updateTenantSettings"]["requirePhoneVerification"], false);
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    crate::workflow::upload_files(&app, &applicant, &filing).await;
+    let checklist = app.ok(&applicant, PHONES, json!({ "id": filing["id"] })).await["filing"]["checklist"].clone();
+    assert_eq!((&checklist["complete"], &checklist["phonesRequired"]), (&json!(true), &json!(false)));
+    assert_eq!(checklist["phones"][0]["state"], "MISSING", "the phones' state is still shown");
+    assert_eq!(act(&app, &applicant, "submitFiling", &filing).await["status"], "PENDING_REVIEW");
+
+    // Another registrar's filings still need the phones.
+    let other = app.tenant("other").await;
+    let elsewhere =
+        app.ok(&other, &CREATE, json!({ "input": crate::workflow::numbered_filing(7) })).await["createFiling"].clone();
+    crate::workflow::upload_files(&app, &other, &elsewhere).await;
+    let error = crate::workflow::act_err(&app, &other, "submitFiling", &elsewhere).await;
+    assert_eq!(fields(&error).len(), 2, "{error}");
+    assert!(fields(&error).iter().all(|(_, c)| c == "PHONE_UNVERIFIED"), "{error}");
+    let query = "{ me { tenant { requirePhoneVerification } } }";
+    assert_eq!(app.ok(&other, query, json!({})).await["me"]["tenant"]["requirePhoneVerification"], true);
+    // Turned on again, this registrar's next submission needs them too.
+    app.ok(&admin, REQUIRE_PHONES, json!({ "on": true })).await;
+    let next = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    act(&app, &applicant, "withdrawFiling", &filing).await;
+    crate::workflow::upload_files(&app, &applicant, &next).await;
+    let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &next).await;
+    assert!(fields(&error).iter().all(|(_, c)| c == "PHONE_UNVERIFIED") && !fields(&error).is_empty(), "{error}");
+}

@@ -29,8 +29,71 @@ pub async fn act_err(app: &TestApp, key: &str, name: &str, filing: &Value) -> Va
     app.err(key, &step(name), json!({ "input": { "filingId": filing["id"], "version": version } })).await
 }
 
-/// Uploads every material the checklist asks for.
+/// Makes a draft ready to submit as an applicant would: every material the checklist asks for uploaded, and every
+/// responsible person's mobile number confirmed on their phone ([`confirm_phones`]).
 pub async fn upload_materials(app: &TestApp, key: &str, filing: &Value) {
+    upload_files(app, key, filing).await;
+    confirm_phones(app, key, filing).await;
+}
+
+const START_HAND_OFF: &str =
+    "mutation($input: StartMobileVerificationInput!) { startMobileVerification(input: $input) { token } }";
+
+/// Confirms every responsible person's mobile number the way the phone does it: a hand-off started from the
+/// desktop, a code sent to the phone (the embedded sender records it), the code typed on the phone. Codes to one
+/// number are throttled (a minute apart, five an hour): when a test's filings share a person, the throttle's time
+/// is let pass (as `mobile.rs` does) instead of waiting for it.
+pub async fn confirm_phones(app: &TestApp, key: &str, filing: &Value) {
+    let query = "query($id: ID!) { filing(id: $id) { checklist { phones { person websiteId state } } } }";
+    let phones = app.ok(key, query, json!({ "id": filing["id"] })).await["filing"]["checklist"]["phones"].clone();
+    for phone in phones.as_array().unwrap().iter().filter(|p| p["state"] != "ACCEPTED") {
+        let input = json!({ "input": { "filingId": filing["id"], "websiteId": phone["websiteId"] } });
+        let token =
+            app.ok(key, START_HAND_OFF, input).await["startMobileVerification"]["token"].as_str().unwrap().to_owned();
+        let send = "mutation { sendPhoneCode { codeSentAt } }";
+        let (_, body) = app.post(Some(&token), send, json!({})).await;
+        if body["errors"][0]["extensions"]["code"] == "RATE_LIMITED" {
+            let_code_limits_pass(app).await;
+            app.ok(&token, send, json!({})).await;
+        } else {
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+        let person = phone["person"].as_str().unwrap();
+        let messages = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+        let message = messages
+            .iter()
+            .find(|m| m.template == "PHONE_CODE" && m.payload["person"] == person)
+            .expect("the code sent to the phone");
+        let confirm = "mutation($code: String!) { confirmPhoneCode(code: $code) { phoneVerified } }";
+        let confirmed = app.ok(&token, confirm, json!({ "code": message.payload["code"] })).await;
+        assert_eq!(confirmed["confirmPhoneCode"]["phoneVerified"], true);
+    }
+}
+
+/// Moves every phone code sent so far a day into the past, as if the throttle's time had passed.
+async fn let_code_limits_pass(app: &TestApp) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, prelude::Expr};
+    let day = chrono::Duration::days(1);
+    for row in entity::phone_code_send::Entity::find().all(&app.db).await.unwrap() {
+        entity::phone_code_send::Entity::update_many()
+            .col_expr(entity::phone_code_send::Column::CreatedAt, Expr::value(row.created_at - day))
+            .filter(entity::phone_code_send::Column::Id.eq(row.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    for row in entity::mobile_session::Entity::find().all(&app.db).await.unwrap() {
+        entity::mobile_session::Entity::update_many()
+            .col_expr(entity::mobile_session::Column::CodeSentAt, Expr::value(row.code_sent_at.map(|t| t - day)))
+            .filter(entity::mobile_session::Column::Id.eq(row.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+}
+
+/// Uploads every material the checklist asks for.
+pub async fn upload_files(app: &TestApp, key: &str, filing: &Value) {
     let query = "query($id: ID!) { filing(id: $id) { checklist { items { kind websiteId state } } } }";
     let items = app.ok(key, query, json!({ "id": filing["id"] })).await["filing"]["checklist"]["items"].clone();
     for item in items.as_array().unwrap() {
@@ -99,11 +162,15 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
     let Cast { app, backend, reviewer, applicant, .. } = cast().await;
     let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
 
-    // Submitting without the materials lists every missing one.
+    // Submitting without the materials lists every missing one, and every person whose phone is not confirmed.
     let error = act_err(&app, &applicant, "submitFiling", &filing).await;
-    let missing: Vec<String> = fields(&error).into_iter().map(|(f, _)| f).collect();
-    assert!(missing.contains(&"materials.SUBJECT_CERTIFICATE".to_owned()), "{missing:?}");
+    let refused = fields(&error);
+    let missing: Vec<&String> = refused.iter().filter(|(_, c)| c == "MATERIAL_MISSING").map(|(f, _)| f).collect();
+    assert!(missing.contains(&&"materials.SUBJECT_CERTIFICATE".to_owned()), "{missing:?}");
     assert_eq!(missing.len(), 9);
+    let phones: Vec<&String> = refused.iter().filter(|(_, c)| c == "PHONE_UNVERIFIED").map(|(f, _)| f).collect();
+    assert_eq!(phones, ["subject.responsiblePerson", "websites[0].responsiblePerson"]);
+    assert_eq!(refused.len(), 11, "{refused:?}");
     upload_materials(&app, &applicant, &filing).await;
 
     for round in 0..2 {
@@ -170,6 +237,11 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
         transitions,
         vec![
             "FILING_CREATED",
+            // Each responsible person confirms their mobile number before the first submission.
+            "MOBILE_VERIFICATION_STARTED",
+            "PHONE_VERIFIED",
+            "MOBILE_VERIFICATION_STARTED",
+            "PHONE_VERIFIED",
             "SUBMITTED",
             "REVIEW_CLAIMED",
             "PRELIMINARY_REJECTED",
@@ -579,4 +651,61 @@ async fn one_subject_has_one_order_in_flight() {
     // Once the first is withdrawn, the second may go.
     act(&app, &applicant, "withdrawFiling", &first).await;
     assert_eq!(act(&app, &applicant, "submitFiling", &second).await["status"], "PENDING_REVIEW");
+}
+
+#[tokio::test]
+async fn an_icp_number_belongs_to_one_subject_and_the_database_refuses_a_second() {
+    let Cast { app, backend, applicant, reviewer, .. } = cast().await;
+    let decide = "mutation($input: BureauDecisionInput!) { recordBureauDecision(input: $input) { status } }";
+    let mut filings = Vec::new();
+    for i in 0..2 {
+        let filing = app.ok(&applicant, &CREATE, json!({ "input": numbered_filing(i) })).await["createFiling"].clone();
+        upload_materials(&app, &applicant, &filing).await;
+        filings.push(filing);
+    }
+    let approval = |filing: &Value, version: &Value, subject: &str, website: &str| {
+        json!({ "input": { "filingId": filing["id"], "version": version, "approved": { "subjectNumber": subject,
+            "websites": [{ "websiteId": filing["websites"][0]["id"], "number": website }] } } })
+    };
+    for filing in &filings {
+        act(&app, &applicant, "submitFiling", filing).await;
+        act(&app, &reviewer, "claimReview", filing).await;
+        act(&app, &reviewer, "approvePreliminaryReview", filing).await;
+        confirm_all_sms(&app, &backend, filing).await;
+    }
+    let version = state(&app, &backend, &filings[0]).await["version"].clone();
+    let first = approval(&filings[0], &version, "京ICP备2026000001号", "京ICP备2026000001号-1");
+    assert_eq!(app.ok(&backend, decide, first).await["recordBureauDecision"]["status"], "APPROVED");
+
+    // The other subject cannot be given the same number, nor its website number; nothing changes.
+    let before = state(&app, &backend, &filings[1]).await;
+    let second = approval(&filings[1], &before["version"], "京ICP备2026000001号", "京ICP备2026000001号-1");
+    let error = app.err(&backend, decide, second).await;
+    assert_eq!(
+        fields(&error),
+        vec![
+            ("subjectNumber".to_owned(), "NUMBER_IN_USE".to_owned()),
+            ("websites[0]".to_owned(), "NUMBER_IN_USE".to_owned())
+        ]
+    );
+    let after = state(&app, &backend, &filings[1]).await;
+    assert_eq!(
+        (&after["status"], &after["version"], &after["icpNumber"]),
+        (&json!("BUREAU_REVIEW"), &before["version"], &Value::Null)
+    );
+    assert_eq!(after["websites"][0]["icpNumber"], Value::Null);
+    // A number of its own goes.
+    let own = approval(&filings[1], &before["version"], "京ICP备2026000002号", "京ICP备2026000002号-1");
+    assert_eq!(app.ok(&backend, decide, own).await["recordBureauDecision"]["status"], "APPROVED");
+
+    // The database refuses two current records with one number, whoever writes it.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, prelude::Expr};
+    let id = beian::graphql::ids::decode(filings[1]["id"].as_str().unwrap(), beian::graphql::ids::Kind::Filing, "id")
+        .unwrap();
+    let refused = entity::filing::Entity::update_many()
+        .col_expr(entity::filing::Column::IcpNumber, Expr::value("京ICP备2026000001号"))
+        .filter(entity::filing::Column::Id.eq(id))
+        .exec(&app.db)
+        .await;
+    assert!(refused.is_err(), "a second current record with the number was stored");
 }

@@ -416,3 +416,18 @@ pub fn shanghai_filing(name: &str) -> Value {
 pub fn filing_input(subject_name: &str) -> Value {
     json!({ "subject": subject_input(subject_name), "websites": [website_input("示例科技官网", "example.com")] })
 }
+
+/// Waits until `done` holds, checking every 250 ms, for at most `seconds`.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..seconds * 4 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("not within {seconds} s: {what}");
+}

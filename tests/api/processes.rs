@@ -292,21 +292,6 @@ async fn watch(database: &TestDatabase) -> sea_orm::DatabaseConnection {
     beian::db::connect(&database.config()).await.unwrap()
 }
 
-/// Waits until `done` holds, checking every 250 ms, for at most `seconds`.
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..seconds * 4 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("not within {seconds} s: {what}");
-}
-
 /// The message ids the outbox holds as sent.
 async fn sent_ids(db: &sea_orm::DatabaseConnection) -> Vec<String> {
     let backend = db.get_database_backend();
@@ -798,7 +783,7 @@ async fn text_at(address: &str, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn a_replica_starts_without_its_store_serves_what_needs_no_file_and_recovers_when_the_store_appears() {
     use crate::attachments::{COMPLETE, REQUEST, png, upload_input};
-    use crate::storage_outages::{TestStore, eventually, short_limits};
+    use crate::storage_outages::{TestStore, short_limits};
     let database = TestDatabase::new().await;
     // The test's own server migrates the database and sets the registrar up, then stops: the replica is alone.
     let control = spawn_app_on(database).await;

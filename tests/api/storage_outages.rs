@@ -332,21 +332,6 @@ async fn state_of(app: &TestApp, key: &str, filing: &Value) -> Value {
     app.ok(key, STATE, json!({ "id": filing["id"] })).await["filing"]["status"].clone()
 }
 
-/// Waits until `done` holds, checking every 250 ms, for at most `seconds`.
-pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..seconds * 4 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("not within {seconds} s: {what}");
-}
-
 #[tokio::test]
 async fn a_bucket_deleted_while_the_server_runs_is_recreated() {
     let store = TestStore::start().await;

@@ -35,8 +35,9 @@ use super::templates::{self, Branding, Template};
 use super::transport::{SendError, Transport};
 use super::{MailLanguage, Stage};
 use crate::config::MailConfig;
+use crate::db::write_txn;
 use crate::domain::text::to_single_line;
-use crate::services::{ServiceError, write_txn};
+use crate::services::ServiceError;
 use entity::outbox_message::{self, Column};
 
 /// What one pass did.

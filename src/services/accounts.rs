@@ -14,11 +14,12 @@ use uuid::Uuid;
 
 use super::outbox::{self, Envelope};
 use super::tenants::{self, TenantStatus};
-use super::{Page, ServiceError, write_txn};
+use super::{Page, ServiceError};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::{self, TokenError, TokenSigner};
 use crate::auth::{Actor, Principal, Role, password};
 use crate::config::AuthConfig;
+use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::mail::Stage;
 use entity::{account, account_token, session};

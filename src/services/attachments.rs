@@ -11,11 +11,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::audit::{self, FieldChange, FilingAction, NewEvent};
 use super::filings::{ensure_visible, require_editor};
-use super::{ServiceError, write_txn};
 use crate::auth::Actor;
 use crate::config::StorageConfig;
+use crate::db::write_txn;
 use crate::domain::materials::{SizeClass, extension, sniff_content_type};
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
 use crate::storage::{ObjectRef, PresignedRequest, Storage, StorageError, TenantPlace};

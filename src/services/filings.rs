@@ -67,7 +67,7 @@ pub async fn create_filing(
     }
     let now = Utc::now();
     let filing_id = Uuid::now_v7();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let draft = NewDraft { id: filing_id, owner: actor.owner_scope(), filing_type, icp_number, base: None };
     let row = insert_draft(&txn, actor, draft, None, now).await?;
     subject_row(actor, filing_id, Uuid::now_v7(), &input.subject).insert(&txn).await?;
@@ -166,7 +166,7 @@ pub async fn update_subject(
     require_editor(actor)?;
     let basic = validate_subject(&mut subject, "subject");
     let now = Utc::now();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
     let stored = rules::stored_filing(&txn, actor, filing_id).await?;
     let current = &stored.form;
@@ -209,7 +209,7 @@ pub async fn add_website(
     require_editor(actor)?;
     let basic = validate_website(&mut input, "website");
     let now = Utc::now();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "addWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
     let stored = rules::stored_filing(&txn, actor, filing_id).await?;
@@ -258,7 +258,7 @@ pub async fn update_website(
     // A website never moves to another filing, so its filing can be read before the transaction starts.
     let filing_id = find_website(db, actor, website_id).await?.filing_id;
     let now = Utc::now();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
     let Some(index) = existing.iter().position(|w| w.id == website_id) else {
@@ -313,7 +313,7 @@ pub async fn remove_website(
     require_editor(actor)?;
     let filing_id = find_website(db, actor, website_id).await?.filing_id;
     let now = Utc::now();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "removeWebsite", now).await?;
     if after.filing_type.amends_record() {
         let mut stored = rules::stored_filing(&txn, actor, filing_id).await?;

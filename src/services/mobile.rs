@@ -12,9 +12,10 @@ use sea_orm::prelude::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::audit::{self, FilingAction, NewEvent};
-use super::{ServiceError, write_txn};
 use crate::auth::Actor;
+use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
 use entity::mobile_session::{self, Column};
 

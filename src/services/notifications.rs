@@ -473,7 +473,7 @@ pub async fn set_template(
         return Err(ServiceError::InvalidInput(errors));
     }
     let now = Utc::now();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let existing = entity::mail_template::Entity::find()
         .filter(entity::mail_template::Column::TenantId.eq(actor.tenant_id))
         .filter(entity::mail_template::Column::Stage.eq(stage.as_str()))
@@ -576,7 +576,7 @@ pub async fn send_sms_reminders(
         .await?;
     let mut reminded = 0;
     for row in due {
-        let txn = super::write_txn(db).await?;
+        let txn = crate::db::write_txn(db).await?;
         let claimed = entity::filing::Entity::update_many()
             .col_expr(entity::filing::Column::SmsRemindedAt, Expr::value(now))
             .filter(entity::filing::Column::Id.eq(row.id))

@@ -10,11 +10,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::audit;
 use super::models::Filing;
 use super::rules::{StoredFiling, StoredWebsite};
-use super::{ServiceError, write_txn};
 use crate::auth::Actor;
+use crate::db::write_txn;
 use crate::domain::forms::CreateFilingInput;
 use crate::domain::orders::{self, FOLLOW_UP_TYPES, Order, WebsiteOrigin};
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, WebsiteOperation};

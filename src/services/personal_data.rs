@@ -12,10 +12,11 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::audit::{self, FilingAction, NewEvent};
 use super::rules::{certificate_index, mobile_index};
-use super::{ServiceError, write_txn};
 use crate::auth::Actor;
+use crate::db::write_txn;
 use crate::domain::FilingStatus;
 use crate::pii::{Keyring, PiiError};
 use crate::storage::Storage;

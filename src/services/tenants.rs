@@ -73,7 +73,7 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
     }
     let now = Utc::now();
     let key = api_key::generate();
-    let txn = super::write_txn(db).await?;
+    let txn = crate::db::write_txn(db).await?;
     let inserted = entity::tenant::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(slug.to_owned()),

@@ -11,10 +11,11 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::audit::{self, FilingAction, NewEvent};
 use super::models::Filing;
-use super::{ServiceError, write_txn};
 use crate::auth::{Actor, ApiKeyScope, Principal, Role};
+use crate::db::write_txn;
 use crate::domain::identifiers::{IcpNumber, IcpNumberKind};
 use crate::domain::reference::ReferenceData;
 use crate::domain::workflow::{self, MAX_SMS_FAILURES, WorkflowAction, WorkflowRole};
@@ -115,7 +116,7 @@ pub async fn submit(
         actor.tenant_id,
         &stored.form.subject.certificate_number,
     );
-    super::lock_key(&txn, "subject-order", &format!("{}/{subject}", actor.tenant_id)).await?;
+    crate::db::lock_key(&txn, "subject-order", &format!("{}/{subject}", actor.tenant_id)).await?;
     if order_in_flight(&txn, actor, filing_id, &subject).await? {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("subject.certificateNumber", FieldErrorCode::OrderInFlight).suggest(
@@ -537,7 +538,7 @@ async fn approve(
     websites: &[super::rules::StoredWebsite],
 ) -> Result<Filing, ServiceError> {
     let current = lock(txn, actor, filing_id).await?;
-    super::lock_key(txn, "icp-number", &format!("{}/{number}", actor.tenant_id)).await?;
+    crate::db::lock_key(txn, "icp-number", &format!("{}/{number}", actor.tenant_id)).await?;
     let held = numbers_held_elsewhere(txn, actor, &current, number, assigned, websites).await?;
     if !held.is_empty() {
         return Err(ServiceError::InvalidInput(held));

@@ -11,8 +11,8 @@ use super::ids::{self, Kind};
 use super::query::page_size;
 use super::types::{Filing, PageInfo};
 use crate::auth::Actor;
+use crate::services::Page;
 use crate::services::notifications::{self as svc, NotificationFilter};
-use crate::services::{Page, filings};
 use entity::outbox_message;
 
 /// Where a message stands.
@@ -124,7 +124,7 @@ impl Notification {
         let Some(id) = self.0.filing_id else {
             return Ok(None);
         };
-        Ok(Some(Filing(filings::get_filing(db(ctx), actor(ctx)?, id).await.map_err(gql)?)))
+        Ok(Some(Filing(crate::services::access::get_filing(db(ctx), actor(ctx)?, id).await.map_err(gql)?)))
     }
 }
 

@@ -23,7 +23,7 @@ impl FilingQuery {
     async fn filing(&self, ctx: &Context<'_>, #[graphql(desc = "The filing's global ID.")] id: ID) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
-        Ok(Filing(filings::get_filing(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Filing(crate::services::access::get_filing(db(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// The caller's filings, newest first, as a cursor connection.
@@ -50,7 +50,9 @@ impl FilingQuery {
         let actor = actor(ctx)?;
         let db = db(ctx);
         let node = match ids::decode_any(&id, "id").map_err(gql)? {
-            (Kind::Filing, id) => Node::Filing(Filing(filings::get_filing(db, actor, id).await.map_err(gql)?)),
+            (Kind::Filing, id) => {
+                Node::Filing(Filing(crate::services::access::get_filing(db, actor, id).await.map_err(gql)?))
+            }
             (Kind::Website, id) => Node::Website(Website(filings::get_website(db, actor, id).await.map_err(gql)?)),
             (Kind::FilingEvent, id) => {
                 Node::FilingEvent(FilingEvent(filings::get_event(db, actor, id).await.map_err(gql)?))

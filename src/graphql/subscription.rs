@@ -10,8 +10,8 @@ use super::error::gql;
 use super::ids::{self, Kind};
 use super::types::Filing;
 use crate::changes::FilingChanged;
+use crate::services::ServiceError;
 use crate::services::credentials::ConnectionCredential;
-use crate::services::{ServiceError, filings};
 
 pub struct SubscriptionRoot;
 
@@ -33,7 +33,7 @@ impl SubscriptionRoot {
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
         let db = db(ctx).clone();
         let current = credential.check().await.map_err(gql)?;
-        filings::get_filing(&db, &current, id).await.map_err(gql)?;
+        crate::services::access::get_filing(&db, &current, id).await.map_err(gql)?;
         let receiver = ctx.data_unchecked::<AppData>().changes.subscribe();
         let state = Watch { receiver, db, credential, tenant: current.tenant_id, ended: false };
         Ok(async_graphql::futures_util::stream::unfold(state, move |mut watch| async move {
@@ -75,6 +75,6 @@ impl Watch {
     /// rule as the `filing` query.
     async fn current(&self, filing: uuid::Uuid) -> Result<crate::services::models::Filing, ServiceError> {
         let actor = self.credential.check().await?;
-        filings::get_filing(&self.db, &actor, filing).await
+        crate::services::access::get_filing(&self.db, &actor, filing).await
     }
 }

@@ -498,7 +498,7 @@ pub async fn invite_staff(
     display_name: &str,
     role: Role,
 ) -> Result<Account, ServiceError> {
-    require_admin(actor)?;
+    super::access::require_admin(actor)?;
     let email = normalize_email(email);
     let mut errors = Vec::new();
     check_email(&email, "email", &mut errors);
@@ -561,7 +561,7 @@ pub async fn update_account_role(
     account_id: Uuid,
     role: Role,
 ) -> Result<Account, ServiceError> {
-    require_admin(actor)?;
+    super::access::require_admin(actor)?;
     let now = Utc::now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
@@ -582,7 +582,7 @@ pub async fn disable_account(
     actor: &Actor,
     account_id: Uuid,
 ) -> Result<Account, ServiceError> {
-    require_admin(actor)?;
+    super::access::require_admin(actor)?;
     if account_id == actor.id {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("accountId", FieldErrorCode::InvalidFormat)
@@ -603,7 +603,7 @@ pub async fn disable_account(
 
 /// Enables a disabled account again (it signs in with its old password).
 pub async fn enable_account(db: &DatabaseConnection, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
-    require_admin(actor)?;
+    super::access::require_admin(actor)?;
     let now = Utc::now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
@@ -656,7 +656,7 @@ pub async fn list_accounts(
     first: u64,
     after: Option<Uuid>,
 ) -> Result<Page<Account>, ServiceError> {
-    require_admin(actor)?;
+    super::access::require_admin(actor)?;
     let mut query = account::Entity::find().filter(account::Column::TenantId.eq(actor.tenant_id));
     if let Some(roles) = &filter.roles {
         query = query.filter(account::Column::Role.is_in(roles.iter().map(|r| r.to_string())));
@@ -679,14 +679,6 @@ pub async fn list_accounts(
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------------------------
-
-pub(crate) fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
-    if actor.is_admin() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden("only the registrar's administrators may do this"))
-    }
-}
 
 fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

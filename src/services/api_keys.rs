@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use uuid::Uuid;
 
 use super::ServiceError;
-use super::accounts::require_admin;
+use super::access::require_admin;
 use crate::auth::{Actor, ApiKeyScope, api_key};
 
 #[derive(Clone, Debug)]

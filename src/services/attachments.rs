@@ -12,8 +12,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::ServiceError;
+use super::access::{ensure_visible, require_editor};
 use super::audit::{self, FieldChange, FilingAction, NewEvent};
-use super::filings::{ensure_visible, require_editor};
 use crate::auth::Actor;
 use crate::config::StorageConfig;
 use crate::db::write_txn;
@@ -529,7 +529,7 @@ async fn locate(
 
 /// The filing must be visible to the caller and editable.
 async fn ensure_editable(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
     if !filing.status.is_editable() {
         return Err(ServiceError::InvalidTransition { action: "changing materials", from: filing.status });
     }
@@ -760,10 +760,10 @@ pub async fn checklist(
     reference: &crate::domain::reference::ReferenceData,
     filing_id: Uuid,
 ) -> Result<Vec<ChecklistItem>, ServiceError> {
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
-    let record = super::orders::record_of_order(db, actor, &filing).await?;
-    let in_scope = super::orders::websites_in_scope(filing.filing_type, &stored, record.as_ref());
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
+    let record = super::access::record_of_order(db, actor, &filing).await?;
+    let in_scope = super::access::websites_in_scope(filing.filing_type, &stored, record.as_ref());
     let website_ids: Vec<Uuid> = stored.websites.iter().map(|w| w.id).collect();
     let uploaded: Vec<Attachment> = attachments_by_filing(db, actor, &[filing_id])
         .await?

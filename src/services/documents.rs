@@ -17,8 +17,8 @@ pub async fn verification_sheet(
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<String, ServiceError> {
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let numbers = super::notifications::website_numbers(db, actor.tenant_id, filing_id).await?;
     // The sheet shows personal data as the caller sees it everywhere else: in full to the applicant who prints

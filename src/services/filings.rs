@@ -12,13 +12,14 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::access::{self, ensure_visible, require_editor, visible};
 use super::audit::{self, ChangeSet, FilingAction, NewEvent};
 use super::inputs::{
     CreateFilingInput, MAX_WEBSITES_PER_FILING, PersonInput, SubjectInput, WebsiteInput, validate_create_filing,
     validate_subject, validate_website,
 };
 use super::models::{Filing, FilingEvent, Subject, Website};
-use super::{Page, ServiceError, orders, rows, rules};
+use super::{Page, ServiceError, rows, rules};
 use crate::auth::Actor;
 use crate::domain::masking::{mask_certificate_number, mask_email, mask_phone};
 use crate::domain::reference::ReferenceData;
@@ -144,7 +145,11 @@ fn new_order_errors(filing_type: FilingType, icp_number: Option<&str>, province_
             "新增接入须填写主体备案号（如 京ICP备2026000001号）。",
         )],
         (FilingType::AddAccess, Some(number)) => {
-            super::workflow::subject_number(number, province_code, "icpNumber").err().map(|e| *e).into_iter().collect()
+            crate::domain::identifiers::icp_number::subject_number(number, province_code, "icpNumber")
+                .err()
+                .map(|e| *e)
+                .into_iter()
+                .collect()
         }
         (_, _) => vec![FieldError::new("filingType", FieldErrorCode::ChangeNotAllowed).with_message(
             "Orders that amend a filed record start from it with startOrder.",
@@ -168,13 +173,13 @@ pub async fn update_subject(
     let now = Utc::now();
     let txn = crate::db::write_txn(db).await?;
     let (before, after) = begin_edit(&txn, actor, filing_id, version, "updateFilingSubject", now).await?;
-    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let stored = access::stored_filing(&txn, actor, filing_id).await?;
     let current = &stored.form;
     let prospective = CreateFilingInput { subject: subject.clone(), websites: current.websites.clone() };
     let mut errors =
         rules::merge(basic, introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?);
-    let record = orders::record_of_order(&txn, actor, &after).await?;
-    errors.extend(orders::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
+    let record = access::record_of_order(&txn, actor, &after).await?;
+    errors.extend(access::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -212,16 +217,16 @@ pub async fn add_website(
     let txn = crate::db::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "addWebsite", now).await?;
     let existing = websites_of(&txn, actor, filing_id).await?;
-    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let stored = access::stored_filing(&txn, actor, filing_id).await?;
     let current = &stored.form;
     let mut prospective = current.clone();
     prospective.websites.push(input.clone());
     let website_id = Uuid::now_v7();
     let mut websites = stored.websites.clone();
-    websites.push(rules::StoredWebsite { id: website_id, operation: WebsiteOperation::New, base_website_id: None });
+    websites.push(access::StoredWebsite { id: website_id, operation: WebsiteOperation::New, base_website_id: None });
     let mut introduced = introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?;
-    let record = orders::record_of_order(&txn, actor, &after).await?;
-    introduced.extend(orders::violations(after.filing_type, &prospective, &websites, record.as_ref(), false));
+    let record = access::record_of_order(&txn, actor, &after).await?;
+    introduced.extend(access::violations(after.filing_type, &prospective, &websites, record.as_ref(), false));
     let mut errors = rules::merge(basic, rules::as_website_input(introduced, existing.len()));
     if existing.len() >= MAX_WEBSITES_PER_FILING {
         errors.push(FieldError::new("filingId", FieldErrorCode::TooMany).with_message(
@@ -265,13 +270,13 @@ pub async fn update_website(
         return Err(ServiceError::NotFound);
     };
     let old = existing[index].clone();
-    let stored = rules::stored_filing(&txn, actor, filing_id).await?;
+    let stored = access::stored_filing(&txn, actor, filing_id).await?;
     let current = &stored.form;
     let mut prospective = current.clone();
     prospective.websites[index] = input.clone();
     let mut introduced = introduced_errors(&txn, actor, reference, &prospective, current, filing_id).await?;
-    let record = orders::record_of_order(&txn, actor, &after).await?;
-    introduced.extend(orders::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
+    let record = access::record_of_order(&txn, actor, &after).await?;
+    introduced.extend(access::violations(after.filing_type, &prospective, &stored.websites, record.as_ref(), false));
     let mut errors = rules::merge(basic, rules::as_website_input(introduced, index));
     errors.extend(domains_taken_by_others(&existing, Some(website_id), &input.domains));
     if !errors.is_empty() {
@@ -316,13 +321,13 @@ pub async fn remove_website(
     let txn = crate::db::write_txn(db).await?;
     let (_, after) = begin_edit(&txn, actor, filing_id, version, "removeWebsite", now).await?;
     if after.filing_type.amends_record() {
-        let mut stored = rules::stored_filing(&txn, actor, filing_id).await?;
+        let mut stored = access::stored_filing(&txn, actor, filing_id).await?;
         if let Some(index) = stored.websites.iter().position(|w| w.id == website_id) {
             stored.form.websites.remove(index);
             stored.websites.remove(index);
         }
-        let record = orders::record_of_order(&txn, actor, &after).await?;
-        let errors = orders::violations(after.filing_type, &stored.form, &stored.websites, record.as_ref(), false);
+        let record = access::record_of_order(&txn, actor, &after).await?;
+        let errors = access::violations(after.filing_type, &stored.form, &stored.websites, record.as_ref(), false);
         if !errors.is_empty() {
             return Err(ServiceError::InvalidInput(errors));
         }
@@ -348,12 +353,6 @@ pub async fn filings_by_id(
 ) -> Result<HashMap<Uuid, Filing>, ServiceError> {
     let rows = visible(actor).filter(filing::Column::Id.is_in(ids.iter().copied())).into_model().all(db).await?;
     rows::models::<filing::Model>(rows).into_iter().map(|row| Filing::try_from(row).map(|f| (f.id, f))).collect()
-}
-
-/// One filing of the caller's tenant.
-pub async fn get_filing(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Filing, ServiceError> {
-    let row = visible(actor).filter(filing::Column::Id.eq(id)).one(db).await?.ok_or(ServiceError::NotFound)?;
-    Filing::try_from(row)
 }
 
 /// One website of the caller's tenant.
@@ -601,7 +600,7 @@ pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectI
         name: Set(s.name.clone()),
         certificate_type: Set(s.certificate_type.as_str().to_owned()),
         certificate_number: Set(seal(&s.certificate_number)),
-        certificate_number_bidx: Set(super::rules::certificate_index(&keys, tenant, &s.certificate_number)),
+        certificate_number_bidx: Set(super::access::certificate_index(&keys, tenant, &s.certificate_number)),
         certificate_address: Set(s.certificate_address.clone()),
         province_code: Set(s.province_code.clone()),
         city_code: Set(s.city_code.clone()),
@@ -613,7 +612,7 @@ pub(crate) fn subject_row(actor: &Actor, filing_id: Uuid, id: Uuid, s: &SubjectI
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
         rp_certificate_number: Set(seal(&p.certificate_number)),
         rp_mobile: Set(seal(&p.mobile)),
-        rp_mobile_bidx: Set(super::rules::mobile_index(&keys, tenant, &p.mobile)),
+        rp_mobile_bidx: Set(super::access::mobile_index(&keys, tenant, &p.mobile)),
         rp_emergency_phone: Set(p.emergency_phone.as_deref().map(seal)),
         rp_email: Set(seal(&p.email)),
         rp_is_legal_representative: Set(s.responsible_person_is_legal_representative),
@@ -659,7 +658,7 @@ pub(crate) fn website_row(
         rp_certificate_type: Set(p.certificate_type.as_str().to_owned()),
         rp_certificate_number: Set(seal(&p.certificate_number)),
         rp_mobile: Set(seal(&p.mobile)),
-        rp_mobile_bidx: Set(super::rules::mobile_index(&keys, tenant, &p.mobile)),
+        rp_mobile_bidx: Set(super::access::mobile_index(&keys, tenant, &p.mobile)),
         rp_emergency_phone: Set(p.emergency_phone.as_deref().map(seal)),
         rp_email: Set(seal(&p.email)),
         created_at: Set(created_at),
@@ -746,7 +745,7 @@ fn website_changes(prefix: &str, old: &WebsiteInput, new: &WebsiteInput) -> Chan
 
 /// What an order changes in the record it amends: subject fields, each carried website's fields, new websites and
 /// the websites it cancels (paths in the order's website order).
-pub(crate) fn form_changes(record: &super::orders::Record, order: &rules::StoredFiling) -> Vec<audit::FieldChange> {
+pub(crate) fn form_changes(record: &super::access::Record, order: &access::StoredFiling) -> Vec<audit::FieldChange> {
     use crate::domain::WebsiteOperation;
     let mut changes = subject_changes(&record.form.subject, &order.form.subject).into_vec();
     for (i, (form, stored)) in order.form.websites.iter().zip(&order.websites).enumerate() {
@@ -768,35 +767,4 @@ pub(crate) fn form_changes(record: &super::orders::Record, order: &rules::Stored
         }
     }
     changes
-}
-
-/// Only the applicant who owns a filing may see it; staff and backends see every filing of their tenant.
-pub(crate) async fn ensure_visible(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<(), ServiceError> {
-    if actor.owner_scope().is_some() {
-        visible(actor).filter(filing::Column::Id.eq(filing_id)).one(db).await?.ok_or(ServiceError::NotFound)?;
-    }
-    Ok(())
-}
-
-/// The filings of the caller's tenant that the caller may see.
-pub(crate) fn visible(actor: &Actor) -> Select<filing::Entity> {
-    let query = filing::Entity::find().filter(filing::Column::TenantId.eq(actor.tenant_id));
-    match actor.owner_scope() {
-        Some(owner) => query.filter(filing::Column::OwnerAccountId.eq(owner)),
-        None => query,
-    }
-}
-
-pub(crate) fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
-    if actor.may_edit_filings() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(
-            "only the applicant, or the registrar's backend with a full-access key, may change a filing's data",
-        ))
-    }
 }

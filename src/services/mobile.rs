@@ -56,12 +56,12 @@ pub async fn start(
     website_id: Option<Uuid>,
     ttl_minutes: i64,
 ) -> Result<Started, ServiceError> {
-    super::filings::require_editor(actor)?;
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    super::access::require_editor(actor)?;
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
     if !filing.status.is_editable() {
         return Err(ServiceError::InvalidTransition { action: "startMobileVerification", from: filing.status });
     }
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
     let person = match website_id {
         None => stored.form.subject.responsible_person.clone(),
         Some(id) => {
@@ -111,7 +111,7 @@ pub async fn start(
 
 /// Ends a hand-off before it expires.
 pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
-    super::filings::require_editor(actor)?;
+    super::access::require_editor(actor)?;
     let session = get(db, actor, id).await?;
     if session.revoked_at.is_none() {
         let now = Utc::now();
@@ -130,7 +130,7 @@ pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mob
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    super::filings::ensure_visible(db, actor, session.filing_id).await?;
+    super::access::ensure_visible(db, actor, session.filing_id).await?;
     opened(session)
 }
 
@@ -147,7 +147,7 @@ pub async fn of_filing(
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<Vec<mobile_session::Model>, ServiceError> {
-    super::filings::ensure_visible(db, actor, filing_id).await?;
+    super::access::ensure_visible(db, actor, filing_id).await?;
     mobile_session::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
         .filter(Column::FilingId.eq(filing_id))
@@ -179,7 +179,7 @@ pub async fn phone_checks(
     filing_id: Uuid,
 ) -> Result<Vec<PhoneCheck>, ServiceError> {
     let sessions = of_filing(db, actor, filing_id).await?;
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
     let mut people = vec![(None, "subject.responsiblePerson".to_owned(), &stored.form.subject.responsible_person)];
     people.extend(
         stored
@@ -473,7 +473,7 @@ pub async fn request_upload(
     let current = session(db, caller).await?;
     require_phone(&current)?;
     let actor = acting_for(db, caller, &current).await?;
-    let stored = super::rules::stored_filing(db, &actor, caller.filing_id).await?;
+    let stored = super::access::stored_filing(db, &actor, caller.filing_id).await?;
     let person = match caller.website_id {
         None => &stored.form.subject.responsible_person,
         Some(id) => {

@@ -1,6 +1,7 @@
 //! Use cases: one function per user intent. Each takes the calling [`Actor`](crate::auth::Actor), touches only that
 //! actor's tenant, runs in one database transaction, and writes the audit event together with the change.
 
+pub mod access;
 pub mod accounts;
 pub mod api_keys;
 pub mod attachments;

@@ -107,7 +107,7 @@ async fn notify(
 ) -> Result<(), ServiceError> {
     let tenant = super::tenants::tenant_by_id(txn, tenant_id).await?;
     let system = Actor::system(tenant_id);
-    let stored = super::rules::stored_filing(txn, &system, filing.id).await?;
+    let stored = super::access::stored_filing(txn, &system, filing.id).await?;
     let mut recipients = vec![applicant(txn, filing, &stored).await?];
     let persons_too = matches!(
         stage,
@@ -150,7 +150,7 @@ async fn notify(
 async fn applicant(
     txn: &impl ConnectionTrait,
     filing: &Filing,
-    stored: &super::rules::StoredFiling,
+    stored: &super::access::StoredFiling,
 ) -> Result<Recipient, ServiceError> {
     if let Some(owner) = filing.owner_account_id
         && let Some(account) = entity::account::Entity::find_by_id(owner).one(txn).await?
@@ -170,11 +170,11 @@ async fn involved_persons(
     txn: &impl ConnectionTrait,
     tenant_id: Uuid,
     filing: &Filing,
-    stored: &super::rules::StoredFiling,
+    stored: &super::access::StoredFiling,
 ) -> Result<Vec<Recipient>, ServiceError> {
     let system = Actor::system(tenant_id);
-    let record = super::orders::record_of_order(txn, &system, filing).await?;
-    let in_scope = super::orders::websites_in_scope(filing.filing_type, stored, record.as_ref());
+    let record = super::access::record_of_order(txn, &system, filing).await?;
+    let in_scope = super::access::websites_in_scope(filing.filing_type, stored, record.as_ref());
     let mut people = vec![&stored.form.subject.responsible_person];
     for ((website, w), involved) in stored.form.websites.iter().zip(&stored.websites).zip(in_scope) {
         if involved || matches!(w.operation, WebsiteOperation::Cancel | WebsiteOperation::CancelAccess) {
@@ -204,7 +204,7 @@ pub(crate) async fn website_numbers(
 fn payload(
     tenant: &entity::tenant::Model,
     filing: &Filing,
-    stored: &super::rules::StoredFiling,
+    stored: &super::access::StoredFiling,
     numbers: &HashMap<Uuid, String>,
     details: Option<&serde_json::Value>,
     pending: Option<&[String]>,
@@ -538,8 +538,8 @@ pub async fn preview(
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let payload = match filing_id {
         Some(id) if stage.is_filing_stage() => {
-            let filing = super::filings::get_filing(db, actor, id).await?;
-            let stored = super::rules::stored_filing(db, actor, id).await?;
+            let filing = super::access::get_filing(db, actor, id).await?;
+            let stored = super::access::stored_filing(db, actor, id).await?;
             let events = super::filings::events_by_filing(db, actor, &[id]).await?.remove(&id).unwrap_or_default();
             let details = events.iter().rev().find_map(|e| e.details.clone().filter(|d| d.get("reasons").is_some()));
             let numbers = website_numbers(db, actor.tenant_id, id).await?;

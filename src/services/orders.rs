@@ -2,93 +2,25 @@
 //! and every website still filed here, with their ICP numbers), is edited within what its type allows (the domain's
 //! [`orders::check`]), goes through the workflow, and replaces the record once the bureau approved it.
 
+use super::access::violations;
+use super::access::{record_of, record_of_order};
 use chrono::Utc;
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
 use super::ServiceError;
+use super::access::StoredWebsite;
 use super::audit;
 use super::models::Filing;
-use super::rules::{StoredFiling, StoredWebsite};
 use crate::auth::Actor;
 use crate::db::write_txn;
-use crate::domain::forms::CreateFilingInput;
-use crate::domain::orders::{self, FOLLOW_UP_TYPES, Order, WebsiteOrigin};
+use crate::domain::orders::FOLLOW_UP_TYPES;
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, WebsiteOperation};
 use entity::{filing, filing_subject, website};
-
-/// A filed record as it stands: the subject and the websites still filed here (cancelled ones and those whose access
-/// ended are gone), with the ids of those websites.
-#[derive(Clone, Debug)]
-pub(crate) struct Record {
-    pub form: CreateFilingInput,
-    pub website_ids: Vec<Uuid>,
-}
-
-/// The record `filing_id` holds.
-pub(crate) async fn record_of(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<Record, ServiceError> {
-    let StoredFiling { mut form, websites } = super::rules::stored_filing(db, actor, filing_id).await?;
-    let live: Vec<bool> =
-        websites.iter().map(|w| matches!(w.operation, WebsiteOperation::New | WebsiteOperation::Carried)).collect();
-    let mut keep = live.iter();
-    form.websites.retain(|_| *keep.next().unwrap_or(&false));
-    let website_ids = websites.iter().zip(&live).filter(|(_, l)| **l).map(|(w, _)| w.id).collect();
-    Ok(Record { form, website_ids })
-}
-
-/// The record an order amends, when its type amends one.
-pub(crate) async fn record_of_order(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    filing: &Filing,
-) -> Result<Option<Record>, ServiceError> {
-    match (filing.filing_type.amends_record(), filing.base_filing_id) {
-        (true, Some(base)) => Ok(Some(record_of(db, actor, base).await?)),
-        (true, None) => Err(ServiceError::internal(anyhow::anyhow!("order {} amends no record", filing.id))),
-        (false, _) => Ok(None),
-    }
-}
-
-/// Where each website of an order comes from, as the domain sees it.
-pub(crate) fn origins(websites: &[StoredWebsite], record: Option<&Record>) -> Vec<WebsiteOrigin> {
-    websites
-        .iter()
-        .map(|w| WebsiteOrigin {
-            operation: w.operation,
-            base: w
-                .base_website_id
-                .and_then(|base| record.and_then(|r| r.website_ids.iter().position(|id| *id == base))),
-        })
-        .collect()
-}
-
-/// What `form` (with `websites`) breaks of what the order's type allows; nothing for a first filing.
-pub(crate) fn violations(
-    filing_type: FilingType,
-    form: &CreateFilingInput,
-    websites: &[StoredWebsite],
-    record: Option<&Record>,
-    complete: bool,
-) -> Vec<FieldError> {
-    let origins = origins(websites, record);
-    let order = Order { filing_type, form, origins: &origins, base: record.map(|r| &r.form) };
-    orders::check(&order, complete)
-}
-
-/// Which websites of the order its per-website materials are asked for.
-pub(crate) fn websites_in_scope(filing_type: FilingType, stored: &StoredFiling, record: Option<&Record>) -> Vec<bool> {
-    let origins = origins(&stored.websites, record);
-    let order = Order { filing_type, form: &stored.form, origins: &origins, base: record.map(|r| &r.form) };
-    orders::websites_in_scope(&order)
-}
 
 /// Starts an order from a filed record: a draft holding the record as it stands, with the websites a cancellation
 /// names marked. One open order per record: a second is refused until the first is decided or abandoned.
@@ -99,7 +31,7 @@ pub async fn start(
     filing_type: FilingType,
     targets: Vec<Uuid>,
 ) -> Result<Filing, ServiceError> {
-    super::filings::require_editor(actor)?;
+    super::access::require_editor(actor)?;
     let marks = match filing_type {
         FilingType::CancelWebsite => Some(WebsiteOperation::Cancel),
         FilingType::CancelAccess => Some(WebsiteOperation::CancelAccess),
@@ -140,7 +72,7 @@ pub async fn start(
         .filter(filing::Column::Id.eq(base_id))
         .exec(&txn)
         .await?;
-    let base = super::filings::visible(actor)
+    let base = super::access::visible(actor)
         .filter(filing::Column::Id.eq(base_id))
         .one(&txn)
         .await?
@@ -252,6 +184,6 @@ pub async fn changes_from_record(
     let Some(record) = record_of_order(db, actor, filing).await? else {
         return Ok(Vec::new());
     };
-    let stored = super::rules::stored_filing(db, actor, filing.id).await?;
+    let stored = super::access::stored_filing(db, actor, filing.id).await?;
     Ok(super::filings::form_changes(&record, &stored))
 }

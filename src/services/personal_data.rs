@@ -13,8 +13,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::ServiceError;
+use super::access::{certificate_index, mobile_index};
 use super::audit::{self, FilingAction, NewEvent};
-use super::rules::{certificate_index, mobile_index};
 use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::FilingStatus;

@@ -177,7 +177,7 @@ pub async fn settle(db: &DatabaseConnection, reservation: Reservation, sent: boo
 /// The blind index the counts go by: the number as the rules normalise it (`+86 138-0013-8000` is `13800138000`).
 fn number_index(tenant: Uuid, mobile: &str) -> String {
     let keys = crate::pii::keyring();
-    let index = super::rules::mobile_index(&keys, tenant, mobile);
+    let index = super::access::mobile_index(&keys, tenant, mobile);
     if index.is_empty() {
         // Not a mobile number the rules know (older data): counted as stored, still never in clear.
         keys.blind(tenant, crate::pii::Blind::Mobile, mobile.trim())

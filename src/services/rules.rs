@@ -4,19 +4,17 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait};
 use uuid::Uuid;
 
 use super::ServiceError;
-use super::models::{Subject, Website};
+use super::access::{self, certificate_index, stored_form};
 use crate::auth::Actor;
-use crate::domain::forms::{CreateFilingInput, PersonInput, PreApprovalInput, SubjectInput, WebsiteInput};
+use crate::domain::forms::CreateFilingInput;
 use crate::domain::reference::ReferenceData;
 use crate::domain::rules::{self, Context};
 use crate::domain::{FieldError, FilingStatus};
-use crate::pii::{Blind, Keyring};
+use crate::pii::Blind;
 use entity::{filing, filing_subject, website};
 
 /// The findings of the pre-submit check on a stored filing.
@@ -75,61 +73,6 @@ pub(crate) fn as_website_input(errors: Vec<FieldError>, index: usize) -> Vec<Fie
         .collect()
 }
 
-/// The stored filing as a form, with its websites' ids in order.
-pub(crate) async fn stored_form(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<(CreateFilingInput, Vec<Uuid>), ServiceError> {
-    let stored = stored_filing(db, actor, filing_id).await?;
-    Ok((stored.form, stored.websites.iter().map(|w| w.id).collect()))
-}
-
-/// A stored filing as a form, with what its order does with each website.
-#[derive(Clone, Debug)]
-pub(crate) struct StoredFiling {
-    pub form: CreateFilingInput,
-    /// The websites of `form`, in the same order: id, operation and the filed website each continues.
-    pub websites: Vec<StoredWebsite>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StoredWebsite {
-    pub id: Uuid,
-    pub operation: crate::domain::WebsiteOperation,
-    pub base_website_id: Option<Uuid>,
-}
-
-/// The stored filing as a form, with its websites in order.
-pub(crate) async fn stored_filing(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<StoredFiling, ServiceError> {
-    let subject = filing_subject::Entity::find()
-        .filter(filing_subject::Column::TenantId.eq(actor.tenant_id))
-        .filter(filing_subject::Column::FilingId.eq(filing_id))
-        .one(db)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    let websites = website::Entity::find()
-        .filter(website::Column::TenantId.eq(actor.tenant_id))
-        .filter(website::Column::FilingId.eq(filing_id))
-        .order_by_asc(website::Column::Id)
-        .all(db)
-        .await?;
-    let websites: Vec<Website> = websites.into_iter().map(Website::try_from).collect::<Result<_, _>>()?;
-    let stored = websites
-        .iter()
-        .map(|w| StoredWebsite { id: w.id, operation: w.operation, base_website_id: w.base_website_id })
-        .collect();
-    let form = CreateFilingInput {
-        subject: subject_form(&Subject::try_from(subject)?),
-        websites: websites.iter().map(website_form).collect(),
-    };
-    Ok(StoredFiling { form, websites: stored })
-}
-
 /// The pre-submit check: everything a reviewer or the bureau would refuse, and what would draw a question.
 pub async fn precheck(
     db: &sea_orm::DatabaseConnection,
@@ -137,7 +80,7 @@ pub async fn precheck(
     reference: &ReferenceData,
     filing_id: Uuid,
 ) -> Result<Precheck, ServiceError> {
-    super::filings::get_filing(db, actor, filing_id).await?;
+    super::access::get_filing(db, actor, filing_id).await?;
     let (form, website_ids) = stored_form(db, actor, filing_id).await?;
     let findings = findings(db, actor, reference, &form, Some(filing_id), true).await?;
     Ok(Precheck { findings, website_ids })
@@ -154,7 +97,7 @@ async fn mobiles_of_other_subjects(
     let keys = crate::pii::keyring();
     let by_index: HashMap<String, String> = std::iter::once(&form.subject.responsible_person)
         .chain(form.websites.iter().map(|w| &w.responsible_person))
-        .map(|p| rules_mobile(&p.mobile))
+        .map(|p| access::rules_mobile(&p.mobile))
         .filter(|m| !m.is_empty())
         .map(|m| (keys.blind(actor.tenant_id, Blind::Mobile, &m), m))
         .collect();
@@ -211,65 +154,4 @@ async fn mobiles_of_other_subjects(
         }));
     }
     Ok(taken)
-}
-
-fn rules_mobile(mobile: &str) -> String {
-    crate::domain::identifiers::Mobile::parse(mobile).map(|m| m.as_str().to_owned()).unwrap_or_default()
-}
-
-/// The blind index of a responsible person's mobile (normalised as the rules compare it; empty if not a mobile).
-pub(crate) fn mobile_index(keys: &Keyring, tenant: Uuid, mobile: &str) -> String {
-    keys.blind(tenant, Blind::Mobile, &rules_mobile(mobile))
-}
-
-/// The blind index of a certificate number (compared without regard to case).
-pub(crate) fn certificate_index(keys: &Keyring, tenant: Uuid, certificate: &str) -> String {
-    keys.blind(tenant, Blind::Certificate, &certificate.trim().to_uppercase())
-}
-
-fn person_form(p: &super::models::ResponsiblePerson) -> PersonInput {
-    PersonInput {
-        name: p.name.clone(),
-        certificate_type: p.certificate_type,
-        certificate_number: p.certificate_number.clone(),
-        mobile: p.mobile.clone(),
-        emergency_phone: p.emergency_phone.clone(),
-        email: p.email.clone(),
-    }
-}
-
-pub(crate) fn subject_form(s: &Subject) -> SubjectInput {
-    SubjectInput {
-        subject_type: s.subject_type,
-        name: s.name.clone(),
-        certificate_type: s.certificate_type,
-        certificate_number: s.certificate_number.clone(),
-        certificate_address: s.certificate_address.clone(),
-        province_code: s.province_code.clone(),
-        city_code: s.city_code.clone(),
-        district_code: s.district_code.clone(),
-        mailing_address: s.mailing_address.clone(),
-        investor: s.investor.clone(),
-        remark: s.remark.clone(),
-        responsible_person: person_form(&s.responsible_person),
-        responsible_person_is_legal_representative: s.responsible_person_is_legal_representative,
-    }
-}
-
-pub(crate) fn website_form(w: &Website) -> WebsiteInput {
-    WebsiteInput {
-        name: w.name.clone(),
-        domains: w.domains.clone(),
-        homepage_url: w.homepage_url.clone(),
-        service_content: w.service_content.clone(),
-        languages: w.languages.clone(),
-        pre_approvals: w
-            .pre_approvals
-            .iter()
-            .map(|a| PreApprovalInput { category: a.category, licence_number: a.licence_number.clone() })
-            .collect(),
-        access_method: w.access_method,
-        remark: w.remark.clone(),
-        responsible_person: person_form(&w.responsible_person),
-    }
 }

@@ -299,7 +299,7 @@ pub async fn update_settings(
     actor: &Actor,
     change: SettingsChange,
 ) -> Result<TenantSettings, ServiceError> {
-    super::accounts::require_admin(actor)?;
+    super::access::require_admin(actor)?;
     let mut errors = Vec::new();
     let name = change.name.as_deref().map(|n| super::validation::one_line(n, "name", 200, &mut errors));
     let url = text_change(change.frontend_base_url.clone(), "frontendBaseUrl", 2048, Lines::One, &mut errors);

@@ -19,7 +19,7 @@ use crate::db::write_txn;
 use crate::domain::identifiers::{IcpNumber, IcpNumberKind};
 use crate::domain::reference::ReferenceData;
 use crate::domain::workflow::{self, MAX_SMS_FAILURES, WorkflowAction, WorkflowRole};
-use crate::domain::{FieldError, FieldErrorCode, FilingStatus, Province};
+use crate::domain::{FieldError, FieldErrorCode, FilingStatus};
 use entity::{filing, sms_check, website};
 
 /// One reason a reviewer or the bureau gives for returning a filing (like WeChat's audit_data).
@@ -79,16 +79,16 @@ pub async fn submit(
     version: i32,
     sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
     let cancellation = filing.filing_type.skips_preliminary_review();
     let mut errors: Vec<FieldError> = Vec::new();
     if !cancellation {
         let check = super::rules::precheck(db, actor, reference, filing_id).await?;
         errors.extend(check.findings.into_iter().filter(|f| f.is_error()));
     }
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
-    let record = super::orders::record_of_order(db, actor, &filing).await?;
-    errors.extend(super::orders::violations(filing.filing_type, &stored.form, &stored.websites, record.as_ref(), true));
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
+    let record = super::access::record_of_order(db, actor, &filing).await?;
+    errors.extend(super::access::violations(filing.filing_type, &stored.form, &stored.websites, record.as_ref(), true));
     for item in super::attachments::checklist(db, actor, reference, filing_id).await? {
         use super::attachments::ItemState;
         if matches!(item.state, ItemState::Missing | ItemState::NeedsRevision) {
@@ -111,7 +111,7 @@ pub async fn submit(
     let txn = write_txn(db).await?;
     // One order per subject at a time (within the registrar), checked in the transaction that submits, under a lock
     // on the subject: of two orders of one subject submitted at once, the second sees the first.
-    let subject = super::rules::certificate_index(
+    let subject = super::access::certificate_index(
         &crate::pii::keyring(),
         actor.tenant_id,
         &stored.form.subject.certificate_number,
@@ -242,7 +242,7 @@ pub async fn review_attachment(
     }
     let attachment = super::attachments::get(db, actor, attachment_id).await?;
     ensure_assignee(db, actor, attachment.filing_id).await?;
-    let filing = super::filings::get_filing(db, actor, attachment.filing_id).await?;
+    let filing = super::access::get_filing(db, actor, attachment.filing_id).await?;
     if filing.status != FilingStatus::InReview {
         return Err(ServiceError::InvalidTransition { action: "reviewAttachment", from: filing.status });
     }
@@ -446,11 +446,13 @@ pub async fn record_bureau_decision(
             .details(serde_json::json!({ "reasons": reasons }));
         return simple(db, actor, filing_id, version, step, |_| {}).await;
     };
-    let filing = super::filings::get_filing(db, actor, filing_id).await?;
-    let stored = super::rules::stored_filing(db, actor, filing_id).await?;
+    let filing = super::access::get_filing(db, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, actor, filing_id).await?;
     let province_code = &stored.form.subject.province_code;
     let mut errors = Vec::new();
-    let parsed = given_subject.as_deref().map(|n| subject_number(n, province_code, "subjectNumber"));
+    let parsed = given_subject
+        .as_deref()
+        .map(|n| crate::domain::identifiers::icp_number::subject_number(n, province_code, "subjectNumber"));
     let subject = match (parsed, filing.icp_number.as_deref()) {
         (Some(Err(error)), _) => {
             errors.push(*error);
@@ -464,7 +466,9 @@ pub async fn record_bureau_decision(
             None
         }
         (Some(Ok(given)), _) => Some(given),
-        (None, Some(known)) => subject_number(known, province_code, "subjectNumber").ok(),
+        (None, Some(known)) => {
+            crate::domain::identifiers::icp_number::subject_number(known, province_code, "subjectNumber").ok()
+        }
         (None, None) => {
             errors.push(FieldError::new("subjectNumber", FieldErrorCode::Required));
             None
@@ -535,7 +539,7 @@ async fn approve(
     version: i32,
     number: &str,
     assigned: &[(Uuid, String)],
-    websites: &[super::rules::StoredWebsite],
+    websites: &[super::access::StoredWebsite],
 ) -> Result<Filing, ServiceError> {
     let current = lock(txn, actor, filing_id).await?;
     crate::db::lock_key(txn, "icp-number", &format!("{}/{number}", actor.tenant_id)).await?;
@@ -581,7 +585,7 @@ async fn numbers_held_elsewhere(
     filing: &Filing,
     number: &str,
     assigned: &[(Uuid, String)],
-    websites: &[super::rules::StoredWebsite],
+    websites: &[super::access::StoredWebsite],
 ) -> Result<Vec<FieldError>, ServiceError> {
     use sea_orm::sea_query::ExprTrait;
     use sea_orm::{JoinType, QuerySelect, RelationTrait};
@@ -642,34 +646,13 @@ fn number_race(error: ServiceError) -> ServiceError {
     }
 }
 
-/// A subject ICP number (no website serial) in the province of `province_code`; the error names `field`.
-pub(crate) fn subject_number(number: &str, province_code: &str, field: &str) -> Result<IcpNumber, Box<FieldError>> {
-    let error = |code| Box::new(FieldError::new(field, code));
-    match IcpNumber::parse(number) {
-        Ok(n) if n.kind() != IcpNumberKind::Subject => {
-            Err(Box::new(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
-                "The subject number has no website suffix (京ICP备2026000001号).",
-                "主体备案号不带网站序号（如 京ICP备2026000001号）。",
-            )))
-        }
-        Ok(n) if Some(n.province()) != Province::of_division_code(province_code) => {
-            Err(error(FieldErrorCode::ProvinceMismatch))
-        }
-        Ok(n) => Ok(n),
-        Err(e) => Err(Box::new(
-            FieldError::new(field, FieldErrorCode::InvalidFormat)
-                .with_message(format!("Not an ICP number: {e}."), format!("备案号格式不正确：{}。", e.message_zh())),
-        )),
-    }
-}
-
 /// The SMS checks of a filing (current round).
 pub async fn sms_checks(
     db: &DatabaseConnection,
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<Vec<sms_check::Model>, ServiceError> {
-    super::filings::get_filing(db, actor, filing_id).await?;
+    super::access::get_filing(db, actor, filing_id).await?;
     let keys = crate::pii::keyring();
     sms_check::Entity::find()
         .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
@@ -873,9 +856,9 @@ async fn start_sms_round(
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(filing.id)).exec(txn).await?;
-    let stored = super::rules::stored_filing(txn, actor, filing.id).await?;
-    let record = super::orders::record_of_order(txn, actor, filing).await?;
-    let in_scope = super::orders::websites_in_scope(filing.filing_type, &stored, record.as_ref());
+    let stored = super::access::stored_filing(txn, actor, filing.id).await?;
+    let record = super::access::record_of_order(txn, actor, filing).await?;
+    let in_scope = super::access::websites_in_scope(filing.filing_type, &stored, record.as_ref());
     let mut seen = Vec::new();
     let mut people = vec![(None, &stored.form.subject.responsible_person)];
     for ((website, w), involved) in stored.form.websites.iter().zip(&stored.websites).zip(in_scope) {

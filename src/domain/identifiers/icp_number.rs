@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::IdError;
-use crate::domain::Province;
+use crate::domain::{FieldError, FieldErrorCode, Province};
 
 /// What an ICP number identifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +120,27 @@ impl fmt::Display for IcpNumber {
             IcpNumberKind::App(n) => write!(f, "-{n}A"),
             IcpNumberKind::MiniProgram(n) => write!(f, "-{n}X"),
         }
+    }
+}
+
+/// A subject ICP number (no website serial) in the province of `province_code`; the error names `field`.
+pub fn subject_number(number: &str, province_code: &str, field: &str) -> Result<IcpNumber, Box<FieldError>> {
+    let error = |code| Box::new(FieldError::new(field, code));
+    match IcpNumber::parse(number) {
+        Ok(n) if n.kind() != IcpNumberKind::Subject => {
+            Err(Box::new(FieldError::new(field, FieldErrorCode::InvalidFormat).with_message(
+                "The subject number has no website suffix (京ICP备2026000001号).",
+                "主体备案号不带网站序号（如 京ICP备2026000001号）。",
+            )))
+        }
+        Ok(n) if Some(n.province()) != Province::of_division_code(province_code) => {
+            Err(error(FieldErrorCode::ProvinceMismatch))
+        }
+        Ok(n) => Ok(n),
+        Err(e) => Err(Box::new(
+            FieldError::new(field, FieldErrorCode::InvalidFormat)
+                .with_message(format!("Not an ICP number: {e}."), format!("备案号格式不正确：{}。", e.message_zh())),
+        )),
     }
 }
 

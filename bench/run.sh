@@ -8,15 +8,18 @@
 #
 # Needs: PostgreSQL (the server in BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432, as a superuser: the
 # run creates and drops databases named bench_*, and loads pg_stat_statements, restarting a Debian cluster if it
-# is not loaded yet), psql and pgbench, node and npm, python3 (3.11, standard library only), wrk (installed from
-# Debian's packages when missing and running as root), and cargo unless BEIAN_BIN names a binary.
+# is not loaded yet), psql and pgbench, node and npm, python3 (3.11, standard library only: the harness is the package
+# bench/beian_bench), wrk (installed from Debian's packages when missing and running as root), and cargo unless
+# BEIAN_BIN names a binary.
 # Results: bench/results/last-run.json and last-run.md (the Markdown to paste into BENCHMARKS.md), logs beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The harness: python3 -m beian_bench, found in bench/.
+export PYTHONPATH="$PWD/bench${PYTHONPATH:+:$PYTHONPATH}"
 
 for arg in "$@"; do
   if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
-    exec python3 bench/bench.py --help
+    exec python3 -m beian_bench --help
   fi
 done
 
@@ -49,4 +52,4 @@ if [[ ! -f bench/node_modules/postgraphile/package.json ]] \
   npm ci --prefix bench --no-audit --no-fund --loglevel=error
 fi
 
-exec python3 bench/bench.py "$@"
+exec python3 -m beian_bench "$@"

@@ -81,6 +81,30 @@ enum DevCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Print generated, valid inputs of a mutation, one JSON object a line, in the GraphQL input shape (what
+    /// `createFiling(input:)` accepts): the forms `dev seed` writes, numbered apart from the seeded filings. Needs
+    /// no database.
+    SampleInput {
+        /// The mutation whose inputs to print.
+        #[arg(value_enum)]
+        kind: SampleKind,
+        /// How many inputs, all different.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Number of the first input; the default keeps their credit codes, domains, mobiles and emails apart from
+        /// those of a seed of fewer than 15 million filings.
+        #[arg(long, default_value_t = crate::seed::SAMPLE_START)]
+        start: u64,
+        /// Varies the people's data, as `dev seed --seed` does.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SampleKind {
+    /// `createFiling(input:)`: a Beijing enterprise with 1-3 websites.
+    CreateFiling,
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,6 +240,19 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Dev(DevCommand::Seed { tenants, filings, seed }) => {
             let db = db::connect_ready(&config).await?;
             crate::seed::run(&db, crate::seed::Options { tenants, filings, seed }).await?;
+        }
+        Command::Dev(DevCommand::SampleInput { kind: SampleKind::CreateFiling, count, start, seed }) => {
+            use std::io::Write;
+            anyhow::ensure!(
+                start.checked_add(count).is_some_and(|end| end <= crate::seed::SAMPLE_END),
+                "--start plus --count must stay within {} (beyond it credit codes repeat)",
+                crate::seed::SAMPLE_END
+            );
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for input in crate::seed::sample_create_filing_inputs(seed, start, count) {
+                writeln!(out, "{input}")?;
+            }
+            out.flush()?;
         }
         Command::Outbox(OutboxCommand::List { tenant, limit }) => {
             let db = db::connect_ready(&config).await?;

@@ -5,6 +5,9 @@
 //! materials (metadata rows only: no file is stored in S3, so their download URLs lead nowhere). Approved filings
 //! carry ICP numbers. Rows are written with multi-row INSERTs in transactions of [`CHUNK`] filings, so a million
 //! filings take minutes. The same `--seed` gives the same data.
+//!
+//! `beian dev sample-input create-filing` prints more forms of the same kind, numbered apart from the seeded ones,
+//! as GraphQL inputs (for the benchmark's createFiling runs).
 
 use std::time::Instant;
 
@@ -227,6 +230,23 @@ pub fn form(seed: u64, i: u64) -> CreateFilingInput {
         })
         .collect();
     CreateFilingInput { subject, websites }
+}
+
+/// Where `beian dev sample-input` numbers its forms from by default: apart from `dev seed`'s filings (numbered from
+/// 0), so their credit codes, domains, mobiles and emails differ from the seeded ones' while the seed holds fewer
+/// than 15 million filings.
+pub const SAMPLE_START: u64 = 90_000_000;
+
+/// Numbers of forms stay below this: beyond it credit codes repeat.
+pub const SAMPLE_END: u64 = 100_000_000;
+
+/// The forms `start..start + count` (as [`form`] makes them for `dev seed`), each as the JSON of the GraphQL input
+/// `createFiling(input:)` takes: camelCase fields, GraphQL enum names. All valid, all different.
+pub fn sample_create_filing_inputs(seed: u64, start: u64, count: u64) -> impl Iterator<Item = serde_json::Value> {
+    (start..start.saturating_add(count)).map(move |i| {
+        let input = crate::graphql::inputs::CreateFilingInput::from(form(seed, i));
+        async_graphql::InputType::to_value(&input).into_json().expect("an input object is plain JSON")
+    })
 }
 
 /// The workflow steps that lead to `state`, as (action, from, to).

@@ -1,5 +1,5 @@
 -- wrk script of the benchmark: POSTs GraphQL request bodies over and over, and prints the figures as one JSON
--- line (prefixed BENCH_JSON) for bench/bench.py.
+-- line (prefixed BENCH_JSON) for the harness (bench/beian_bench/load.py).
 --   BENCH_BODY          file holding the request body (JSON: query and variables), sent on every request
 --   BENCH_BODIES        instead: a file of request bodies, one per line. Each wrk thread takes every Nth line
 --                       (N = BENCH_NTHREADS, starting at its own index) and sends them in turn, starting over

@@ -228,6 +228,74 @@ impl From<WebsiteInput> for svc::WebsiteInput {
     }
 }
 
+// The way back, from a service form to the GraphQL input: `beian dev sample-input` prints generated forms in the
+// shape `createFiling(input:)` accepts.
+
+impl From<svc::PersonInput> for PersonInput {
+    fn from(p: svc::PersonInput) -> Self {
+        Self {
+            name: p.name,
+            certificate_type: p.certificate_type.into(),
+            certificate_number: p.certificate_number,
+            mobile: p.mobile,
+            emergency_phone: p.emergency_phone,
+            email: p.email,
+        }
+    }
+}
+
+impl From<svc::SubjectInput> for SubjectInput {
+    fn from(s: svc::SubjectInput) -> Self {
+        Self {
+            subject_type: s.subject_type.into(),
+            name: s.name,
+            certificate_type: s.certificate_type.into(),
+            certificate_number: s.certificate_number,
+            certificate_address: s.certificate_address,
+            province_code: s.province_code,
+            city_code: s.city_code,
+            district_code: s.district_code,
+            mailing_address: s.mailing_address,
+            investor: s.investor,
+            remark: s.remark,
+            responsible_person: s.responsible_person.into(),
+            responsible_person_is_legal_representative: s.responsible_person_is_legal_representative,
+        }
+    }
+}
+
+impl From<svc::WebsiteInput> for WebsiteInput {
+    fn from(w: svc::WebsiteInput) -> Self {
+        Self {
+            name: w.name,
+            domains: w.domains,
+            homepage_url: w.homepage_url,
+            service_content: w.service_content.into_iter().map(Into::into).collect(),
+            languages: w.languages.into_iter().map(Into::into).collect(),
+            pre_approvals: w
+                .pre_approvals
+                .into_iter()
+                .map(|a| PreApprovalInput { category: a.category.into(), licence_number: a.licence_number })
+                .collect(),
+            access_method: w.access_method.into(),
+            remark: w.remark,
+            responsible_person: w.responsible_person.into(),
+        }
+    }
+}
+
+/// A first filing (the default type) of the form.
+impl From<svc::CreateFilingInput> for CreateFilingInput {
+    fn from(form: svc::CreateFilingInput) -> Self {
+        Self {
+            filing_type: None,
+            icp_number: None,
+            subject: form.subject.into(),
+            websites: form.websites.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 impl CreateFilingInput {
     /// The form, and what kind of order it starts.
     pub fn split(self) -> (svc::CreateFilingInput, crate::services::filings::NewOrder) {

@@ -41,6 +41,8 @@ fn every_command_has_help() {
         vec!["tenant", "activate", "--help"],
         vec!["tenant", "set-storage", "--help"],
         vec!["outbox", "list", "--help"],
+        vec!["dev", "seed", "--help"],
+        vec!["dev", "sample-input", "--help"],
     ] {
         let output = database_free(&args);
         assert!(output.status.success(), "{args:?}");
@@ -205,4 +207,65 @@ async fn serve_on_postgres_refuses_to_start_without_a_signing_secret() {
     let output = beian(&database, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("BEIAN_AUTH_JWT_SECRET"));
+}
+
+/// `beian dev sample-input create-filing`: different inputs, each accepted by the real server's createFiling as a
+/// draft that passes the pre-submit check, beside seeded filings of the same seed (as the benchmark uses them).
+#[tokio::test]
+async fn sample_inputs_are_all_different_and_create_filing_accepts_them_beside_a_seed() {
+    let database = TestDatabase::new().await;
+    let printed = stdout(&beian(&database, &["dev", "sample-input", "create-filing", "--count", "200", "--seed", "4"]));
+    let inputs: Vec<serde_json::Value> =
+        printed.lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect();
+    assert_eq!(inputs.len(), 200);
+    let distinct = |what: &str, values: Vec<String>| {
+        let count = values.len();
+        let unique: std::collections::HashSet<String> = values.into_iter().collect();
+        assert_eq!(unique.len(), count, "{what} repeat");
+    };
+    distinct("inputs", inputs.iter().map(|i| i.to_string()).collect());
+    distinct("credit codes", inputs.iter().map(|i| i["subject"]["certificateNumber"].to_string()).collect());
+    distinct("subject names", inputs.iter().map(|i| i["subject"]["name"].to_string()).collect());
+    let people = |i: &serde_json::Value| {
+        let mut people = vec![i["subject"]["responsiblePerson"].clone()];
+        people.extend(i["websites"].as_array().unwrap().iter().map(|w| w["responsiblePerson"].clone()));
+        people
+    };
+    distinct("mobiles", inputs.iter().flat_map(people).map(|p| p["mobile"].to_string()).collect());
+    distinct("emails", inputs.iter().flat_map(people).map(|p| p["email"].to_string()).collect());
+    distinct(
+        "domains",
+        inputs
+            .iter()
+            .flat_map(|i| i["websites"].as_array().unwrap().clone())
+            .map(|w| w["domains"].to_string())
+            .collect(),
+    );
+    // The same arguments print the same inputs; --start moves on to others.
+    assert_eq!(
+        stdout(&beian(&database, &["dev", "sample-input", "create-filing", "--count", "200", "--seed", "4"])),
+        printed
+    );
+    let later = stdout(&beian(
+        &database,
+        &["dev", "sample-input", "create-filing", "--count", "1", "--start", "90000200", "--seed", "4"],
+    ));
+    assert!(!printed.contains(later.trim()), "--start numbers the inputs");
+    let beyond = beian(&database, &["dev", "sample-input", "create-filing", "--count", "2", "--start", "99999999"]);
+    assert!(!beyond.status.success(), "numbers beyond the credit codes' range are refused");
+
+    let app = spawn_app_on(database).await;
+    let options = beian::seed::Options { tenants: 1, filings: 300, seed: 4 };
+    let tenants = beian::seed::seed(&app.db, options, |_| {}).await.expect("seeded");
+    let key = &tenants[0].api_key;
+    const PRECHECK: &str = "query($id: ID!) { filing(id: $id) { precheck { passed errors { field code } } } }";
+    for input in inputs.iter().step_by(40) {
+        let filing = app.ok(key, &CREATE, json!({ "input": input })).await["createFiling"].clone();
+        assert_eq!(filing["status"], "DRAFT");
+        assert_eq!(filing["subject"]["certificateNumber"], input["subject"]["certificateNumber"]);
+        assert_eq!(filing["websites"].as_array().unwrap().len(), input["websites"].as_array().unwrap().len());
+        let check = app.ok(key, PRECHECK, json!({ "id": filing["id"] })).await["filing"]["precheck"].clone();
+        assert_eq!(check["passed"], true, "{check}");
+    }
+    app.stop().await;
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod people;
 
 mod accounts;
+mod architecture;
 mod attachments;
 mod auth;
 mod authorization;

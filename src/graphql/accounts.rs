@@ -7,52 +7,14 @@ use super::context::{actor, auth, client_ip, db, settings};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
+use super::objects::account::{Account, ApiKey};
+use super::objects::node::Node;
+use super::paging::{PageInfo, page_size};
 use crate::auth::Principal;
 use crate::services::Page;
 use crate::services::accounts::{self as svc, AccountFilter};
-use crate::services::api_keys::{self, ApiKey as ApiKeyModel};
+use crate::services::api_keys;
 use crate::services::tenants::{self, SettingsChange, TenantSettings as SettingsModel};
-
-pub struct Account(pub svc::Account);
-
-/// A person with a login at the registrar: an applicant or a member of staff.
-#[Object]
-impl Account {
-    /// The account's opaque global ID.
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Account, self.0.id)
-    }
-
-    /// Email address (lower-cased); the sign-in name.
-    async fn email(&self) -> &str {
-        &self.0.email
-    }
-
-    /// Name shown to others.
-    async fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-
-    /// Role within the registrar.
-    async fn role(&self) -> enums::Role {
-        self.0.role.into()
-    }
-
-    /// Whether the account may sign in.
-    async fn status(&self) -> enums::AccountStatus {
-        self.0.status.into()
-    }
-
-    /// The language of the account's mail; null: both languages.
-    async fn preferred_language(&self) -> Option<enums::PreferredLanguage> {
-        self.0.preferred_language.map(Into::into)
-    }
-
-    /// When the account was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
 
 pub struct Session(pub svc::Session);
 
@@ -83,42 +45,6 @@ impl Session {
     /// The signed-in account.
     async fn account(&self) -> Account {
         Account(self.0.account.clone())
-    }
-}
-
-pub struct ApiKey(pub ApiKeyModel);
-
-/// A credential of the registrar's backend.
-#[Object]
-impl ApiKey {
-    /// The key's opaque global ID.
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::ApiKey, self.0.id)
-    }
-
-    /// Name given at creation.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The first characters of the key, to tell keys apart (the key itself is never shown again).
-    async fn prefix(&self) -> &str {
-        &self.0.prefix
-    }
-
-    /// What the key may do.
-    async fn scope(&self) -> enums::ApiKeyScope {
-        self.0.scope.into()
-    }
-
-    /// When the key was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    /// When the key was revoked; revoked keys are refused.
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
     }
 }
 
@@ -200,7 +126,7 @@ pub struct AccountConnection {
     /// The accounts of this page with their cursors.
     pub edges: Vec<AccountEdge>,
     /// Where this page stands.
-    pub page_info: super::types::PageInfo,
+    pub page_info: PageInfo,
 }
 
 /// An account and its cursor.
@@ -359,7 +285,7 @@ impl AccountQuery {
         #[graphql(desc = "Filters; every given filter must match.")] filter: Option<AccountFilterInput>,
     ) -> Result<AccountConnection> {
         let actor = actor(ctx)?;
-        let first = super::query::page_size(settings(ctx), first)?;
+        let first = page_size(settings(ctx), first)?;
         let after = after.as_deref().map(ids::decode_cursor).transpose().map_err(gql)?;
         let filter = filter.unwrap_or_default();
         let filter = AccountFilter {
@@ -370,7 +296,7 @@ impl AccountQuery {
         let page: Page<svc::Account> =
             svc::list_accounts(db(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
         Ok(AccountConnection {
-            page_info: super::types::PageInfo::forward(
+            page_info: PageInfo::forward(
                 page.has_next_page,
                 &page.items.iter().map(|a| ids::encode_cursor(a.id)).collect::<Vec<_>>(),
             ),
@@ -596,15 +522,11 @@ impl AccountMutation {
 }
 
 /// Resolves account and API key global IDs for `node`.
-pub async fn node(ctx: &Context<'_>, kind: Kind, id: uuid::Uuid) -> Result<Option<super::types::Node>> {
+pub async fn node(ctx: &Context<'_>, kind: Kind, id: uuid::Uuid) -> Result<Option<Node>> {
     let actor = actor(ctx)?;
     Ok(match kind {
-        Kind::Account => {
-            Some(super::types::Node::Account(Account(svc::get_account(db(ctx), actor, id).await.map_err(gql)?)))
-        }
-        Kind::ApiKey => {
-            Some(super::types::Node::ApiKey(ApiKey(api_keys::get_api_key(db(ctx), actor, id).await.map_err(gql)?)))
-        }
+        Kind::Account => Some(Node::Account(Account(svc::get_account(db(ctx), actor, id).await.map_err(gql)?))),
+        Kind::ApiKey => Some(Node::ApiKey(ApiKey(api_keys::get_api_key(db(ctx), actor, id).await.map_err(gql)?))),
         _ => None,
     })
 }

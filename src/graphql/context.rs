@@ -1,4 +1,5 @@
-//! What every resolver can reach: the database, the caller, the GraphQL settings.
+//! What every resolver can reach: the database, the caller (and how it may see personal data), the GraphQL
+//! settings.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use super::error::gql;
 use crate::auth::Actor;
 use crate::config::{GraphqlConfig, StorageConfig};
+use crate::domain::masking;
 use crate::domain::reference::ReferenceData;
 use crate::services::ServiceError;
 use crate::services::accounts::AuthContext;
@@ -95,4 +97,18 @@ pub fn actor<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Actor> {
     ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()).ok_or_else(|| {
         gql(ServiceError::Unauthenticated("sign in, or send an API key: `Authorization: Bearer <token>`"))
     })
+}
+
+/// A personal value as the caller may see it: in full with READ_PERSONAL_DATA, masked otherwise.
+pub(crate) fn personal(ctx: &Context<'_>, value: &str, mask: fn(&str) -> String) -> String {
+    disclosure(ctx).show(value, mask)
+}
+
+/// How the caller sees personal data: the actor's [`Disclosure`](masking::Disclosure); masked for anyone else
+/// (a phone's mobile token, no caller).
+pub(crate) fn disclosure(ctx: &Context<'_>) -> masking::Disclosure {
+    match ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
+        Some(actor) => actor.disclosure(),
+        None => masking::Disclosure::Masked,
+    }
 }

@@ -106,6 +106,17 @@ pub async fn prefetch_children<'a>(
     subjects.and(websites).and(attachments).and(events).and(accounts)
 }
 
+/// Loads the children that a list's filings (`items`, the lookahead of its `Filing`s) asked for, for the whole
+/// list at once (see [`prefetch_children`]).
+pub async fn prefetch<'a>(
+    ctx: &async_graphql::Context<'_>,
+    items: async_graphql::Lookahead<'_>,
+    filings: impl IntoIterator<Item = &'a Filing>,
+) -> async_graphql::Result<()> {
+    let Some(loaders) = ctx.data_opt::<Loaders>() else { return Ok(()) };
+    prefetch_children(loaders, filings, Children::selected(items)).await.map_err(loader_error)
+}
+
 /// Loads `keys` into the cache when the page asked for them.
 async fn warm<K>(loaders: &Loaders, wanted: bool, keys: impl Iterator<Item = K>) -> Result<(), Arc<ServiceError>>
 where

@@ -1,82 +1,17 @@
 //! The mobile hand-off over GraphQL: the desktop starts it (a token, the link and its QR code) and sees its state;
 //! the phone, with the mobile token, does the person's steps (the phone code).
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 
 use super::context::{AppData, actor, db, mobile};
 use super::error::gql;
 use super::ids::{self, Kind};
+use super::objects::attachment::Attachment;
+use super::objects::mobile::MobileVerification;
 use crate::domain::masking::mask_phone;
 use crate::services::mobile as svc;
 use entity::mobile_session;
-
-/// Where a hand-off stands.
-#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-pub enum MobileVerificationStatus {
-    /// The link works.
-    Active,
-    /// The link expired.
-    Expired,
-    /// The link was revoked.
-    Revoked,
-}
-
-pub struct MobileVerification(pub mobile_session::Model);
-
-/// A mobile hand-off: one responsible person's phone doing that person's steps of a filing.
-#[Object]
-impl MobileVerification {
-    /// The hand-off's opaque global ID.
-    async fn id(&self) -> ID {
-        ids::encode(Kind::MobileVerification, self.0.id)
-    }
-
-    /// The responsible person.
-    async fn person_name(&self) -> &str {
-        &self.0.person_name
-    }
-
-    /// The person's mobile number, masked.
-    async fn mobile(&self) -> String {
-        mask_phone(&self.0.mobile)
-    }
-
-    /// The website whose responsible person it is; null for the subject's.
-    async fn website_id(&self) -> Option<ID> {
-        self.0.website_id.map(|id| ids::encode(Kind::Website, id))
-    }
-
-    /// Whether the link still works.
-    async fn status(&self) -> MobileVerificationStatus {
-        status(&self.0, Utc::now())
-    }
-
-    /// When the link stops working.
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.0.expires_at
-    }
-
-    /// When the person confirmed the mobile number with the code sent to it.
-    async fn phone_verified_at(&self) -> Option<DateTime<Utc>> {
-        self.0.phone_verified_at
-    }
-
-    /// When the hand-off was started.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-fn status(session: &mobile_session::Model, now: DateTime<Utc>) -> MobileVerificationStatus {
-    if session.revoked_at.is_some() {
-        MobileVerificationStatus::Revoked
-    } else if session.expires_at <= now {
-        MobileVerificationStatus::Expired
-    } else {
-        MobileVerificationStatus::Active
-    }
-}
 
 /// A started hand-off: show the QR code on the desktop; the phone opens the link.
 #[derive(SimpleObject)]
@@ -275,7 +210,7 @@ impl MobileMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The attachment the upload started.")] id: ID,
-    ) -> Result<super::attachments::Attachment> {
+    ) -> Result<Attachment> {
         let caller = mobile(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
         let app = ctx.data_unchecked::<AppData>();
@@ -283,7 +218,7 @@ impl MobileMutation {
             .await
             .map_err(gql)?;
         ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
-        Ok(super::attachments::Attachment(attachment))
+        Ok(Attachment(attachment))
     }
 
     /// Confirms the mobile number with the code (needs the mobile token). Five wrong tries burn the code.
@@ -298,10 +233,4 @@ impl MobileMutation {
         ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(session.into())
     }
-}
-
-/// The hand-offs of a filing, newest first.
-pub async fn of_filing(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Vec<MobileVerification>> {
-    let sessions = svc::of_filing(db(ctx), actor(ctx)?, filing_id).await.map_err(gql)?;
-    Ok(sessions.into_iter().map(MobileVerification).collect())
 }

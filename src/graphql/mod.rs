@@ -13,11 +13,12 @@ pub mod loaders;
 pub mod mail;
 pub mod mobile;
 pub mod mutation;
+pub mod objects;
+pub mod paging;
 pub mod plain_text;
 pub mod query;
 pub mod reference;
 pub mod subscription;
-pub mod types;
 pub mod workflow;
 
 use async_graphql::{MergedObject, SDLExportOptions, Schema};

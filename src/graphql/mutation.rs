@@ -9,7 +9,8 @@ use super::inputs::{
     AddWebsiteInput, CreateFilingInput, RemoveWebsiteInput, StartOrderInput, UpdateFilingSubjectInput,
     UpdateWebsiteInput,
 };
-use super::types::{Filing, Website};
+use super::objects::filing::Filing;
+use super::objects::website::Website;
 use crate::services::filings;
 
 #[derive(Default)]

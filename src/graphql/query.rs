@@ -7,10 +7,11 @@ use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::FilingFilterInput;
 use super::loaders;
-use super::types::{Filing, FilingEdge, FilingEvent, Node, PageInfo, Website};
+use super::objects::filing::{Filing, FilingEdge, FilingEvent};
+use super::objects::node::Node;
+use super::objects::website::Website;
+use super::paging::{PageInfo, page_size};
 use crate::auth::Actor;
-use crate::config::GraphqlConfig;
-use crate::domain::FieldErrorCode;
 use crate::services::filings::{self, FilingFilter};
 use crate::services::{Page, ServiceError, models};
 
@@ -109,33 +110,6 @@ impl FilingConnection {
 impl FilingConnection {
     /// Loads the children the items asked for, for the whole page at once.
     async fn prefetch(&self, ctx: &Context<'_>, items: async_graphql::Lookahead<'_>) -> Result<()> {
-        prefetch(ctx, items, &self.page.items).await
-    }
-}
-
-/// Loads the children that a list's filings (`items`, the lookahead of its `Filing`s) asked for, for the whole
-/// list at once (see [`loaders::prefetch_children`]).
-pub async fn prefetch<'a>(
-    ctx: &Context<'_>,
-    items: async_graphql::Lookahead<'_>,
-    filings: impl IntoIterator<Item = &'a models::Filing>,
-) -> Result<()> {
-    let Some(loaders) = ctx.data_opt::<loaders::Loaders>() else { return Ok(()) };
-    loaders::prefetch_children(loaders, filings, loaders::Children::selected(items))
-        .await
-        .map_err(loaders::loader_error)
-}
-
-/// The page size a connection asked for, within the configured bounds.
-pub fn page_size(limits: &GraphqlConfig, first: Option<i32>) -> Result<u32> {
-    match first {
-        None => Ok(limits.default_page_size),
-        Some(n) if n >= 1 && n as u32 <= limits.max_page_size => Ok(n as u32),
-        Some(_) => Err(gql(ServiceError::InvalidInput(vec![
-            crate::domain::FieldError::new("first", FieldErrorCode::InvalidFormat).with_message(
-                format!("first must be between 1 and {}.", limits.max_page_size),
-                format!("first 须在 1 到 {} 之间。", limits.max_page_size),
-            ),
-        ]))),
+        loaders::prefetch(ctx, items, &self.page.items).await
     }
 }

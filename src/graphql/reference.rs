@@ -5,7 +5,7 @@ use strum::IntoEnumIterator;
 
 use super::context::reference;
 use super::enums;
-use super::types::Province;
+use super::objects::subject::Province;
 use crate::domain::{self, AccessMethod, CertificateType, Language, PreApprovalCategory, ServiceContent, SubjectType};
 
 /// A subject type with the certificates it files with.

@@ -8,7 +8,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 use super::context::{AppData, actor, db};
 use super::error::gql;
 use super::ids::{self, Kind};
-use super::types::Filing;
+use super::objects::filing::Filing;
 use crate::changes::FilingChanged;
 use crate::services::ServiceError;
 use crate::services::credentials::ConnectionCredential;

@@ -7,7 +7,9 @@ use super::context::{actor, announce, db, reference, sms_window, storage};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
-use super::types::Filing;
+use super::objects::attachment::Attachment;
+use super::objects::filing::Filing;
+use super::paging::{PageInfo, page_size};
 use crate::services::workflow::{self as svc, ReturnReason};
 
 /// A filing and the version the caller last read.
@@ -76,62 +78,6 @@ pub struct BureauDecisionInput {
     /// The bureau's reasons when it refused.
     #[graphql(default)]
     pub reasons: Vec<ReturnReasonInput>,
-}
-
-/// One reason a filing was returned.
-#[derive(SimpleObject)]
-pub struct ReturnReasonObject {
-    /// The field or material concerned.
-    pub field: String,
-    /// A machine code.
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub suggestion: Option<String>,
-}
-
-impl From<ReturnReason> for ReturnReasonObject {
-    fn from(r: ReturnReason) -> Self {
-        Self { field: r.field, code: r.code, message: r.message, suggestion: r.suggestion }
-    }
-}
-
-/// A responsible person's MIIT SMS check (工信部短信核验) in the current round.
-pub struct SmsCheck(pub entity::sms_check::Model);
-
-/// A responsible person's MIIT SMS check in the current round.
-#[Object]
-impl SmsCheck {
-    /// The check's ID (for recordSmsVerification).
-    async fn id(&self) -> ID {
-        ids::encode(Kind::SmsCheck, self.0.id)
-    }
-
-    /// The website whose responsible person this is; null for the subject's.
-    async fn website_id(&self) -> Option<ID> {
-        self.0.website_id.map(|id| ids::encode(Kind::Website, id))
-    }
-
-    /// The person.
-    async fn person_name(&self) -> &str {
-        &self.0.person_name
-    }
-
-    /// The mobile MIIT texts; masked without the READ_PERSONAL_DATA permission.
-    async fn mobile(&self, ctx: &Context<'_>) -> String {
-        super::types::personal(ctx, &self.0.mobile, crate::domain::masking::mask_phone)
-    }
-
-    /// PENDING, CONFIRMED or FAILED.
-    async fn status(&self) -> &str {
-        &self.0.status
-    }
-
-    /// Failed confirmations so far (five end the round).
-    async fn failures(&self) -> i32 {
-        self.0.failures
-    }
 }
 
 fn filing_id(id: &ID) -> Result<uuid::Uuid> {
@@ -224,11 +170,11 @@ impl WorkflowMutation {
         #[graphql(desc = "The attachment.")] id: ID,
         #[graphql(desc = "Whether the material is acceptable.")] accepted: bool,
         #[graphql(desc = "Why it needs revision (required when not accepted).")] reason: Option<String>,
-    ) -> Result<super::attachments::Attachment> {
+    ) -> Result<Attachment> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
         let attachment = svc::review_attachment(db(ctx), actor, id, accepted, reason).await.map_err(gql)?;
-        Ok(super::attachments::Attachment(attachment))
+        Ok(Attachment(attachment))
     }
 
     /// Records MIIT's result for one person's SMS confirmation (registrar). When every person confirmed, the
@@ -328,7 +274,7 @@ pub struct ReviewQueueEdge {
 
 pub struct ReviewQueueConnection {
     pub edges: Vec<ReviewQueueEdge>,
-    pub page_info: super::types::PageInfo,
+    pub page_info: PageInfo,
 }
 
 /// A page of the review queue, oldest submission first.
@@ -337,12 +283,12 @@ impl ReviewQueueConnection {
     /// The items of this page with their cursors.
     async fn edges(&self, ctx: &Context<'_>) -> Result<&[ReviewQueueEdge]> {
         let filings = ctx.look_ahead().field("node").field("filing");
-        super::query::prefetch(ctx, filings, self.edges.iter().map(|e| &e.node.filing.0)).await?;
+        super::loaders::prefetch(ctx, filings, self.edges.iter().map(|e| &e.node.filing.0)).await?;
         Ok(&self.edges)
     }
 
     /// Where this page stands.
-    async fn page_info(&self) -> &super::types::PageInfo {
+    async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }
 }
@@ -396,7 +342,7 @@ impl WorkflowQuery {
         #[graphql(desc = "Filters.")] filter: Option<ReviewQueueFilter>,
     ) -> Result<ReviewQueueConnection> {
         let actor = actor(ctx)?;
-        let first = super::query::page_size(super::context::settings(ctx), first)?;
+        let first = page_size(super::context::settings(ctx), first)?;
         let after = after.as_deref().map(decode_queue_cursor).transpose()?;
         let filter = filter.unwrap_or_default();
         let filter = crate::services::queue::QueueFilter {
@@ -419,7 +365,7 @@ impl WorkflowQuery {
         .map_err(gql)?;
         let cursors: Vec<String> = page.items.iter().map(queue_cursor).collect();
         Ok(ReviewQueueConnection {
-            page_info: super::types::PageInfo::forward(page.has_next_page, &cursors),
+            page_info: PageInfo::forward(page.has_next_page, &cursors),
             edges: page
                 .items
                 .into_iter()

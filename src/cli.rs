@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, redact_url};
+use crate::mail::outbox;
 use crate::services::ServiceError;
+use crate::services::accounts;
 use crate::services::tenants::{self, TenantStatus};
-use crate::services::{accounts, outbox};
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, graphql, telemetry};
 
@@ -268,7 +269,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let messages = outbox::latest(&db, tenant_id, limit).await.map_err(describe)?;
+            let messages = outbox::latest(&db, tenant_id, limit).await.map_err(|e| describe(e.into()))?;
             if messages.is_empty() {
                 println!("no messages");
             }

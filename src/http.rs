@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
-use crate::metrics::Counted;
+use crate::metrics::{Counted, Metrics};
 use crate::services::accounts::AuthContext;
 use crate::services::credentials::{self, ConnectionCredential};
 use crate::services::{ServiceError, tenants};
@@ -45,7 +45,7 @@ struct State {
     proxy_hops: usize,
     /// Largest file a multipart request may carry: the largest material.
     max_file_size: usize,
-    metrics: crate::metrics::Metrics,
+    metrics: Metrics,
     /// Set when the process is shutting down: `/readyz` then answers 503.
     draining: Arc<AtomicBool>,
     /// The object store as this process sees it (`/readyz` detail, `/metrics`).
@@ -57,7 +57,7 @@ struct State {
     ws_max_subscriptions: usize,
 }
 
-/// All routes of the server.
+/// All routes of the server. `server_metrics` are the server's (its mail dispatchers count into it too).
 pub fn routes(
     schema: BeianSchema,
     db: DatabaseConnection,
@@ -65,6 +65,7 @@ pub fn routes(
     config: &Config,
     draining: Arc<AtomicBool>,
     storage_health: Arc<crate::storage::StorageHealth>,
+    server_metrics: Metrics,
 ) -> impl poem::Endpoint + use<> {
     let graphiql = config.graphql.graphiql;
     let proxy_hops = config.trusted_proxy_hops;
@@ -85,7 +86,7 @@ pub fn routes(
             graphiql,
             proxy_hops,
             max_file_size,
-            metrics: crate::metrics::Metrics::default(),
+            metrics: server_metrics,
             draining,
             storage: storage_health,
             json_body_timeout: seconds(config.http.json_body_timeout_seconds.max(1)),

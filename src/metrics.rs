@@ -4,7 +4,7 @@
 //! No label carries personal data; operation names are bounded (a client cannot grow the label set at will).
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -12,7 +12,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 /// Distinct operation names kept as labels; later ones count as `other`.
 const MAX_OPERATIONS: usize = 200;
@@ -38,13 +40,61 @@ struct KindLabels {
     kind: String,
 }
 
-/// Mail sends the relay (or the file transport) did not take, by kind (`transient`: retried later, `permanent`:
-/// parked as failed). Process-wide: every dispatcher of the process counts here.
-static MAIL_SEND_FAILURES: LazyLock<Family<KindLabels, Counter>> = LazyLock::new(Family::default);
+/// How a mail send failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendFailure {
+    /// Retried later.
+    Transient,
+    /// Parked as failed.
+    Permanent,
+}
 
-/// Counts a mail send that failed (`transient` or `permanent`).
-pub fn mail_send_failed(kind: &str) {
-    MAIL_SEND_FAILURES.get_or_create(&KindLabels { kind: kind.to_owned() }).inc();
+impl SendFailure {
+    const ALL: [Self; 2] = [Self::Transient, Self::Permanent];
+
+    fn label(self) -> KindLabels {
+        let kind = match self {
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+        };
+        KindLabels { kind: kind.to_owned() }
+    }
+}
+
+/// What a server's mail dispatchers count: the sends the relay (or the file transport) did not take, by kind. One
+/// is made with the server's [`Metrics`] at start-up and handed to its dispatchers; clones share the counters, so
+/// every dispatcher of that server counts into what its `/metrics` reports, and another server in the same process
+/// counts its own.
+#[derive(Clone, Debug)]
+pub struct MailMetrics {
+    send_failures: Family<KindLabels, Counter>,
+}
+
+impl Default for MailMetrics {
+    fn default() -> Self {
+        let send_failures = Family::<KindLabels, Counter>::default();
+        // Both kinds from the start, at 0, so that an alert on their rate has a series to read.
+        for kind in SendFailure::ALL {
+            drop(send_failures.get_or_create(&kind.label()));
+        }
+        Self { send_failures }
+    }
+}
+
+impl MailMetrics {
+    /// Counts a mail send that failed.
+    pub fn send_failed(&self, kind: SendFailure) {
+        self.send_failures.get_or_create(&kind.label()).inc();
+    }
+}
+
+/// Why the exposition text could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("reading the gauges from the database failed: {0}")]
+    Database(#[from] DbErr),
+    #[error("encoding the exposition text failed")]
+    Encode(#[from] std::fmt::Error),
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,12 +102,14 @@ struct PoolLabels {
     state: String,
 }
 
-/// The metrics of one process.
+/// The metrics of one server, made at its start-up: its HTTP routes count requests here and its mail dispatchers
+/// count into [`Metrics::mail`]. Clones share the counters.
 #[derive(Clone)]
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<OperationLabels, Histogram>,
     operations: Arc<Mutex<HashSet<String>>>,
+    mail: MailMetrics,
 }
 
 impl Default for Metrics {
@@ -66,6 +118,7 @@ impl Default for Metrics {
             requests: Family::default(),
             latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16))),
             operations: Arc::default(),
+            mail: MailMetrics::default(),
         }
     }
 }
@@ -82,6 +135,11 @@ pub enum Counted {
 }
 
 impl Metrics {
+    /// The mail dispatchers' counters of this server (shared: what a dispatcher counts, `/metrics` reports).
+    pub fn mail(&self) -> MailMetrics {
+        self.mail.clone()
+    }
+
     /// Counts a GraphQL request (by its operation name) with its HTTP status and duration.
     pub fn observe(&self, counted: &Counted, status: u16, seconds: f64) {
         let operation = match counted {
@@ -112,7 +170,7 @@ impl Metrics {
         &self,
         db: &DatabaseConnection,
         storage: &crate::storage::StorageHealth,
-    ) -> Result<String, crate::services::ServiceError> {
+    ) -> Result<String, MetricsError> {
         let mut registry = Registry::with_prefix("beian");
         registry.register("graphql_requests", "GraphQL requests by operation and HTTP status", self.requests.clone());
         registry.register(
@@ -132,7 +190,7 @@ impl Metrics {
             outbox.get_or_create(&StatusLabels { status: status.to_owned() }).set(n);
         }
         registry.register("outbox_messages", "Messages of the outbox by status (all registrars)", outbox);
-        register_mail_delivery(&mut registry, db).await?;
+        register_mail_delivery(&mut registry, db, &self.mail).await?;
         let filings = Family::<StatusLabels, Gauge>::default();
         let rows =
             count_by_status::<entity::filing::Entity>(db, entity::filing::Column::Status, entity::filing::Column::Id)
@@ -148,15 +206,18 @@ impl Metrics {
         registry.register("db_pool_connections", "Database pool connections by state", pool);
         register_storage(&mut registry, storage);
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry)
-            .map_err(crate::services::ServiceError::internal)?;
+        prometheus_client::encoding::text::encode(&mut text, &registry)?;
         Ok(text)
     }
 }
 
 /// What an operator alerts on when mail does not go out: how many messages are being retried, how long the oldest
 /// undelivered one has waited (it grows through a relay outage), and the failed sends.
-async fn register_mail_delivery(registry: &mut Registry, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+async fn register_mail_delivery(
+    registry: &mut Registry,
+    db: &DatabaseConnection,
+    mail: &MailMetrics,
+) -> Result<(), DbErr> {
     use entity::outbox_message::{Column, Entity};
     let queued = || Entity::find().filter(Column::Status.eq("QUEUED"));
     let retrying = queued().filter(Column::Attempts.gt(0)).count(db).await?;
@@ -173,14 +234,10 @@ async fn register_mail_delivery(registry: &mut Registry, db: &DatabaseConnection
         "Age of the oldest queued message, 0 when none waits (all registrars)",
         gauge,
     );
-    // Both kinds from the start, at 0, so that an alert on their rate has a series to read.
-    for kind in ["transient", "permanent"] {
-        drop(MAIL_SEND_FAILURES.get_or_create(&KindLabels { kind: kind.to_owned() }));
-    }
     registry.register(
         "mail_send_failures",
         "Mail sends that failed, by kind: transient (retried) or permanent (parked as failed)",
-        MAIL_SEND_FAILURES.clone(),
+        mail.send_failures.clone(),
     );
     Ok(())
 }
@@ -201,7 +258,7 @@ async fn count_by_status<E: EntityTrait>(
     db: &DatabaseConnection,
     status: E::Column,
     id: E::Column,
-) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+) -> Result<Vec<(String, i64)>, DbErr> {
     E::find().select_only().column(status).column_as(id.count(), "count").group_by(status).into_tuple().all(db).await
 }
 
@@ -233,6 +290,24 @@ fn pool_usage(db: &DatabaseConnection) -> (i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mail_send_failures_are_counted_per_server_and_shared_by_its_dispatchers() {
+        use super::{Metrics, SendFailure};
+        let count =
+            |metrics: &Metrics, kind: SendFailure| metrics.mail.send_failures.get_or_create(&kind.label()).get();
+        let (one, two) = (Metrics::default(), Metrics::default());
+        // Two dispatchers of the first server (handles from it) count into its one counter.
+        let (a, b) = (one.mail(), one.mail());
+        a.send_failed(SendFailure::Transient);
+        b.send_failed(SendFailure::Transient);
+        a.send_failed(SendFailure::Permanent);
+        assert_eq!(count(&one, SendFailure::Transient), 2);
+        assert_eq!(count(&one, SendFailure::Permanent), 1);
+        // The second server in the same process counted nothing.
+        assert_eq!(count(&two, SendFailure::Transient), 0);
+        assert_eq!(count(&two, SendFailure::Permanent), 0);
+    }
+
     #[test]
     fn operation_names_are_read_off_the_document() {
         use super::operation_name;

@@ -16,6 +16,7 @@ use crate::config::{Config, redact_url};
 use crate::domain::reference::ReferenceData;
 use crate::mail::dispatcher::Dispatcher;
 use crate::mail::transport::Transport;
+use crate::metrics::Metrics;
 use crate::services::accounts::AuthContext;
 use crate::services::mobile::{LivenessChecker, SmsSender};
 use crate::storage::Storage;
@@ -31,6 +32,8 @@ pub struct Application {
     storage: Arc<Storage>,
     changes: FilingChanges,
     transport: Transport,
+    /// This server's metrics: its routes and its mail dispatchers count here, and its `/metrics` reads them.
+    metrics: Metrics,
     sms: Arc<SmsSender>,
     liveness: Arc<LivenessChecker>,
     config: Config,
@@ -81,6 +84,7 @@ impl Application {
             storage,
             changes,
             transport,
+            metrics: Metrics::default(),
             sms,
             liveness,
             config,
@@ -121,8 +125,15 @@ impl Application {
             sms_window: self.config.workflow.sms_window()?,
         });
         let storage_health = self.storage.health();
-        let app =
-            http::routes(schema, self.db.clone(), self.auth.clone(), &self.config, draining.clone(), storage_health);
+        let app = http::routes(
+            schema,
+            self.db.clone(),
+            self.auth.clone(),
+            &self.config,
+            draining.clone(),
+            storage_health,
+            self.metrics.clone(),
+        );
         let mut background = Vec::new();
         background.extend(self.listener.take());
         let jobs = &self.config.jobs;
@@ -198,9 +209,16 @@ impl Application {
         Ok(served?)
     }
 
-    /// A dispatcher of this server's outbox with its configured transport (tests drive it with their own clock).
+    /// A dispatcher of this server's outbox with its configured transport, the registrars' templates and branding
+    /// from the services, counting into this server's metrics (tests drive it with their own clock).
     pub fn dispatcher(&self) -> Dispatcher {
-        Dispatcher::new(self.db.clone(), self.transport.clone(), self.config.mail.clone())
+        Dispatcher::new(
+            self.db.clone(),
+            self.transport.clone(),
+            self.config.mail.clone(),
+            Arc::new(crate::services::notifications::RegistrarTemplates),
+            self.metrics.mail(),
+        )
     }
 
     /// The object store the server uses.

@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, Utc};
@@ -31,13 +32,13 @@ use sea_orm::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::templates::{self, Branding, Template};
+use super::templates::{self, Branding, Overrides, TenantTemplates};
 use super::transport::{SendError, Transport};
-use super::{MailLanguage, Stage};
+use super::{MailError, MailLanguage, Stage};
 use crate::config::MailConfig;
 use crate::db::write_txn;
 use crate::domain::text::to_single_line;
-use crate::services::ServiceError;
+use crate::metrics::{MailMetrics, SendFailure};
 use entity::outbox_message::{self, Column};
 
 /// What one pass did.
@@ -58,6 +59,10 @@ pub struct Dispatcher {
     db: DatabaseConnection,
     transport: Transport,
     config: MailConfig,
+    /// The registrars' own templates and branding (kept by the services).
+    tenants: Arc<dyn TenantTemplates>,
+    /// The failed sends, as this server's `/metrics` reports them.
+    metrics: MailMetrics,
     /// Names this dispatcher's leases.
     worker: String,
     /// Cancelled when the process stops: no new message is started, those in hand are finished, and the rest of the
@@ -70,13 +75,21 @@ struct Sender {
     from: Mailbox,
     reply_to: Option<Mailbox>,
     branding: Branding,
-    overrides: HashMap<(Stage, MailLanguage), Template>,
+    overrides: Overrides,
 }
 
 impl Dispatcher {
-    pub fn new(db: DatabaseConnection, transport: Transport, config: MailConfig) -> Self {
+    /// A dispatcher of the outbox in `db`: `tenants` gives each registrar's templates and branding, and its failed
+    /// sends are counted in `metrics` (the server's, read at `/metrics`).
+    pub fn new(
+        db: DatabaseConnection,
+        transport: Transport,
+        config: MailConfig,
+        tenants: Arc<dyn TenantTemplates>,
+        metrics: MailMetrics,
+    ) -> Self {
         let worker = format!("dispatcher-{}", Uuid::now_v7().simple());
-        Self { db, transport, config, worker, stop: CancellationToken::new() }
+        Self { db, transport, config, tenants, metrics, worker, stop: CancellationToken::new() }
     }
 
     /// This dispatcher, stopping when `stop` is cancelled (the server's shutdown): a pass in progress then starts no
@@ -88,7 +101,13 @@ impl Dispatcher {
 
     /// Another dispatcher on the same database and transport (as a second replica would run).
     pub fn another(&self) -> Self {
-        Self::new(self.db.clone(), self.transport.clone(), self.config.clone())
+        Self::new(
+            self.db.clone(),
+            self.transport.clone(),
+            self.config.clone(),
+            self.tenants.clone(),
+            self.metrics.clone(),
+        )
     }
 
     /// How many messages one pass claims at most.
@@ -97,7 +116,7 @@ impl Dispatcher {
     }
 
     /// Claims and delivers due messages until none is left (or a pass claims less than a batch).
-    pub async fn run_until_idle(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
+    pub async fn run_until_idle(&self, now: DateTime<Utc>) -> Result<Pass, MailError> {
         let mut total = Pass::default();
         loop {
             let pass = self.run_once(now).await?;
@@ -114,7 +133,7 @@ impl Dispatcher {
 
     /// One batch: claim, then deliver the messages, `mail.concurrency` at a time, renewing the claim on those not
     /// done yet while it lasts.
-    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, ServiceError> {
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, MailError> {
         if self.stop.is_cancelled() {
             return Ok(Pass::default());
         }
@@ -135,7 +154,7 @@ impl Dispatcher {
             self.isolated(message, sender, now)
         });
         let all = stream::iter(deliveries).buffer_unordered(self.config.concurrency.max(1)).collect::<Vec<_>>();
-        let outcomes: Vec<Result<Outcome, ServiceError>> = tokio::select! {
+        let outcomes: Vec<Result<Outcome, MailError>> = tokio::select! {
             biased;
             outcomes = all => outcomes,
             never = self.keep_claims(&ids, now) => match never {},
@@ -154,7 +173,7 @@ impl Dispatcher {
     }
 
     /// Takes a lease on up to a batch of due messages that nobody holds.
-    pub async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<outbox_message::Model>, ServiceError> {
+    pub async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<outbox_message::Model>, MailError> {
         let due = || {
             outbox_message::Entity::find()
                 .filter(Column::Status.eq("QUEUED"))
@@ -217,7 +236,7 @@ impl Dispatcher {
     }
 
     /// Gives a claimed message back unsent (the process is stopping): another dispatcher may take it at once.
-    async fn give_back(&self, message: &outbox_message::Model) -> Result<Outcome, ServiceError> {
+    async fn give_back(&self, message: &outbox_message::Model) -> Result<Outcome, MailError> {
         outbox_message::Entity::update_many()
             .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
@@ -229,24 +248,21 @@ impl Dispatcher {
         Ok(Outcome::GivenBack)
     }
 
-    async fn sender(&self, tenant_id: Uuid) -> Result<Option<Sender>, ServiceError> {
+    async fn sender(&self, tenant_id: Uuid) -> Result<Option<Sender>, MailError> {
         let Some(tenant) = entity::tenant::Entity::find_by_id(tenant_id).one(&self.db).await? else {
             return Ok(None);
         };
-        let default: Mailbox = self
-            .config
-            .from
-            .parse()
-            .map_err(|e| ServiceError::internal(anyhow::anyhow!("mail.from is not a mailbox: {e}")))?;
+        let default: Mailbox =
+            self.config.from.parse().map_err(|e: lettre::address::AddressError| MailError::Sender(e.to_string()))?;
         let address = tenant.mail_sender_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(default.email);
         // Names are one line since input refuses line breaks; values stored before that are made one line here.
         let name = to_single_line(tenant.mail_sender_name.as_deref().unwrap_or(&tenant.name));
         let reply_to = tenant.mail_reply_to.as_deref().and_then(|a| a.parse().ok()).map(|a| Mailbox::new(None, a));
-        let overrides = crate::services::notifications::overrides(&self.db, tenant_id).await?;
+        let overrides = self.tenants.overrides(&self.db, tenant_id).await?;
         Ok(Some(Sender {
             from: Mailbox::new(Some(name), address),
             reply_to,
-            branding: crate::services::notifications::branding(&tenant),
+            branding: self.tenants.branding(&tenant),
             overrides,
         }))
     }
@@ -260,7 +276,7 @@ impl Dispatcher {
         message: outbox_message::Model,
         sender: Option<&Sender>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Outcome, MailError> {
         // Stopping: what has not started yet is not started now.
         if self.stop.is_cancelled() {
             return self.give_back(&message).await;
@@ -284,7 +300,7 @@ impl Dispatcher {
         message: outbox_message::Model,
         sender: Option<&Sender>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Outcome, MailError> {
         let Some(sender) = sender else {
             return self.fail(&message, "the registrar no longer exists", now).await;
         };
@@ -347,7 +363,7 @@ impl Dispatcher {
         message: &outbox_message::Model,
         sent: Result<Option<std::path::PathBuf>, SendError>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Outcome, MailError> {
         match sent {
             Ok(path) => {
                 let mut done = outbox_message::Entity::update_many();
@@ -378,11 +394,11 @@ impl Dispatcher {
                 Ok(if done.rows_affected == 0 { Outcome::Lost } else { Outcome::Sent })
             }
             Err(SendError::Permanent(reason)) => {
-                crate::metrics::mail_send_failed("permanent");
+                self.metrics.send_failed(SendFailure::Permanent);
                 self.fail(message, &reason, now).await
             }
             Err(SendError::Transient(reason)) => {
-                crate::metrics::mail_send_failed("transient");
+                self.metrics.send_failed(SendFailure::Transient);
                 self.retry_later(message, &reason, now).await
             }
         }
@@ -396,7 +412,7 @@ impl Dispatcher {
         message: &outbox_message::Model,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Outcome, MailError> {
         let attempts = message.attempts + 1;
         let since = message.retrying_since.unwrap_or(now);
         let hours = self.config.retry_for_hours.max(0);
@@ -427,7 +443,7 @@ impl Dispatcher {
         message: &outbox_message::Model,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Outcome, MailError> {
         let failed = outbox_message::Entity::update_many()
             .col_expr(Column::Status, Expr::value("FAILED"))
             .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
@@ -487,7 +503,7 @@ fn without_secrets(payload: &serde_json::Value) -> Option<serde_json::Value> {
 
 /// The email of a rendered message.
 fn build(message: &outbox_message::Model, sender: &Sender) -> Result<Message, String> {
-    let recipient = crate::services::outbox::recipient(message).ok_or("the recipient's address does not open")?;
+    let recipient = super::outbox::recipient(message).ok_or("the recipient's address does not open")?;
     let address = recipient.parse().map_err(|e| format!("not a deliverable address: {e}"))?;
     // Header values are one line (names stored before input refused line breaks, a subject a template made).
     let to = Mailbox::new(message.recipient_name.as_deref().map(to_single_line), address);

@@ -3,10 +3,26 @@
 //! transactional outbox at least once: every message goes out, with the same Message-ID on every attempt, and is
 //! sent a second time only if its dispatcher died (or its grace period ran out) between the relay taking it and the
 //! SENT record; at most the messages then in hand (see [`dispatcher`]).
+//!
+//! Mail sits below the services: it reads the outbox and tenant rows itself, and what only the services know (a
+//! registrar's own templates and branding) is handed to the dispatcher when it is built ([`TenantTemplates`]).
 
 pub mod dispatcher;
+pub mod outbox;
 pub mod templates;
 pub mod transport;
+
+pub use templates::TenantTemplates;
+
+/// Why the dispatcher could not do its work (a message that cannot be sent is not an error: it is recorded).
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the database failed: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// `mail.from` does not parse as a mailbox.
+    #[error("mail.from is not a mailbox: {0}")]
+    Sender(String),
+}
 
 /// Every message the server sends.
 #[derive(

@@ -9,7 +9,9 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, FixedOffset};
 use minijinja::{Environment, UndefinedBehavior};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::{MailLanguage, Stage};
 
@@ -38,6 +40,19 @@ static BUILT_IN: LazyLock<HashMap<(Stage, MailLanguage), Template>> = LazyLock::
 /// The built-in template of a stage in a language.
 pub fn built_in(stage: Stage, language: MailLanguage) -> &'static Template {
     BUILT_IN.get(&(stage, language)).expect("every stage has a built-in template in every language")
+}
+
+/// A registrar's own templates, which win over the built-in ones.
+pub type Overrides = HashMap<(Stage, MailLanguage), Template>;
+
+/// A registrar's side of its messages as the services keep it: its own templates and its branding. The dispatcher
+/// is given one when it is built, so that mail depends on nothing above it.
+#[async_trait::async_trait]
+pub trait TenantTemplates: Send + Sync {
+    /// The registrar's own templates.
+    async fn overrides(&self, db: &DatabaseConnection, tenant_id: Uuid) -> Result<Overrides, DbErr>;
+    /// What the registrar adds to every message.
+    fn branding(&self, tenant: &entity::tenant::Model) -> Branding;
 }
 
 /// What the registrar adds to every message.
@@ -69,7 +84,7 @@ pub struct RenderError(pub String);
 pub fn render(
     stage: Stage,
     language: Option<MailLanguage>,
-    overrides: &HashMap<(Stage, MailLanguage), Template>,
+    overrides: &Overrides,
     branding: &Branding,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {

@@ -12,7 +12,6 @@ use serde_json::json;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::outbox::{self, Envelope};
 use super::tenants::{self, TenantStatus};
 use super::{Page, ServiceError};
 use crate::auth::throttle::LoginThrottle;
@@ -22,6 +21,7 @@ use crate::config::AuthConfig;
 use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::mail::Stage;
+use crate::mail::outbox::{self, Envelope};
 use entity::{account, account_token, session};
 
 /// What sign-in needs besides the database: the token signer, the throttles and the lifetimes.

@@ -15,7 +15,6 @@ pub mod mobile;
 pub mod models;
 pub mod notifications;
 pub mod orders;
-pub mod outbox;
 pub mod personal_data;
 pub mod phone_code_limits;
 pub mod queue;

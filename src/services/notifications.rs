@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::audit::FilingAction;
 use super::models::Filing;
-use super::outbox::{self, Envelope};
 use super::{Page, ServiceError};
 use crate::auth::{Actor, ApiKeyScope, Principal};
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, WebsiteOperation};
-use crate::mail::templates::{self, Branding, Template};
+use crate::mail::outbox::{self, Envelope};
+use crate::mail::templates::{self, Branding, Overrides, Template, TenantTemplates};
 use crate::mail::{MailLanguage, Stage};
 use entity::outbox_message::{self, Column};
 
@@ -33,10 +33,7 @@ pub fn branding(tenant: &entity::tenant::Model) -> Branding {
 }
 
 /// The registrar's own templates.
-pub async fn overrides(
-    db: &impl ConnectionTrait,
-    tenant_id: Uuid,
-) -> Result<HashMap<(Stage, MailLanguage), Template>, ServiceError> {
+pub async fn overrides(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<Overrides, sea_orm::DbErr> {
     let rows = entity::mail_template::Entity::find()
         .filter(entity::mail_template::Column::TenantId.eq(tenant_id))
         .all(db)
@@ -49,6 +46,20 @@ pub async fn overrides(
             Some(((stage, language), Template { subject: row.subject, body: row.body }))
         })
         .collect())
+}
+
+/// What the mail dispatcher is given of each registrar: its templates ([`overrides`]) and [`branding`].
+pub struct RegistrarTemplates;
+
+#[async_trait::async_trait]
+impl TenantTemplates for RegistrarTemplates {
+    async fn overrides(&self, db: &DatabaseConnection, tenant_id: Uuid) -> Result<Overrides, sea_orm::DbErr> {
+        overrides(db, tenant_id).await
+    }
+
+    fn branding(&self, tenant: &entity::tenant::Model) -> Branding {
+        branding(tenant)
+    }
 }
 
 /// The stages a workflow step is announced as.
@@ -329,7 +340,7 @@ fn filtered(actor: &Actor, filter: &NotificationFilter) -> sea_orm::Select<outbo
     }
     if let Some(recipient) = &filter.recipient {
         // Sealed rows by their blind index; rows written before sealing (until `beian pii rotate`) by the address.
-        let index = super::outbox::recipient_index(actor.tenant_id, recipient);
+        let index = outbox::recipient_index(actor.tenant_id, recipient);
         query = query.filter(
             sea_orm::Condition::any()
                 .add(Column::RecipientIndex.eq(index))

@@ -1405,7 +1405,7 @@ type Shape<'a> = (&'static str, &'static str, &'a dyn Fn(&Fix, &Value) -> Value,
 
 /// The last code the embedded sender recorded for `mobile`.
 async fn phone_code(app: &TestApp, mobile: &str) -> String {
-    let messages = beian::services::outbox::latest(&app.db, None, 200).await.unwrap();
+    let messages = beian::mail::outbox::latest(&app.db, None, 200).await.unwrap();
     let keys = beian::pii::keyring();
     let message = messages
         .iter()

@@ -401,7 +401,7 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing_and_two_dispatchers_send
         let db = app.db.clone();
         async move {
             for i in 0..n {
-                let envelope = beian::services::outbox::Envelope {
+                let envelope = beian::mail::outbox::Envelope {
                     tenant_id: tenant.id,
                     stage: beian::mail::Stage::PasswordChanged,
                     recipient: &format!("person{i}@example.com"),
@@ -410,7 +410,7 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing_and_two_dispatchers_send
                     filing_id: None,
                     payload: json!({ "displayName": format!("测试{i}") }),
                 };
-                beian::services::outbox::enqueue(&db, envelope).await.unwrap();
+                beian::mail::outbox::enqueue(&db, envelope).await.unwrap();
             }
         }
     };
@@ -680,7 +680,7 @@ async fn metric(app: &TestApp, sample: &str) -> Option<f64> {
 async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
     use sea_orm::{EntityTrait, QueryOrder};
     let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
-    let envelope = beian::services::outbox::Envelope {
+    let envelope = beian::mail::outbox::Envelope {
         tenant_id: tenant.id,
         stage: beian::mail::Stage::PasswordChanged,
         recipient: address,
@@ -689,7 +689,7 @@ async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
         filing_id: None,
         payload: json!({ "displayName": "测试" }),
     };
-    beian::services::outbox::enqueue(&app.db, envelope).await.unwrap();
+    beian::mail::outbox::enqueue(&app.db, envelope).await.unwrap();
     let newest = entity::outbox_message::Entity::find().order_by_desc(entity::outbox_message::Column::Id);
     newest.one(&app.db).await.unwrap().unwrap().id
 }
@@ -752,6 +752,22 @@ async fn a_relay_outage_of_hours_is_retried_through_not_parked_after_a_count_and
     assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(1.0));
     assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(0.0));
     assert_eq!(metric(&app, "beian_outbox_oldest_undelivered_age_seconds").await, Some(0.0));
+}
+
+#[tokio::test]
+async fn two_servers_in_one_process_count_their_own_failed_sends() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = SecretString::from(format!("smtp://127.0.0.1:{closed}"));
+    let failing = spawn_app_with(TestDatabase::new().await, move |c| c.mail.smtp_url = Some(url)).await;
+    let other = spawn_app().await;
+    failing.tenant("xinnet").await;
+    queue_one(&failing, "outage@example.com").await;
+    failing.dispatcher.run_until_idle(Utc::now()).await.unwrap();
+    let transient = "beian_mail_send_failures_total{kind=\"transient\"}";
+    assert_eq!(metric(&failing, transient).await, Some(1.0));
+    // The other server's counters start at 0 and stay there: the failure was not its own.
+    assert_eq!(metric(&other, transient).await, Some(0.0));
+    assert_eq!(metric(&other, "beian_mail_send_failures_total{kind=\"permanent\"}").await, Some(0.0));
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn start(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>
 
 /// The last code the embedded sender recorded for `mobile`.
 async fn recorded_code(app: &TestApp, mobile: &str) -> String {
-    let messages = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+    let messages = beian::mail::outbox::latest(&app.db, None, 50).await.unwrap();
     // The recorded mobile is sealed like every personal number at rest.
     let keys = beian::pii::keyring();
     let found = messages
@@ -250,7 +250,7 @@ async fn an_sms_gateway_gets_the_code_as_signed_json_and_a_failing_one_lets_the_
     let expected = beian::services::webhook::sign(&secrecy::SecretString::from("shared-secret"), timestamp, &body);
     assert_eq!(headers.get("x-beian-signature").unwrap().to_str().unwrap(), format!("sha256={expected}"));
     // Nothing recorded in the outbox when a gateway sends.
-    let recorded = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+    let recorded = beian::mail::outbox::latest(&app.db, None, 50).await.unwrap();
     assert!(recorded.iter().all(|m| m.template != "PHONE_CODE"));
     let confirmed = app.ok(&token, CONFIRM, json!({ "code": code })).await;
     assert_eq!(confirmed["confirmPhoneCode"]["phoneVerified"], true);

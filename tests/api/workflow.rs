@@ -59,7 +59,7 @@ pub async fn confirm_phones(app: &TestApp, key: &str, filing: &Value) {
             assert!(body.get("errors").is_none(), "{body}");
         }
         let person = phone["person"].as_str().unwrap();
-        let messages = beian::services::outbox::latest(&app.db, None, 50).await.unwrap();
+        let messages = beian::mail::outbox::latest(&app.db, None, 50).await.unwrap();
         let message = messages
             .iter()
             .find(|m| m.template == "PHONE_CODE" && m.payload["person"] == person)

@@ -61,7 +61,7 @@ impl Notification {
 
     /// The recipient's address; masked without the READ_PERSONAL_DATA permission (filter by the full address).
     async fn recipient(&self, ctx: &Context<'_>) -> String {
-        let address = crate::services::outbox::recipient(&self.0).unwrap_or_default();
+        let address = crate::mail::outbox::recipient(&self.0).unwrap_or_default();
         disclosure(ctx).email(&address)
     }
 

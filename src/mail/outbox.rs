@@ -1,14 +1,13 @@
-//! The transactional outbox: messages to people are rows written with the change that causes them; the dispatcher
-//! of [`crate::mail`] delivers them. Operators read them with `beian outbox list`.
+//! The transactional outbox: messages to people are rows written with the change that causes them; the
+//! [`dispatcher`](super::dispatcher) delivers them. Operators read them with `beian outbox list`. Database errors
+//! come back as they are (`DbErr`): the caller's layer maps them.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use sea_orm::{QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
-use super::ServiceError;
-
-use crate::mail::{MailLanguage, Stage};
+use super::{MailLanguage, Stage};
 
 /// One message to queue.
 #[derive(Clone, Debug)]
@@ -47,7 +46,7 @@ impl<'a> Envelope<'a> {
 
 /// Queues a message in the caller's transaction: it is sent if and only if the change that causes it commits.
 /// The recipient's address is personal data: it is stored sealed, with a blind index to find it by.
-pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Result<(), ServiceError> {
+pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Result<(), DbErr> {
     let now = Utc::now();
     let keys = crate::pii::keyring();
     entity::outbox_message::ActiveModel {
@@ -102,10 +101,10 @@ pub async fn latest(
     db: &DatabaseConnection,
     tenant_id: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<entity::outbox_message::Model>, ServiceError> {
+) -> Result<Vec<entity::outbox_message::Model>, DbErr> {
     let mut query = entity::outbox_message::Entity::find();
     if let Some(tenant_id) = tenant_id {
         query = query.filter(entity::outbox_message::Column::TenantId.eq(tenant_id));
     }
-    Ok(query.order_by_desc(entity::outbox_message::Column::Id).limit(limit).all(db).await?)
+    query.order_by_desc(entity::outbox_message::Column::Id).limit(limit).all(db).await
 }

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, redact_url};
+use crate::config::Config;
 use crate::mail::outbox;
 use crate::services::ServiceError;
 use crate::services::accounts;
 use crate::services::tenants::{self, TenantStatus};
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, graphql, telemetry};
+
+mod migrate;
 
 /// beian: the ICP filing (ICP备案) server for registrars.
 #[derive(Parser, Debug)]
@@ -35,8 +37,12 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit; or show (`status`), apply (`up`) or roll back (`down`)
+    /// migrations one by one.
+    Migrate {
+        #[command(subcommand)]
+        command: Option<migrate::MigrateCommand>,
+    },
     /// Manage registrars (tenants).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -228,15 +234,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until(shutdown_signal()).await?;
         }
-        Command::Migrate => {
-            // Not while a server holds the SQLite database's folder (it migrated at its start).
-            let _lock = db::lock_data_dir(&config)?;
-            // A migration may rightly take long (an index on a big table): no statement time limit for it.
-            config.database.statement_timeout_seconds = 0;
-            let db = db::connect(&config).await?;
-            db::migrate(&db).await?;
-            println!("migrations applied to {}", redact_url(&config.database_url()));
-        }
+        Command::Migrate { command } => migrate::run(command, config).await?,
         Command::Tenant(command) => tenant(command, &config).await?,
         Command::Dev(DevCommand::Seed { tenants, filings, seed }) => {
             let db = db::connect_ready(&config).await?;

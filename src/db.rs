@@ -21,6 +21,8 @@ use sea_orm::{
 
 use crate::config::{Config, redact_url};
 
+pub mod migrations;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
     #[error("cannot create the data folder {path}: {source}")]
@@ -278,32 +280,17 @@ pub async fn connect_ready(config: &Config) -> Result<DatabaseConnection, DbSetu
     Ok(db)
 }
 
-/// How many of this version's migrations the database has not applied, found read-only: the server may run as a
-/// role that can only read and write rows (README: Tenant isolation in the database), which sea-orm-migration's
-/// `get_pending_migrations` fails for (it creates `seaql_migrations` first, and creating needs the CREATE privilege
-/// on the schema even when the table exists). A missing table means every migration is pending. Migrations a newer
-/// version applied (during a rolling update, an older replica that restarts) are no reason to stop.
+/// How many of this version's migrations the database has not applied, found read-only ([`migrations::status`]):
+/// the server may run as a role that can only read and write rows (README: Tenant isolation in the database).
+/// Migrations a newer version applied (during a rolling update, an older replica that restarts) are no reason to
+/// stop.
 async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
-    use sea_orm::{ConnectionTrait, Statement};
-    let table = Migrator::migration_table_name().to_string();
-    let exists = migration::SchemaManager::new(db).has_table(&table).await.map_err(DbSetupError::Migrate)?;
-    let mut applied = std::collections::HashSet::new();
-    if exists {
-        let sql = format!("SELECT version FROM {table}");
-        let rows = db
-            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .map_err(DbSetupError::Migrate)?;
-        for row in rows {
-            applied.insert(row.try_get_by_index::<String>(0).map_err(DbSetupError::Migrate)?);
-        }
-    }
-    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
-    let newer = applied.iter().filter(|version| !known.contains(version)).count();
+    let states = migrations::status(db).await.map_err(DbSetupError::Migrate)?;
+    let newer = states.iter().filter(|m| !m.known).count();
     if newer > 0 {
         tracing::warn!(migrations = newer, "the database has migrations this version does not know (a newer one's)");
     }
-    Ok(known.iter().filter(|name| !applied.contains(*name)).count())
+    Ok(states.iter().filter(|m| m.is_pending()).count())
 }
 
 /// Row-level security binds no superuser and no role with BYPASSRLS: say so, once, at start-up.

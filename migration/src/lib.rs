@@ -8,6 +8,8 @@
 //! (or when `database.auto_migrate` is set).
 
 pub use sea_orm_migration::prelude::*;
+/// The table sea-orm-migration records applied steps in (`beian migrate status` reads it).
+pub use sea_orm_migration::seaql_migrations;
 
 mod m20261128_000001_create_tenants;
 mod m20261128_000002_create_filings;

@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -33,6 +34,9 @@ fn every_command_has_help() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
+        vec!["migrate", "status", "--help"],
+        vec!["migrate", "up", "--help"],
+        vec!["migrate", "down", "--help"],
         vec!["schema", "--help"],
         vec!["tenant", "--help"],
         vec!["tenant", "create", "--help"],
@@ -268,4 +272,157 @@ async fn sample_inputs_are_all_different_and_create_filing_accepts_them_beside_a
         assert_eq!(check["passed"], true, "{check}");
     }
     app.stop().await;
+}
+
+/// The names of this build's migrations, in order.
+fn migration_names() -> Vec<String> {
+    use migration::MigratorTrait;
+    migration::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
+}
+
+/// `beian migrate status` as (name, status) pairs, in the order printed, and its summary line.
+fn migrate_status(database: &TestDatabase) -> (Vec<(String, String)>, String) {
+    let printed = stdout(&beian(database, &["migrate", "status"]));
+    let mut lines = printed.lines();
+    assert!(lines.next().is_some_and(|header| header.starts_with("MIGRATION")), "{printed}");
+    let mut rows = Vec::new();
+    let mut summary = String::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            [name, status, ..] if name.starts_with('m') => rows.push((name.to_owned(), status.to_owned())),
+            _ => summary = line.to_owned(),
+        }
+    }
+    (rows, summary)
+}
+
+/// The lines of a `migrate up`/`down` output that name a migration, without the verb.
+fn named(output: &str, verb: &str) -> Vec<String> {
+    output.lines().filter_map(|line| line.strip_prefix(verb)).map(|name| name.trim().to_owned()).collect()
+}
+
+/// A connection to the test's database as the owner (on PostgreSQL).
+async fn owner_connection(database: &TestDatabase) -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(database.migration_url()).await.expect("connect as the owner")
+}
+
+#[tokio::test]
+async fn migrate_status_lists_pending_then_applied_and_up_applies_exactly_n() {
+    let database = TestDatabase::new_unmigrated().await;
+    let names = migration_names();
+    let (rows, summary) = migrate_status(&database);
+    assert_eq!(rows, names.iter().map(|n| (n.clone(), "pending".to_owned())).collect::<Vec<_>>());
+    assert!(summary.starts_with(&format!("0 of {} migration(s) applied", names.len())), "{summary}");
+
+    let applied = stdout(&beian(&database, &["migrate", "up", "2"]));
+    assert_eq!(named(&applied, "applied"), names[..2]);
+    let (rows, _) = migrate_status(&database);
+    let statuses: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(statuses[..2], ["applied", "applied"]);
+    assert!(statuses[2..].iter().all(|s| *s == "pending"), "{statuses:?}");
+    let printed = stdout(&beian(&database, &["migrate", "status"]));
+    let first = printed.lines().find(|line| line.starts_with(&names[0])).unwrap();
+    assert!(first.ends_with(" UTC"), "the applied-at time is shown: {first}");
+
+    let applied = stdout(&beian(&database, &["migrate", "up"]));
+    assert_eq!(named(&applied, "applied"), names[2..]);
+    let (rows, summary) = migrate_status(&database);
+    assert!(rows.iter().all(|(_, s)| s == "applied"), "{rows:?}");
+    assert!(summary.contains(&format!("{0} of {0} migration(s) applied, 0 pending", names.len())), "{summary}");
+    assert!(stdout(&beian(&database, &["migrate", "up", "1"])).contains("nothing to apply"));
+
+    // A migration a newer version applied (a rolling update): listed, and no reason to fail.
+    let db = owner_connection(&database).await;
+    let future = "m20991231_000099_from_a_newer_version";
+    db.execute_unprepared(&format!(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('{future}', 4102444800)"
+    ))
+    .await
+    .unwrap();
+    db.close().await.ok();
+    let printed = stdout(&beian(&database, &["migrate", "status"]));
+    let line = printed.lines().find(|line| line.starts_with(future)).expect("the unknown migration is listed");
+    assert!(line.contains("applied") && line.contains("2100-01-01") && line.contains("newer"), "{line}");
+    assert!(printed.contains("1 applied by a newer version"), "{printed}");
+
+    for args in [&["migrate", "up", "0"][..], &["migrate", "down"], &["migrate", "down", "0"]] {
+        let output = beian(&database, args);
+        assert_eq!(output.status.code(), Some(2), "{args:?} is a usage error");
+    }
+}
+
+#[tokio::test]
+async fn every_migration_rolls_back_and_applies_again() {
+    let database = TestDatabase::new_unmigrated().await;
+    let names = migration_names();
+    stdout(&beian(&database, &["migrate", "up"]));
+
+    // An empty database is no production one: no --force needed.
+    let rolled_back = stdout(&beian(&database, &["migrate", "down", &names.len().to_string()]));
+    let mut newest_first = names.clone();
+    newest_first.reverse();
+    assert_eq!(named(&rolled_back, "rolled back"), newest_first);
+    assert!(migrate_status(&database).0.iter().all(|(_, s)| s == "pending"));
+    assert!(stdout(&beian(&database, &["migrate", "down", "1"])).contains("nothing to roll back"));
+
+    // Nothing is left behind but sea-orm-migration's own table: no table, column's index or policy of a migration.
+    let db = owner_connection(&database).await;
+    let sql = if database.is_postgres() {
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' ORDER BY 1"
+    } else {
+        "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 1"
+    };
+    let backend = db.get_database_backend();
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await.unwrap();
+    let left: Vec<String> = rows.iter().map(|row| row.try_get_by_index(0).unwrap()).collect();
+    let expected: &[&str] =
+        if database.is_postgres() { &["seaql_migrations", "seaql_migrations_pkey"] } else { &["seaql_migrations"] };
+    assert_eq!(left, expected);
+    db.close().await.ok();
+
+    let applied = stdout(&beian(&database, &["migrate", "up"]));
+    assert_eq!(named(&applied, "applied"), names);
+    let (rows, summary) = migrate_status(&database);
+    assert!(rows.iter().all(|(_, s)| s == "applied") && summary.contains(", 0 pending"), "{summary}");
+
+    // The server's own start-up check passes, and the schema works.
+    let created = stdout(&beian(&database, &["tenant", "create", "--slug", "xinnet", "--name", "新网"]));
+    let key = created.lines().find_map(|line| line.trim().strip_prefix("api key:")).unwrap().trim().to_owned();
+    let app = spawn_app_on(database).await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    assert_eq!(filing["status"], "DRAFT");
+}
+
+#[tokio::test]
+async fn migrate_down_refuses_a_production_database_unless_forced() {
+    let database = TestDatabase::new().await;
+    let names = migration_names();
+    let newest = &names[names.len() - 1..];
+    stdout(&beian(&database, &["migrate"]));
+
+    // Only the seed's synthetic registrars: a development database.
+    stdout(&beian(&database, &["dev", "seed", "--tenants", "2", "--filings", "20"]));
+    let rolled_back = stdout(&beian(&database, &["migrate", "down", "1"]));
+    assert_eq!(named(&rolled_back, "rolled back"), newest);
+    assert_eq!(named(&stdout(&beian(&database, &["migrate", "up"])), "applied"), newest);
+
+    stdout(&beian(&database, &["tenant", "create", "--slug", "xinnet", "--name", "新网"]));
+    let before = migrate_status(&database);
+    let refused = beian(&database, &["migrate", "down", "2"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("production") && message.contains("xinnet"), "{message}");
+    assert!(message.contains("beian migrate down 2 --force"), "{message}");
+    assert!(String::from_utf8_lossy(&refused.stdout).is_empty());
+    assert_eq!(migrate_status(&database), before, "nothing was rolled back");
+
+    let rolled_back = stdout(&beian(&database, &["migrate", "down", "2", "--force"]));
+    let newest_two: Vec<String> = names[names.len() - 2..].iter().rev().cloned().collect();
+    assert_eq!(named(&rolled_back, "rolled back"), newest_two);
+    let (rows, _) = migrate_status(&database);
+    assert_eq!(rows.iter().filter(|(_, s)| s == "pending").count(), 2);
+    stdout(&beian(&database, &["migrate"]));
+    assert!(stdout(&beian(&database, &["tenant", "list"])).contains("xinnet"), "the registrar is still there");
 }

@@ -111,7 +111,39 @@ impl Application {
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         let draining = Arc::new(AtomicBool::new(false));
-        let schema = graphql::build_schema(crate::graphql::context::AppData {
+        let schema = graphql::build_schema(self.schema_data()?);
+        let app = http::routes(
+            schema,
+            self.db.clone(),
+            self.auth.clone(),
+            &self.config,
+            draining.clone(),
+            self.storage.health(),
+            self.metrics.clone(),
+        );
+        let background = self.start_background_jobs();
+        let drain = Duration::from_secs(self.config.shutdown_drain_seconds);
+        let grace = Duration::from_secs(self.config.shutdown_grace_seconds);
+        let deadline = Arc::new(std::sync::OnceLock::new());
+        let signal = draining_on(shutdown, stop.clone(), draining, deadline.clone(), drain, grace);
+        tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
+        let timeouts = http_server::Timeouts {
+            idle: Duration::from_secs(self.config.http.idle_timeout_seconds.max(1)),
+            header_read: Duration::from_secs(self.config.http.header_read_timeout_seconds.max(1)),
+            grace,
+        };
+        let served = http_server::serve(self.http_listener, app, timeouts, signal).await;
+        // The server also returns when it fails; background work stops then too.
+        stop.cancel();
+        let deadline = deadline.get().copied().unwrap_or_else(|| tokio::time::Instant::now() + grace);
+        finish_background_jobs(background, deadline).await;
+        tracing::info!("stopped");
+        Ok(served?)
+    }
+
+    /// What every resolver reaches: this server's database, storage, settings and senders.
+    fn schema_data(&self) -> anyhow::Result<crate::graphql::context::AppData> {
+        Ok(crate::graphql::context::AppData {
             db: self.db.clone(),
             graphql: Arc::new(self.config.graphql.clone()),
             auth: self.auth.clone(),
@@ -123,17 +155,13 @@ impl Application {
             sms: self.sms.clone(),
             liveness: self.liveness.clone(),
             sms_window: self.config.workflow.sms_window()?,
-        });
-        let storage_health = self.storage.health();
-        let app = http::routes(
-            schema,
-            self.db.clone(),
-            self.auth.clone(),
-            &self.config,
-            draining.clone(),
-            storage_health,
-            self.metrics.clone(),
-        );
+        })
+    }
+
+    /// Starts the background jobs (the change listener, upload clean-up, storage checks, the retention purge, SMS
+    /// deadlines and, where configured, the mail dispatcher); each stops taking work when `self.stop` is cancelled.
+    fn start_background_jobs(&mut self) -> Vec<tokio::task::JoinHandle<()>> {
+        let stop = self.stop.clone();
         let mut background = Vec::new();
         background.extend(self.listener.take());
         let jobs = &self.config.jobs;
@@ -169,44 +197,7 @@ impl Application {
                 move || dispatch_mail(dispatcher.clone(), stopped.clone()),
             )));
         }
-
-        let drain = Duration::from_secs(self.config.shutdown_drain_seconds);
-        let grace = Duration::from_secs(self.config.shutdown_grace_seconds);
-        let deadline = Arc::new(std::sync::OnceLock::new());
-        let signal = {
-            let (stop, draining, deadline) = (stop.clone(), draining.clone(), deadline.clone());
-            async move {
-                shutdown.await;
-                let _ = deadline.set(tokio::time::Instant::now() + drain + grace);
-                draining.store(true, Ordering::SeqCst);
-                // Background work stops taking new work now and finishes what it holds within the grace period.
-                stop.cancel();
-                if !drain.is_zero() {
-                    tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
-                    tokio::time::sleep(drain).await;
-                }
-                tracing::info!(grace_seconds = grace.as_secs(), "closing the listener; finishing in-flight work");
-            }
-        };
-        tracing::info!(address = %self.local_addr, "beian listening; GraphQL at /graphql");
-        let timeouts = http_server::Timeouts {
-            idle: Duration::from_secs(self.config.http.idle_timeout_seconds.max(1)),
-            header_read: Duration::from_secs(self.config.http.header_read_timeout_seconds.max(1)),
-            grace,
-        };
-        let served = http_server::serve(self.http_listener, app, timeouts, signal).await;
-        // The server also returns when it fails; background work stops then too.
-        stop.cancel();
-        let deadline = deadline.get().copied().unwrap_or_else(|| tokio::time::Instant::now() + grace);
-        for task in background {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                abort.abort();
-                tracing::warn!("background work did not finish within the grace period; its claims expire by lease");
-            }
-        }
-        tracing::info!("stopped");
-        Ok(served?)
+        background
     }
 
     /// A dispatcher of this server's outbox with its configured transport, the registrars' templates and branding
@@ -229,6 +220,42 @@ impl Application {
 
 /// Runs `job` every `seconds` until `stop`; a pass that has started is finished, never cut off. A pass that panics
 /// is logged and the next one runs on time: one bad row must not end a background job for the life of the process.
+/// Waits for `shutdown`, then drains: `/readyz` answers 503 for `drain` (so load balancers stop sending), background
+/// work stops taking new work, and the listener closes with `grace` left for in-flight work (`deadline`).
+fn draining_on(
+    shutdown: impl Future<Output = ()> + Send,
+    stop: CancellationToken,
+    draining: Arc<AtomicBool>,
+    deadline: Arc<std::sync::OnceLock<tokio::time::Instant>>,
+    drain: Duration,
+    grace: Duration,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        shutdown.await;
+        let _ = deadline.set(tokio::time::Instant::now() + drain + grace);
+        draining.store(true, Ordering::SeqCst);
+        // Background work stops taking new work now and finishes what it holds within the grace period.
+        stop.cancel();
+        if !drain.is_zero() {
+            tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!(grace_seconds = grace.as_secs(), "closing the listener; finishing in-flight work");
+    }
+}
+
+/// Lets the background jobs finish what they hold until `deadline`, then aborts those still running (their claims
+/// expire by lease, so another replica takes them over).
+async fn finish_background_jobs(background: Vec<tokio::task::JoinHandle<()>>, deadline: tokio::time::Instant) {
+    for task in background {
+        let abort = task.abort_handle();
+        if tokio::time::timeout_at(deadline, task).await.is_err() {
+            abort.abort();
+            tracing::warn!("background work did not finish within the grace period; its claims expire by lease");
+        }
+    }
+}
+
 async fn repeat<F, Fut>(stop: CancellationToken, seconds: u64, mut job: F)
 where
     F: FnMut() -> Fut,

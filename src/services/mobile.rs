@@ -337,44 +337,78 @@ pub async fn confirm_phone_code(
     if current.phone_verified_at.is_some() {
         return Ok(current);
     }
-    let error = |code: FieldErrorCode, en: String, zh: String| {
-        Err(ServiceError::InvalidInput(vec![FieldError::new("code", code).with_message(en, zh)]))
-    };
+    let hash = usable_code_hash(&current, now)?;
+    if crate::auth::api_key::hash(code.trim()) != *hash {
+        return Err(count_wrong_guess(db, caller, current.id, now).await?);
+    }
+    confirm_phone(db, caller, &current, hash, now).await
+}
+
+/// A refusal of the code typed, on the `code` field.
+fn code_error(code: FieldErrorCode, en: String, zh: String) -> ServiceError {
+    ServiceError::InvalidInput(vec![FieldError::new("code", code).with_message(en, zh)])
+}
+
+/// The refusal of a code that expired or whose guesses are used up.
+fn code_no_longer_works() -> ServiceError {
+    code_error(
+        FieldErrorCode::CodeExpired,
+        "This code no longer works: ask for a new one.".into(),
+        "验证码已失效，请重新获取。".into(),
+    )
+}
+
+/// The hash of the session's code while it may still be guessed: one was sent, it has not expired, and guesses are
+/// left.
+fn usable_code_hash(current: &mobile_session::Model, now: DateTime<Utc>) -> Result<&String, ServiceError> {
     let (Some(hash), Some(expires)) = (&current.code_hash, current.code_expires_at) else {
-        return error(FieldErrorCode::Required, "Ask for a code first.".into(), "请先获取验证码。".into());
+        return Err(code_error(FieldErrorCode::Required, "Ask for a code first.".into(), "请先获取验证码。".into()));
     };
     if expires <= now || current.code_attempts >= MAX_CODE_ATTEMPTS {
-        return error(
-            FieldErrorCode::CodeExpired,
-            "This code no longer works: ask for a new one.".into(),
-            "验证码已失效，请重新获取。".into(),
-        );
+        return Err(code_no_longer_works());
     }
-    if crate::auth::api_key::hash(code.trim()) != *hash {
-        // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
-        // count written back would let them overwrite each other), and never past the limit.
-        let counted = mobile_session::Entity::update_many()
-            .col_expr(Column::CodeAttempts, sea_orm::sea_query::ExprTrait::add(Expr::col(Column::CodeAttempts), 1))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(current.id))
-            .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
-            .exec(db)
-            .await?;
-        let attempts = session(db, caller).await?.code_attempts;
-        if counted.rows_affected == 0 {
-            return error(
-                FieldErrorCode::CodeExpired,
-                "This code no longer works: ask for a new one.".into(),
-                "验证码已失效，请重新获取。".into(),
-            );
-        }
-        let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
-        return error(
-            FieldErrorCode::WrongCode,
-            format!("The code is not right; {left} tries left."),
-            format!("验证码不正确，还可尝试 {left} 次。"),
-        );
+    Ok(hash)
+}
+
+/// Counts a wrong guess against the session's code and returns the refusal to give: the tries left, or that the
+/// code no longer works when the guesses were already used up.
+async fn count_wrong_guess(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ServiceError, ServiceError> {
+    // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
+    // count written back would let them overwrite each other), and never past the limit.
+    let counted = mobile_session::Entity::update_many()
+        .col_expr(Column::CodeAttempts, sea_orm::sea_query::ExprTrait::add(Expr::col(Column::CodeAttempts), 1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(session_id))
+        .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
+        .exec(db)
+        .await?;
+    let attempts = session(db, caller).await?.code_attempts;
+    if counted.rows_affected == 0 {
+        return Ok(code_no_longer_works());
     }
+    let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
+    Ok(code_error(
+        FieldErrorCode::WrongCode,
+        format!("The code is not right; {left} tries left."),
+        format!("验证码不正确，还可尝试 {left} 次。"),
+    ))
+}
+
+/// Confirms the mobile number with the code checked right (`hash`), and records it on the filing's trail, in one
+/// transaction. If the code stopped working meanwhile the confirmation is refused, unless a right answer sent at the
+/// same moment confirmed the number already.
+async fn confirm_phone(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    current: &mobile_session::Model,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<mobile_session::Model, ServiceError> {
     let txn = write_txn(db).await?;
     // Only the code checked above, while it still works (wrong guesses sent at the same moment may have used it
     // up) and once (a second right answer at the same moment confirms nothing more).
@@ -383,7 +417,7 @@ pub async fn confirm_phone_code(
         .col_expr(Column::CodeHash, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(current.id))
-        .filter(Column::CodeHash.eq(hash.as_str()))
+        .filter(Column::CodeHash.eq(hash))
         .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
         .filter(Column::PhoneVerifiedAt.is_null())
         .exec(&txn)
@@ -394,11 +428,7 @@ pub async fn confirm_phone_code(
         if now_current.phone_verified_at.is_some() {
             return Ok(now_current);
         }
-        return error(
-            FieldErrorCode::CodeExpired,
-            "This code no longer works: ask for a new one.".into(),
-            "验证码已失效，请重新获取。".into(),
-        );
+        return Err(code_no_longer_works());
     }
     let system = Actor::system(caller.tenant_id);
     let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });

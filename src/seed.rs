@@ -276,6 +276,91 @@ fn id_at(at: DateTime<Utc>) -> Uuid {
     Uuid::new_v7(ts)
 }
 
+/// What the rows of one seeded filing share: whose it is, when it was created, where in the workflow it stands and
+/// the path that led there, and the ICP number it carries once approved.
+struct SeededFiling {
+    seed: u64,
+    i: u64,
+    tenant: Uuid,
+    reviewer: Uuid,
+    actor: Actor,
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    state: FilingStatus,
+    steps: Vec<(FilingAction, FilingStatus, FilingStatus)>,
+    number: IcpNumber,
+}
+
+impl SeededFiling {
+    /// Filing `i`: created over the last two years, in order (the newest filing is the last one), in the state the
+    /// seed gives it, numbered in Beijing in a year by its position.
+    fn new(options: Options, i: u64, tenant: Uuid, reviewer: Uuid, now: DateTime<Utc>) -> Self {
+        let seed = options.seed;
+        let state = state_of(seed, i);
+        let span = Duration::days(730).num_seconds() as f64;
+        let created_at = now - Duration::seconds((span * (1.0 - (i + 1) as f64 / options.filings as f64)) as i64);
+        let id = id_at(created_at);
+        let year = 2020 + (i / 1_000_000) as u32;
+        let number = IcpNumber::subject(
+            crate::domain::Province::of_division_code("110000").expect("Beijing"),
+            year,
+            (i % 1_000_000) as u32,
+        );
+        SeededFiling {
+            seed,
+            i,
+            tenant,
+            reviewer,
+            actor: Actor::system(tenant),
+            id,
+            created_at,
+            state,
+            steps: path(state),
+            number,
+        }
+    }
+
+    /// When step `n` of the path was taken: ten minutes apart, from ten minutes after creation.
+    fn step_at(&self, n: usize) -> DateTime<Utc> {
+        self.created_at + Duration::minutes(10 * (n as i64 + 1))
+    }
+
+    /// Whether the filing left the draft.
+    fn submitted(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// Whether the bureau approved it (it carries ICP numbers).
+    fn approved(&self) -> bool {
+        self.state == FilingStatus::Approved
+    }
+
+    /// The filing's row: its state, version and times as its path left them.
+    fn row(&self, now: DateTime<Utc>) -> entity::filing::ActiveModel {
+        let state = self.state;
+        let submitted = self.submitted();
+        entity::filing::ActiveModel {
+            id: Set(self.id),
+            tenant_id: Set(self.tenant),
+            owner_account_id: Set(None),
+            filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
+            status: Set(state.as_str().to_owned()),
+            version: Set(1 + self.steps.len() as i32),
+            reviewer_id: Set((!matches!(state, FilingStatus::Draft | FilingStatus::PendingReview) && submitted)
+                .then_some(self.reviewer)),
+            submitted_at: Set(submitted.then(|| self.step_at(0))),
+            sms_deadline_at: Set((state == FilingStatus::SmsVerification).then(|| now + Duration::hours(24))),
+            icp_number: Set(self.approved().then(|| self.number.to_string())),
+            base_filing_id: Set(None),
+            superseded_by_id: Set(None),
+            sms_reminded_at: Set(None),
+            created_at: Set(self.created_at),
+            updated_at: Set(self.step_at(self.steps.len())),
+            purged_at: Set(None),
+        }
+    }
+}
+
 /// One chunk's rows, table by table.
 #[derive(Default)]
 struct Rows {
@@ -287,73 +372,66 @@ struct Rows {
 }
 
 impl Rows {
+    /// Adds filing `i` of `tenant`: its row, its subject, its websites, its materials and the audit events of the
+    /// path to its state.
     fn add(&mut self, options: Options, i: u64, tenant: Uuid, reviewer: Uuid, now: DateTime<Utc>) {
-        let seed = options.seed;
-        let form = form(seed, i);
-        let state = state_of(seed, i);
-        // Created over the last two years, in order: the newest filing is the last one.
-        let span = Duration::days(730).num_seconds() as f64;
-        let created_at = now - Duration::seconds((span * (1.0 - (i + 1) as f64 / options.filings as f64)) as i64);
-        let id = id_at(created_at);
-        let actor = Actor::system(tenant);
-        let steps = path(state);
-        let step_at = |n: usize| created_at + Duration::minutes(10 * (n as i64 + 1));
-        let changed_at = step_at(steps.len());
-        let submitted = !steps.is_empty();
-        let approved = state == FilingStatus::Approved;
-        let year = 2020 + (i / 1_000_000) as u32;
-        let number = IcpNumber::subject(
-            crate::domain::Province::of_division_code("110000").expect("Beijing"),
-            year,
-            (i % 1_000_000) as u32,
-        );
-        self.filings.push(entity::filing::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(tenant),
-            owner_account_id: Set(None),
-            filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
-            status: Set(state.as_str().to_owned()),
-            version: Set(1 + steps.len() as i32),
-            reviewer_id: Set(
-                (!matches!(state, FilingStatus::Draft | FilingStatus::PendingReview) && submitted).then_some(reviewer)
-            ),
-            submitted_at: Set(submitted.then(|| step_at(0))),
-            sms_deadline_at: Set((state == FilingStatus::SmsVerification).then(|| now + Duration::hours(24))),
-            icp_number: Set(approved.then(|| number.to_string())),
-            base_filing_id: Set(None),
-            superseded_by_id: Set(None),
-            sms_reminded_at: Set(None),
-            created_at: Set(created_at),
-            updated_at: Set(changed_at),
-            purged_at: Set(None),
-        });
-        self.subjects.push(crate::services::filings::subject_row(&actor, id, id_at(created_at), &form.subject));
+        let form = form(options.seed, i);
+        let filing = SeededFiling::new(options, i, tenant, reviewer, now);
+        self.filings.push(filing.row(now));
+        self.subjects.push(crate::services::filings::subject_row(
+            &filing.actor,
+            filing.id,
+            id_at(filing.created_at),
+            &form.subject,
+        ));
+        let website_ids = self.add_websites(&filing, &form.websites);
+        self.add_materials(&filing, &website_ids);
+        self.add_events(&filing);
+    }
+
+    /// Adds the filing's websites, numbered when it is approved; their ids, in order.
+    fn add_websites(&mut self, filing: &SeededFiling, websites: &[WebsiteInput]) -> Vec<Uuid> {
         let mut website_ids = Vec::new();
-        for (k, website) in form.websites.iter().enumerate() {
-            let website_id = id_at(created_at);
+        for (k, website) in websites.iter().enumerate() {
+            let website_id = id_at(filing.created_at);
             website_ids.push(website_id);
-            let mut row =
-                crate::services::filings::website_row(&actor, id, website_id, website, created_at, created_at);
-            row.icp_number = Set(approved.then(|| number.with_kind(IcpNumberKind::Website(k as u32 + 1)).to_string()));
+            let mut row = crate::services::filings::website_row(
+                &filing.actor,
+                filing.id,
+                website_id,
+                website,
+                filing.created_at,
+                filing.created_at,
+            );
+            row.icp_number = Set(filing
+                .approved()
+                .then(|| filing.number.with_kind(IcpNumberKind::Website(k as u32 + 1)).to_string()));
             row.operation = Set(WebsiteOperation::New.as_str().to_owned());
             row.base_website_id = Set(None);
             self.websites.push(row);
         }
+        website_ids
+    }
+
+    /// Adds the filing's materials: the subject's certificate and the ID card, and once submitted a face video per
+    /// website.
+    fn add_materials(&mut self, filing: &SeededFiling, website_ids: &[Uuid]) {
+        let (seed, i, id) = (filing.seed, filing.i, filing.id);
         let mut materials: Vec<(MaterialKind, Option<Uuid>, &str, &str)> = vec![
             (MaterialKind::SubjectCertificate, None, "营业执照.pdf", "application/pdf"),
             (MaterialKind::IdCardFront, None, "身份证正面.jpg", "image/jpeg"),
             (MaterialKind::IdCardBack, None, "身份证反面.jpg", "image/jpeg"),
         ];
-        if submitted {
+        if filing.submitted() {
             materials
                 .extend(website_ids.iter().map(|w| (MaterialKind::FaceVideo, Some(*w), "核验视频.mp4", "video/mp4")));
         }
         for (n, (kind, website_id, file_name, content_type)) in materials.into_iter().enumerate() {
-            let at = created_at + Duration::seconds(n as i64 + 1);
+            let at = filing.created_at + Duration::seconds(n as i64 + 1);
             let attachment = id_at(at);
             self.attachments.push(entity::attachment::ActiveModel {
                 id: Set(attachment),
-                tenant_id: Set(tenant),
+                tenant_id: Set(filing.tenant),
                 filing_id: Set(id),
                 kind: Set(kind.as_str().to_owned()),
                 website_id: Set(website_id),
@@ -367,7 +445,7 @@ impl Rows {
                 status: Set("UPLOADED".to_owned()),
                 upload_expires_at: Set(at),
                 uploaded_at: Set(Some(at)),
-                created_by: Set(actor.id),
+                created_by: Set(filing.actor.id),
                 review_status: Set(None),
                 review_reason: Set(None),
                 face_challenge: Set(None),
@@ -375,6 +453,11 @@ impl Rows {
                 updated_at: Set(at),
             });
         }
+    }
+
+    /// Adds the filing's audit events: its creation, then one per step of its path, the review steps by the
+    /// reviewer and the rest by the system.
+    fn add_events(&mut self, filing: &SeededFiling) {
         let event = |action: FilingAction, from: Option<FilingStatus>, to: Option<FilingStatus>, at| {
             let by_reviewer = matches!(
                 action,
@@ -382,10 +465,10 @@ impl Rows {
             );
             entity::filing_event::ActiveModel {
                 id: Set(id_at(at)),
-                tenant_id: Set(tenant),
-                filing_id: Set(id),
+                tenant_id: Set(filing.tenant),
+                filing_id: Set(filing.id),
                 actor_kind: Set(if by_reviewer { "ACCOUNT" } else { "SYSTEM" }.to_owned()),
-                actor_id: Set(Some(if by_reviewer { reviewer } else { actor.id })),
+                actor_id: Set(Some(if by_reviewer { filing.reviewer } else { filing.actor.id })),
                 actor_label: Set(if by_reviewer { "审核员" } else { "beian" }.to_owned()),
                 action: Set(<&str>::from(action).to_owned()),
                 from_status: Set(from.map(|s| s.as_str().to_owned())),
@@ -396,9 +479,9 @@ impl Rows {
                 created_at: Set(at),
             }
         };
-        self.events.push(event(FilingAction::FilingCreated, None, Some(FilingStatus::Draft), created_at));
-        for (n, (action, from, to)) in steps.into_iter().enumerate() {
-            self.events.push(event(action, Some(from), Some(to), step_at(n)));
+        self.events.push(event(FilingAction::FilingCreated, None, Some(FilingStatus::Draft), filing.created_at));
+        for (n, (action, from, to)) in filing.steps.iter().copied().enumerate() {
+            self.events.push(event(action, Some(from), Some(to), filing.step_at(n)));
         }
     }
 

@@ -52,9 +52,29 @@ pub fn check(order: &Order<'_>, complete: bool) -> Vec<FieldError> {
     };
     let form = order.form;
 
-    // The subject: only a subject change changes it, and never its identity.
     let subject_diff = subject_differences(&base.subject, &form.subject);
-    for field in &subject_diff {
+    check_subject_changes(t, &subject_diff, &mut errors);
+
+    // The websites: every filed one accounted for, each changed only as the type allows.
+    check_filed_websites_kept(base, order.origins, &mut errors);
+    let mut changed_websites = 0;
+    for (i, (website, origin)) in form.websites.iter().zip(order.origins).enumerate() {
+        let path = format!("websites[{i}]");
+        errors.extend(operation_error(t, origin.operation, &path));
+        let Some(filed) = origin.base.and_then(|j| base.websites.get(j)) else {
+            continue;
+        };
+        changed_websites += usize::from(check_website_changes(t, filed, website, &path, &mut errors));
+    }
+
+    check_type_requirements(order, &subject_diff, changed_websites, complete, &mut errors);
+    errors
+}
+
+/// The subject: only a subject change changes it, and never its identity. One error per changed field the order
+/// type may not change, suggesting the way to make that change.
+fn check_subject_changes(t: FilingType, subject_diff: &[String], errors: &mut Vec<FieldError>) {
+    for field in subject_diff {
         let identity = SUBJECT_IDENTITY.contains(&field.as_str());
         if t != FilingType::ChangeSubject || identity {
             let mut error = FieldError::new(format!("subject.{field}"), FieldErrorCode::ChangeNotAllowed);
@@ -69,69 +89,92 @@ pub fn check(order: &Order<'_>, complete: bool) -> Vec<FieldError> {
             errors.push(error);
         }
     }
+}
 
-    // The websites: every filed one accounted for, each changed only as the type allows.
-    let mut changed_websites = 0;
+/// Every filed website must be in the order (carried or marked for cancellation): one error per filed website no
+/// website of the order comes from.
+fn check_filed_websites_kept(base: &CreateFilingInput, origins: &[WebsiteOrigin], errors: &mut Vec<FieldError>) {
     for j in 0..base.websites.len() {
-        if !order.origins.iter().any(|o| o.base == Some(j)) {
+        if !origins.iter().any(|o| o.base == Some(j)) {
             errors.push(FieldError::new("websites", FieldErrorCode::ChangeNotAllowed).with_message(
                 format!("Filed website {} is missing: cancel it with a cancel-website order instead.", j + 1),
                 format!("已备案的第 {} 个网站缺失：如需删除请办理注销网站。", j + 1),
             ));
         }
     }
-    for (i, (website, origin)) in form.websites.iter().zip(order.origins).enumerate() {
-        let path = format!("websites[{i}]");
-        match origin.operation {
-            WebsiteOperation::New if t != FilingType::AddWebsite => {
-                errors.push(FieldError::new(path.clone(), FieldErrorCode::ChangeNotAllowed).suggest(
-                    "New websites join a filed subject through an add-website order (ADD_WEBSITE).",
-                    "请通过新增网站订单添加网站。",
-                ));
-            }
-            WebsiteOperation::Cancel if !matches!(t, FilingType::CancelWebsite | FilingType::CancelSubject) => {
-                errors.push(FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed));
-            }
-            WebsiteOperation::CancelAccess if t != FilingType::CancelAccess => {
-                errors.push(FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed));
-            }
-            WebsiteOperation::Carried if t == FilingType::CancelSubject => {
-                errors.push(
-                    FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed)
-                        .with_message("Cancelling the subject cancels every website.", "注销主体即注销其全部网站。"),
-                );
-            }
-            _ => {}
-        }
-        let Some(filed) = origin.base.and_then(|j| base.websites.get(j)) else {
-            continue;
-        };
-        let differences = website_differences(filed, website);
-        changed_websites += usize::from(!differences.is_empty());
-        for field in differences {
-            let allowed = match t {
-                FilingType::ChangeWebsite => field != "accessMethod",
-                FilingType::ChangeAccess => field == "accessMethod",
-                _ => false,
-            };
-            if allowed {
-                continue;
-            }
-            let removed = field == "domains" && filed.domains.iter().any(|d| !website.domains.contains(d));
-            let error = if removed {
-                FieldError::new(format!("{path}.domains"), FieldErrorCode::DomainRemovalNotAllowed)
-            } else if t == FilingType::ChangeWebsite {
-                FieldError::new(format!("{path}.{field}"), FieldErrorCode::ChangeNotAllowed)
-                    .suggest("Start an access change order (CHANGE_ACCESS).", "请发起变更接入订单。")
-            } else {
-                FieldError::new(format!("{path}.{field}"), FieldErrorCode::ChangeNotAllowed)
-                    .suggest("Start a website change order (CHANGE_WEBSITE).", "请发起变更网站订单。")
-            };
-            errors.push(error);
-        }
-    }
+}
 
-    // What each type must do.
+/// Whether the order type allows a website's operation: new websites only in an add-website order, cancellation
+/// only in a cancel-website or cancel-subject order, ending access only in a cancel-access order, and nothing
+/// carried when the subject is cancelled. The error for the website at `path` when it does not.
+fn operation_error(t: FilingType, operation: WebsiteOperation, path: &str) -> Option<FieldError> {
+    match operation {
+        WebsiteOperation::New if t != FilingType::AddWebsite => {
+            Some(FieldError::new(path, FieldErrorCode::ChangeNotAllowed).suggest(
+                "New websites join a filed subject through an add-website order (ADD_WEBSITE).",
+                "请通过新增网站订单添加网站。",
+            ))
+        }
+        WebsiteOperation::Cancel if !matches!(t, FilingType::CancelWebsite | FilingType::CancelSubject) => {
+            Some(FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed))
+        }
+        WebsiteOperation::CancelAccess if t != FilingType::CancelAccess => {
+            Some(FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed))
+        }
+        WebsiteOperation::Carried if t == FilingType::CancelSubject => Some(
+            FieldError::new(format!("{path}.operation"), FieldErrorCode::ChangeNotAllowed)
+                .with_message("Cancelling the subject cancels every website.", "注销主体即注销其全部网站。"),
+        ),
+        _ => None,
+    }
+}
+
+/// The changes to a filed website the order type allows: a website change changes anything but the access method,
+/// an access change only the access method, other types nothing; no type removes a domain. One error per change
+/// not allowed, suggesting the order that makes it. Whether the website changed at all.
+fn check_website_changes(
+    t: FilingType,
+    filed: &WebsiteInput,
+    website: &WebsiteInput,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    let differences = website_differences(filed, website);
+    let changed = !differences.is_empty();
+    for field in differences {
+        let allowed = match t {
+            FilingType::ChangeWebsite => field != "accessMethod",
+            FilingType::ChangeAccess => field == "accessMethod",
+            _ => false,
+        };
+        if allowed {
+            continue;
+        }
+        let removed = field == "domains" && filed.domains.iter().any(|d| !website.domains.contains(d));
+        let error = if removed {
+            FieldError::new(format!("{path}.domains"), FieldErrorCode::DomainRemovalNotAllowed)
+        } else if t == FilingType::ChangeWebsite {
+            FieldError::new(format!("{path}.{field}"), FieldErrorCode::ChangeNotAllowed)
+                .suggest("Start an access change order (CHANGE_ACCESS).", "请发起变更接入订单。")
+        } else {
+            FieldError::new(format!("{path}.{field}"), FieldErrorCode::ChangeNotAllowed)
+                .suggest("Start a website change order (CHANGE_WEBSITE).", "请发起变更网站订单。")
+        };
+        errors.push(error);
+    }
+    changed
+}
+
+/// What each type must do: a website cancellation leaves at least one website, and (when `complete`) every order
+/// changes what its type is for.
+fn check_type_requirements(
+    order: &Order<'_>,
+    subject_diff: &[String],
+    changed_websites: usize,
+    complete: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    let t = order.filing_type;
     let count = |op: WebsiteOperation| order.origins.iter().filter(|o| o.operation == op).count();
     if t == FilingType::CancelWebsite && count(WebsiteOperation::Cancel) == order.origins.len() {
         errors.push(FieldError::new("websites", FieldErrorCode::LastWebsite));
@@ -150,7 +193,6 @@ pub fn check(order: &Order<'_>, complete: bool) -> Vec<FieldError> {
             errors.push(FieldError::new(field, FieldErrorCode::NoChange));
         }
     }
-    errors
 }
 
 /// Which websites of the order the per-website materials (ID cards, face video, licences) are asked for: the new

@@ -337,44 +337,78 @@ pub async fn confirm_phone_code(
     if current.phone_verified_at.is_some() {
         return Ok(current);
     }
-    let error = |code: FieldErrorCode, en: String, zh: String| {
-        Err(ServiceError::InvalidInput(vec![FieldError::new("code", code).with_message(en, zh)]))
-    };
+    let hash = usable_code_hash(&current, now)?;
+    if crate::auth::api_key::hash(code.trim()) != *hash {
+        return Err(count_wrong_guess(db, caller, current.id, now).await?);
+    }
+    confirm_phone(db, caller, &current, hash, now).await
+}
+
+/// A refusal of the code typed, on the `code` field.
+fn code_error(code: FieldErrorCode, en: String, zh: String) -> ServiceError {
+    ServiceError::InvalidInput(vec![FieldError::new("code", code).with_message(en, zh)])
+}
+
+/// The refusal of a code that expired or whose guesses are used up.
+fn code_no_longer_works() -> ServiceError {
+    code_error(
+        FieldErrorCode::CodeExpired,
+        "This code no longer works: ask for a new one.".into(),
+        "验证码已失效，请重新获取。".into(),
+    )
+}
+
+/// The hash of the session's code while it may still be guessed: one was sent, it has not expired, and guesses are
+/// left.
+fn usable_code_hash(current: &mobile_session::Model, now: DateTime<Utc>) -> Result<&String, ServiceError> {
     let (Some(hash), Some(expires)) = (&current.code_hash, current.code_expires_at) else {
-        return error(FieldErrorCode::Required, "Ask for a code first.".into(), "请先获取验证码。".into());
+        return Err(code_error(FieldErrorCode::Required, "Ask for a code first.".into(), "请先获取验证码。".into()));
     };
     if expires <= now || current.code_attempts >= MAX_CODE_ATTEMPTS {
-        return error(
-            FieldErrorCode::CodeExpired,
-            "This code no longer works: ask for a new one.".into(),
-            "验证码已失效，请重新获取。".into(),
-        );
+        return Err(code_no_longer_works());
     }
-    if crate::auth::api_key::hash(code.trim()) != *hash {
-        // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
-        // count written back would let them overwrite each other), and never past the limit.
-        let counted = mobile_session::Entity::update_many()
-            .col_expr(Column::CodeAttempts, sea_orm::sea_query::ExprTrait::add(Expr::col(Column::CodeAttempts), 1))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(current.id))
-            .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
-            .exec(db)
-            .await?;
-        let attempts = session(db, caller).await?.code_attempts;
-        if counted.rows_affected == 0 {
-            return error(
-                FieldErrorCode::CodeExpired,
-                "This code no longer works: ask for a new one.".into(),
-                "验证码已失效，请重新获取。".into(),
-            );
-        }
-        let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
-        return error(
-            FieldErrorCode::WrongCode,
-            format!("The code is not right; {left} tries left."),
-            format!("验证码不正确，还可尝试 {left} 次。"),
-        );
+    Ok(hash)
+}
+
+/// Counts a wrong guess against the session's code and returns the refusal to give: the tries left, or that the
+/// code no longer works when the guesses were already used up.
+async fn count_wrong_guess(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ServiceError, ServiceError> {
+    // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
+    // count written back would let them overwrite each other), and never past the limit.
+    let counted = mobile_session::Entity::update_many()
+        .col_expr(Column::CodeAttempts, sea_orm::sea_query::ExprTrait::add(Expr::col(Column::CodeAttempts), 1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(session_id))
+        .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
+        .exec(db)
+        .await?;
+    let attempts = session(db, caller).await?.code_attempts;
+    if counted.rows_affected == 0 {
+        return Ok(code_no_longer_works());
     }
+    let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
+    Ok(code_error(
+        FieldErrorCode::WrongCode,
+        format!("The code is not right; {left} tries left."),
+        format!("验证码不正确，还可尝试 {left} 次。"),
+    ))
+}
+
+/// Confirms the mobile number with the code checked right (`hash`), and records it on the filing's trail, in one
+/// transaction. If the code stopped working meanwhile the confirmation is refused, unless a right answer sent at the
+/// same moment confirmed the number already.
+async fn confirm_phone(
+    db: &DatabaseConnection,
+    caller: &MobileCaller,
+    current: &mobile_session::Model,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<mobile_session::Model, ServiceError> {
     let txn = write_txn(db).await?;
     // Only the code checked above, while it still works (wrong guesses sent at the same moment may have used it
     // up) and once (a second right answer at the same moment confirms nothing more).
@@ -383,7 +417,7 @@ pub async fn confirm_phone_code(
         .col_expr(Column::CodeHash, Expr::value(Option::<String>::None))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(current.id))
-        .filter(Column::CodeHash.eq(hash.as_str()))
+        .filter(Column::CodeHash.eq(hash))
         .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
         .filter(Column::PhoneVerifiedAt.is_null())
         .exec(&txn)
@@ -394,11 +428,7 @@ pub async fn confirm_phone_code(
         if now_current.phone_verified_at.is_some() {
             return Ok(now_current);
         }
-        return error(
-            FieldErrorCode::CodeExpired,
-            "This code no longer works: ask for a new one.".into(),
-            "验证码已失效，请重新获取。".into(),
-        );
+        return Err(code_no_longer_works());
     }
     let system = Actor::system(caller.tenant_id);
     let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
@@ -469,67 +499,76 @@ pub async fn request_upload(
     upload: MobileUpload,
     now: DateTime<Utc>,
 ) -> Result<super::attachments::UploadTicket, ServiceError> {
-    use crate::domain::MaterialKind as K;
     let current = session(db, caller).await?;
     require_phone(&current)?;
     let actor = acting_for(db, caller, &current).await?;
     let stored = super::access::stored_filing(db, &actor, caller.filing_id).await?;
-    let person = match caller.website_id {
+    let person = session_person(&stored, caller.website_id)?;
+    let (website_id, face_challenge) = check_mobile_upload(
+        &upload,
+        caller.website_id,
+        &current,
+        &person.certificate_number,
+        &stored.form.subject.certificate_number,
+        now,
+    )?;
+    let request = super::attachments::UploadRequest {
+        filing_id: caller.filing_id,
+        kind: upload.kind,
+        website_id,
+        pre_approval_category: None,
+        file_name: upload.file_name,
+        content_type: upload.content_type,
+        size: upload.size,
+        sha256: upload.sha256,
+        face_challenge,
+    };
+    super::attachments::request_upload(db, storage, config, &actor, request).await
+}
+
+/// The responsible person a session is for: the subject's, or that of the session's website (not found when the
+/// filing no longer holds it).
+fn session_person(
+    stored: &super::access::StoredFiling,
+    website_id: Option<Uuid>,
+) -> Result<&crate::domain::forms::PersonInput, ServiceError> {
+    Ok(match website_id {
         None => &stored.form.subject.responsible_person,
         Some(id) => {
             let index = stored.websites.iter().position(|w| w.id == id).ok_or(ServiceError::NotFound)?;
             &stored.form.websites[index].responsible_person
         }
-    };
+    })
+}
+
+/// Whether the phone may upload this material, and where it goes: the website it belongs to and, for a face video,
+/// the live challenge it answers. Refuses materials uploaded on the desktop, a document number that does not match
+/// the form, a face video without a live challenge or from a subject's person, and a document about to expire, with
+/// every error at once.
+fn check_mobile_upload(
+    upload: &MobileUpload,
+    caller_website: Option<Uuid>,
+    current: &mobile_session::Model,
+    person_certificate: &str,
+    subject_certificate: &str,
+    now: DateTime<Utc>,
+) -> Result<(Option<Uuid>, Option<String>), ServiceError> {
+    use crate::domain::MaterialKind as K;
     let mut errors = Vec::new();
-    let number_must_match =
-        |expected: &str, errors: &mut Vec<FieldError>| match upload.document_number.as_deref().map(str::trim) {
-            None | Some("") => errors.push(
-                FieldError::new("documentNumber", FieldErrorCode::Required)
-                    .with_message("Type the number printed on the document.", "请输入证件上的号码。"),
-            ),
-            Some(read) if !read.eq_ignore_ascii_case(expected) => {
-                errors.push(FieldError::new("documentNumber", FieldErrorCode::CertificateNumberMismatch).suggest(
-                    "If the document is right, correct the number in the form on the desktop; otherwise photograph \
-                     the right document.",
-                    "如证件无误，请在电脑端修改表单中的号码；否则请拍摄正确的证件。",
-                ))
-            }
-            Some(_) => {}
-        };
-    let (website_id, face_challenge) = match upload.kind {
+    let document_number = upload.document_number.as_deref();
+    let target = match upload.kind {
         K::IdCardFront | K::IdCardBack => {
             if upload.kind == K::IdCardFront {
-                number_must_match(&person.certificate_number, &mut errors);
+                check_document_number(document_number, person_certificate, &mut errors);
             }
-            (caller.website_id, None)
+            (caller_website, None)
         }
         K::SubjectCertificate => {
-            number_must_match(&stored.form.subject.certificate_number, &mut errors);
+            check_document_number(document_number, subject_certificate, &mut errors);
             (None, None)
         }
         K::VerificationSheet | K::CommitmentLetter => (None, None),
-        K::FaceVideo => {
-            let live =
-                current.face_challenge.clone().filter(|_| current.face_challenge_expires_at.is_some_and(|t| t > now));
-            match (caller.website_id, live) {
-                (None, _) => {
-                    errors.push(FieldError::new("kind", FieldErrorCode::ChangeNotAllowed).with_message(
-                        "Only a website's responsible person records the face video.",
-                        "只有网站负责人需要录制人脸核验视频。",
-                    ));
-                    (None, None)
-                }
-                (Some(_), None) => {
-                    errors.push(FieldError::new("kind", FieldErrorCode::CodeExpired).with_message(
-                        "Start the face check first (or again): the video reads out its digits.",
-                        "请先开始（或重新开始）人脸核验：视频中需读出页面显示的数字。",
-                    ));
-                    (caller.website_id, None)
-                }
-                (Some(website), Some(digits)) => (Some(website), Some(digits)),
-            }
-        }
+        K::FaceVideo => face_video_target(caller_website, current, now, &mut errors),
         _ => {
             errors.push(
                 FieldError::new("kind", FieldErrorCode::ChangeNotAllowed)
@@ -546,18 +585,54 @@ pub async fn request_upload(
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let request = super::attachments::UploadRequest {
-        filing_id: caller.filing_id,
-        kind: upload.kind,
-        website_id,
-        pre_approval_category: None,
-        file_name: upload.file_name,
-        content_type: upload.content_type,
-        size: upload.size,
-        sha256: upload.sha256,
-        face_challenge,
-    };
-    super::attachments::request_upload(db, storage, config, &actor, request).await
+    Ok(target)
+}
+
+/// Whether the number the person read off the document is there and matches the form's (`expected`, ASCII case
+/// ignored); the error goes to `errors`.
+fn check_document_number(read: Option<&str>, expected: &str, errors: &mut Vec<FieldError>) {
+    match read.map(str::trim) {
+        None | Some("") => errors.push(
+            FieldError::new("documentNumber", FieldErrorCode::Required)
+                .with_message("Type the number printed on the document.", "请输入证件上的号码。"),
+        ),
+        Some(read) if !read.eq_ignore_ascii_case(expected) => {
+            errors.push(FieldError::new("documentNumber", FieldErrorCode::CertificateNumberMismatch).suggest(
+                "If the document is right, correct the number in the form on the desktop; otherwise photograph the \
+                 right document.",
+                "如证件无误，请在电脑端修改表单中的号码；否则请拍摄正确的证件。",
+            ))
+        }
+        Some(_) => {}
+    }
+}
+
+/// Where a face video goes: the session's website with its face challenge while that is live. A subject's person
+/// records none, and a website's person must start (or restart) the face check first; the error goes to `errors`.
+fn face_video_target(
+    caller_website: Option<Uuid>,
+    current: &mobile_session::Model,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> (Option<Uuid>, Option<String>) {
+    let live = current.face_challenge.clone().filter(|_| current.face_challenge_expires_at.is_some_and(|t| t > now));
+    match (caller_website, live) {
+        (None, _) => {
+            errors.push(FieldError::new("kind", FieldErrorCode::ChangeNotAllowed).with_message(
+                "Only a website's responsible person records the face video.",
+                "只有网站负责人需要录制人脸核验视频。",
+            ));
+            (None, None)
+        }
+        (Some(_), None) => {
+            errors.push(FieldError::new("kind", FieldErrorCode::CodeExpired).with_message(
+                "Start the face check first (or again): the video reads out its digits.",
+                "请先开始（或重新开始）人脸核验：视频中需读出页面显示的数字。",
+            ));
+            (caller_website, None)
+        }
+        (Some(website), Some(digits)) => (Some(website), Some(digits)),
+    }
 }
 
 /// Completes an upload the phone started (the same checks as on the desktop). A face video then goes to the

@@ -70,27 +70,7 @@ pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceErr
         filing_subject::Column::Id,
         None,
         |r| r.id,
-        |row| {
-            let t = row.tenant_id;
-            let mut a: filing_subject::ActiveModel = row.clone().into();
-            let mut changed = false;
-            changed |= reseal_into(keys, t, &row.certificate_number, &mut a.certificate_number, |s| s)?;
-            changed |= reseal_into(keys, t, &row.rp_certificate_number, &mut a.rp_certificate_number, |s| s)?;
-            changed |= reseal_into(keys, t, &row.rp_mobile, &mut a.rp_mobile, |s| s)?;
-            changed |= reseal_into(keys, t, &row.rp_email, &mut a.rp_email, |s| s)?;
-            if let Some(phone) = &row.rp_emergency_phone {
-                changed |= reseal_into(keys, t, phone, &mut a.rp_emergency_phone, Some)?;
-            }
-            let open = |v: &str| keys.open(t, v).map_err(ServiceError::internal);
-            let mobile = mobile_index(keys, t, &open(&row.rp_mobile)?);
-            let certificate = certificate_index(keys, t, &open(&row.certificate_number)?);
-            if mobile != row.rp_mobile_bidx || certificate != row.certificate_number_bidx {
-                a.rp_mobile_bidx = Set(mobile);
-                a.certificate_number_bidx = Set(certificate);
-                changed = true;
-            }
-            Ok(changed.then_some(a))
-        },
+        |row| resealed_subject(keys, row),
     )
     .await?;
     let websites = reseal_table::<website::Entity, _>(
@@ -99,23 +79,7 @@ pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceErr
         website::Column::Id,
         None,
         |r| r.id,
-        |row| {
-            let t = row.tenant_id;
-            let mut a: website::ActiveModel = row.clone().into();
-            let mut changed = false;
-            changed |= reseal_into(keys, t, &row.rp_certificate_number, &mut a.rp_certificate_number, |s| s)?;
-            changed |= reseal_into(keys, t, &row.rp_mobile, &mut a.rp_mobile, |s| s)?;
-            changed |= reseal_into(keys, t, &row.rp_email, &mut a.rp_email, |s| s)?;
-            if let Some(phone) = &row.rp_emergency_phone {
-                changed |= reseal_into(keys, t, phone, &mut a.rp_emergency_phone, Some)?;
-            }
-            let mobile = mobile_index(keys, t, &keys.open(t, &row.rp_mobile).map_err(ServiceError::internal)?);
-            if mobile != row.rp_mobile_bidx {
-                a.rp_mobile_bidx = Set(mobile);
-                changed = true;
-            }
-            Ok(changed.then_some(a))
-        },
+        |row| resealed_website(keys, row),
     )
     .await?;
     let checks = reseal_table::<sms_check::Entity, _>(
@@ -126,7 +90,7 @@ pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceErr
         |r| r.id,
         |row| {
             let mut a: sms_check::ActiveModel = row.clone().into();
-            Ok(reseal_into(keys, row.tenant_id, &row.mobile, &mut a.mobile, |s| s)?.then_some(a))
+            Ok(reseal_fields(keys, row.tenant_id, [(&row.mobile, &mut a.mobile)])?.then_some(a))
         },
     )
     .await?;
@@ -138,33 +102,109 @@ pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceErr
         |r| r.id,
         |row| {
             let mut a: mobile_session::ActiveModel = row.clone().into();
-            Ok(reseal_into(keys, row.tenant_id, &row.mobile, &mut a.mobile, |s| s)?.then_some(a))
+            Ok(reseal_fields(keys, row.tenant_id, [(&row.mobile, &mut a.mobile)])?.then_some(a))
         },
     )
     .await?;
-    // Every message's recipient: an address (with its blind index), or the mobile a recorded phone code went to.
     let outbox = reseal_table::<outbox_message::Entity, _>(
         db,
         "outbox_messages",
         outbox_message::Column::Id,
         None,
         |r| r.id,
-        |row| {
-            let mut a: outbox_message::ActiveModel = row.clone().into();
-            let mut changed = reseal_into(keys, row.tenant_id, &row.recipient, &mut a.recipient, |s| s)?;
-            if row.template != PHONE_CODE {
-                let address = keys.open(row.tenant_id, &row.recipient).map_err(ServiceError::internal)?;
-                let index = Some(keys.blind(row.tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase()));
-                if index != row.recipient_index {
-                    a.recipient_index = Set(index);
-                    changed = true;
-                }
-            }
-            Ok(changed.then_some(a))
-        },
+        |row| resealed_outbox_message(keys, row),
     )
     .await?;
     Ok(vec![subjects, websites, checks, sessions, outbox])
+}
+
+/// Reseals each stale `(value, target)` pair, in order, into the row's active model; whether any changed.
+fn reseal_fields<const N: usize>(
+    keys: &Keyring,
+    tenant: Uuid,
+    fields: [(&String, &mut sea_orm::ActiveValue<String>); N],
+) -> Result<bool, ServiceError> {
+    let mut changed = false;
+    for (value, target) in fields {
+        changed |= reseal_into(keys, tenant, value, target, |s| s)?;
+    }
+    Ok(changed)
+}
+
+/// A subject's row with its certificate number and responsible person's identity and contacts resealed, and the
+/// blind indexes of the mobile and certificate number recomputed; `None` when nothing changed.
+fn resealed_subject(
+    keys: &Keyring,
+    row: filing_subject::Model,
+) -> Result<Option<filing_subject::ActiveModel>, ServiceError> {
+    let t = row.tenant_id;
+    let mut a: filing_subject::ActiveModel = row.clone().into();
+    let mut changed = reseal_fields(
+        keys,
+        t,
+        [
+            (&row.certificate_number, &mut a.certificate_number),
+            (&row.rp_certificate_number, &mut a.rp_certificate_number),
+            (&row.rp_mobile, &mut a.rp_mobile),
+            (&row.rp_email, &mut a.rp_email),
+        ],
+    )?;
+    if let Some(phone) = &row.rp_emergency_phone {
+        changed |= reseal_into(keys, t, phone, &mut a.rp_emergency_phone, Some)?;
+    }
+    let open = |v: &str| keys.open(t, v).map_err(ServiceError::internal);
+    let mobile = mobile_index(keys, t, &open(&row.rp_mobile)?);
+    let certificate = certificate_index(keys, t, &open(&row.certificate_number)?);
+    if mobile != row.rp_mobile_bidx || certificate != row.certificate_number_bidx {
+        a.rp_mobile_bidx = Set(mobile);
+        a.certificate_number_bidx = Set(certificate);
+        changed = true;
+    }
+    Ok(changed.then_some(a))
+}
+
+/// A website's row with its responsible person's identity and contacts resealed and the mobile's blind index
+/// recomputed; `None` when nothing changed.
+fn resealed_website(keys: &Keyring, row: website::Model) -> Result<Option<website::ActiveModel>, ServiceError> {
+    let t = row.tenant_id;
+    let mut a: website::ActiveModel = row.clone().into();
+    let mut changed = reseal_fields(
+        keys,
+        t,
+        [
+            (&row.rp_certificate_number, &mut a.rp_certificate_number),
+            (&row.rp_mobile, &mut a.rp_mobile),
+            (&row.rp_email, &mut a.rp_email),
+        ],
+    )?;
+    if let Some(phone) = &row.rp_emergency_phone {
+        changed |= reseal_into(keys, t, phone, &mut a.rp_emergency_phone, Some)?;
+    }
+    let mobile = mobile_index(keys, t, &keys.open(t, &row.rp_mobile).map_err(ServiceError::internal)?);
+    if mobile != row.rp_mobile_bidx {
+        a.rp_mobile_bidx = Set(mobile);
+        changed = true;
+    }
+    Ok(changed.then_some(a))
+}
+
+/// A message's row with its recipient resealed: an address (with its blind index recomputed), or the mobile a
+/// recorded phone code went to; `None` when nothing changed.
+fn resealed_outbox_message(
+    keys: &Keyring,
+    row: outbox_message::Model,
+) -> Result<Option<outbox_message::ActiveModel>, ServiceError> {
+    let mut a: outbox_message::ActiveModel = row.clone().into();
+    let mut changed = reseal_fields(keys, row.tenant_id, [(&row.recipient, &mut a.recipient)])?;
+    if row.template != PHONE_CODE {
+        let address = keys.open(row.tenant_id, &row.recipient).map_err(ServiceError::internal)?;
+        let index = Some(keys.blind(row.tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase()));
+        if index != row.recipient_index {
+            a.recipient_index = Set(index);
+            changed = true;
+        }
+    }
+    Ok(changed.then_some(a))
 }
 
 /// Walks a table in batches of [`BATCH`] by id (rows matching `only`), updating each row `step` returns a change

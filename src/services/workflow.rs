@@ -448,12 +448,42 @@ pub async fn record_bureau_decision(
     };
     let filing = super::access::get_filing(db, actor, filing_id).await?;
     let stored = super::access::stored_filing(db, actor, filing_id).await?;
-    let province_code = &stored.form.subject.province_code;
     let mut errors = Vec::new();
-    let parsed = given_subject
-        .as_deref()
-        .map(|n| crate::domain::identifiers::icp_number::subject_number(n, province_code, "subjectNumber"));
-    let subject = match (parsed, filing.icp_number.as_deref()) {
+    let subject = approved_subject_number(
+        given_subject.as_deref(),
+        filing.icp_number.as_deref(),
+        &stored.form.subject.province_code,
+        &mut errors,
+    );
+    let rows = website::Entity::find()
+        .filter(website::Column::TenantId.eq(actor.tenant_id))
+        .filter(website::Column::FilingId.eq(filing_id))
+        .all(db)
+        .await?;
+    let assigned = assigned_website_numbers(&stored.websites, &rows, &website_numbers, subject.as_ref(), &mut errors);
+    let (Some(subject), true) = (subject, errors.is_empty()) else {
+        return Err(ServiceError::InvalidInput(errors));
+    };
+    let txn = write_txn(db).await?;
+    let filing = approve(&txn, actor, filing_id, version, &subject.to_string(), &assigned, &stored.websites)
+        .await
+        .map_err(number_race)?;
+    txn.commit().await.map_err(|e| number_race(e.into()))?;
+    Ok(filing)
+}
+
+/// The subject number the approval files under: the one given (a subject number of the filing's province, equal to
+/// the filing's own number if it has one), else the filing's own. `None` with the reason pushed to `errors` when
+/// neither gives a valid number.
+fn approved_subject_number(
+    given: Option<&str>,
+    known: Option<&str>,
+    province_code: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<IcpNumber> {
+    let parsed =
+        given.map(|n| crate::domain::identifiers::icp_number::subject_number(n, province_code, "subjectNumber"));
+    match (parsed, known) {
         (Some(Err(error)), _) => {
             errors.push(*error);
             None
@@ -473,14 +503,22 @@ pub async fn record_bureau_decision(
             errors.push(FieldError::new("subjectNumber", FieldErrorCode::Required));
             None
         }
-    };
-    let rows = website::Entity::find()
-        .filter(website::Column::TenantId.eq(actor.tenant_id))
-        .filter(website::Column::FilingId.eq(filing_id))
-        .all(db)
-        .await?;
+    }
+}
+
+/// The numbers the approval assigns to websites that have none yet, as `(website id, number)`. A website that has a
+/// number keeps it (a number given for it must match); one without needs a website number under the subject's,
+/// not already held by a website of this filing nor given twice. Every refusal, and numbers given for websites the
+/// filing does not hold, are pushed to `errors`.
+fn assigned_website_numbers(
+    websites: &[super::access::StoredWebsite],
+    rows: &[website::Model],
+    website_numbers: &[(Uuid, String)],
+    subject: Option<&IcpNumber>,
+    errors: &mut Vec<FieldError>,
+) -> Vec<(Uuid, String)> {
     let mut assigned = Vec::new();
-    for (i, w) in stored.websites.iter().enumerate() {
+    for (i, w) in websites.iter().enumerate() {
         let field = format!("websites[{i}]");
         let known = rows.iter().find(|r| r.id == w.id).and_then(|r| r.icp_number.clone());
         let given = website_numbers.iter().find(|(id, _)| *id == w.id).map(|(_, n)| IcpNumber::parse(n));
@@ -498,7 +536,7 @@ pub async fn record_bureau_decision(
             (Some(Ok(_)), Some(_)) => {}
             (Some(Ok(n)), None)
                 if matches!(n.kind(), IcpNumberKind::Website(_))
-                    && subject.as_ref().is_none_or(|s| n.subject_number() == *s) =>
+                    && subject.is_none_or(|s| n.subject_number() == *s) =>
             {
                 let number = n.to_string();
                 let taken = rows.iter().any(|r| r.icp_number.as_deref() == Some(number.as_str()))
@@ -515,18 +553,10 @@ pub async fn record_bureau_decision(
             )),
         }
     }
-    if website_numbers.iter().any(|(w, _)| !stored.websites.iter().any(|s| s.id == *w)) {
+    if website_numbers.iter().any(|(w, _)| !websites.iter().any(|s| s.id == *w)) {
         errors.push(FieldError::new("websites", FieldErrorCode::InvalidId));
     }
-    let (Some(subject), true) = (subject, errors.is_empty()) else {
-        return Err(ServiceError::InvalidInput(errors));
-    };
-    let txn = write_txn(db).await?;
-    let filing = approve(&txn, actor, filing_id, version, &subject.to_string(), &assigned, &stored.websites)
-        .await
-        .map_err(number_race)?;
-    txn.commit().await.map_err(|e| number_race(e.into()))?;
-    Ok(filing)
+    assigned
 }
 
 /// Records the bureau's approval in `txn`: the numbers, the record this order amends superseded, the order approved.

@@ -1,0 +1,283 @@
+//! The review workflow: submission, preliminary review (初审), the MIIT SMS check, the bureau's decision. Every
+//! step is checked against the domain's transition table, runs in one transaction with an optimistic version, and
+//! leaves an audit event.
+//!
+//! By stage: [`submission`], [`preliminary`] review, the [`sms`] check, the [`bureau`]'s decision. This module holds
+//! what they share: the transition machinery (lock, version check, audit event), roles and the actions on offer,
+//! and what changed since a filing was last returned.
+
+mod bureau;
+mod preliminary;
+mod sms;
+mod submission;
+
+pub use bureau::{BureauApproval, record_bureau_decision};
+pub use preliminary::{approve_preliminary, claim_review, reject_preliminary, release_review, review_attachment};
+pub use sms::{expire_sms_checks, record_sms, resubmit_to_miit, return_to_applicant, sms_checks};
+pub use submission::{abandon, submit, withdraw};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::ServiceError;
+use super::audit::{self, FilingAction, NewEvent};
+use super::models::Filing;
+use crate::auth::{Actor, ApiKeyScope, Principal, Role};
+use crate::db::write_txn;
+use crate::domain::FilingStatus;
+use crate::domain::workflow::{self, WorkflowAction, WorkflowRole};
+use entity::filing;
+
+/// One reason a reviewer or the bureau gives for returning a filing (like WeChat's audit_data).
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnReason {
+    /// The field (`subject.name`, `websites[0].name`) or material (`materials.ID_CARD_FRONT`) concerned.
+    pub field: String,
+    /// A machine code, e.g. NAME_NOT_ALLOWED.
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub suggestion: Option<String>,
+}
+
+/// The roles a caller plays in the workflow.
+pub fn roles(actor: &Actor) -> Vec<WorkflowRole> {
+    match actor.principal {
+        Principal::Account { role: Role::Applicant } => vec![WorkflowRole::Applicant],
+        Principal::Account { role: Role::Reviewer } => vec![WorkflowRole::Reviewer],
+        Principal::Account { role: Role::Admin } => vec![WorkflowRole::Reviewer, WorkflowRole::Registrar],
+        Principal::ApiKey { scope: ApiKeyScope::Full } => vec![WorkflowRole::Applicant, WorkflowRole::Registrar],
+        Principal::ApiKey { scope: ApiKeyScope::ReadOnly } => vec![],
+        Principal::System => vec![WorkflowRole::System],
+    }
+}
+
+/// The actions the caller may take on a filing now (a cancellation order is submitted as one).
+pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> {
+    let mut out = Vec::new();
+    let wrong_submit = if filing.filing_type.skips_preliminary_review() {
+        WorkflowAction::Submit
+    } else {
+        WorkflowAction::SubmitCancellation
+    };
+    for role in roles(actor) {
+        for action in workflow::available(filing.status, role) {
+            if action != wrong_submit && !out.contains(&action) {
+                out.push(action);
+            }
+        }
+    }
+    out
+}
+
+/// One transition: the domain action, how the audit trail names it, and what it records.
+struct Step {
+    action: WorkflowAction,
+    event: FilingAction,
+    reason: Option<&'static str>,
+    details: Option<serde_json::Value>,
+}
+
+impl Step {
+    fn new(action: WorkflowAction, event: FilingAction) -> Self {
+        Self { action, event, reason: None, details: None }
+    }
+
+    fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+}
+
+async fn simple(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    step: Step,
+    change: impl FnOnce(&mut filing::ActiveModel),
+) -> Result<Filing, ServiceError> {
+    let txn = write_txn(db).await?;
+    let filing = transition(&txn, actor, filing_id, version, step, Utc::now(), change).await?;
+    txn.commit().await?;
+    Ok(filing)
+}
+
+/// Moves a filing by the table, at the version the caller saw, and records the event.
+async fn transition(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    version: i32,
+    step: Step,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut filing::ActiveModel),
+) -> Result<Filing, ServiceError> {
+    let current = lock(txn, actor, filing_id).await?;
+    let roles = roles(actor);
+    if roles.is_empty() {
+        return Err(ServiceError::Forbidden("this key may only read"));
+    }
+    // A caller who saw an older version is told so first: what they meant to act on has changed.
+    if current.version != version {
+        return Err(ServiceError::Conflict { current_version: current.version });
+    }
+    let Some(to) = roles.iter().find_map(|&role| workflow::next(current.status, step.action, role)) else {
+        let action: &'static str = step.action.into();
+        return Err(ServiceError::InvalidTransition { action, from: current.status });
+    };
+    let mut active = filing::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(filing_id),
+        status: Set(to.as_str().to_owned()),
+        version: Set(version + 1),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    change(&mut active);
+    // The version condition makes two concurrent decisions on the same filing exclusive: one wins, one conflicts.
+    let updated = filing::Entity::update_many()
+        .set(active)
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.eq(filing_id))
+        .filter(filing::Column::Version.eq(version))
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        let latest = load(txn, actor, filing_id).await?;
+        return Err(ServiceError::Conflict { current_version: latest.version });
+    }
+    let details = step.details.clone();
+    record(txn, actor, filing_id, step.event, Some(current.status), Some(to), step.details, now).await.map(|_| ())?;
+    if let Some(reason) = step.reason {
+        tracing::info!(filing = %filing_id, reason, "workflow step");
+    }
+    let filing = load(txn, actor, filing_id).await?;
+    // The people concerned hear about it if and only if the step commits.
+    super::notifications::on_transition(txn, actor, &filing, step.event, details.as_ref()).await?;
+    Ok(filing)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    filing_id: Uuid,
+    action: FilingAction,
+    from: Option<FilingStatus>,
+    to: Option<FilingStatus>,
+    details: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    audit::record(txn, actor, NewEvent::new(filing_id, action, at).transition(from, to).details(details)).await
+}
+
+async fn load(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Filing, ServiceError> {
+    let mut query = filing::Entity::find()
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .filter(filing::Column::Id.eq(filing_id));
+    if let Some(owner) = actor.owner_scope() {
+        query = query.filter(filing::Column::OwnerAccountId.eq(owner));
+    }
+    Filing::try_from(query.one(txn).await?.ok_or(ServiceError::NotFound)?)
+}
+
+/// Reads a filing and locks its row until the transaction ends (PostgreSQL: `FOR UPDATE`; SQLite serialises write
+/// transactions already). Every step that decides from a filing's other rows (its SMS checks, its materials, its
+/// numbers) takes this first, so that two decisions on one filing run one after the other and the second reads
+/// what the first wrote: with only the version condition, two requests that each change a sibling row and then
+/// read the others could both miss the other's change and neither move the filing.
+pub(crate) async fn lock(txn: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Filing, ServiceError> {
+    if txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        use sea_orm::QuerySelect;
+        filing::Entity::find_by_id(filing_id)
+            .filter(filing::Column::TenantId.eq(actor.tenant_id))
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+    }
+    load(txn, actor, filing_id).await
+}
+
+/// Reviewer actions on a claimed filing belong to its reviewer (administrators may step in).
+async fn ensure_assignee(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+    let row = filing::Entity::find_by_id(filing_id)
+        .filter(filing::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if actor.owner_scope().is_some_and(|owner| row.owner_account_id != Some(owner)) {
+        return Err(ServiceError::NotFound);
+    }
+    match row.reviewer_id {
+        Some(reviewer)
+            if reviewer != actor.id && !actor.is_admin() && roles(actor).contains(&WorkflowRole::Reviewer) =>
+        {
+            Err(ServiceError::Forbidden("another reviewer has claimed this filing"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What changed since a filing was last returned, so the reviewer re-checks only that, and which of the return's
+/// reasons the changes answer.
+#[derive(Clone, Debug, Default)]
+pub struct SinceReturn {
+    pub returned_at: Option<DateTime<Utc>>,
+    pub changes: Vec<super::audit::FieldChange>,
+    pub answered: Vec<ReturnReason>,
+    pub open: Vec<ReturnReason>,
+}
+
+/// Reads the audit trail (oldest first): the last return, the reasons it gave, and the edits after it.
+pub fn since_last_return(events: &[super::models::FilingEvent]) -> Option<SinceReturn> {
+    let index = events.iter().rposition(|e| e.to_status == Some(FilingStatus::Returned))?;
+    let returned = &events[index];
+    let reasons: Vec<ReturnReason> = returned
+        .details
+        .as_ref()
+        .and_then(|d| d.get("reasons"))
+        .and_then(|r| serde_json::from_value(r.clone()).ok())
+        .unwrap_or_default();
+    let edits = [
+        FilingAction::SubjectUpdated,
+        FilingAction::WebsiteAdded,
+        FilingAction::WebsiteUpdated,
+        FilingAction::WebsiteRemoved,
+        FilingAction::AttachmentUploaded,
+        FilingAction::AttachmentRemoved,
+    ];
+    let changes: Vec<super::audit::FieldChange> =
+        events[index + 1..].iter().filter(|e| edits.contains(&e.action)).flat_map(|e| e.changes.clone()).collect();
+    let (answered, open) = reasons.into_iter().partition(|reason| changes.iter().any(|c| answers(reason, c)));
+    Some(SinceReturn { returned_at: Some(returned.created_at), changes, answered, open })
+}
+
+/// Whether a change touches what a reason names: the same field (website edits are recorded as `website.*`, so
+/// they answer any `websites[i].*` reason), or a new upload of the named material.
+fn answers(reason: &ReturnReason, change: &super::audit::FieldChange) -> bool {
+    let field = reason.field.trim();
+    if let Some(kind) = field.strip_prefix("materials.") {
+        let kind = kind.split('[').next().unwrap_or(kind);
+        return change.field == "attachment"
+            && change.new.as_deref().is_some_and(|n| n.starts_with(&format!("{kind} ")));
+    }
+    let normalized = match field.strip_prefix("websites[") {
+        Some(rest) => {
+            rest.split_once(']').map(|(_, tail)| format!("website{tail}")).unwrap_or_else(|| field.to_owned())
+        }
+        None => field.to_owned(),
+    };
+    change.field == normalized
+        || change.field.starts_with(&format!("{normalized}."))
+        || normalized.starts_with(&format!("{}.", change.field))
+        || (normalized.starts_with("website") && change.field == "website")
+}

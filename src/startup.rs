@@ -222,26 +222,24 @@ impl Application {
 /// is logged and the next one runs on time: one bad row must not end a background job for the life of the process.
 /// Waits for `shutdown`, then drains: `/readyz` answers 503 for `drain` (so load balancers stop sending), background
 /// work stops taking new work, and the listener closes with `grace` left for in-flight work (`deadline`).
-fn draining_on(
+async fn draining_on(
     shutdown: impl Future<Output = ()> + Send,
     stop: CancellationToken,
     draining: Arc<AtomicBool>,
     deadline: Arc<std::sync::OnceLock<tokio::time::Instant>>,
     drain: Duration,
     grace: Duration,
-) -> impl Future<Output = ()> + Send {
-    async move {
-        shutdown.await;
-        let _ = deadline.set(tokio::time::Instant::now() + drain + grace);
-        draining.store(true, Ordering::SeqCst);
-        // Background work stops taking new work now and finishes what it holds within the grace period.
-        stop.cancel();
-        if !drain.is_zero() {
-            tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
-            tokio::time::sleep(drain).await;
-        }
-        tracing::info!(grace_seconds = grace.as_secs(), "closing the listener; finishing in-flight work");
+) {
+    shutdown.await;
+    let _ = deadline.set(tokio::time::Instant::now() + drain + grace);
+    draining.store(true, Ordering::SeqCst);
+    // Background work stops taking new work now and finishes what it holds within the grace period.
+    stop.cancel();
+    if !drain.is_zero() {
+        tracing::info!(seconds = drain.as_secs(), "draining: /readyz answers 503");
+        tokio::time::sleep(drain).await;
     }
+    tracing::info!(grace_seconds = grace.as_secs(), "closing the listener; finishing in-flight work");
 }
 
 /// Lets the background jobs finish what they hold until `deadline`, then aborts those still running (their claims

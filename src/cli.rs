@@ -237,8 +237,8 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Migrate { command } => migrate::run(command, config).await?,
         Command::Tenant(command) => tenant(command, &config).await?,
         Command::Dev(DevCommand::Seed { tenants, filings, seed }) => {
-            let db = db::connect_ready(&config).await?;
-            crate::seed::run(&db, crate::seed::Options { tenants, filings, seed }).await?;
+            let deps = connect(&config).await?;
+            crate::seed::run(&deps, crate::seed::Options { tenants, filings, seed }).await?;
         }
         Command::Dev(DevCommand::SampleInput { kind: SampleKind::CreateFiling, count, start, seed }) => {
             use std::io::Write;
@@ -254,10 +254,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             out.flush()?;
         }
         Command::Outbox(OutboxCommand::List { tenant, limit }) => {
-            let db = db::connect_ready(&config).await?;
+            let deps = connect(&config).await?;
             let tenant_id = match tenant {
                 Some(slug) => Some(
-                    tenants::list_tenants(&db)
+                    tenants::list_tenants(&deps)
                         .await
                         .map_err(describe)?
                         .into_iter()
@@ -267,13 +267,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let messages = outbox::latest(&db, tenant_id, limit).await.map_err(|e| describe(e.into()))?;
+            let messages = outbox::latest(&deps.db, tenant_id, limit).await.map_err(|e| describe(e.into()))?;
             if messages.is_empty() {
                 println!("no messages");
             }
             for m in messages {
                 // Recorded phone codes keep their mobile sealed; the operator holds the keys.
-                let recipient = crate::pii::keyring().open(m.tenant_id, &m.recipient).unwrap_or(m.recipient);
+                let recipient = deps.keys.open(m.tenant_id, &m.recipient).unwrap_or(m.recipient);
                 println!(
                     "{}  {:<22} {:<7} attempts {}  to {}",
                     m.created_at.format("%Y-%m-%d %H:%M:%S"),
@@ -297,27 +297,29 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The database, ready, and what the services work with, as the server builds them.
+async fn connect(config: &Config) -> anyhow::Result<crate::services::Deps> {
+    let db = db::connect_ready(config).await?;
+    crate::services::Deps::for_command(config, db).await
+}
+
 async fn pii(command: PiiCommand, config: &Config) -> anyhow::Result<()> {
     use crate::services::personal_data;
     match command {
         PiiCommand::GenerateKey => println!("{}", crate::pii::Keyring::generate_key()),
         PiiCommand::Rotate => {
-            let db = db::connect_ready(config).await?;
-            let keys = crate::pii::keyring();
-            for table in personal_data::rotate(&db).await.map_err(describe)? {
+            let deps = connect(config).await?;
+            for table in personal_data::rotate(&deps).await.map_err(describe)? {
                 println!("{:<16} {} row(s) resealed or re-indexed", table.table, table.rows);
             }
-            println!("every personal value is sealed under key {:?}", keys.current_key());
+            println!("every personal value is sealed under key {:?}", deps.keys.current_key());
         }
         PiiCommand::Purge => {
-            let db = db::connect_ready(config).await?;
-            let storage = crate::storage::Storage::connect(config).await?;
+            let deps = connect(config).await?;
             // The server starts without its store; a one-off purge with an unreachable store would only print "0".
-            storage.check().await?;
+            deps.storage.check().await?;
             let days = config.pii.abandoned_draft_retention_days;
-            let purged = personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now())
-                .await
-                .map_err(describe)?;
+            let purged = personal_data::purge_abandoned_drafts(&deps, days).await.map_err(describe)?;
             for p in &purged {
                 println!("purged filing {} of tenant {}: {} material(s)", p.filing_id, p.tenant_id, p.attachments);
             }
@@ -328,19 +330,18 @@ async fn pii(command: PiiCommand, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
-    let db = db::connect_ready(config).await?;
+    let deps = connect(config).await?;
     match command {
         TenantCommand::Create { slug, name, admin_email } => {
-            let created = tenants::create_tenant(&db, &slug, &name).await.map_err(describe)?;
+            let created = tenants::create_tenant(&deps, &slug, &name).await.map_err(describe)?;
             println!("tenant created");
             println!("  id:      {}", created.tenant.id);
             println!("  slug:    {}", created.tenant.slug);
             println!("  name:    {}", created.tenant.name);
             println!("  api key: {}", created.api_key);
             if let Some(email) = admin_email {
-                let (admin, token) = accounts::create_first_admin(&db, &config.auth, created.tenant.id, &email)
-                    .await
-                    .map_err(describe)?;
+                let (admin, token) =
+                    accounts::create_first_admin(&deps, created.tenant.id, &email).await.map_err(describe)?;
                 println!("  admin:   {}", admin.email);
                 println!("  setup token: {token}");
                 println!();
@@ -355,7 +356,7 @@ async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
             println!("Store the API key now: it is shown only once. Send it as `Authorization: Bearer <key>`.");
         }
         TenantCommand::List => {
-            let list = tenants::list_tenants(&db).await.map_err(describe)?;
+            let list = tenants::list_tenants(&deps).await.map_err(describe)?;
             if list.is_empty() {
                 println!("no tenants yet: create one with `beian tenant create --slug <slug> --name <name>`");
             }
@@ -364,18 +365,18 @@ async fn tenant(command: TenantCommand, config: &Config) -> anyhow::Result<()> {
             }
         }
         TenantCommand::Suspend { slug } => {
-            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Suspended).await.map_err(describe)?;
+            let t = tenants::set_tenant_status(&deps, &slug, TenantStatus::Suspended).await.map_err(describe)?;
             println!("tenant {} suspended: its API keys are refused", t.slug);
         }
         TenantCommand::SetStorage { slug, bucket, prefix } => {
             let non_empty = |v: Option<String>| v.filter(|v| !v.is_empty());
-            let t = tenants::set_tenant_storage(&db, &slug, non_empty(bucket), non_empty(prefix))
+            let t = tenants::set_tenant_storage(&deps, &slug, non_empty(bucket), non_empty(prefix))
                 .await
                 .map_err(describe)?;
             println!("tenant {}: new materials go to its storage place (files stored before stay)", t.slug);
         }
         TenantCommand::Activate { slug } => {
-            let t = tenants::set_tenant_status(&db, &slug, TenantStatus::Active).await.map_err(describe)?;
+            let t = tenants::set_tenant_status(&deps, &slug, TenantStatus::Active).await.map_err(describe)?;
             println!("tenant {} active", t.slug);
         }
     }

@@ -29,8 +29,6 @@ pub enum DbSetupError {
     DataDir { path: String, source: std::io::Error },
     #[error("cannot connect to the database {url}: {source}")]
     Connect { url: String, source: DbErr },
-    #[error("personal-data keys: {0}")]
-    Keys(String),
     #[error("cannot apply migrations: {0}")]
     Migrate(DbErr),
     #[error(
@@ -264,10 +262,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
 }
 
 /// Connects, then migrates when the configuration asks for it, or refuses to go on with pending migrations.
-/// Installs the configuration's personal-data keyring ([`crate::pii`]) first: nothing reads or writes a filing
-/// without it. (`beian migrate` connects without it: migrations need no keys.)
 pub async fn connect_ready(config: &Config) -> Result<DatabaseConnection, DbSetupError> {
-    crate::pii::install(config.pii_keyring().map_err(DbSetupError::Keys)?);
     let db = connect(config).await?;
     let pending = pending_migrations(&db).await?;
     if pending > 0 {

@@ -15,7 +15,6 @@ use poem::http::{HeaderMap, StatusCode, header};
 use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::{Data, Html, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -25,7 +24,7 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::error::code;
 use crate::graphql::{BeianSchema, loaders};
 use crate::metrics::{Counted, Metrics};
-use crate::services::accounts::AuthContext;
+use crate::services::Deps;
 use crate::services::credentials::{self, ConnectionCredential};
 use crate::services::{ServiceError, tenants};
 use crate::websocket_limits::{InitDeadline, LimitedSubscriptions};
@@ -39,8 +38,8 @@ pub const MAX_FILES_PER_REQUEST: usize = 2;
 #[derive(Clone)]
 struct State {
     schema: BeianSchema,
-    db: DatabaseConnection,
-    auth: Arc<AuthContext>,
+    /// The services' dependencies: credentials are checked with them.
+    deps: Deps,
     graphiql: bool,
     proxy_hops: usize,
     /// Largest file a multipart request may carry: the largest material.
@@ -60,8 +59,7 @@ struct State {
 /// All routes of the server. `server_metrics` are the server's (its mail dispatchers count into it too).
 pub fn routes(
     schema: BeianSchema,
-    db: DatabaseConnection,
-    auth: Arc<AuthContext>,
+    deps: Deps,
     config: &Config,
     draining: Arc<AtomicBool>,
     storage_health: Arc<crate::storage::StorageHealth>,
@@ -81,8 +79,7 @@ pub fn routes(
         .at("/metrics", get(metrics))
         .data(State {
             schema,
-            db,
-            auth,
+            deps,
             graphiql,
             proxy_hops,
             max_file_size,
@@ -160,7 +157,7 @@ async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, 
 /// Prometheus metrics (text exposition format).
 #[handler]
 async fn metrics(state: Data<&State>) -> Response {
-    match state.metrics.render(&state.db, &state.storage).await {
+    match state.metrics.render(&state.deps.db, &state.storage).await {
         Ok(text) => {
             Response::builder().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text)
         }
@@ -211,7 +208,7 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         None => (None, None),
     };
     if let Some(actor) = &actor {
-        request = request.data(loaders::for_request(&state.db, actor));
+        request = request.data(loaders::for_request(&state.deps, actor));
     }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client_ip = client_address(remote.as_socket_addr().map(|addr| addr.ip()), forwarded, state.proxy_hops);
@@ -368,13 +365,13 @@ enum Caller {
 /// Mobile tokens and API keys are recognised by their prefixes; anything else must be an access token.
 async fn authenticate(state: &State, token: &str) -> Result<Caller, ServiceError> {
     if token.starts_with(crate::services::mobile::TOKEN_PREFIX) {
-        let mobile = crate::services::mobile::authenticate(&state.db, token, chrono::Utc::now()).await?;
-        if !tenants::tenant_is_active(&state.db, mobile.tenant_id).await? {
+        let mobile = crate::services::mobile::authenticate(&state.deps, token).await?;
+        if !tenants::tenant_is_active(&state.deps.db, mobile.tenant_id).await? {
             return Err(ServiceError::Unauthenticated("this registrar is suspended"));
         }
         Ok(Caller::Mobile(mobile))
     } else {
-        credentials::authenticate_actor(&state.db, &state.auth, token).await.map(Caller::Actor)
+        credentials::authenticate_actor(&state.deps, token).await.map(Caller::Actor)
     }
 }
 
@@ -424,9 +421,9 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
         let tenant = crate::db::TenantCell::default();
         let scope = tenant.clone();
         // The credential is checked again while the connection lives; once it died the connection closes.
-        let credential = ConnectionCredential::new(inner.db.clone(), inner.auth.clone());
+        let credential = ConnectionCredential::new(inner.deps.clone());
         let watched = credential.clone();
-        let check_every = std::time::Duration::from_secs(inner.auth.config.connection_check_seconds.max(1));
+        let check_every = std::time::Duration::from_secs(inner.deps.auth.config.connection_check_seconds.max(1));
         let (sink, stream) = shared_sink(stream);
         let connection = GraphQLWebSocket::new_with_pair(sink.clone().into_sink(), stream, schema, protocol)
             .on_connection_init(move |payload| async move {
@@ -447,7 +444,7 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                 credential.open(&token, actor.clone());
                 let mut data = async_graphql::Data::default();
                 data.insert(credential);
-                data.insert(loaders::for_connection(&inner.db, &actor));
+                data.insert(loaders::for_connection(&inner.deps, &actor));
                 data.insert(RequestContext { actor: Some(actor), mobile: None, client_ip: None });
                 Ok(data)
             })
@@ -523,7 +520,7 @@ async fn readyz(state: Data<&State>) -> Response {
         crate::storage::StorageState::Unavailable => "unavailable",
         crate::storage::StorageState::Unknown => "unknown",
     };
-    match state.db.ping().await {
+    match state.deps.db.ping().await {
         Ok(()) => format!("ready\nstorage: {storage}\n").into_response(),
         Err(error) => {
             tracing::warn!(%error, "database not reachable");

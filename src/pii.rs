@@ -12,7 +12,6 @@
 //! ([`crate::db::connect_ready`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -183,22 +182,6 @@ fn decode_key(material: &str) -> Result<Vec<u8>, String> {
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(material))
         .or_else(|_| URL_SAFE_NO_PAD.decode(material.trim_end_matches('=')))
         .map_err(|_| "not base64".to_owned())
-}
-
-static KEYRING: RwLock<Option<Arc<Keyring>>> = RwLock::new(None);
-
-/// Makes `keyring` the process's keyring.
-pub fn install(keyring: Keyring) {
-    *KEYRING.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(keyring));
-}
-
-/// The process's keyring. Panics when none was installed: loading the configuration into a connection does that.
-pub fn keyring() -> Arc<Keyring> {
-    KEYRING
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .expect("no personal-data keyring installed: connect through beian::db::connect_ready")
 }
 
 #[cfg(test)]

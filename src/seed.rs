@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -23,8 +23,9 @@ use crate::domain::{
     AccessMethod, CertificateType, FilingStatus, FilingType, Language, MaterialKind, ServiceContent, SubjectType,
     WebsiteOperation,
 };
-use crate::services::ServiceError;
+use crate::pii::Keyring;
 use crate::services::audit::FilingAction;
+use crate::services::{Deps, ServiceError};
 
 /// Filings written per transaction.
 pub const CHUNK: u64 = 500;
@@ -69,16 +70,17 @@ const GIVEN: [&str; 8] = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "军"
 /// Creates the registrars (each with a reviewer account and an API key) and spreads the filings over them, calling
 /// `progress` with the number written after each chunk.
 pub async fn seed(
-    db: &DatabaseConnection,
+    deps: &Deps,
     options: Options,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<SeededTenant>, ServiceError> {
+    let db = &deps.db;
     let run = Uuid::now_v7().simple().to_string();
     let mut tenants = Vec::new();
     let mut reviewers = Vec::new();
     for t in 0..options.tenants.max(1) {
         let slug = format!("seed-{}-{t:02}", &run[run.len() - 6..]);
-        let created = crate::services::tenants::create_tenant(db, &slug, &format!("示例接入商 {t:02}")).await?;
+        let created = crate::services::tenants::create_tenant(deps, &slug, &format!("示例接入商 {t:02}")).await?;
         let reviewer = Uuid::now_v7();
         entity::account::Entity::insert(entity::account::ActiveModel {
             id: Set(reviewer),
@@ -109,7 +111,7 @@ pub async fn seed(
             let mut rows = Rows::default();
             for i in generated..end {
                 let t = (i % tenants.len() as u64) as usize;
-                rows.add(options, i, tenants[t].id, reviewers[t], now);
+                rows.add(&deps.keys, options, i, tenants[t].id, reviewers[t], now);
             }
             let (db, count) = (db.clone(), end - generated);
             writing.spawn(async move {
@@ -132,10 +134,10 @@ pub async fn seed(
 }
 
 /// Seeds and reports on stdout (one `slug<TAB>tenant id<TAB>API key` line per registrar) and stderr (progress).
-pub async fn run(db: &DatabaseConnection, options: Options) -> anyhow::Result<()> {
+pub async fn run(deps: &Deps, options: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut last = Instant::now();
-    let tenants = seed(db, options, |written| {
+    let tenants = seed(deps, options, |written| {
         if last.elapsed().as_secs() >= 5 || written == options.filings {
             let rate = written as f64 / started.elapsed().as_secs_f64().max(0.001);
             eprintln!("{written} of {} filings written ({rate:.0}/s)", options.filings);
@@ -374,28 +376,30 @@ struct Rows {
 impl Rows {
     /// Adds filing `i` of `tenant`: its row, its subject, its websites, its materials and the audit events of the
     /// path to its state.
-    fn add(&mut self, options: Options, i: u64, tenant: Uuid, reviewer: Uuid, now: DateTime<Utc>) {
+    fn add(&mut self, keys: &Keyring, options: Options, i: u64, tenant: Uuid, reviewer: Uuid, now: DateTime<Utc>) {
         let form = form(options.seed, i);
         let filing = SeededFiling::new(options, i, tenant, reviewer, now);
         self.filings.push(filing.row(now));
         self.subjects.push(crate::services::filings::subject_row(
+            keys,
             &filing.actor,
             filing.id,
             id_at(filing.created_at),
             &form.subject,
         ));
-        let website_ids = self.add_websites(&filing, &form.websites);
+        let website_ids = self.add_websites(keys, &filing, &form.websites);
         self.add_materials(&filing, &website_ids);
         self.add_events(&filing);
     }
 
     /// Adds the filing's websites, numbered when it is approved; their ids, in order.
-    fn add_websites(&mut self, filing: &SeededFiling, websites: &[WebsiteInput]) -> Vec<Uuid> {
+    fn add_websites(&mut self, keys: &Keyring, filing: &SeededFiling, websites: &[WebsiteInput]) -> Vec<Uuid> {
         let mut website_ids = Vec::new();
         for (k, website) in websites.iter().enumerate() {
             let website_id = id_at(filing.created_at);
             website_ids.push(website_id);
             let mut row = crate::services::filings::website_row(
+                keys,
                 &filing.actor,
                 filing.id,
                 website_id,

@@ -10,15 +10,11 @@ use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::changes::FilingChanges;
-
 use crate::config::{Config, redact_url};
-use crate::domain::reference::ReferenceData;
 use crate::mail::dispatcher::Dispatcher;
 use crate::mail::transport::Transport;
 use crate::metrics::Metrics;
-use crate::services::accounts::AuthContext;
-use crate::services::mobile::{LivenessChecker, SmsSender};
+use crate::services::Deps;
 use crate::storage::Storage;
 use crate::{db, graphql, http, http_server};
 
@@ -26,16 +22,11 @@ use crate::{db, graphql, http, http_server};
 pub struct Application {
     http_listener: TcpListener,
     local_addr: SocketAddr,
-    db: DatabaseConnection,
-    auth: Arc<AuthContext>,
-    reference: Arc<ReferenceData>,
-    storage: Arc<Storage>,
-    changes: FilingChanges,
+    /// What the services work with: the database, keys, storage, senders, settings and clock.
+    deps: Deps,
     transport: Transport,
     /// This server's metrics: its routes and its mail dispatchers count here, and its `/metrics` reads them.
     metrics: Metrics,
-    sms: Arc<SmsSender>,
-    liveness: Arc<LivenessChecker>,
     config: Config,
     /// The SQLite database's folder, this process's while it serves (none for PostgreSQL).
     _data_dir_lock: Option<db::DataDirLock>,
@@ -57,36 +48,22 @@ impl Application {
         Ok(app)
     }
 
-    /// Binds the listen address and serves on a database from [`db::connect_ready`] (which also installed the
-    /// personal-data keyring).
+    /// Binds the listen address and serves on a database from [`db::connect_ready`].
     pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         // A bad setting stops the start, before anything listens.
-        config.workflow.sms_window()?;
+        let deps = Deps::from_config(&config, db).await?;
+        let transport = Transport::from_config(&config)?;
         let http_listener = TcpListener::bind(config.listen).await?;
         let local_addr = http_listener.local_addr()?;
-        let secret = config.jwt_secret().map_err(|e| anyhow::anyhow!(e))?;
-        let auth = Arc::new(AuthContext::new(&config.auth, &secret)?);
-        let reference = config.reference_data().map_err(|e| anyhow::anyhow!(e))?;
-        let storage = Arc::new(Storage::connect(&config).await?);
-        let changes = FilingChanges::new(db.clone());
         let stop = CancellationToken::new();
         // Listening starts before the first request, so no announcement after start-up is missed.
-        let listener = changes.listen(stop.clone()).await?;
-        let transport = Transport::from_config(&config)?;
-        let sms = Arc::new(SmsSender::from_config(&config.mobile)?);
-        let liveness = Arc::new(LivenessChecker::from_config(&config.mobile)?);
+        let listener = deps.changes.listen(stop.clone()).await?;
         Ok(Self {
             http_listener,
             local_addr,
-            db,
-            auth,
-            reference,
-            storage,
-            changes,
+            deps,
             transport,
             metrics: Metrics::default(),
-            sms,
-            liveness,
             config,
             _data_dir_lock: None,
             stop,
@@ -101,7 +78,12 @@ impl Application {
 
     /// The database connection the server uses.
     pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+        &self.deps.db
+    }
+
+    /// What the server's services work with (tests call services directly with it).
+    pub fn deps(&self) -> &Deps {
+        &self.deps
     }
 
     /// Serves until `shutdown` completes. Then: `/readyz` answers 503 for `shutdown_drain_seconds` while requests
@@ -111,14 +93,13 @@ impl Application {
     pub async fn run_until(mut self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         let draining = Arc::new(AtomicBool::new(false));
-        let schema = graphql::build_schema(self.schema_data()?);
+        let schema = graphql::build_schema(self.schema_data());
         let app = http::routes(
             schema,
-            self.db.clone(),
-            self.auth.clone(),
+            self.deps.clone(),
             &self.config,
             draining.clone(),
-            self.storage.health(),
+            self.deps.storage.health(),
             self.metrics.clone(),
         );
         let background = self.start_background_jobs();
@@ -142,20 +123,8 @@ impl Application {
     }
 
     /// What every resolver reaches: this server's database, storage, settings and senders.
-    fn schema_data(&self) -> anyhow::Result<crate::graphql::context::AppData> {
-        Ok(crate::graphql::context::AppData {
-            db: self.db.clone(),
-            graphql: Arc::new(self.config.graphql.clone()),
-            auth: self.auth.clone(),
-            reference: self.reference.clone(),
-            storage: self.storage.clone(),
-            storage_config: Arc::new(self.config.storage.clone()),
-            changes: self.changes.clone(),
-            mobile: Arc::new(self.config.mobile.clone()),
-            sms: self.sms.clone(),
-            liveness: self.liveness.clone(),
-            sms_window: self.config.workflow.sms_window()?,
-        })
+    fn schema_data(&self) -> crate::graphql::context::AppData {
+        crate::graphql::context::AppData { deps: self.deps.clone(), graphql: Arc::new(self.config.graphql.clone()) }
     }
 
     /// Starts the background jobs (the change listener, upload clean-up, storage checks, the retention purge, SMS
@@ -166,21 +135,20 @@ impl Application {
         background.extend(self.listener.take());
         let jobs = &self.config.jobs;
         background.push(tokio::spawn(repeat(stop.clone(), jobs.upload_cleanup_interval_seconds, {
-            let (db, storage) = (self.db.clone(), self.storage.clone());
-            move || clean_up_uploads(db.clone(), storage.clone())
+            let deps = self.deps.clone();
+            move || clean_up_uploads(deps.clone())
         })));
         background.push(tokio::spawn(repeat(stop.clone(), self.config.storage.check_interval_seconds, {
-            let storage = self.storage.clone();
+            let storage = self.deps.storage.clone();
             move || check_storage(storage.clone())
         })));
         background.push(tokio::spawn(repeat(stop.clone(), jobs.retention_interval_seconds, {
-            let (db, storage, days) =
-                (self.db.clone(), self.storage.clone(), self.config.pii.abandoned_draft_retention_days);
-            move || purge_abandoned_drafts(db.clone(), storage.clone(), days)
+            let (deps, days) = (self.deps.clone(), self.config.pii.abandoned_draft_retention_days);
+            move || purge_abandoned_drafts(deps.clone(), days)
         })));
         background.push(tokio::spawn(repeat(stop.clone(), jobs.sms_deadline_interval_seconds, {
-            let (db, changes, hours) = (self.db.clone(), self.changes.clone(), self.config.mail.sms_reminder_hours);
-            move || enforce_sms_deadlines(db.clone(), changes.clone(), hours)
+            let (deps, hours) = (self.deps.clone(), self.config.mail.sms_reminder_hours);
+            move || enforce_sms_deadlines(deps.clone(), hours)
         })));
         if self.config.mail.max_attempts.is_some() {
             tracing::warn!(
@@ -204,7 +172,8 @@ impl Application {
     /// from the services, counting into this server's metrics (tests drive it with their own clock).
     pub fn dispatcher(&self) -> Dispatcher {
         Dispatcher::new(
-            self.db.clone(),
+            self.deps.db.clone(),
+            self.deps.keys.clone(),
             self.transport.clone(),
             self.config.mail.clone(),
             Arc::new(crate::services::notifications::RegistrarTemplates),
@@ -214,7 +183,7 @@ impl Application {
 
     /// The object store the server uses.
     pub fn storage(&self) -> Arc<Storage> {
-        self.storage.clone()
+        self.deps.storage.clone()
     }
 }
 
@@ -292,16 +261,14 @@ async fn dispatch_mail(dispatcher: Arc<Dispatcher>, stop: CancellationToken) {
 
 /// Ends the MIIT SMS step of filings whose 24-hour window passed, and reminds those who have not confirmed when the
 /// deadline is near. Safe on several replicas.
-async fn enforce_sms_deadlines(db: DatabaseConnection, changes: FilingChanges, reminder_hours: i64) {
-    if let Err(error) =
-        crate::services::notifications::send_sms_reminders(&db, chrono::Utc::now(), reminder_hours).await
-    {
+async fn enforce_sms_deadlines(deps: Deps, reminder_hours: i64) {
+    if let Err(error) = crate::services::notifications::send_sms_reminders(&deps, reminder_hours).await {
         tracing::warn!(error = ?error, "sending SMS reminders failed");
     }
-    match crate::services::workflow::expire_sms_checks(&db, chrono::Utc::now()).await {
+    match crate::services::workflow::expire_sms_checks(&deps).await {
         Ok(moved) => {
             for changed in moved {
-                changes.announce(changed).await;
+                deps.changes.announce(changed).await;
             }
         }
         Err(error) => tracing::warn!(error = ?error, "enforcing SMS deadlines failed"),
@@ -320,16 +287,16 @@ async fn check_storage(storage: Arc<Storage>) {
 }
 
 /// Purges abandoned drafts past their retention.
-async fn purge_abandoned_drafts(db: DatabaseConnection, storage: Arc<Storage>, days: u32) {
-    match crate::services::personal_data::purge_abandoned_drafts(&db, &storage, days, chrono::Utc::now()).await {
+async fn purge_abandoned_drafts(deps: Deps, days: u32) {
+    match crate::services::personal_data::purge_abandoned_drafts(&deps, days).await {
         Ok(purged) if !purged.is_empty() => tracing::info!(drafts = purged.len(), "retention: abandoned drafts purged"),
         Ok(_) => {}
         Err(error) => tracing::warn!(error = ?error, "retention purge failed"),
     }
 }
 
-async fn clean_up_uploads(db: DatabaseConnection, storage: Arc<Storage>) {
-    if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&db, &storage).await {
+async fn clean_up_uploads(deps: Deps) {
+    if let Err(error) = crate::services::attachments::clean_up_expired_uploads(&deps).await {
         tracing::warn!(error = ?error, "cleaning up expired uploads failed");
     }
 }

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{actor, auth, client_ip, db, settings};
+use super::context::deps;
+use super::context::{actor, client_ip, settings};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -245,9 +246,9 @@ impl AccountQuery {
     /// The caller: who it is and what it may do.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let actor = actor(ctx)?;
-        let db = db(ctx);
-        let account = svc::me(db, actor).await.map_err(gql)?;
-        let tenant = tenants::settings(db, actor).await.map_err(gql)?;
+        let deps = deps(ctx);
+        let account = svc::me(deps, actor).await.map_err(gql)?;
+        let tenant = tenants::settings(deps, actor).await.map_err(gql)?;
         let (role, scope) = match actor.principal {
             Principal::Account { role } => (Some(role.into()), None),
             Principal::ApiKey { scope } => (None, Some(scope.into())),
@@ -272,7 +273,7 @@ impl AccountQuery {
     ) -> Result<Account> {
         let actor = actor(ctx)?;
         let id = decode_account(&id, "id")?;
-        Ok(Account(svc::get_account(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Account(svc::get_account(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// The registrar's accounts, newest first (administrators).
@@ -294,7 +295,7 @@ impl AccountQuery {
             email_contains: filter.email_contains,
         };
         let page: Page<svc::Account> =
-            svc::list_accounts(db(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
+            svc::list_accounts(deps(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
         Ok(AccountConnection {
             page_info: PageInfo::forward(
                 page.has_next_page,
@@ -311,13 +312,13 @@ impl AccountQuery {
     /// The registrar's API keys, newest first (administrators).
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
         let actor = actor(ctx)?;
-        Ok(api_keys::list_api_keys(db(ctx), actor).await.map_err(gql)?.into_iter().map(ApiKey).collect())
+        Ok(api_keys::list_api_keys(deps(ctx), actor).await.map_err(gql)?.into_iter().map(ApiKey).collect())
     }
 
     /// The registrar's settings.
     async fn tenant_settings(&self, ctx: &Context<'_>) -> Result<TenantSettings> {
         let actor = actor(ctx)?;
-        Ok(tenants::settings(db(ctx), actor).await.map_err(gql)?.into())
+        Ok(tenants::settings(deps(ctx), actor).await.map_err(gql)?.into())
     }
 }
 
@@ -342,7 +343,7 @@ impl AccountMutation {
             display_name: &input.display_name,
             language,
         };
-        svc::register_applicant(db(ctx), auth(ctx), &form, client_ip(ctx)).await.map_err(gql)?;
+        svc::register_applicant(deps(ctx), &form, client_ip(ctx)).await.map_err(gql)?;
         Ok(RegistrationPayload {
             message:
                 "Check your inbox: follow the link we sent to confirm your address. 请查收邮件，点击链接完成验证。"
@@ -356,13 +357,12 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The emailed token.")] token: String,
     ) -> Result<Session> {
-        Ok(Session(svc::verify_email(db(ctx), auth(ctx), &token).await.map_err(gql)?))
+        Ok(Session(svc::verify_email(deps(ctx), &token).await.map_err(gql)?))
     }
 
     /// Signs in. Wrong addresses and wrong passwords get the same answer; too many attempts are RATE_LIMITED.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<Session> {
-        let session =
-            svc::login(db(ctx), auth(ctx), &input.tenant, &input.email, &input.password, client_ip(ctx)).await;
+        let session = svc::login(deps(ctx), &input.tenant, &input.email, &input.password, client_ip(ctx)).await;
         Ok(Session(session.map_err(gql)?))
     }
 
@@ -373,7 +373,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The refresh token of the current session.")] refresh_token: String,
     ) -> Result<Session> {
-        Ok(Session(svc::refresh_session(db(ctx), auth(ctx), &refresh_token).await.map_err(gql)?))
+        Ok(Session(svc::refresh_session(deps(ctx), &refresh_token).await.map_err(gql)?))
     }
 
     /// Ends a session. Always true, also for unknown tokens.
@@ -382,7 +382,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The refresh token of the session to end.")] refresh_token: String,
     ) -> Result<bool> {
-        svc::logout(db(ctx), &refresh_token).await.map_err(gql)?;
+        svc::logout(deps(ctx), &refresh_token).await.map_err(gql)?;
         Ok(true)
     }
 
@@ -394,7 +394,7 @@ impl AccountMutation {
         #[graphql(desc = "At least 10 characters.")] new_password: String,
     ) -> Result<Session> {
         let actor = actor(ctx)?;
-        let session = svc::change_password(db(ctx), auth(ctx), actor, &current_password, &new_password).await;
+        let session = svc::change_password(deps(ctx), actor, &current_password, &new_password).await;
         Ok(Session(session.map_err(gql)?))
     }
 
@@ -406,7 +406,7 @@ impl AccountMutation {
         #[graphql(desc = "The registrar's slug.")] tenant: String,
         #[graphql(desc = "The account's email address.")] email: String,
     ) -> Result<bool> {
-        svc::request_password_reset(db(ctx), auth(ctx), &tenant, &email, client_ip(ctx)).await.map_err(gql)?;
+        svc::request_password_reset(deps(ctx), &tenant, &email, client_ip(ctx)).await.map_err(gql)?;
         Ok(true)
     }
 
@@ -417,7 +417,7 @@ impl AccountMutation {
         #[graphql(desc = "The emailed token.")] token: String,
         #[graphql(desc = "At least 10 characters.")] new_password: String,
     ) -> Result<bool> {
-        svc::reset_password(db(ctx), &token, &new_password).await.map_err(gql)?;
+        svc::reset_password(deps(ctx), &token, &new_password).await.map_err(gql)?;
         Ok(true)
     }
 
@@ -428,14 +428,13 @@ impl AccountMutation {
         #[graphql(desc = "The emailed (or printed) setup token.")] token: String,
         #[graphql(desc = "At least 10 characters.")] password: String,
     ) -> Result<Session> {
-        Ok(Session(svc::complete_account_setup(db(ctx), auth(ctx), &token, &password).await.map_err(gql)?))
+        Ok(Session(svc::complete_account_setup(deps(ctx), &token, &password).await.map_err(gql)?))
     }
 
     /// Invites a member of staff (administrators): an account setup link goes to the address.
     async fn invite_staff(&self, ctx: &Context<'_>, input: InviteStaffInput) -> Result<Account> {
         let actor = actor(ctx)?;
-        let account =
-            svc::invite_staff(db(ctx), auth(ctx), actor, &input.email, &input.display_name, input.role.into()).await;
+        let account = svc::invite_staff(deps(ctx), actor, &input.email, &input.display_name, input.role.into()).await;
         Ok(Account(account.map_err(gql)?))
     }
 
@@ -448,7 +447,7 @@ impl AccountMutation {
     ) -> Result<Account> {
         let actor = actor(ctx)?;
         let id = decode_account(&account_id, "accountId")?;
-        Ok(Account(svc::update_account_role(db(ctx), actor, id, role.into()).await.map_err(gql)?))
+        Ok(Account(svc::update_account_role(deps(ctx), actor, id, role.into()).await.map_err(gql)?))
     }
 
     /// Disables an account (administrators): it cannot sign in, and its sessions end now.
@@ -459,7 +458,7 @@ impl AccountMutation {
     ) -> Result<Account> {
         let actor = actor(ctx)?;
         let id = decode_account(&account_id, "accountId")?;
-        Ok(Account(svc::disable_account(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Account(svc::disable_account(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Enables a disabled account again (administrators).
@@ -470,7 +469,7 @@ impl AccountMutation {
     ) -> Result<Account> {
         let actor = actor(ctx)?;
         let id = decode_account(&account_id, "accountId")?;
-        Ok(Account(svc::enable_account(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Account(svc::enable_account(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Creates an API key for the registrar's backend (administrators). The secret is shown once.
@@ -481,7 +480,7 @@ impl AccountMutation {
         #[graphql(desc = "What the key may do.")] scope: enums::ApiKeyScope,
     ) -> Result<CreatedApiKey> {
         let actor = actor(ctx)?;
-        let (key, secret) = api_keys::create_api_key(db(ctx), actor, &name, scope.into()).await.map_err(gql)?;
+        let (key, secret) = api_keys::create_api_key(deps(ctx), actor, &name, scope.into()).await.map_err(gql)?;
         Ok(CreatedApiKey { api_key: ApiKey(key), secret })
     }
 
@@ -489,7 +488,7 @@ impl AccountMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, #[graphql(desc = "The key.")] id: ID) -> Result<ApiKey> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::ApiKey, "id").map_err(gql)?;
-        Ok(ApiKey(api_keys::revoke_api_key(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(ApiKey(api_keys::revoke_api_key(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Changes the registrar's settings (administrators).
@@ -510,14 +509,14 @@ impl AccountMutation {
             support_contact: maybe(input.support_contact),
             require_phone_verification: input.require_phone_verification,
         };
-        Ok(tenants::update_settings(db(ctx), actor, change).await.map_err(gql)?.into())
+        Ok(tenants::update_settings(deps(ctx), actor, change).await.map_err(gql)?.into())
     }
 
     /// Changes the caller's own display name or mail language.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<Account> {
         let actor = actor(ctx)?;
         let language = maybe(input.preferred_language).map(|l| l.map(Into::into));
-        Ok(Account(svc::update_profile(db(ctx), actor, input.display_name, language).await.map_err(gql)?))
+        Ok(Account(svc::update_profile(deps(ctx), actor, input.display_name, language).await.map_err(gql)?))
     }
 }
 
@@ -525,8 +524,8 @@ impl AccountMutation {
 pub async fn node(ctx: &Context<'_>, kind: Kind, id: uuid::Uuid) -> Result<Option<Node>> {
     let actor = actor(ctx)?;
     Ok(match kind {
-        Kind::Account => Some(Node::Account(Account(svc::get_account(db(ctx), actor, id).await.map_err(gql)?))),
-        Kind::ApiKey => Some(Node::ApiKey(ApiKey(api_keys::get_api_key(db(ctx), actor, id).await.map_err(gql)?))),
+        Kind::Account => Some(Node::Account(Account(svc::get_account(deps(ctx), actor, id).await.map_err(gql)?))),
+        Kind::ApiKey => Some(Node::ApiKey(ApiKey(api_keys::get_api_key(deps(ctx), actor, id).await.map_err(gql)?))),
         _ => None,
     })
 }

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
-use super::context::{actor, db, storage, storage_config};
+use super::context::actor;
+use super::context::deps;
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -118,8 +119,7 @@ impl AttachmentMutation {
             sha256: input.sha256,
             face_challenge: None,
         };
-        let ticket =
-            svc::request_upload(db(ctx), storage(ctx), storage_config(ctx), actor, request).await.map_err(gql)?;
+        let ticket = svc::request_upload(deps(ctx), actor, request).await.map_err(gql)?;
         Ok(AttachmentUpload::from(ticket))
     }
 
@@ -133,7 +133,7 @@ impl AttachmentMutation {
     ) -> Result<Attachment> {
         let actor = actor(ctx)?;
         let id = decode_attachment(&id)?;
-        Ok(Attachment(svc::complete_upload(db(ctx), storage(ctx), actor, id).await.map_err(gql)?))
+        Ok(Attachment(svc::complete_upload(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Uploads a file through the server (a GraphQL multipart request), for clients that cannot PUT to the object
@@ -162,9 +162,7 @@ impl AttachmentMutation {
             sha256: String::new(),
             face_challenge: None,
         };
-        let attachment = svc::upload_file(db(ctx), storage(ctx), storage_config(ctx), actor, request, value.content)
-            .await
-            .map_err(gql)?;
+        let attachment = svc::upload_file(deps(ctx), actor, request, value.content).await.map_err(gql)?;
         Ok(Attachment(attachment))
     }
 
@@ -172,7 +170,7 @@ impl AttachmentMutation {
     async fn delete_attachment(&self, ctx: &Context<'_>, #[graphql(desc = "The attachment.")] id: ID) -> Result<bool> {
         let actor = actor(ctx)?;
         let id = decode_attachment(&id)?;
-        svc::delete(db(ctx), storage(ctx), actor, id).await.map_err(gql)?;
+        svc::delete(deps(ctx), actor, id).await.map_err(gql)?;
         Ok(true)
     }
 }
@@ -180,5 +178,5 @@ impl AttachmentMutation {
 /// Resolves an attachment's global ID for `node`.
 pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Attachment> {
     let actor = actor(ctx)?;
-    Ok(Attachment(svc::get(db(ctx), actor, id).await.map_err(gql)?))
+    Ok(Attachment(svc::get(deps(ctx), actor, id).await.map_err(gql)?))
 }

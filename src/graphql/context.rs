@@ -9,11 +9,10 @@ use sea_orm::DatabaseConnection;
 
 use super::error::gql;
 use crate::auth::Actor;
-use crate::config::{GraphqlConfig, StorageConfig};
+use crate::config::GraphqlConfig;
 use crate::domain::masking;
 use crate::domain::reference::ReferenceData;
-use crate::services::ServiceError;
-use crate::services::accounts::AuthContext;
+use crate::services::{Deps, ServiceError};
 use crate::storage::Storage;
 
 /// Per-request data: who is calling, and from where.
@@ -25,39 +24,27 @@ pub struct RequestContext {
     pub client_ip: Option<IpAddr>,
 }
 
-/// Per-schema data: shared handles.
+/// Per-schema data: what the services work with, and the GraphQL settings.
 #[derive(Clone)]
 pub struct AppData {
-    pub db: DatabaseConnection,
+    pub deps: Deps,
     pub graphql: Arc<GraphqlConfig>,
-    pub auth: Arc<AuthContext>,
-    pub reference: Arc<ReferenceData>,
-    pub storage: Arc<Storage>,
-    pub storage_config: Arc<StorageConfig>,
-    /// Announces changed filings to `filingUpdated` subscribers on every replica.
-    pub changes: crate::changes::FilingChanges,
-    /// The mobile hand-off settings and how phone codes are sent.
-    pub mobile: Arc<crate::config::MobileConfig>,
-    pub sms: Arc<crate::services::mobile::SmsSender>,
-    pub liveness: Arc<crate::services::mobile::LivenessChecker>,
-    /// How long the MIIT SMS check lasts (`workflow.sms_window_hours`).
-    pub sms_window: chrono::Duration,
 }
 
 /// Tells subscribers that a filing changed.
 pub async fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filing) {
     if let Some(actor) = ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
-        ctx.data_unchecked::<AppData>().changes.announce((actor.tenant_id, filing.id)).await;
+        deps(ctx).changes.announce((actor.tenant_id, filing.id)).await;
     }
 }
 
-/// How long the MIIT SMS check lasts.
-pub fn sms_window(ctx: &Context<'_>) -> chrono::Duration {
-    ctx.data_unchecked::<AppData>().sms_window
+/// What the services work with: every resolver passes it on.
+pub fn deps<'a>(ctx: &'a Context<'_>) -> &'a Deps {
+    &ctx.data_unchecked::<AppData>().deps
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
-    &ctx.data_unchecked::<AppData>().db
+    &deps(ctx).db
 }
 
 pub fn settings<'a>(ctx: &'a Context<'_>) -> &'a GraphqlConfig {
@@ -65,19 +52,11 @@ pub fn settings<'a>(ctx: &'a Context<'_>) -> &'a GraphqlConfig {
 }
 
 pub fn storage<'a>(ctx: &'a Context<'_>) -> &'a Storage {
-    &ctx.data_unchecked::<AppData>().storage
-}
-
-pub fn storage_config<'a>(ctx: &'a Context<'_>) -> &'a StorageConfig {
-    &ctx.data_unchecked::<AppData>().storage_config
+    &deps(ctx).storage
 }
 
 pub fn reference<'a>(ctx: &'a Context<'_>) -> &'a ReferenceData {
-    &ctx.data_unchecked::<AppData>().reference
-}
-
-pub fn auth<'a>(ctx: &'a Context<'_>) -> &'a AuthContext {
-    &ctx.data_unchecked::<AppData>().auth
+    &deps(ctx).reference
 }
 
 /// The client's address, for throttling.

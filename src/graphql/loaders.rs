@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::services::Deps;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::auth::Actor;
@@ -14,7 +14,7 @@ use crate::services::models::{Filing, FilingEvent, Subject, Website};
 
 /// Loads through the services, scoped to the caller's tenant.
 pub struct TenantLoader {
-    db: DatabaseConnection,
+    deps: Deps,
     actor: Actor,
     /// Whether a list may load its items' children for the whole page up front (see [`prefetch_children`]).
     prefetch: bool,
@@ -24,17 +24,17 @@ pub struct TenantLoader {
 pub type Loaders = DataLoader<TenantLoader, HashMapCache>;
 
 /// The loaders of one HTTP request. Their cache stays off until a list of a query turns it on to prefetch.
-pub fn for_request(db: &DatabaseConnection, actor: &Actor) -> Loaders {
-    loaders(db, actor, true)
+pub fn for_request(deps: &Deps, actor: &Actor) -> Loaders {
+    loaders(deps, actor, true)
 }
 
 /// The loaders of a graphql-ws connection: it lives for many events, so nothing is ever cached.
-pub fn for_connection(db: &DatabaseConnection, actor: &Actor) -> Loaders {
-    loaders(db, actor, false)
+pub fn for_connection(deps: &Deps, actor: &Actor) -> Loaders {
+    loaders(deps, actor, false)
 }
 
-fn loaders(db: &DatabaseConnection, actor: &Actor, prefetch: bool) -> Loaders {
-    let loader = TenantLoader { db: db.clone(), actor: actor.clone(), prefetch };
+fn loaders(deps: &Deps, actor: &Actor, prefetch: bool) -> Loaders {
+    let loader = TenantLoader { deps: deps.clone(), actor: actor.clone(), prefetch };
     // Batches run in tasks of their own: they carry the caller's tenant scope there (row-level security).
     let tenant = actor.tenant_id;
     let spawner = move |batch| tokio::spawn(crate::db::as_tenant(tenant, batch));
@@ -166,7 +166,7 @@ impl Loader<SubjectOf> for TenantLoader {
 
     async fn load(&self, keys: &[SubjectOf]) -> Result<HashMap<SubjectOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::subjects_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = filings::subjects_by_filing(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, s)| (SubjectOf(id), Arc::new(s))).collect())
     }
 }
@@ -177,7 +177,7 @@ impl Loader<WebsitesOf> for TenantLoader {
 
     async fn load(&self, keys: &[WebsitesOf]) -> Result<HashMap<WebsitesOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::websites_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = filings::websites_by_filing(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(with_empty(keys, found.into_iter().map(|(id, w)| (WebsitesOf(id), w)).collect()))
     }
 }
@@ -188,7 +188,7 @@ impl Loader<EventsOf> for TenantLoader {
 
     async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::events_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = filings::events_by_filing(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(with_empty(keys, found.into_iter().map(|(id, e)| (EventsOf(id), e)).collect()))
     }
 }
@@ -199,7 +199,7 @@ impl Loader<FilingById> for TenantLoader {
 
     async fn load(&self, keys: &[FilingById]) -> Result<HashMap<FilingById, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = filings::filings_by_id(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = filings::filings_by_id(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, f)| (FilingById(id), f)).collect())
     }
 }
@@ -210,7 +210,7 @@ impl Loader<NotificationsOf> for TenantLoader {
 
     async fn load(&self, keys: &[NotificationsOf]) -> Result<HashMap<NotificationsOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = crate::services::notifications::by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = crate::services::notifications::by_filing(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, n)| (NotificationsOf(id), n)).collect())
     }
 }
@@ -221,7 +221,7 @@ impl Loader<AccountById> for TenantLoader {
 
     async fn load(&self, keys: &[AccountById]) -> Result<HashMap<AccountById, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found = crate::services::accounts::accounts_by_id(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = crate::services::accounts::accounts_by_id(&self.deps, &self.actor, &ids).await.map_err(Arc::new)?;
         Ok(found.into_iter().map(|(id, a)| (AccountById(id), a)).collect())
     }
 }
@@ -232,8 +232,9 @@ impl Loader<AttachmentsOf> for TenantLoader {
 
     async fn load(&self, keys: &[AttachmentsOf]) -> Result<HashMap<AttachmentsOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let found =
-            crate::services::attachments::attachments_by_filing(&self.db, &self.actor, &ids).await.map_err(Arc::new)?;
+        let found = crate::services::attachments::attachments_by_filing(&self.deps, &self.actor, &ids)
+            .await
+            .map_err(Arc::new)?;
         Ok(with_empty(keys, found.into_iter().map(|(id, a)| (AttachmentsOf(id), a)).collect()))
     }
 }

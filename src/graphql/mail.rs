@@ -3,7 +3,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
-use super::context::{actor, db, settings};
+use super::context::deps;
+use super::context::{actor, settings};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -73,7 +74,7 @@ impl NotificationConnection {
 
     /// How many notifications match the filter in all.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        svc::count(db(ctx), &self.actor, &self.filter).await.map_err(gql)
+        svc::count(deps(ctx), &self.actor, &self.filter).await.map_err(gql)
     }
 }
 
@@ -167,19 +168,19 @@ impl MailQuery {
         let first = page_size(settings(ctx), first)?;
         let after = after.as_deref().map(ids::decode_cursor).transpose().map_err(gql)?;
         let filter = filter.unwrap_or_default().into_filter()?;
-        let page = svc::list(db(ctx), actor, &filter, after, u64::from(first)).await.map_err(gql)?;
+        let page = svc::list(deps(ctx), actor, &filter, after, u64::from(first)).await.map_err(gql)?;
         Ok(NotificationConnection { page, filter, actor: actor.clone() })
     }
 
     /// How many of the registrar's messages wait, went out, or failed (administrators).
     async fn notification_stats(&self, ctx: &Context<'_>) -> Result<NotificationStats> {
-        let stats = svc::stats(db(ctx), actor(ctx)?).await.map_err(gql)?;
+        let stats = svc::stats(deps(ctx), actor(ctx)?).await.map_err(gql)?;
         Ok(NotificationStats { queued: stats.queued, sent: stats.sent, failed: stats.failed })
     }
 
     /// Every stage's wording in both languages, the registrar's own where it has one (administrators).
     async fn email_templates(&self, ctx: &Context<'_>) -> Result<Vec<EmailTemplate>> {
-        let templates = svc::email_templates(db(ctx), actor(ctx)?).await.map_err(gql)?;
+        let templates = svc::email_templates(deps(ctx), actor(ctx)?).await.map_err(gql)?;
         Ok(templates.into_iter().map(Into::into).collect())
     }
 
@@ -195,7 +196,7 @@ impl MailQuery {
         let actor = actor(ctx)?;
         let filing = filing_id.map(|id| ids::decode(&id, Kind::Filing, "filingId")).transpose().map_err(gql)?;
         let rendered =
-            svc::preview(db(ctx), actor, stage.into(), filing, language.map(Into::into)).await.map_err(gql)?;
+            svc::preview(deps(ctx), actor, stage.into(), filing, language.map(Into::into)).await.map_err(gql)?;
         Ok(EmailPreview { subject: rendered.subject, text: rendered.text, html: rendered.html })
     }
 }
@@ -213,7 +214,7 @@ impl MailMutation {
     ) -> Result<Notification> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Notification, "id").map_err(gql)?;
-        Ok(Notification(svc::retry(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Notification(svc::retry(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Sets the registrar's own wording of a stage in a language (administrators). Refused with INVALID_TEMPLATE,
@@ -221,7 +222,7 @@ impl MailMutation {
     async fn set_email_template(&self, ctx: &Context<'_>, input: SetEmailTemplateInput) -> Result<EmailTemplate> {
         let actor = actor(ctx)?;
         let template =
-            svc::set_template(db(ctx), actor, input.stage.into(), input.language.into(), input.subject, input.body)
+            svc::set_template(deps(ctx), actor, input.stage.into(), input.language.into(), input.subject, input.body)
                 .await
                 .map_err(gql)?;
         Ok(template.into())
@@ -235,12 +236,12 @@ impl MailMutation {
         #[graphql(desc = "The language.")] language: enums::PreferredLanguage,
     ) -> Result<EmailTemplate> {
         let actor = actor(ctx)?;
-        let template = svc::reset_template(db(ctx), actor, stage.into(), language.into()).await.map_err(gql)?;
+        let template = svc::reset_template(deps(ctx), actor, stage.into(), language.into()).await.map_err(gql)?;
         Ok(template.into())
     }
 }
 
 /// Resolves a notification's global ID for `node`.
 pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Notification> {
-    Ok(Notification(svc::get(db(ctx), actor(ctx)?, id).await.map_err(gql)?))
+    Ok(Notification(svc::get(deps(ctx), actor(ctx)?, id).await.map_err(gql)?))
 }

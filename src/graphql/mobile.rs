@@ -4,7 +4,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 
-use super::context::{AppData, actor, db, mobile};
+use super::context::deps;
+use super::context::{actor, db, mobile};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::attachment::Attachment;
@@ -108,7 +109,7 @@ impl MobileQuery {
     /// The hand-off of the calling phone (needs the mobile token).
     async fn mobile_session(&self, ctx: &Context<'_>) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
-        Ok(svc::session(db(ctx), caller).await.map_err(gql)?.into())
+        Ok(svc::session(deps(ctx), caller).await.map_err(gql)?.into())
     }
 }
 
@@ -129,12 +130,11 @@ impl MobileMutation {
         let filing = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let website =
             input.website_id.map(|id| ids::decode(&id, Kind::Website, "websiteId")).transpose().map_err(gql)?;
-        let app = ctx.data_unchecked::<AppData>();
-        let started = svc::start(db(ctx), actor, filing, website, app.mobile.session_ttl_minutes).await.map_err(gql)?;
+        let started = svc::start(deps(ctx), actor, filing, website).await.map_err(gql)?;
         let tenant = crate::services::tenants::tenant_by_id(db(ctx), actor.tenant_id).await.map_err(gql)?;
         let base = match tenant.frontend_base_url {
             Some(url) => format!("{}/mobile", url.trim_end_matches('/')),
-            None => app.mobile.public_base_url.clone(),
+            None => deps(ctx).mobile.public_base_url.clone(),
         };
         let link = svc::hand_off_link(&base, &started.token);
         Ok(MobileVerificationStart {
@@ -154,7 +154,7 @@ impl MobileMutation {
     ) -> Result<MobileVerification> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::MobileVerification, "id").map_err(gql)?;
-        Ok(MobileVerification(svc::revoke(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(MobileVerification(svc::revoke(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// Sends a six-digit code to the person's mobile (needs the mobile token). One a minute and five per link, and
@@ -163,15 +163,14 @@ impl MobileMutation {
     /// works for five minutes.
     async fn send_phone_code(&self, ctx: &Context<'_>) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
-        let sms = ctx.data_unchecked::<AppData>().sms.clone();
-        Ok(svc::send_phone_code(db(ctx), &sms, caller, Utc::now()).await.map_err(gql)?.into())
+        Ok(svc::send_phone_code(deps(ctx), caller).await.map_err(gql)?.into())
     }
 
     /// Starts the face check of a website's responsible person (needs the mobile token, after the phone check): the
     /// digits to read aloud in the video, valid ten minutes.
     async fn start_face_check(&self, ctx: &Context<'_>) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
-        Ok(svc::start_face_check(db(ctx), caller, Utc::now()).await.map_err(gql)?.into())
+        Ok(svc::start_face_check(deps(ctx), caller).await.map_err(gql)?.into())
     }
 
     /// Starts an upload from the phone (needs the mobile token, after the phone check), for one of the person's own
@@ -191,16 +190,7 @@ impl MobileMutation {
             document_number: input.document_number,
             valid_until: input.valid_until,
         };
-        let ticket = svc::request_upload(
-            db(ctx),
-            super::context::storage(ctx),
-            super::context::storage_config(ctx),
-            caller,
-            upload,
-            Utc::now(),
-        )
-        .await
-        .map_err(gql)?;
+        let ticket = svc::request_upload(deps(ctx), caller, upload).await.map_err(gql)?;
         Ok(super::attachments::AttachmentUpload::from(ticket))
     }
 
@@ -213,11 +203,8 @@ impl MobileMutation {
     ) -> Result<Attachment> {
         let caller = mobile(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
-        let app = ctx.data_unchecked::<AppData>();
-        let attachment = svc::complete_upload(db(ctx), &app.storage, &app.storage_config, &app.liveness, caller, id)
-            .await
-            .map_err(gql)?;
-        ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
+        let attachment = svc::complete_upload(deps(ctx), caller, id).await.map_err(gql)?;
+        deps(ctx).changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(Attachment(attachment))
     }
 
@@ -228,9 +215,9 @@ impl MobileMutation {
         #[graphql(desc = "The six digits of the text message.")] code: String,
     ) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
-        let session = svc::confirm_phone_code(db(ctx), caller, &code, Utc::now()).await.map_err(gql)?;
+        let session = svc::confirm_phone_code(deps(ctx), caller, &code).await.map_err(gql)?;
         // The desktop's checklist turns green.
-        ctx.data_unchecked::<AppData>().changes.announce((caller.tenant_id, caller.filing_id)).await;
+        deps(ctx).changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(session.into())
     }
 }

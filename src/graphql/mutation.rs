@@ -2,7 +2,8 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use super::context::{actor, announce, db, reference};
+use super::context::deps;
+use super::context::{actor, announce};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
@@ -34,7 +35,7 @@ impl FilingMutation {
     async fn create_filing(&self, ctx: &Context<'_>, input: CreateFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let (form, order) = input.split();
-        let filing = filings::create_filing(db(ctx), actor, reference(ctx), form, order).await.map_err(gql)?;
+        let filing = filings::create_filing(deps(ctx), actor, form, order).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -51,7 +52,7 @@ impl FilingMutation {
         for (i, website) in input.website_ids.iter().enumerate() {
             websites.push(ids::decode(website, Kind::Website, &format!("websiteIds[{i}]")).map_err(gql)?);
         }
-        let filing = crate::services::orders::start(db(ctx), actor, id, input.filing_type.into(), websites)
+        let filing = crate::services::orders::start(deps(ctx), actor, id, input.filing_type.into(), websites)
             .await
             .map_err(gql)?;
         announce(ctx, &filing).await;
@@ -62,8 +63,7 @@ impl FilingMutation {
     async fn update_filing_subject(&self, ctx: &Context<'_>, input: UpdateFilingSubjectInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
-        let filing =
-            filings::update_subject(db(ctx), actor, id, input.version, reference(ctx), input.subject.into()).await;
+        let filing = filings::update_subject(deps(ctx), actor, id, input.version, input.subject.into()).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -74,9 +74,7 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let (filing, website) =
-            filings::add_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
-                .await
-                .map_err(gql)?;
+            filings::add_website(deps(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
@@ -86,9 +84,7 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let (filing, website) =
-            filings::update_website(db(ctx), actor, id, input.version, reference(ctx), input.website.into())
-                .await
-                .map_err(gql)?;
+            filings::update_website(deps(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
@@ -97,7 +93,7 @@ impl FilingMutation {
     async fn remove_website(&self, ctx: &Context<'_>, input: RemoveWebsiteInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
-        let filing = filings::remove_website(db(ctx), actor, id, input.version).await.map_err(gql)?;
+        let filing = filings::remove_website(deps(ctx), actor, id, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }

@@ -2,7 +2,8 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::{actor, db, settings};
+use super::context::deps;
+use super::context::{actor, settings};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::FilingFilterInput;
@@ -24,7 +25,7 @@ impl FilingQuery {
     async fn filing(&self, ctx: &Context<'_>, #[graphql(desc = "The filing's global ID.")] id: ID) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
-        Ok(Filing(crate::services::access::get_filing(db(ctx), actor, id).await.map_err(gql)?))
+        Ok(Filing(crate::services::access::get_filing(deps(ctx), actor, id).await.map_err(gql)?))
     }
 
     /// The caller's filings, newest first, as a cursor connection.
@@ -42,21 +43,21 @@ impl FilingQuery {
         let first = page_size(settings(ctx), first)?;
         let after = after.as_deref().map(ids::decode_cursor).transpose().map_err(gql)?;
         let filter: FilingFilter = filter.unwrap_or_default().into();
-        let page = filings::list_filings(db(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
+        let page = filings::list_filings(deps(ctx), actor, &filter, u64::from(first), after).await.map_err(gql)?;
         Ok(FilingConnection { page, filter, actor: actor.clone() })
     }
 
     /// Any object with a global ID. Another registrar's object is NOT_FOUND.
     async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID.")] id: ID) -> Result<Node> {
         let actor = actor(ctx)?;
-        let db = db(ctx);
+        let deps = deps(ctx);
         let node = match ids::decode_any(&id, "id").map_err(gql)? {
             (Kind::Filing, id) => {
-                Node::Filing(Filing(crate::services::access::get_filing(db, actor, id).await.map_err(gql)?))
+                Node::Filing(Filing(crate::services::access::get_filing(deps, actor, id).await.map_err(gql)?))
             }
-            (Kind::Website, id) => Node::Website(Website(filings::get_website(db, actor, id).await.map_err(gql)?)),
+            (Kind::Website, id) => Node::Website(Website(filings::get_website(deps, actor, id).await.map_err(gql)?)),
             (Kind::FilingEvent, id) => {
-                Node::FilingEvent(FilingEvent(filings::get_event(db, actor, id).await.map_err(gql)?))
+                Node::FilingEvent(FilingEvent(filings::get_event(deps, actor, id).await.map_err(gql)?))
             }
             (Kind::Attachment, id) => Node::Attachment(super::attachments::node(ctx, id).await?),
             (Kind::SmsCheck | Kind::MobileVerification, _) => return Err(gql(ServiceError::NotFound)),
@@ -103,7 +104,7 @@ impl FilingConnection {
 
     /// How many filings match the filter in all (costs one counting query; ask only when shown).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        filings::count_filings(db(ctx), &self.actor, &self.filter).await.map_err(gql)
+        filings::count_filings(deps(ctx), &self.actor, &self.filter).await.map_err(gql)
     }
 }
 

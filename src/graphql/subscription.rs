@@ -5,7 +5,8 @@ use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ID, Result, Subscription};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::context::{AppData, actor, db};
+use super::context::actor;
+use super::context::deps;
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::filing::Filing;
@@ -31,11 +32,11 @@ impl SubscriptionRoot {
         actor(ctx)?;
         let credential = ctx.data::<ConnectionCredential>()?.clone();
         let id = ids::decode(&id, Kind::Filing, "id").map_err(gql)?;
-        let db = db(ctx).clone();
+        let deps = deps(ctx).clone();
         let current = credential.check().await.map_err(gql)?;
-        crate::services::access::get_filing(&db, &current, id).await.map_err(gql)?;
-        let receiver = ctx.data_unchecked::<AppData>().changes.subscribe();
-        let state = Watch { receiver, db, credential, tenant: current.tenant_id, ended: false };
+        crate::services::access::get_filing(&deps, &current, id).await.map_err(gql)?;
+        let receiver = deps.changes.subscribe();
+        let state = Watch { receiver, deps, credential, tenant: current.tenant_id, ended: false };
         Ok(async_graphql::futures_util::stream::unfold(state, move |mut watch| async move {
             if watch.ended {
                 return None;
@@ -64,7 +65,7 @@ impl SubscriptionRoot {
 /// One `filingUpdated` subscription between messages.
 struct Watch {
     receiver: Receiver<FilingChanged>,
-    db: sea_orm::DatabaseConnection,
+    deps: crate::services::Deps,
     credential: ConnectionCredential,
     tenant: uuid::Uuid,
     ended: bool,
@@ -75,6 +76,6 @@ impl Watch {
     /// rule as the `filing` query.
     async fn current(&self, filing: uuid::Uuid) -> Result<crate::services::models::Filing, ServiceError> {
         let actor = self.credential.check().await?;
-        crate::services::access::get_filing(&self.db, &actor, filing).await
+        crate::services::access::get_filing(&self.deps, &actor, filing).await
     }
 }

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::{actor, announce, db, reference, sms_window, storage};
+use super::context::deps;
+use super::context::{actor, announce};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -100,8 +101,7 @@ impl WorkflowMutation {
     async fn submit_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing =
-            svc::submit(db(ctx), storage(ctx), actor, reference(ctx), id, input.version, sms_window(ctx)).await;
+        let filing = svc::submit(deps(ctx), actor, id, input.version).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -110,7 +110,7 @@ impl WorkflowMutation {
     /// Takes a filing back before the 初审 decision; it becomes an editable draft again.
     async fn withdraw_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = svc::withdraw(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        let filing = svc::withdraw(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -118,7 +118,7 @@ impl WorkflowMutation {
     /// Gives a filing up for good (possible until it reaches the bureau).
     async fn abandon_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
-        let filing = svc::abandon(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+        let filing = svc::abandon(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -127,7 +127,7 @@ impl WorkflowMutation {
     async fn claim_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing =
-            svc::claim_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+            svc::claim_review(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -136,7 +136,7 @@ impl WorkflowMutation {
     async fn release_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing =
-            svc::release_review(db(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
+            svc::release_review(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -146,9 +146,7 @@ impl WorkflowMutation {
     async fn approve_preliminary_review(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::approve_preliminary(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx))
-            .await
-            .map_err(gql)?;
+        let filing = svc::approve_preliminary(deps(ctx), actor, id, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -157,7 +155,7 @@ impl WorkflowMutation {
     async fn reject_preliminary_review(&self, ctx: &Context<'_>, input: ReturnFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::reject_preliminary(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
+        let filing = svc::reject_preliminary(deps(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -173,7 +171,7 @@ impl WorkflowMutation {
     ) -> Result<Attachment> {
         let actor = actor(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
-        let attachment = svc::review_attachment(db(ctx), actor, id, accepted, reason).await.map_err(gql)?;
+        let attachment = svc::review_attachment(deps(ctx), actor, id, accepted, reason).await.map_err(gql)?;
         Ok(Attachment(attachment))
     }
 
@@ -187,7 +185,7 @@ impl WorkflowMutation {
     ) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = ids::decode(&check_id, Kind::SmsCheck, "checkId").map_err(gql)?;
-        let filing = svc::record_sms(db(ctx), actor, id, confirmed, Utc::now()).await.map_err(gql)?;
+        let filing = svc::record_sms(deps(ctx), actor, id, confirmed).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -196,8 +194,7 @@ impl WorkflowMutation {
     async fn resubmit_to_miit(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing =
-            svc::resubmit_to_miit(db(ctx), actor, id, input.version, Utc::now(), sms_window(ctx)).await.map_err(gql)?;
+        let filing = svc::resubmit_to_miit(deps(ctx), actor, id, input.version).await.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
@@ -206,7 +203,7 @@ impl WorkflowMutation {
     async fn return_to_applicant(&self, ctx: &Context<'_>, input: ReturnFilingInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
-        let filing = svc::return_to_applicant(db(ctx), actor, id, input.version, reasons(input.reasons)).await;
+        let filing = svc::return_to_applicant(deps(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -227,7 +224,7 @@ impl WorkflowMutation {
             }
         };
         let filing =
-            svc::record_bureau_decision(db(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
+            svc::record_bureau_decision(deps(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
         announce(ctx, &filing).await;
         Ok(Filing(filing))
@@ -352,17 +349,9 @@ impl WorkflowQuery {
             province_code: filter.province_code,
             filing_types: filter.filing_type.map(|t| t.into_iter().map(Into::into).collect()),
         };
-        let page = crate::services::queue::review_queue(
-            db(ctx),
-            actor,
-            reference(ctx),
-            &filter,
-            u64::from(first),
-            after,
-            Utc::now(),
-        )
-        .await
-        .map_err(gql)?;
+        let page = crate::services::queue::review_queue(deps(ctx), actor, &filter, u64::from(first), after)
+            .await
+            .map_err(gql)?;
         let cursors: Vec<String> = page.items.iter().map(queue_cursor).collect();
         Ok(ReviewQueueConnection {
             page_info: PageInfo::forward(page.has_next_page, &cursors),
@@ -385,7 +374,7 @@ impl WorkflowQuery {
     /// Per state: how many of the registrar's filings are in it, and the median time spent in it (registrar staff).
     async fn filing_stats(&self, ctx: &Context<'_>) -> Result<Vec<StatusCount>> {
         let actor = actor(ctx)?;
-        let stats = crate::services::queue::stats(db(ctx), actor).await.map_err(gql)?;
+        let stats = crate::services::queue::stats(deps(ctx), actor).await.map_err(gql)?;
         Ok(stats
             .into_iter()
             .map(|s| StatusCount { status: s.status.into(), count: s.count, median_seconds_in_state: s.median_seconds })

@@ -39,6 +39,7 @@ use crate::config::MailConfig;
 use crate::db::write_txn;
 use crate::domain::text::to_single_line;
 use crate::metrics::{MailMetrics, SendFailure};
+use crate::pii::Keyring;
 use entity::outbox_message::{self, Column};
 
 /// What one pass did.
@@ -57,6 +58,8 @@ pub struct Pass {
 /// Delivers the outbox.
 pub struct Dispatcher {
     db: DatabaseConnection,
+    /// Opens the sealed recipients.
+    keys: Arc<Keyring>,
     transport: Transport,
     config: MailConfig,
     /// The registrars' own templates and branding (kept by the services).
@@ -79,17 +82,18 @@ struct Sender {
 }
 
 impl Dispatcher {
-    /// A dispatcher of the outbox in `db`: `tenants` gives each registrar's templates and branding, and its failed
+    /// A dispatcher of the outbox in `db`, whose recipients `keys` open: `tenants` gives each registrar's templates and branding, and its failed
     /// sends are counted in `metrics` (the server's, read at `/metrics`).
     pub fn new(
         db: DatabaseConnection,
+        keys: Arc<Keyring>,
         transport: Transport,
         config: MailConfig,
         tenants: Arc<dyn TenantTemplates>,
         metrics: MailMetrics,
     ) -> Self {
         let worker = format!("dispatcher-{}", Uuid::now_v7().simple());
-        Self { db, transport, config, tenants, metrics, worker, stop: CancellationToken::new() }
+        Self { db, keys, transport, config, tenants, metrics, worker, stop: CancellationToken::new() }
     }
 
     /// This dispatcher, stopping when `stop` is cancelled (the server's shutdown): a pass in progress then starts no
@@ -103,6 +107,7 @@ impl Dispatcher {
     pub fn another(&self) -> Self {
         Self::new(
             self.db.clone(),
+            self.keys.clone(),
             self.transport.clone(),
             self.config.clone(),
             self.tenants.clone(),
@@ -333,7 +338,7 @@ impl Dispatcher {
                 Err(reason) => return self.fail(&message, &reason, now).await,
             },
         };
-        let email = match build(&message, sender) {
+        let email = match build(&self.keys, &message, sender) {
             Ok(email) => email,
             Err(reason) => return self.fail(&message, &reason, now).await,
         };
@@ -502,8 +507,8 @@ fn without_secrets(payload: &serde_json::Value) -> Option<serde_json::Value> {
 }
 
 /// The email of a rendered message.
-fn build(message: &outbox_message::Model, sender: &Sender) -> Result<Message, String> {
-    let recipient = super::outbox::recipient(message).ok_or("the recipient's address does not open")?;
+fn build(keys: &Keyring, message: &outbox_message::Model, sender: &Sender) -> Result<Message, String> {
+    let recipient = super::outbox::recipient(keys, message).ok_or("the recipient's address does not open")?;
     let address = recipient.parse().map_err(|e| format!("not a deliverable address: {e}"))?;
     // Header values are one line (names stored before input refused line breaks, a subject a template made).
     let to = Mailbox::new(message.recipient_name.as_deref().map(to_single_line), address);

@@ -8,6 +8,7 @@ use sea_orm::{QueryOrder, QuerySelect, Set};
 use uuid::Uuid;
 
 use super::{MailLanguage, Stage};
+use crate::pii::Keyring;
 
 /// One message to queue.
 #[derive(Clone, Debug)]
@@ -46,15 +47,14 @@ impl<'a> Envelope<'a> {
 
 /// Queues a message in the caller's transaction: it is sent if and only if the change that causes it commits.
 /// The recipient's address is personal data: it is stored sealed, with a blind index to find it by.
-pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Result<(), DbErr> {
+pub async fn enqueue(db: &impl ConnectionTrait, keys: &Keyring, envelope: Envelope<'_>) -> Result<(), DbErr> {
     let now = Utc::now();
-    let keys = crate::pii::keyring();
     entity::outbox_message::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(envelope.tenant_id),
         template: Set(envelope.stage.to_string()),
         recipient: Set(keys.seal(envelope.tenant_id, envelope.recipient)),
-        recipient_index: Set(Some(recipient_index(envelope.tenant_id, envelope.recipient))),
+        recipient_index: Set(Some(recipient_index(keys, envelope.tenant_id, envelope.recipient))),
         payload: Set(envelope.payload),
         status: Set("QUEUED".to_owned()),
         created_at: Set(now),
@@ -80,14 +80,14 @@ pub async fn enqueue(db: &impl ConnectionTrait, envelope: Envelope<'_>) -> Resul
 }
 
 /// The blind index of a recipient's address (lower-cased) in the tenant.
-pub fn recipient_index(tenant_id: Uuid, address: &str) -> String {
-    crate::pii::keyring().blind(tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase())
+pub fn recipient_index(keys: &Keyring, tenant_id: Uuid, address: &str) -> String {
+    keys.blind(tenant_id, crate::pii::Blind::Email, &address.trim().to_lowercase())
 }
 
 /// The recipient of a stored message, opened (rows written before sealing hold it in clear and come back as they
 /// are). `None` if it does not open: a key that is gone, or a value copied from another registrar's row.
-pub fn recipient(message: &entity::outbox_message::Model) -> Option<String> {
-    match crate::pii::keyring().open(message.tenant_id, &message.recipient) {
+pub fn recipient(keys: &Keyring, message: &entity::outbox_message::Model) -> Option<String> {
+    match keys.open(message.tenant_id, &message.recipient) {
         Ok(address) => Some(address),
         Err(error) => {
             tracing::error!(message = %message.id, error = %error, "an outbox recipient does not open");

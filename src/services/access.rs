@@ -2,7 +2,7 @@
 //! a stored filing as its form, and the record an order amends. The bottom of the service layer: it uses the
 //! models and the domain, and no other service.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 use uuid::Uuid;
 
 use super::ServiceError;
@@ -12,10 +12,12 @@ use crate::domain::forms::{CreateFilingInput, PersonInput, PreApprovalInput, Sub
 use crate::domain::orders::{self as order_rules, Order, WebsiteOrigin};
 use crate::domain::{FieldError, FilingType, WebsiteOperation};
 use crate::pii::{Blind, Keyring};
+use crate::services::Deps;
 use entity::{filing, filing_subject, website};
 
 /// One filing of the caller's tenant.
-pub async fn get_filing(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Filing, ServiceError> {
+pub async fn get_filing(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     let row = visible(actor).filter(filing::Column::Id.eq(id)).one(db).await?.ok_or(ServiceError::NotFound)?;
     Filing::try_from(row)
 }
@@ -50,10 +52,11 @@ pub fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
 /// The stored filing as a form, with its websites' ids in order.
 pub async fn stored_form(
     db: &impl ConnectionTrait,
+    keys: &Keyring,
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<(CreateFilingInput, Vec<Uuid>), ServiceError> {
-    let stored = stored_filing(db, actor, filing_id).await?;
+    let stored = stored_filing(db, keys, actor, filing_id).await?;
     Ok((stored.form, stored.websites.iter().map(|w| w.id).collect()))
 }
 
@@ -75,6 +78,7 @@ pub struct StoredWebsite {
 /// The stored filing as a form, with its websites in order.
 pub async fn stored_filing(
     db: &impl ConnectionTrait,
+    keys: &Keyring,
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<StoredFiling, ServiceError> {
@@ -90,13 +94,13 @@ pub async fn stored_filing(
         .order_by_asc(website::Column::Id)
         .all(db)
         .await?;
-    let websites: Vec<Website> = websites.into_iter().map(Website::try_from).collect::<Result<_, _>>()?;
+    let websites: Vec<Website> = websites.into_iter().map(|row| Website::open(row, keys)).collect::<Result<_, _>>()?;
     let stored = websites
         .iter()
         .map(|w| StoredWebsite { id: w.id, operation: w.operation, base_website_id: w.base_website_id })
         .collect();
     let form = CreateFilingInput {
-        subject: subject_form(&Subject::try_from(subject)?),
+        subject: subject_form(&Subject::open(subject, keys)?),
         websites: websites.iter().map(website_form).collect(),
     };
     Ok(StoredFiling { form, websites: stored })
@@ -172,8 +176,13 @@ pub struct Record {
 }
 
 /// The record `filing_id` holds.
-pub async fn record_of(db: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid) -> Result<Record, ServiceError> {
-    let StoredFiling { mut form, websites } = super::access::stored_filing(db, actor, filing_id).await?;
+pub async fn record_of(
+    db: &impl ConnectionTrait,
+    keys: &Keyring,
+    actor: &Actor,
+    filing_id: Uuid,
+) -> Result<Record, ServiceError> {
+    let StoredFiling { mut form, websites } = super::access::stored_filing(db, keys, actor, filing_id).await?;
     let live: Vec<bool> =
         websites.iter().map(|w| matches!(w.operation, WebsiteOperation::New | WebsiteOperation::Carried)).collect();
     let mut keep = live.iter();
@@ -185,11 +194,12 @@ pub async fn record_of(db: &impl ConnectionTrait, actor: &Actor, filing_id: Uuid
 /// The record an order amends, when its type amends one.
 pub async fn record_of_order(
     db: &impl ConnectionTrait,
+    keys: &Keyring,
     actor: &Actor,
     filing: &Filing,
 ) -> Result<Option<Record>, ServiceError> {
     match (filing.filing_type.amends_record(), filing.base_filing_id) {
-        (true, Some(base)) => Ok(Some(record_of(db, actor, base).await?)),
+        (true, Some(base)) => Ok(Some(record_of(db, keys, actor, base).await?)),
         (true, None) => Err(ServiceError::internal(anyhow::anyhow!("order {} amends no record", filing.id))),
         (false, _) => Ok(None),
     }

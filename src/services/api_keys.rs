@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::access::require_admin;
 use crate::auth::{Actor, ApiKeyScope, api_key};
+use crate::services::Deps;
 
 #[derive(Clone, Debug)]
 pub struct ApiKey {
@@ -36,11 +37,12 @@ impl TryFrom<entity::api_key::Model> for ApiKey {
 
 /// Creates a key; returns it with its secret, which is never shown again.
 pub async fn create_api_key(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     name: &str,
     scope: ApiKeyScope,
 ) -> Result<(ApiKey, String), ServiceError> {
+    let db = &deps.db;
     require_admin(actor)?;
     let mut errors = Vec::new();
     let name = &super::validation::one_line(name, "name", 100, &mut errors);
@@ -55,7 +57,7 @@ pub async fn create_api_key(
         key_prefix: Set(key.display_prefix),
         key_hash: Set(key.hash),
         scope: Set(scope.to_string()),
-        created_at: Set(Utc::now()),
+        created_at: Set(deps.now()),
         revoked_at: Set(None),
     }
     .insert(db)
@@ -64,19 +66,21 @@ pub async fn create_api_key(
 }
 
 /// Revokes a key: it is refused from the next request on. Revoking twice keeps the first time.
-pub async fn revoke_api_key(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<ApiKey, ServiceError> {
+pub async fn revoke_api_key(deps: &Deps, actor: &Actor, id: Uuid) -> Result<ApiKey, ServiceError> {
+    let db = &deps.db;
     require_admin(actor)?;
     let row = find(db, actor, id).await?;
     if row.revoked_at.is_some() {
         return ApiKey::try_from(row);
     }
     let mut active: entity::api_key::ActiveModel = row.into();
-    active.revoked_at = Set(Some(Utc::now()));
+    active.revoked_at = Set(Some(deps.now()));
     ApiKey::try_from(active.update(db).await?)
 }
 
 /// Every key of the tenant, newest first (administrators).
-pub async fn list_api_keys(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
+pub async fn list_api_keys(deps: &Deps, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
+    let db = &deps.db;
     require_admin(actor)?;
     entity::api_key::Entity::find()
         .filter(entity::api_key::Column::TenantId.eq(actor.tenant_id))
@@ -89,7 +93,8 @@ pub async fn list_api_keys(db: &DatabaseConnection, actor: &Actor) -> Result<Vec
 }
 
 /// One key of the tenant (administrators).
-pub async fn get_api_key(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<ApiKey, ServiceError> {
+pub async fn get_api_key(deps: &Deps, actor: &Actor, id: Uuid) -> Result<ApiKey, ServiceError> {
+    let db = &deps.db;
     require_admin(actor)?;
     ApiKey::try_from(find(db, actor, id).await?)
 }

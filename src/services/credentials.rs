@@ -5,27 +5,23 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use super::ServiceError;
-use super::accounts::{self, AuthContext};
+use super::accounts::{self};
 use super::tenants;
 use crate::auth::Actor;
+use crate::services::Deps;
 
 /// The actor an API key or an access token speaks for, as of now. UNAUTHENTICATED once the key is revoked, the
 /// session ended (logout, password change or reset, refresh-token replay), the account is disabled, the token
 /// expired, or the registrar is suspended.
-pub async fn authenticate_actor(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
-    token: &str,
-) -> Result<Actor, ServiceError> {
+pub async fn authenticate_actor(deps: &Deps, token: &str) -> Result<Actor, ServiceError> {
     if token.starts_with(crate::auth::api_key::KEY_PREFIX) {
-        tenants::authenticate_api_key(db, token).await
+        tenants::authenticate_api_key(deps, token).await
     } else {
-        accounts::authenticate_access_token(db, auth, token).await
+        accounts::authenticate_access_token(deps, token).await
     }
 }
 
@@ -36,8 +32,7 @@ pub async fn authenticate_actor(
 pub struct ConnectionCredential(Arc<Inner>);
 
 struct Inner {
-    db: DatabaseConnection,
-    auth: Arc<AuthContext>,
+    deps: Deps,
     /// Set by the connection's first message.
     opened: OnceLock<Opened>,
     dead: CancellationToken,
@@ -53,14 +48,8 @@ const RIGHTS_CHANGED: &str = "the caller's rights changed: connect again";
 const NOT_OPENED: &str = "the connection has not authenticated";
 
 impl ConnectionCredential {
-    pub fn new(db: DatabaseConnection, auth: Arc<AuthContext>) -> Self {
-        Self(Arc::new(Inner {
-            db,
-            auth,
-            opened: OnceLock::new(),
-            dead: CancellationToken::new(),
-            reason: OnceLock::new(),
-        }))
+    pub fn new(deps: Deps) -> Self {
+        Self(Arc::new(Inner { deps, opened: OnceLock::new(), dead: CancellationToken::new(), reason: OnceLock::new() }))
     }
 
     /// Records the credential the connection authenticated with, and the actor it authenticated as. Once only.
@@ -79,7 +68,7 @@ impl ConnectionCredential {
             return Err(ServiceError::Unauthenticated(NOT_OPENED));
         };
         let token = opened.token.expose_secret();
-        match authenticate_actor(&self.0.db, &self.0.auth, token).await {
+        match authenticate_actor(&self.0.deps, token).await {
             Ok(actor) if same_rights(&actor, &opened.actor) => Ok(actor),
             Ok(_) => Err(self.kill(RIGHTS_CHANGED)),
             Err(ServiceError::Unauthenticated(reason)) => Err(self.kill(reason)),

@@ -1,7 +1,6 @@
 //! The documents of a filing the applicant prints and signs.
 
-use chrono::{FixedOffset, Utc};
-use sea_orm::DatabaseConnection;
+use chrono::FixedOffset;
 use uuid::Uuid;
 
 use super::ServiceError;
@@ -9,16 +8,14 @@ use crate::auth::Actor;
 use crate::documents::{SheetPerson, SheetSubject, SheetWebsite, VerificationSheet, verification_sheet_html};
 use crate::domain::forms::PersonInput;
 use crate::domain::{Province, WebsiteOperation};
+use crate::services::Deps;
 
 /// The verification sheet (网站备案信息真实性核验单) of a filing the caller may see, as printable HTML, filled in from
 /// the filing as it stands (the websites an order keeps; cancelled ones are left out).
-pub async fn verification_sheet(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<String, ServiceError> {
-    let filing = super::access::get_filing(db, actor, filing_id).await?;
-    let stored = super::access::stored_filing(db, actor, filing_id).await?;
+pub async fn verification_sheet(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<String, ServiceError> {
+    let db = &deps.db;
+    let filing = super::access::get_filing(deps, actor, filing_id).await?;
+    let stored = super::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let numbers = super::notifications::website_numbers(db, actor.tenant_id, filing_id).await?;
     // The sheet shows personal data as the caller sees it everywhere else: in full to the applicant who prints
@@ -76,7 +73,7 @@ pub async fn verification_sheet(
             person: person(&s.responsible_person),
         },
         websites,
-        generated_at: Utc::now().with_timezone(&cst).format("%Y-%m-%d %H:%M (UTC+8)").to_string(),
+        generated_at: deps.now().with_timezone(&cst).format("%Y-%m-%d %H:%M (UTC+8)").to_string(),
     };
     Ok(verification_sheet_html(&sheet))
 }

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod credentials;
+pub mod deps;
 pub mod documents;
 pub mod error;
 pub mod filings;
@@ -25,6 +26,7 @@ pub(crate) mod validation;
 pub mod webhook;
 pub mod workflow;
 
+pub use deps::{Clock, Deps};
 pub use error::ServiceError;
 
 /// `column` holds `text` (case aside) as a substring, every character of `text` taken literally: `%`, `_` and `\`

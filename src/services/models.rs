@@ -11,6 +11,7 @@ use crate::domain::{
     AccessMethod, CertificateType, FilingStatus, FilingType, Language, PreApprovalCategory, ServiceContent,
     SubjectType, WebsiteOperation,
 };
+use crate::pii::Keyring;
 
 #[derive(Clone, Debug)]
 pub struct Filing {
@@ -148,11 +149,9 @@ impl TryFrom<entity::filing::Model> for Filing {
     }
 }
 
-impl TryFrom<entity::filing_subject::Model> for Subject {
-    type Error = ServiceError;
-
-    fn try_from(row: entity::filing_subject::Model) -> Result<Self, ServiceError> {
-        let keys = crate::pii::keyring();
+impl Subject {
+    /// The subject of a stored row, its personal data opened with `keys`.
+    pub fn open(row: entity::filing_subject::Model, keys: &Keyring) -> Result<Self, ServiceError> {
         let open = |value: &str| keys.open(row.tenant_id, value).map_err(ServiceError::internal);
         Ok(Self {
             filing_id: row.filing_id,
@@ -180,17 +179,15 @@ impl TryFrom<entity::filing_subject::Model> for Subject {
     }
 }
 
-impl TryFrom<entity::website::Model> for Website {
-    type Error = ServiceError;
-
-    fn try_from(row: entity::website::Model) -> Result<Self, ServiceError> {
+impl Website {
+    /// The website of a stored row, its personal data opened with `keys`.
+    pub fn open(row: entity::website::Model, keys: &Keyring) -> Result<Self, ServiceError> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct StoredPreApproval {
             category: String,
             licence_number: String,
         }
-        let keys = crate::pii::keyring();
         let open = |value: &str| keys.open(row.tenant_id, value).map_err(ServiceError::internal);
         let approvals: Vec<StoredPreApproval> =
             serde_json::from_value(row.pre_approvals).map_err(ServiceError::internal)?;

@@ -21,6 +21,7 @@ use crate::domain::{FieldError, FieldErrorCode, FilingStatus, FilingType, Websit
 use crate::mail::outbox::{self, Envelope};
 use crate::mail::templates::{self, Branding, Overrides, Template, TenantTemplates};
 use crate::mail::{MailLanguage, Stage};
+use crate::services::Deps;
 use entity::outbox_message::{self, Column};
 
 /// The registrar's branding of its messages.
@@ -86,6 +87,7 @@ fn stages_of(action: FilingAction, to: Option<FilingStatus>) -> Vec<Stage> {
 
 /// Queues the notifications of a workflow step, in the step's transaction.
 pub(crate) async fn on_transition(
+    deps: &Deps,
     txn: &impl ConnectionTrait,
     actor: &Actor,
     filing: &Filing,
@@ -93,7 +95,7 @@ pub(crate) async fn on_transition(
     details: Option<&serde_json::Value>,
 ) -> Result<(), ServiceError> {
     for stage in stages_of(action, Some(filing.status)) {
-        notify(txn, actor.tenant_id, filing, stage, details, None).await?;
+        notify(deps, txn, actor.tenant_id, filing, stage, details, None).await?;
     }
     Ok(())
 }
@@ -109,6 +111,7 @@ struct Recipient {
 /// Queues `stage` for the filing's applicant and, for the SMS check and the bureau's approval, its responsible
 /// persons (only those in `only` when given), each address once.
 async fn notify(
+    deps: &Deps,
     txn: &impl ConnectionTrait,
     tenant_id: Uuid,
     filing: &Filing,
@@ -118,14 +121,14 @@ async fn notify(
 ) -> Result<(), ServiceError> {
     let tenant = super::tenants::tenant_by_id(txn, tenant_id).await?;
     let system = Actor::system(tenant_id);
-    let stored = super::access::stored_filing(txn, &system, filing.id).await?;
+    let stored = super::access::stored_filing(txn, &deps.keys, &system, filing.id).await?;
     let mut recipients = vec![applicant(txn, filing, &stored).await?];
     let persons_too = matches!(
         stage,
         Stage::PreliminaryApproved | Stage::SmsCheckStarted | Stage::SmsReminder | Stage::BureauApproved
     );
     if persons_too {
-        for person in involved_persons(txn, tenant_id, filing, &stored).await? {
+        for person in involved_persons(deps, txn, tenant_id, filing, &stored).await? {
             if only.is_none_or(|names| names.contains(&person.name)) {
                 recipients.push(person);
             }
@@ -151,7 +154,7 @@ async fn notify(
             filing_id: Some(filing.id),
             payload,
         };
-        outbox::enqueue(txn, envelope).await?;
+        outbox::enqueue(txn, &deps.keys, envelope).await?;
     }
     Ok(())
 }
@@ -178,13 +181,14 @@ async fn applicant(
 
 /// The responsible persons the order involves: the subject's, and those of the websites it adds, changes or cancels.
 async fn involved_persons(
+    deps: &Deps,
     txn: &impl ConnectionTrait,
     tenant_id: Uuid,
     filing: &Filing,
     stored: &super::access::StoredFiling,
 ) -> Result<Vec<Recipient>, ServiceError> {
     let system = Actor::system(tenant_id);
-    let record = super::access::record_of_order(txn, &system, filing).await?;
+    let record = super::access::record_of_order(txn, &deps.keys, &system, filing).await?;
     let in_scope = super::access::websites_in_scope(filing.filing_type, stored, record.as_ref());
     let mut people = vec![&stored.form.subject.responsible_person];
     for ((website, w), involved) in stored.form.websites.iter().zip(&stored.websites).zip(in_scope) {
@@ -286,10 +290,11 @@ fn require_registrar(actor: &Actor) -> Result<(), ServiceError> {
 
 /// The notifications of filings (staff), oldest first.
 pub async fn by_filing(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<outbox_message::Model>>, ServiceError> {
+    let db = &deps.db;
     require_staff(actor)?;
     let rows = outbox_message::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
@@ -307,7 +312,8 @@ pub async fn by_filing(
 }
 
 /// One notification of the caller's tenant (staff).
-pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<outbox_message::Model, ServiceError> {
+pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> Result<outbox_message::Model, ServiceError> {
+    let db = &deps.db;
     require_staff(actor)?;
     outbox_message::Entity::find_by_id(id)
         .filter(Column::TenantId.eq(actor.tenant_id))
@@ -327,7 +333,11 @@ pub struct NotificationFilter {
     pub recipient: Option<String>,
 }
 
-fn filtered(actor: &Actor, filter: &NotificationFilter) -> sea_orm::Select<outbox_message::Entity> {
+fn filtered(
+    keys: &crate::pii::Keyring,
+    actor: &Actor,
+    filter: &NotificationFilter,
+) -> sea_orm::Select<outbox_message::Entity> {
     let mut query = outbox_message::Entity::find().filter(Column::TenantId.eq(actor.tenant_id));
     if let Some(statuses) = &filter.statuses {
         query = query.filter(Column::Status.is_in(statuses.clone()));
@@ -340,7 +350,7 @@ fn filtered(actor: &Actor, filter: &NotificationFilter) -> sea_orm::Select<outbo
     }
     if let Some(recipient) = &filter.recipient {
         // Sealed rows by their blind index; rows written before sealing (until `beian pii rotate`) by the address.
-        let index = outbox::recipient_index(actor.tenant_id, recipient);
+        let index = outbox::recipient_index(keys, actor.tenant_id, recipient);
         query = query.filter(
             sea_orm::Condition::any()
                 .add(Column::RecipientIndex.eq(index))
@@ -352,14 +362,15 @@ fn filtered(actor: &Actor, filter: &NotificationFilter) -> sea_orm::Select<outbo
 
 /// A page of the tenant's notifications, newest first, after `after` (keyset on the time-ordered id).
 pub async fn list(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filter: &NotificationFilter,
     after: Option<Uuid>,
     first: u64,
 ) -> Result<Page<outbox_message::Model>, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
-    let mut query = filtered(actor, filter);
+    let mut query = filtered(&deps.keys, actor, filter);
     if let Some(after) = after {
         query = query.filter(Column::Id.lt(after));
     }
@@ -370,9 +381,10 @@ pub async fn list(
 }
 
 /// How many notifications match.
-pub async fn count(db: &DatabaseConnection, actor: &Actor, filter: &NotificationFilter) -> Result<u64, ServiceError> {
+pub async fn count(deps: &Deps, actor: &Actor, filter: &NotificationFilter) -> Result<u64, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
-    Ok(filtered(actor, filter).count(db).await?)
+    Ok(filtered(&deps.keys, actor, filter).count(db).await?)
 }
 
 /// How many of the tenant's messages wait, went out, or failed.
@@ -383,7 +395,8 @@ pub struct NotificationStats {
     pub failed: u64,
 }
 
-pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<NotificationStats, ServiceError> {
+pub async fn stats(deps: &Deps, actor: &Actor) -> Result<NotificationStats, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
     let rows: Vec<(String, i64)> = outbox_message::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
@@ -399,9 +412,10 @@ pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<Notificatio
 }
 
 /// Queues a failed message again, with a fresh period of retries (administrators).
-pub async fn retry(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<outbox_message::Model, ServiceError> {
+pub async fn retry(deps: &Deps, actor: &Actor, id: Uuid) -> Result<outbox_message::Model, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
-    let now = Utc::now();
+    let now = deps.now();
     let updated = outbox_message::Entity::update_many()
         .col_expr(Column::Status, Expr::value("QUEUED"))
         .col_expr(Column::Attempts, Expr::value(0))
@@ -414,7 +428,7 @@ pub async fn retry(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<o
         .filter(Column::Status.eq("FAILED"))
         .exec(db)
         .await?;
-    let row = get(db, actor, id).await?;
+    let row = get(deps, actor, id).await?;
     if updated.rows_affected == 0 {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("id", FieldErrorCode::ChangeNotAllowed).with_message(
@@ -439,7 +453,8 @@ pub struct EmailTemplate {
 }
 
 /// Every stage in both languages, the registrar's own where it has one.
-pub async fn email_templates(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<EmailTemplate>, ServiceError> {
+pub async fn email_templates(deps: &Deps, actor: &Actor) -> Result<Vec<EmailTemplate>, ServiceError> {
+    let db = &deps.db;
     use strum::IntoEnumIterator;
     require_registrar(actor)?;
     let own = overrides(db, actor.tenant_id).await?;
@@ -458,13 +473,14 @@ pub async fn email_templates(db: &DatabaseConnection, actor: &Actor) -> Result<V
 
 /// Sets the registrar's own wording of a stage; refused (and nothing stored) if it does not render.
 pub async fn set_template(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     stage: Stage,
     language: MailLanguage,
     subject: String,
     body: String,
 ) -> Result<EmailTemplate, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
     let mut errors = Vec::new();
     // The subject becomes the Subject header: one line.
@@ -483,7 +499,7 @@ pub async fn set_template(
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let txn = crate::db::write_txn(db).await?;
     let existing = entity::mail_template::Entity::find()
         .filter(entity::mail_template::Column::TenantId.eq(actor.tenant_id))
@@ -520,11 +536,12 @@ pub async fn set_template(
 
 /// Returns a stage to the built-in wording.
 pub async fn reset_template(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     stage: Stage,
     language: MailLanguage,
 ) -> Result<EmailTemplate, ServiceError> {
+    let db = &deps.db;
     require_registrar(actor)?;
     entity::mail_template::Entity::delete_many()
         .filter(entity::mail_template::Column::TenantId.eq(actor.tenant_id))
@@ -539,19 +556,20 @@ pub async fn reset_template(
 /// What a stage's message would look like: for a filing of the tenant (with its data and latest reasons), or with
 /// sample data; in one language, or both.
 pub async fn preview(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     stage: Stage,
     filing_id: Option<Uuid>,
     language: Option<MailLanguage>,
 ) -> Result<templates::Rendered, ServiceError> {
+    let db = &deps.db;
     require_staff(actor)?;
     let tenant = super::tenants::tenant_by_id(db, actor.tenant_id).await?;
     let payload = match filing_id {
         Some(id) if stage.is_filing_stage() => {
-            let filing = super::access::get_filing(db, actor, id).await?;
-            let stored = super::access::stored_filing(db, actor, id).await?;
-            let events = super::filings::events_by_filing(db, actor, &[id]).await?.remove(&id).unwrap_or_default();
+            let filing = super::access::get_filing(deps, actor, id).await?;
+            let stored = super::access::stored_filing(db, &deps.keys, actor, id).await?;
+            let events = super::filings::events_by_filing(deps, actor, &[id]).await?.remove(&id).unwrap_or_default();
             let details = events.iter().rev().find_map(|e| e.details.clone().filter(|d| d.get("reasons").is_some()));
             let numbers = website_numbers(db, actor.tenant_id, id).await?;
             let recipient = applicant(db, &filing, &stored).await?;
@@ -573,11 +591,8 @@ pub async fn preview(
 /// Reminds the people who have not confirmed the MIIT SMS yet, once per round, `hours` before the deadline. Safe on
 /// every replica at once: the conditional update lets exactly one of them remind each filing. Returns how many
 /// filings were reminded.
-pub async fn send_sms_reminders(
-    db: &DatabaseConnection,
-    now: DateTime<Utc>,
-    hours: i64,
-) -> Result<usize, ServiceError> {
+pub async fn send_sms_reminders(deps: &Deps, hours: i64) -> Result<usize, ServiceError> {
+    let (db, now) = (&deps.db, deps.now());
     let due = entity::filing::Entity::find()
         .filter(entity::filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
         .filter(entity::filing::Column::SmsDeadlineAt.lte(now + chrono::Duration::hours(hours)))
@@ -608,7 +623,7 @@ pub async fn send_sms_reminders(
             .collect();
         if !pending.is_empty() {
             let filing = Filing::try_from(row.clone())?;
-            notify(&txn, row.tenant_id, &filing, Stage::SmsReminder, None, Some(&pending)).await?;
+            notify(deps, &txn, row.tenant_id, &filing, Stage::SmsReminder, None, Some(&pending)).await?;
             reminded += 1;
         }
         txn.commit().await?;

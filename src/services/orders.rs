@@ -4,11 +4,12 @@
 
 use super::access::violations;
 use super::access::{Record, record_of, record_of_order};
+use crate::services::Deps;
 use chrono::Utc;
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use uuid::Uuid;
 
@@ -25,21 +26,22 @@ use entity::{filing, filing_subject, website};
 /// Starts an order from a filed record: a draft holding the record as it stands, with the websites a cancellation
 /// names marked. One open order per record: a second is refused until the first is decided or abandoned.
 pub async fn start(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     base_id: Uuid,
     filing_type: FilingType,
     targets: Vec<Uuid>,
 ) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     super::access::require_editor(actor)?;
     let marks = cancellation_mark(filing_type);
     check_order_request(filing_type, marks, &targets)?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let base = lock_current_record(&txn, actor, base_id).await?;
     refuse_second_open_order(&txn, actor, base_id).await?;
 
-    let record = record_of(&txn, actor, base_id).await?;
+    let record = record_of(&txn, &deps.keys, actor, base_id).await?;
     let websites = plan_websites(filing_type, marks, &targets, &record)?;
 
     let filing_id = Uuid::now_v7();
@@ -232,13 +234,14 @@ pub fn startable_types(actor: &Actor, filing: &Filing) -> Vec<FilingType> {
 
 /// What this order changes in the record it amends, field by field (personal data masked as in the audit trail).
 pub async fn changes_from_record(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing: &Filing,
 ) -> Result<Vec<audit::FieldChange>, ServiceError> {
-    let Some(record) = record_of_order(db, actor, filing).await? else {
+    let db = &deps.db;
+    let Some(record) = record_of_order(db, &deps.keys, actor, filing).await? else {
         return Ok(Vec::new());
     };
-    let stored = super::access::stored_filing(db, actor, filing.id).await?;
+    let stored = super::access::stored_filing(db, &deps.keys, actor, filing.id).await?;
     Ok(super::filings::form_changes(&record, &stored))
 }

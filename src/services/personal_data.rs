@@ -19,6 +19,7 @@ use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::FilingStatus;
 use crate::pii::{Keyring, PiiError};
+use crate::services::Deps;
 use crate::storage::Storage;
 use entity::{attachment, filing, filing_subject, mobile_session, outbox_message, sms_check, website};
 
@@ -61,9 +62,8 @@ where
 
 /// Reseals every personal value not sealed under the current key, and recomputes the blind indexes (so a changed
 /// index key takes effect). Safe to run while serving and to run again; each batch is one transaction.
-pub async fn rotate(db: &DatabaseConnection) -> Result<Vec<Resealed>, ServiceError> {
-    let keys = crate::pii::keyring();
-    let keys = &*keys;
+pub async fn rotate(deps: &Deps) -> Result<Vec<Resealed>, ServiceError> {
+    let (db, keys) = (&deps.db, &*deps.keys);
     let subjects = reseal_table::<filing_subject::Entity, _>(
         db,
         "filing_subjects",
@@ -262,12 +262,8 @@ pub struct Purged {
 /// responsible person's identity and contacts, the materials (files first, then rows), the mobile hand-offs and
 /// SMS checks. A draft becomes ABANDONED. The filing, its websites' names and domains and its audit trail stay, with
 /// a `PERSONAL_DATA_PURGED` event. A filing is purged once.
-pub async fn purge_abandoned_drafts(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    retention_days: u32,
-    now: DateTime<Utc>,
-) -> Result<Vec<Purged>, ServiceError> {
+pub async fn purge_abandoned_drafts(deps: &Deps, retention_days: u32) -> Result<Vec<Purged>, ServiceError> {
+    let (db, storage, now) = (&deps.db, &deps.storage, deps.now());
     if retention_days == 0 {
         return Ok(Vec::new());
     }

@@ -19,12 +19,13 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
 use super::ServiceError;
+use crate::services::Deps;
 use entity::phone_code_send::{self, Column, Entity};
 
 const SENDING: &str = "SENDING";
@@ -80,6 +81,7 @@ pub struct Reservation(Uuid);
 /// RATE_LIMITED, with the time until the next code may go, otherwise.
 pub async fn reserve(
     txn: &DatabaseTransaction,
+    keys: &crate::pii::Keyring,
     limits: &CodeLimits,
     tenant: Uuid,
     mobile: &str,
@@ -94,7 +96,42 @@ pub async fn reserve(
         );
         txn.query_one_raw(lock).await?;
     }
-    let number = number_index(tenant, mobile);
+    let number = number_index(keys, tenant, mobile);
+    let mut waits = number_waits(txn, limits, tenant, &number, now).await?;
+    waits.push(registrar_wait(txn, limits, tenant, now).await?);
+    if let Some(longest) = waits.into_iter().flatten().max() {
+        return Err(ServiceError::RateLimited {
+            retry_after: longest.max(Duration::seconds(1)).to_std().unwrap_or(std::time::Duration::from_secs(1)),
+        });
+    }
+    Entity::delete_many()
+        .filter(Column::TenantId.eq(tenant))
+        .filter(Column::CreatedAt.lte(now - Duration::days(1)))
+        .exec(txn)
+        .await?;
+    let id = Uuid::now_v7();
+    phone_code_send::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        mobile_bidx: Set(number),
+        session_id: Set(session),
+        status: Set(SENDING.to_owned()),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    Ok(Reservation(id))
+}
+
+/// How long each of the number's limits still holds the next code back (`None`: that limit lets it go): codes an
+/// hour and a day, the interval between two codes, and refused attempts an hour.
+async fn number_waits(
+    txn: &DatabaseTransaction,
+    limits: &CodeLimits,
+    tenant: Uuid,
+    number: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<Duration>>, ServiceError> {
     let day = Duration::days(1);
     let hour = Duration::hours(1);
     let of_number: Vec<(DateTime<Utc>, String)> = Entity::find()
@@ -102,7 +139,7 @@ pub async fn reserve(
         .column(Column::CreatedAt)
         .column(Column::Status)
         .filter(Column::TenantId.eq(tenant))
-        .filter(Column::MobileBidx.eq(&number))
+        .filter(Column::MobileBidx.eq(number))
         .filter(Column::CreatedAt.gt(now - day))
         .order_by_asc(Column::CreatedAt)
         .into_tuple()
@@ -121,51 +158,42 @@ pub async fn reserve(
     if limits.interval > Duration::zero() {
         waits.push(wait(&in_window(limits.interval), 1, limits.interval, now));
     }
-    // The registrar's ceiling: every attempt of the last hour, sent or refused.
+    Ok(waits)
+}
+
+/// How long the registrar's hourly ceiling still holds the next code back: every attempt of the last hour counts,
+/// sent or refused.
+async fn registrar_wait(
+    txn: &DatabaseTransaction,
+    limits: &CodeLimits,
+    tenant: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Duration>, ServiceError> {
+    let hour = Duration::hours(1);
     let of_registrar = || Entity::find().filter(Column::TenantId.eq(tenant)).filter(Column::CreatedAt.gt(now - hour));
     let sent_in_hour = of_registrar().count(txn).await?;
     let ceiling = u64::from(limits.per_registrar_per_hour);
-    if sent_in_hour >= ceiling {
-        // The attempt whose hour must end before the count is below the ceiling again.
-        let leaving: Option<DateTime<Utc>> = of_registrar()
-            .select_only()
-            .column(Column::CreatedAt)
-            .order_by_asc(Column::CreatedAt)
-            .offset(sent_in_hour - ceiling)
-            .limit(1)
-            .into_tuple()
-            .one(txn)
-            .await?;
-        waits.push(Some(leaving.map_or(hour, |t| t + hour - now)));
-        tracing::warn!(tenant = %tenant, "the registrar's hourly ceiling of phone codes is reached");
+    if sent_in_hour < ceiling {
+        return Ok(None);
     }
-    if let Some(longest) = waits.into_iter().flatten().max() {
-        return Err(ServiceError::RateLimited {
-            retry_after: longest.max(Duration::seconds(1)).to_std().unwrap_or(std::time::Duration::from_secs(1)),
-        });
-    }
-    Entity::delete_many()
-        .filter(Column::TenantId.eq(tenant))
-        .filter(Column::CreatedAt.lte(now - day))
-        .exec(txn)
+    // The attempt whose hour must end before the count is below the ceiling again.
+    let leaving: Option<DateTime<Utc>> = of_registrar()
+        .select_only()
+        .column(Column::CreatedAt)
+        .order_by_asc(Column::CreatedAt)
+        .offset(sent_in_hour - ceiling)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
         .await?;
-    let id = Uuid::now_v7();
-    phone_code_send::ActiveModel {
-        id: Set(id),
-        tenant_id: Set(tenant),
-        mobile_bidx: Set(number),
-        session_id: Set(session),
-        status: Set(SENDING.to_owned()),
-        created_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
-    Ok(Reservation(id))
+    tracing::warn!(tenant = %tenant, "the registrar's hourly ceiling of phone codes is reached");
+    Ok(Some(leaving.map_or(hour, |t| t + hour - now)))
 }
 
 /// Records what the sender answered: `SENT`, or `FAILED` (the code never reached the phone, so it does not count
 /// against the person).
-pub async fn settle(db: &DatabaseConnection, reservation: Reservation, sent: bool) -> Result<(), ServiceError> {
+pub async fn settle(deps: &Deps, reservation: Reservation, sent: bool) -> Result<(), ServiceError> {
+    let db = &deps.db;
     Entity::update_many()
         .col_expr(Column::Status, Expr::value(if sent { SENT } else { FAILED }))
         .filter(Column::Id.eq(reservation.0))
@@ -175,9 +203,8 @@ pub async fn settle(db: &DatabaseConnection, reservation: Reservation, sent: boo
 }
 
 /// The blind index the counts go by: the number as the rules normalise it (`+86 138-0013-8000` is `13800138000`).
-fn number_index(tenant: Uuid, mobile: &str) -> String {
-    let keys = crate::pii::keyring();
-    let index = super::access::mobile_index(&keys, tenant, mobile);
+fn number_index(keys: &crate::pii::Keyring, tenant: Uuid, mobile: &str) -> String {
+    let index = super::access::mobile_index(keys, tenant, mobile);
     if index.is_empty() {
         // Not a mobile number the rules know (older data): counted as stored, still never in clear.
         keys.blind(tenant, crate::pii::Blind::Mobile, mobile.trim())

@@ -2,18 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 use uuid::Uuid;
 
 use super::models::Filing;
 use super::workflow::roles;
 use super::{Page, ServiceError};
 use crate::auth::Actor;
-use crate::domain::reference::ReferenceData;
 use crate::domain::workflow::WorkflowRole;
 use crate::domain::{FieldErrorCode, FilingStatus, FilingType, Province};
+use crate::services::Deps;
 use entity::{filing, filing_subject};
 
 /// Filters of the review queue.
@@ -49,14 +47,13 @@ fn require_staff(actor: &Actor) -> Result<(), ServiceError> {
 
 /// The queue: submitted filings, oldest submission first (keyset pagination on submission time and id).
 pub async fn review_queue(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
-    reference: &ReferenceData,
     filter: &QueueFilter,
     first: u64,
     after: Option<QueueCursor>,
-    now: DateTime<Utc>,
 ) -> Result<Page<QueueItem>, ServiceError> {
+    let (db, reference, now) = (&deps.db, &deps.reference, deps.now());
     require_staff(actor)?;
     let statuses = filter.statuses.clone().unwrap_or_else(|| vec![FilingStatus::PendingReview, FilingStatus::InReview]);
     let mut query = filing::Entity::find()
@@ -123,8 +120,9 @@ pub struct StatusStat {
 type Transition = (Uuid, Option<String>, Option<String>, DateTime<Utc>);
 
 /// Per state: how many filings are in it, and the median time filings spent in it (from the audit trail).
-pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<StatusStat>, ServiceError> {
-    let counts = counts_by_status(db, actor).await?;
+pub async fn stats(deps: &Deps, actor: &Actor) -> Result<Vec<StatusStat>, ServiceError> {
+    let db = &deps.db;
+    let counts = counts_by_status(deps, actor).await?;
     let events: Vec<Transition> = entity::filing_event::Entity::find()
         .filter(entity::filing_event::Column::TenantId.eq(actor.tenant_id))
         .filter(entity::filing_event::Column::ToStatus.is_not_null())
@@ -172,10 +170,8 @@ pub async fn stats(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<StatusS
 }
 
 /// How many filings the tenant has in each state.
-pub async fn counts_by_status(
-    db: &DatabaseConnection,
-    actor: &Actor,
-) -> Result<Vec<(FilingStatus, u64)>, ServiceError> {
+pub async fn counts_by_status(deps: &Deps, actor: &Actor) -> Result<Vec<(FilingStatus, u64)>, ServiceError> {
+    let db = &deps.db;
     require_staff(actor)?;
     let rows: Vec<(String, i64)> = filing::Entity::find()
         .filter(filing::Column::TenantId.eq(actor.tenant_id))

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait};
 use uuid::Uuid;
 
@@ -11,10 +10,10 @@ use super::ServiceError;
 use super::access::{self, certificate_index, stored_form};
 use crate::auth::Actor;
 use crate::domain::forms::CreateFilingInput;
-use crate::domain::reference::ReferenceData;
 use crate::domain::rules::{self, Context};
 use crate::domain::{FieldError, FilingStatus};
 use crate::pii::Blind;
+use crate::services::Deps;
 use entity::{filing, filing_subject, website};
 
 /// The findings of the pre-submit check on a stored filing.
@@ -28,17 +27,17 @@ pub struct Precheck {
 
 /// Every finding on the filing form, with the facts the rules need from the tenant's other filings.
 pub(crate) async fn findings(
+    deps: &Deps,
     db: &impl ConnectionTrait,
     actor: &Actor,
-    reference: &ReferenceData,
     form: &CreateFilingInput,
     this_filing: Option<Uuid>,
     complete: bool,
 ) -> Result<Vec<FieldError>, ServiceError> {
     let context = Context {
-        reference,
-        today: Utc::now().date_naive(),
-        mobiles_of_other_subjects: mobiles_of_other_subjects(db, actor, form, this_filing).await?,
+        reference: &deps.reference,
+        today: deps.now().date_naive(),
+        mobiles_of_other_subjects: mobiles_of_other_subjects(deps, db, actor, form, this_filing).await?,
     };
     Ok(rules::check_filing(form, &context, complete))
 }
@@ -74,27 +73,24 @@ pub(crate) fn as_website_input(errors: Vec<FieldError>, index: usize) -> Vec<Fie
 }
 
 /// The pre-submit check: everything a reviewer or the bureau would refuse, and what would draw a question.
-pub async fn precheck(
-    db: &sea_orm::DatabaseConnection,
-    actor: &Actor,
-    reference: &ReferenceData,
-    filing_id: Uuid,
-) -> Result<Precheck, ServiceError> {
-    super::access::get_filing(db, actor, filing_id).await?;
-    let (form, website_ids) = stored_form(db, actor, filing_id).await?;
-    let findings = findings(db, actor, reference, &form, Some(filing_id), true).await?;
+pub async fn precheck(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Precheck, ServiceError> {
+    let db = &deps.db;
+    super::access::get_filing(deps, actor, filing_id).await?;
+    let (form, website_ids) = stored_form(db, &deps.keys, actor, filing_id).await?;
+    let findings = findings(deps, db, actor, &form, Some(filing_id), true).await?;
     Ok(Precheck { findings, website_ids })
 }
 
 /// Mobile numbers of the form that back another subject (another certificate) in another live filing of the tenant.
 async fn mobiles_of_other_subjects(
+    deps: &Deps,
     db: &impl ConnectionTrait,
     actor: &Actor,
     form: &CreateFilingInput,
     this_filing: Option<Uuid>,
 ) -> Result<HashSet<String>, ServiceError> {
     // The database compares blind indexes (the values are sealed); this maps them back to the form's mobiles.
-    let keys = crate::pii::keyring();
+    let keys = &deps.keys;
     let by_index: HashMap<String, String> = std::iter::once(&form.subject.responsible_person)
         .chain(form.websites.iter().map(|w| &w.responsible_person))
         .map(|p| access::rules_mobile(&p.mobile))
@@ -105,7 +101,7 @@ async fn mobiles_of_other_subjects(
         return Ok(HashSet::new());
     }
     let mobiles: Vec<String> = by_index.keys().cloned().collect();
-    let ours = certificate_index(&keys, actor.tenant_id, &form.subject.certificate_number);
+    let ours = certificate_index(keys, actor.tenant_id, &form.subject.certificate_number);
     let live = |query: sea_orm::Select<filing_subject::Entity>| {
         let query = query
             .join(JoinType::InnerJoin, filing_subject::Relation::Filing.def())

@@ -2,15 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::SqlErr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use super::ServiceError;
 use crate::auth::api_key;
 use crate::auth::{Actor, ApiKeyScope, Principal};
 use crate::domain::{FieldError, FieldErrorCode};
+use crate::services::Deps;
 
 /// Whether a registrar may use the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
@@ -58,7 +57,8 @@ pub fn is_valid_slug(slug: &str) -> bool {
 }
 
 /// Creates a registrar and its first API key (named `default`).
-pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> Result<CreatedTenant, ServiceError> {
+pub async fn create_tenant(deps: &Deps, slug: &str, name: &str) -> Result<CreatedTenant, ServiceError> {
+    let db = &deps.db;
     let mut errors = Vec::new();
     if !is_valid_slug(slug) {
         errors.push(FieldError::new("slug", FieldErrorCode::InvalidFormat).with_message(
@@ -71,7 +71,7 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let key = api_key::generate();
     let txn = crate::db::write_txn(db).await?;
     let inserted = entity::tenant::ActiveModel {
@@ -121,7 +121,8 @@ pub async fn create_tenant(db: &DatabaseConnection, slug: &str, name: &str) -> R
 }
 
 /// Every tenant, oldest first.
-pub async fn list_tenants(db: &DatabaseConnection) -> Result<Vec<Tenant>, ServiceError> {
+pub async fn list_tenants(deps: &Deps) -> Result<Vec<Tenant>, ServiceError> {
+    let db = &deps.db;
     entity::tenant::Entity::find()
         .order_by_asc(entity::tenant::Column::Id)
         .all(db)
@@ -132,11 +133,8 @@ pub async fn list_tenants(db: &DatabaseConnection) -> Result<Vec<Tenant>, Servic
 }
 
 /// Sets a tenant's status; a suspended tenant's keys are refused from the next request on.
-pub async fn set_tenant_status(
-    db: &DatabaseConnection,
-    slug: &str,
-    status: TenantStatus,
-) -> Result<Tenant, ServiceError> {
+pub async fn set_tenant_status(deps: &Deps, slug: &str, status: TenantStatus) -> Result<Tenant, ServiceError> {
+    let db = &deps.db;
     let row = entity::tenant::Entity::find()
         .filter(entity::tenant::Column::Slug.eq(slug))
         .one(db)
@@ -144,12 +142,13 @@ pub async fn set_tenant_status(
         .ok_or(ServiceError::NotFound)?;
     let mut active: entity::tenant::ActiveModel = row.into();
     active.status = Set(status.to_string());
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(deps.now());
     Tenant::try_from(active.update(db).await?)
 }
 
 /// The actor an API key stands for; unknown, revoked and suspended-tenant keys are refused.
-pub async fn authenticate_api_key(db: &DatabaseConnection, secret: &str) -> Result<Actor, ServiceError> {
+pub async fn authenticate_api_key(deps: &Deps, secret: &str) -> Result<Actor, ServiceError> {
+    let db = &deps.db;
     const REFUSED: &str = "the API key is not valid";
     if !secret.starts_with(api_key::KEY_PREFIX) {
         return Err(ServiceError::Unauthenticated(REFUSED));
@@ -289,16 +288,18 @@ fn address_change(value: Option<Option<String>>, field: &str, errors: &mut Vec<F
 }
 
 /// The caller's tenant and its settings.
-pub async fn settings(db: &DatabaseConnection, actor: &Actor) -> Result<TenantSettings, ServiceError> {
+pub async fn settings(deps: &Deps, actor: &Actor) -> Result<TenantSettings, ServiceError> {
+    let db = &deps.db;
     Ok(tenant_by_id(db, actor.tenant_id).await?.into())
 }
 
 /// Changes the tenant's settings (administrators).
 pub async fn update_settings(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     change: SettingsChange,
 ) -> Result<TenantSettings, ServiceError> {
+    let db = &deps.db;
     super::access::require_admin(actor)?;
     let mut errors = Vec::new();
     let name = change.name.as_deref().map(|n| super::validation::one_line(n, "name", 200, &mut errors));
@@ -347,18 +348,19 @@ pub async fn update_settings(
     if let Some(required) = change.require_phone_verification {
         active.require_phone_verification = Set(required);
     }
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(deps.now());
     Ok(active.update(db).await?.into())
 }
 
 /// Gives a tenant a bucket or key prefix of its own for new materials (`None` returns to the configured ones);
 /// files stored before stay where they are.
 pub async fn set_tenant_storage(
-    db: &DatabaseConnection,
+    deps: &Deps,
     slug: &str,
     bucket: Option<String>,
     prefix: Option<String>,
 ) -> Result<Tenant, ServiceError> {
+    let db = &deps.db;
     let valid_bucket = |b: &str| {
         (3..=63).contains(&b.len())
             && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
@@ -386,6 +388,6 @@ pub async fn set_tenant_storage(
     let mut active: entity::tenant::ActiveModel = row.into();
     active.storage_bucket = Set(bucket);
     active.storage_prefix = Set(prefix.map(|p| p.trim_matches('/').to_owned()).filter(|p| !p.is_empty()));
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(deps.now());
     Tenant::try_from(active.update(db).await?)
 }

@@ -146,7 +146,7 @@ async fn expired_forged_and_tampered_access_tokens_are_refused() {
     let account_id =
         beian::graphql::ids::decode(alice["account"]["id"].as_str().unwrap(), beian::graphql::ids::Kind::Account, "id")
             .unwrap();
-    let tenant_id = beian::services::tenants::list_tenants(&app.db).await.unwrap()[0].id;
+    let tenant_id = beian::services::tenants::list_tenants(&app.deps).await.unwrap()[0].id;
 
     use secrecy::ExposeSecret;
     let signer =

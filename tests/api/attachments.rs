@@ -405,7 +405,7 @@ async fn a_tenant_may_keep_its_materials_in_a_bucket_and_prefix_of_its_own() {
     let before = upload(&app, &key, &filing, "COMMITMENT_LETTER", "承诺书.pdf", "application/pdf", pdf()).await;
 
     let bucket = format!("own-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    beian::services::tenants::set_tenant_storage(&app.db, "xinnet", Some(bucket.clone()), Some("xn/".into()))
+    beian::services::tenants::set_tenant_storage(&app.deps, "xinnet", Some(bucket.clone()), Some("xn/".into()))
         .await
         .unwrap();
     let after = upload(&app, &key, &filing, "SECURITY_AGREEMENT", "协议.pdf", "application/pdf", pdf()).await;
@@ -421,7 +421,8 @@ async fn a_tenant_may_keep_its_materials_in_a_bucket_and_prefix_of_its_own() {
     assert_ne!(earlier.bucket, bucket);
     assert!(app.storage.head(&earlier).await.unwrap().is_some());
 
-    let error = beian::services::tenants::set_tenant_storage(&app.db, "xinnet", Some("Bad_Bucket".into()), None).await;
+    let error =
+        beian::services::tenants::set_tenant_storage(&app.deps, "xinnet", Some("Bad_Bucket".into()), None).await;
     assert!(matches!(error, Err(beian::services::ServiceError::InvalidInput(_))));
 }
 

@@ -50,13 +50,13 @@ async fn a_suspended_tenants_key_is_refused_until_it_is_activated() {
     let key = app.tenant("xinnet").await;
     let filing = app.create_filing(&key, "北京示例科技有限公司").await;
 
-    set_tenant_status(&app.db, "xinnet", TenantStatus::Suspended).await.unwrap();
+    set_tenant_status(&app.deps, "xinnet", TenantStatus::Suspended).await.unwrap();
     let (status, body) = app.post(Some(&key), &GET, json!({ "id": filing["id"] })).await;
     assert_eq!(status, 401);
     assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("suspended"));
 
-    set_tenant_status(&app.db, "xinnet", TenantStatus::Active).await.unwrap();
+    set_tenant_status(&app.deps, "xinnet", TenantStatus::Active).await.unwrap();
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await;
     assert_eq!(read["filing"]["id"], filing["id"]);
 }
@@ -65,14 +65,14 @@ async fn a_suspended_tenants_key_is_refused_until_it_is_activated() {
 async fn tenant_slugs_are_unique_and_well_formed() {
     let app = spawn_app().await;
     app.tenant("xinnet").await;
-    let db = &app.db;
-    let duplicate = beian::services::tenants::create_tenant(db, "xinnet", "Another").await;
+    let deps = &app.deps;
+    let duplicate = beian::services::tenants::create_tenant(deps, "xinnet", "Another").await;
     assert!(matches!(duplicate, Err(beian::services::ServiceError::InvalidInput(ref f)) if f[0].field == "slug"));
     for bad in ["X", "Upper", "has space", "-lead", "trail-", "a"] {
-        let result = beian::services::tenants::create_tenant(db, bad, "Name").await;
+        let result = beian::services::tenants::create_tenant(deps, bad, "Name").await;
         assert!(matches!(result, Err(beian::services::ServiceError::InvalidInput(_))), "{bad}");
     }
-    let result = beian::services::tenants::create_tenant(db, "fine", "  ").await;
+    let result = beian::services::tenants::create_tenant(deps, "fine", "  ").await;
     assert!(matches!(result, Err(beian::services::ServiceError::InvalidInput(ref f)) if f[0].field == "name"));
-    assert_eq!(beian::services::tenants::list_tenants(db).await.unwrap().len(), 1);
+    assert_eq!(beian::services::tenants::list_tenants(deps).await.unwrap().len(), 1);
 }

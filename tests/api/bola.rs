@@ -1406,7 +1406,7 @@ type Shape<'a> = (&'static str, &'static str, &'a dyn Fn(&Fix, &Value) -> Value,
 /// The last code the embedded sender recorded for `mobile`.
 async fn phone_code(app: &TestApp, mobile: &str) -> String {
     let messages = beian::mail::outbox::latest(&app.db, None, 200).await.unwrap();
-    let keys = beian::pii::keyring();
+    let keys = &app.deps.keys;
     let message = messages
         .iter()
         .find(|m| m.template == "PHONE_CODE" && keys.open(m.tenant_id, &m.recipient).unwrap() == mobile)

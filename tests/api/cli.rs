@@ -260,7 +260,7 @@ async fn sample_inputs_are_all_different_and_create_filing_accepts_them_beside_a
 
     let app = spawn_app_on(database).await;
     let options = beian::seed::Options { tenants: 1, filings: 300, seed: 4 };
-    let tenants = beian::seed::seed(&app.db, options, |_| {}).await.expect("seeded");
+    let tenants = beian::seed::seed(&app.deps, options, |_| {}).await.expect("seeded");
     let key = &tenants[0].api_key;
     const PRECHECK: &str = "query($id: ID!) { filing(id: $id) { precheck { passed errors { field code } } } }";
     for input in inputs.iter().step_by(40) {

@@ -115,8 +115,8 @@ impl TestDatabase {
         config.database.url = Some(SecretString::from(self.url.clone()));
         config.database.auto_migrate = Some(true);
         config.auth.jwt_secret = Some(SecretString::from(format!("test-secret-{}", self.url)));
-        // One personal-data keyring serves a process, and every test app shares this process: the same keys for
-        // all of them (and for the binary the CLI tests run, through `pii_env`).
+        // Every server has its own keyring (`Deps`); the test apps use the same keys so that one test's servers, and
+        // the binary the CLI tests run (through `pii_env`), read each other's data.
         config.pii.keys = [(TEST_PII_KEY_ID.to_owned(), SecretString::from(TEST_PII_KEY))].into();
         config.pii.current_key = Some(TEST_PII_KEY_ID.to_owned());
         config.pii.index_key = Some(SecretString::from(TEST_PII_INDEX_KEY));
@@ -184,6 +184,8 @@ pub fn pii_env() -> [(&'static str, String); 3] {
 pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,
+    /// What the server's services work with, for tests that call a service directly.
+    pub deps: beian::services::Deps,
     pub storage: std::sync::Arc<beian::storage::Storage>,
     /// Delivers the outbox with the server's transport, when the test says so.
     pub dispatcher: beian::mail::dispatcher::Dispatcher,
@@ -221,6 +223,7 @@ pub async fn spawn_app_with_db(database: TestDatabase, db: DatabaseConnection) -
 fn start(app: Application, database: TestDatabase) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
+    let deps = app.deps().clone();
     let storage = app.storage();
     let dispatcher = app.dispatcher();
     let (tx, rx) = oneshot::channel::<()>();
@@ -230,6 +233,7 @@ fn start(app: Application, database: TestDatabase) -> TestApp {
     TestApp {
         address,
         db,
+        deps,
         storage,
         dispatcher,
         client: reqwest::Client::new(),
@@ -257,6 +261,7 @@ impl TestApp {
         TestApp {
             address: address.to_owned(),
             db: self.db.clone(),
+            deps: self.deps.clone(),
             storage: self.storage.clone(),
             dispatcher: self.dispatcher.another(),
             client: reqwest::Client::new(),
@@ -268,12 +273,12 @@ impl TestApp {
 
     /// Runs the cleanup of expired uploads now, as the server's background task does every minute.
     pub async fn clean_up_uploads(&self) -> usize {
-        beian::services::attachments::clean_up_expired_uploads(&self.db, &self.storage).await.unwrap()
+        beian::services::attachments::clean_up_expired_uploads(&self.deps).await.unwrap()
     }
 
     /// Creates a tenant and returns its API key.
     pub async fn tenant(&self, slug: &str) -> String {
-        beian::services::tenants::create_tenant(&self.db, slug, &format!("Registrar {slug}"))
+        beian::services::tenants::create_tenant(&self.deps, slug, &format!("Registrar {slug}"))
             .await
             .map_err(|e| format!("{e:?}"))
             .expect("tenant created")

@@ -326,7 +326,7 @@ async fn sign_up_answers_alike_for_unknown_suspended_and_real_registrars() {
     let app = spawn_app().await;
     app.tenant("xinnet").await;
     app.tenant("gone").await;
-    beian::services::tenants::set_tenant_status(&app.db, "gone", beian::services::tenants::TenantStatus::Suspended)
+    beian::services::tenants::set_tenant_status(&app.deps, "gone", beian::services::tenants::TenantStatus::Suspended)
         .await
         .unwrap();
     let register = "mutation($input: RegisterApplicantInput!) { registerApplicant(input: $input) { message } }";

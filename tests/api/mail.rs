@@ -252,11 +252,11 @@ async fn every_stage_reaches_the_right_people_in_their_language() {
 
     // Near the deadline, a reminder; after it, the timeout; a new round; everyone confirms; the bureau decides.
     let now = Utc::now();
-    let reminded = beian::services::notifications::send_sms_reminders(&app.db, now + Duration::hours(20), 6).await;
+    let reminded = beian::services::notifications::send_sms_reminders(&app.deps.at(now + Duration::hours(20)), 6).await;
     assert_eq!(reminded.unwrap(), 1);
-    let again = beian::services::notifications::send_sms_reminders(&app.db, now + Duration::hours(21), 6).await;
+    let again = beian::services::notifications::send_sms_reminders(&app.deps.at(now + Duration::hours(21)), 6).await;
     assert_eq!(again.unwrap(), 0, "one reminder per round");
-    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(25)).await.unwrap();
+    beian::services::workflow::expire_sms_checks(&app.deps.at(now + Duration::hours(25))).await.unwrap();
     act(app, backend, "resubmitToMiit", &filing).await;
     confirm_all_sms(app, backend, &filing).await;
     let version = state(app, backend, &filing).await["version"].clone();
@@ -396,9 +396,9 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing_and_two_dispatchers_send
     })
     .await;
     app.tenant("xinnet").await;
-    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let tenant = beian::services::tenants::list_tenants(&app.deps).await.unwrap().remove(0);
     let queue = |n: usize| {
-        let db = app.db.clone();
+        let (db, keys) = (app.db.clone(), app.deps.keys.clone());
         async move {
             for i in 0..n {
                 let envelope = beian::mail::outbox::Envelope {
@@ -410,7 +410,7 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing_and_two_dispatchers_send
                     filing_id: None,
                     payload: json!({ "displayName": format!("测试{i}") }),
                 };
-                beian::mail::outbox::enqueue(&db, envelope).await.unwrap();
+                beian::mail::outbox::enqueue(&db, &keys, envelope).await.unwrap();
             }
         }
     };
@@ -580,11 +580,11 @@ async fn walk_every_filing_stage(cast: &Cast) {
     // Approved: reminded, timed out, a new round, timed out, returned by the registrar.
     let second = through_review(cast, 2).await;
     let now = Utc::now();
-    let reminded = beian::services::notifications::send_sms_reminders(&app.db, now + Duration::hours(20), 6).await;
+    let reminded = beian::services::notifications::send_sms_reminders(&app.deps.at(now + Duration::hours(20)), 6).await;
     assert_eq!(reminded.unwrap(), 1);
-    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(25)).await.unwrap();
+    beian::services::workflow::expire_sms_checks(&app.deps.at(now + Duration::hours(25))).await.unwrap();
     act(app, backend, "resubmitToMiit", &second).await;
-    beian::services::workflow::expire_sms_checks(&app.db, now + Duration::hours(50)).await.unwrap();
+    beian::services::workflow::expire_sms_checks(&app.deps.at(now + Duration::hours(50))).await.unwrap();
     let returned = reject(app, backend, &second, "returnToApplicant", reasons.clone()).await;
     assert_eq!(returned["data"]["returnToApplicant"]["status"], "RETURNED", "{returned}");
     // Confirmed: the bureau refuses one and approves another.
@@ -679,7 +679,7 @@ async fn metric(app: &TestApp, sample: &str) -> Option<f64> {
 /// Queues one message to `address` directly.
 async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
     use sea_orm::{EntityTrait, QueryOrder};
-    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let tenant = beian::services::tenants::list_tenants(&app.deps).await.unwrap().remove(0);
     let envelope = beian::mail::outbox::Envelope {
         tenant_id: tenant.id,
         stage: beian::mail::Stage::PasswordChanged,
@@ -689,7 +689,7 @@ async fn queue_one(app: &TestApp, address: &str) -> uuid::Uuid {
         filing_id: None,
         payload: json!({ "displayName": "测试" }),
     };
-    beian::mail::outbox::enqueue(&app.db, envelope).await.unwrap();
+    beian::mail::outbox::enqueue(&app.db, &app.deps.keys, envelope).await.unwrap();
     let newest = entity::outbox_message::Entity::find().order_by_desc(entity::outbox_message::Column::Id);
     newest.one(&app.db).await.unwrap().unwrap().id
 }

@@ -27,7 +27,7 @@ async fn start(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>
 async fn recorded_code(app: &TestApp, mobile: &str) -> String {
     let messages = beian::mail::outbox::latest(&app.db, None, 50).await.unwrap();
     // The recorded mobile is sealed like every personal number at rest.
-    let keys = beian::pii::keyring();
+    let keys = &app.deps.keys;
     let found = messages
         .iter()
         .find(|m| m.template == "PHONE_CODE" && keys.open(m.tenant_id, &m.recipient).unwrap() == mobile)
@@ -538,7 +538,7 @@ fn sent_and_refused(answers: &[Value], retry: std::ops::RangeInclusive<u64>) -> 
 /// The codes the embedded sender recorded (its outbox rows) for `mobile`.
 async fn codes_recorded(app: &TestApp, mobile: &str) -> usize {
     use entity::outbox_message::{Column, Entity};
-    let keys = beian::pii::keyring();
+    let keys = &app.deps.keys;
     let rows = Entity::find().filter(Column::Template.eq("PHONE_CODE")).all(&app.db).await.unwrap();
     rows.iter().filter(|m| keys.open(m.tenant_id, &m.recipient).unwrap() == mobile).count()
 }

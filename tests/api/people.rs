@@ -12,7 +12,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The messages of `template` to `recipient`, newest first (recipients are sealed at rest: each is opened).
 pub async fn outbox_messages(app: &TestApp, template: &str, recipient: &str) -> Vec<entity::outbox_message::Model> {
-    let keys = beian::pii::keyring();
+    let keys = &app.deps.keys;
     entity::outbox_message::Entity::find()
         .filter(entity::outbox_message::Column::Template.eq(template))
         .order_by_desc(entity::outbox_message::Column::Id)
@@ -82,15 +82,13 @@ pub fn access(session: &Value) -> String {
 
 /// Creates the first administrator of a tenant (as `beian tenant create --admin-email` does) and signs in.
 pub async fn first_admin(app: &TestApp, slug: &str, email: &str) -> Value {
-    let tenant = beian::services::tenants::list_tenants(&app.db)
+    let tenant = beian::services::tenants::list_tenants(&app.deps)
         .await
         .unwrap()
         .into_iter()
         .find(|t| t.slug == slug)
         .expect("tenant exists");
-    let config = beian::config::Config::default();
-    let (_, token) =
-        beian::services::accounts::create_first_admin(&app.db, &config.auth, tenant.id, email).await.unwrap();
+    let (_, token) = beian::services::accounts::create_first_admin(&app.deps, tenant.id, email).await.unwrap();
     complete_setup(app, &token).await
 }
 

@@ -250,7 +250,7 @@ async fn drafts_left_past_the_retention_period_lose_their_personal_data_and_file
             .unwrap();
     }
 
-    let purge = |days| beian::services::personal_data::purge_abandoned_drafts(&app.db, &app.storage, days, Utc::now());
+    let purge = |days| beian::services::personal_data::purge_abandoned_drafts(&app.deps, days);
     assert!(purge(0).await.unwrap().is_empty(), "0 days: retention off");
     let purged = purge(180).await.unwrap();
     assert_eq!(purged.len(), 1, "only the draft: {purged:?}");
@@ -334,4 +334,44 @@ async fn materials_are_reachable_only_through_links_that_expire() {
     // Once expired, the link is refused by the store.
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 403);
+}
+
+/// Each server seals with the keyring of its own configuration: two servers in one process, with different keys,
+/// each read their own data, and neither's keys open the other's values (there is no process-wide keyring).
+#[tokio::test]
+async fn two_servers_with_different_keyrings_in_one_process_each_read_their_own_data() {
+    use base64::Engine;
+    let first = crate::workflow::cast().await;
+    let other_key = base64::engine::general_purpose::STANDARD.encode([0x42u8; 32]);
+    let other_index = base64::engine::general_purpose::STANDARD.encode([0x43u8; 32]);
+    let second = crate::workflow::cast_on(
+        spawn_app_with(TestDatabase::new().await, |config| {
+            config.pii.keys = [("other".to_owned(), secrecy::SecretString::from(other_key))].into();
+            config.pii.current_key = Some("other".to_owned());
+            config.pii.index_key = Some(secrecy::SecretString::from(other_index));
+        })
+        .await,
+    )
+    .await;
+    // Both filings are written after both servers started: each server seals with its own keys.
+    let filings = [
+        first.app.create_filing(&first.applicant, "北京示例科技有限公司").await,
+        second.app.create_filing(&second.applicant, "北京示例科技有限公司").await,
+    ];
+    for (cast, filing) in [(&first, &filings[0]), (&second, &filings[1])] {
+        let people = cast.app.ok(&cast.applicant, PEOPLE, json!({ "id": filing["id"] })).await["filing"].clone();
+        assert_eq!(people["subject"]["responsiblePerson"]["certificateNumber"], "11010519491231002X");
+        assert_eq!(people["websites"][0]["responsiblePerson"]["mobile"], "13900139000");
+    }
+    const SEALED: &str = "SELECT rp_mobile FROM filing_subjects";
+    let (at_first, at_second) =
+        (scalar(&first.app, SEALED).await.remove(0), scalar(&second.app, SEALED).await.remove(0));
+    assert!(at_first.starts_with("pii1.test.") && at_second.starts_with("pii1.other."), "{at_first} {at_second}");
+    let (first_keys, second_keys) = (&first.app.deps.keys, &second.app.deps.keys);
+    let first_tenant = beian::services::tenants::list_tenants(&first.app.deps).await.unwrap()[0].id;
+    let second_tenant = beian::services::tenants::list_tenants(&second.app.deps).await.unwrap()[0].id;
+    assert_eq!(first_keys.open(first_tenant, &at_first).unwrap(), "13800138000");
+    assert_eq!(second_keys.open(second_tenant, &at_second).unwrap(), "13800138000");
+    assert!(first_keys.open(second_tenant, &at_second).is_err(), "the first server's keys do not open the second's");
+    assert!(second_keys.open(first_tenant, &at_first).is_err(), "nor the other way round");
 }

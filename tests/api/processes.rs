@@ -564,7 +564,7 @@ async fn sigterm_drains_finishes_requests_and_the_mail_in_hand_and_exits_zero() 
 async fn with_queued_mail(n: usize) -> TestDatabase {
     let app = spawn_app_on(TestDatabase::new().await).await;
     app.tenant("xinnet").await;
-    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let tenant = beian::services::tenants::list_tenants(&app.deps).await.unwrap().remove(0);
     for i in 0..n {
         let envelope = beian::mail::outbox::Envelope {
             tenant_id: tenant.id,
@@ -575,7 +575,7 @@ async fn with_queued_mail(n: usize) -> TestDatabase {
             filing_id: None,
             payload: json!({ "displayName": format!("测试{i}") }),
         };
-        beian::mail::outbox::enqueue(&app.db, envelope).await.unwrap();
+        beian::mail::outbox::enqueue(&app.db, &app.deps.keys, envelope).await.unwrap();
     }
     app.stop().await
 }
@@ -679,7 +679,7 @@ async fn a_send_that_outlasts_the_lease_keeps_its_claim_and_is_not_sent_twice() 
     })
     .await;
     app.tenant("xinnet").await;
-    let tenant = beian::services::tenants::list_tenants(&app.db).await.unwrap().remove(0);
+    let tenant = beian::services::tenants::list_tenants(&app.deps).await.unwrap().remove(0);
     let envelope = beian::mail::outbox::Envelope {
         tenant_id: tenant.id,
         stage: beian::mail::Stage::PasswordChanged,
@@ -689,7 +689,7 @@ async fn a_send_that_outlasts_the_lease_keeps_its_claim_and_is_not_sent_twice() 
         filing_id: None,
         payload: json!({ "displayName": "测试" }),
     };
-    beian::mail::outbox::enqueue(&app.db, envelope).await.unwrap();
+    beian::mail::outbox::enqueue(&app.db, &app.deps.keys, envelope).await.unwrap();
     let first = app.dispatcher.another();
     let sending = tokio::spawn(async move { first.run_once(chrono::Utc::now()).await.unwrap() });
     let arrived = sink.clone();

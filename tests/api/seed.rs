@@ -14,7 +14,7 @@ async fn seeded_filings_are_valid_readable_and_kept_to_their_registrar() {
     let app = spawn_app().await;
     let options = beian::seed::Options { tenants: 2, filings: 1201, seed: 9 };
     let mut reported = Vec::new();
-    let tenants = beian::seed::seed(&app.db, options, |n| reported.push(n)).await.expect("seeded");
+    let tenants = beian::seed::seed(&app.deps, options, |n| reported.push(n)).await.expect("seeded");
     assert_eq!(tenants.len(), 2);
     assert_eq!(reported.last(), Some(&1201), "progress reaches the total: {reported:?}");
 
@@ -50,6 +50,6 @@ async fn seeded_filings_are_valid_readable_and_kept_to_their_registrar() {
         assert!(states.len() >= 8, "spread over the states: {states:?}");
     }
     // Seeding again adds new registrars; it never collides with what is there.
-    let again = beian::seed::seed(&app.db, beian::seed::Options { tenants: 1, filings: 10, seed: 9 }, |_| {}).await;
+    let again = beian::seed::seed(&app.deps, beian::seed::Options { tenants: 1, filings: 10, seed: 9 }, |_| {}).await;
     assert!(again.is_ok(), "{:?}", again.err());
 }

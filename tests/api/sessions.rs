@@ -110,9 +110,9 @@ async fn a_suspended_registrars_access_tokens_are_refused() {
     let app = spawn_app().await;
     app.tenant("xinnet").await;
     let alice = access(&applicant(&app, "xinnet", "alice@example.com").await);
-    set_tenant_status(&app.db, "xinnet", TenantStatus::Suspended).await.unwrap();
+    set_tenant_status(&app.deps, "xinnet", TenantStatus::Suspended).await.unwrap();
     assert!(refused(&app, &alice).await.contains("suspended"));
-    set_tenant_status(&app.db, "xinnet", TenantStatus::Active).await.unwrap();
+    set_tenant_status(&app.deps, "xinnet", TenantStatus::Active).await.unwrap();
     app.ok(&alice, ME, json!({})).await;
 }
 
@@ -321,7 +321,7 @@ async fn idle_connections_close_once_their_credential_died() {
     // Nothing changes from here on: only the periodic check can tell.
     anonymous(app, LOGOUT, json!({ "t": alice["refreshToken"] })).await;
     assert!(closed_without_data(&mut logged_out, seen).await.contains("session has ended"));
-    set_tenant_status(&app.db, "xinnet", TenantStatus::Suspended).await.unwrap();
+    set_tenant_status(&app.deps, "xinnet", TenantStatus::Suspended).await.unwrap();
     assert!(closed_without_data(&mut backend, seen_own).await.contains("suspended"));
 }
 

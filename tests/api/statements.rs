@@ -71,7 +71,7 @@ const BENCH_PAGE: &str = "query($first: Int) { filings(first: $first) {
 async fn a_page_of_100_costs_the_same_statements_as_a_page_of_10_even_under_concurrency() {
     let (app, statements) = counting_app().await;
     let options = beian::seed::Options { tenants: 1, filings: 120, seed: 3 };
-    let key = beian::seed::seed(&app.db, options, |_| {}).await.unwrap().remove(0).api_key;
+    let key = beian::seed::seed(&app.deps, options, |_| {}).await.unwrap().remove(0).api_key;
 
     for first in [10, 100] {
         statements.store(0, Ordering::SeqCst);
@@ -96,7 +96,7 @@ const QUEUE: &str = "query($first: Int) { reviewQueue(first: $first) { edges { n
 async fn the_review_queue_costs_the_same_statements_whatever_its_size() {
     let (app, statements) = counting_app().await;
     let options = beian::seed::Options { tenants: 1, filings: 400, seed: 5 };
-    let key = beian::seed::seed(&app.db, options, |_| {}).await.unwrap().remove(0).api_key;
+    let key = beian::seed::seed(&app.deps, options, |_| {}).await.unwrap().remove(0).api_key;
     let waiting = app.ok(&key, QUEUE, json!({ "first": 100 })).await["reviewQueue"]["edges"].as_array().unwrap().len();
     assert!(waiting >= 20, "the seed leaves filings waiting for review: {waiting}");
     let claimed = "SELECT count(*) FROM filings WHERE status = 'IN_REVIEW' AND reviewer_id IS NOT NULL";

@@ -308,8 +308,11 @@ async fn the_sms_step_times_out_or_fails_and_the_registrar_decides() {
 
     // Not yet due: nothing moves. 25 hours later: back with the registrar (a fake clock, no sleeping).
     let now = chrono::Utc::now();
-    assert_eq!(beian::services::workflow::expire_sms_checks(&app.db, now).await.unwrap().len(), 0);
-    let expire = |at| beian::services::workflow::expire_sms_checks(&app.db, at);
+    assert_eq!(beian::services::workflow::expire_sms_checks(&app.deps).await.unwrap().len(), 0);
+    let expire = |at| {
+        let deps = app.deps.at(at);
+        async move { beian::services::workflow::expire_sms_checks(&deps).await }
+    };
     // Three replicas' deadline jobs at once: exactly one of them moves the filing.
     let later = now + chrono::Duration::hours(25);
     let (a, b, c) = tokio::join!(expire(later), expire(later), expire(later));
@@ -463,13 +466,10 @@ async fn the_review_queue_is_oldest_first_with_deadlines_and_filters() {
     assert_eq!(elsewhere["edges"], json!([]));
 
     // Ten days later everything still waiting is overdue (the service takes the clock).
-    let actor =
-        beian::services::accounts::authenticate_access_token(&app.db, &test_auth(&app), &reviewer).await.unwrap();
-    let reference = beian::domain::reference::ReferenceData::built_in();
+    let actor = beian::services::accounts::authenticate_access_token(&app.deps, &reviewer).await.unwrap();
     let later = chrono::Utc::now() + chrono::Duration::days(10);
-    let queue = beian::services::queue::review_queue(&app.db, &actor, &reference, &Default::default(), 10, None, later)
-        .await
-        .unwrap();
+    let queue =
+        beian::services::queue::review_queue(&app.deps.at(later), &actor, &Default::default(), 10, None).await.unwrap();
     assert!(queue.items.iter().all(|i| i.overdue));
 
     // Applicants have no queue; staff see the counts.
@@ -483,13 +483,6 @@ async fn the_review_queue_is_oldest_first_with_deadlines_and_filters() {
         stats,
         json!([{ "status": "DRAFT", "count": 1 }, { "status": "PENDING_REVIEW", "count": 2 }, { "status": "IN_REVIEW", "count": 1 }])
     );
-}
-
-/// The auth context of the test app's configuration (same secret), to authenticate tokens in-process.
-fn test_auth(app: &TestApp) -> beian::services::accounts::AuthContext {
-    let config = app.database.as_ref().unwrap().config();
-    let secret = config.jwt_secret().unwrap();
-    beian::services::accounts::AuthContext::new(&config.auth, &secret).unwrap()
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::{actor, db, reference, storage, storage_config};
+use crate::graphql::context::actor;
+use crate::graphql::context::deps;
 use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::heavy;
@@ -100,8 +101,7 @@ impl Attachment {
     async fn download_url(&self, ctx: &Context<'_>) -> Result<Option<DownloadUrl>> {
         heavy(async move {
             let actor = actor(ctx)?;
-            let found =
-                svc::download_url(db(ctx), storage(ctx), storage_config(ctx), actor, &self.0).await.map_err(gql)?;
+            let found = svc::download_url(deps(ctx), actor, &self.0).await.map_err(gql)?;
             Ok(found.map(|(url, expires_at)| DownloadUrl { url, expires_at }))
         })
         .await
@@ -169,10 +169,10 @@ pub struct PhoneCheckItem {
 /// The checklist of a filing, for `Filing.checklist`.
 pub async fn checklist(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Checklist> {
     let actor = actor(ctx)?;
-    let items = svc::checklist(db(ctx), actor, reference(ctx), filing_id).await.map_err(gql)?;
-    let phones = crate::services::mobile::phone_checks(db(ctx), actor, filing_id).await.map_err(gql)?;
+    let items = svc::checklist(deps(ctx), actor, filing_id).await.map_err(gql)?;
+    let phones = crate::services::mobile::phone_checks(deps(ctx), actor, filing_id).await.map_err(gql)?;
     let phones_required =
-        crate::services::tenants::settings(db(ctx), actor).await.map_err(gql)?.require_phone_verification;
+        crate::services::tenants::settings(deps(ctx), actor).await.map_err(gql)?.require_phone_verification;
     let complete = items.iter().all(|i| matches!(i.state, svc::ItemState::Uploaded | svc::ItemState::Accepted))
         && (!phones_required || phones.iter().all(|p| p.verified_at.is_some()));
     let phones = phones

@@ -12,7 +12,8 @@ use super::subject::Subject;
 use super::website::Website;
 use super::workflow::{ReturnReasonObject, SmsCheck};
 use crate::domain;
-use crate::graphql::context::{actor, db, reference};
+use crate::graphql::context::actor;
+use crate::graphql::context::deps;
 use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::heavy;
@@ -147,7 +148,7 @@ impl Filing {
     async fn changes_from_record(&self, ctx: &Context<'_>) -> Result<Vec<FieldChange>> {
         heavy(async move {
             let actor = actor(ctx)?;
-            let changes = crate::services::orders::changes_from_record(db(ctx), actor, &self.0).await.map_err(gql)?;
+            let changes = crate::services::orders::changes_from_record(deps(ctx), actor, &self.0).await.map_err(gql)?;
             Ok(changes.into_iter().map(FieldChange::from).collect())
         })
         .await
@@ -157,7 +158,7 @@ impl Filing {
     async fn sms_checks(&self, ctx: &Context<'_>) -> Result<Vec<SmsCheck>> {
         heavy(async move {
             let actor = actor(ctx)?;
-            let checks = crate::services::workflow::sms_checks(db(ctx), actor, self.0.id).await.map_err(gql)?;
+            let checks = crate::services::workflow::sms_checks(deps(ctx), actor, self.0.id).await.map_err(gql)?;
             Ok(checks.into_iter().map(SmsCheck).collect())
         })
         .await
@@ -221,8 +222,7 @@ impl Filing {
     async fn precheck(&self, ctx: &Context<'_>) -> Result<Precheck> {
         heavy(async move {
             let actor = actor(ctx)?;
-            let reference = reference(ctx);
-            let check = crate::services::rules::precheck(db(ctx), actor, reference, self.0.id).await.map_err(gql)?;
+            let check = crate::services::rules::precheck(deps(ctx), actor, self.0.id).await.map_err(gql)?;
             let finding = |f: &domain::FieldError| {
                 let website_id = f
                     .field
@@ -267,7 +267,7 @@ impl Filing {
     async fn verification_sheet_html(&self, ctx: &Context<'_>) -> Result<String> {
         heavy(async move {
             let actor = actor(ctx)?;
-            crate::services::documents::verification_sheet(db(ctx), actor, self.0.id).await.map_err(gql)
+            crate::services::documents::verification_sheet(deps(ctx), actor, self.0.id).await.map_err(gql)
         })
         .await
     }

@@ -4,7 +4,8 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::domain::masking::mask_phone;
-use crate::graphql::context::{actor, db};
+use crate::graphql::context::actor;
+use crate::graphql::context::deps;
 use crate::graphql::error::gql;
 use crate::graphql::ids::{self, Kind};
 use crate::services::mobile as svc;
@@ -79,6 +80,6 @@ fn status(session: &mobile_session::Model, now: DateTime<Utc>) -> MobileVerifica
 
 /// The hand-offs of a filing, newest first.
 pub async fn of_filing(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Vec<MobileVerification>> {
-    let sessions = svc::of_filing(db(ctx), actor(ctx)?, filing_id).await.map_err(gql)?;
+    let sessions = svc::of_filing(deps(ctx), actor(ctx)?, filing_id).await.map_err(gql)?;
     Ok(sessions.into_iter().map(MobileVerification).collect())
 }

@@ -4,7 +4,8 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::filing::Filing;
-use crate::graphql::context::{actor, db, disclosure};
+use crate::graphql::context::deps;
+use crate::graphql::context::{actor, disclosure};
 use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::ids::{self, Kind};
@@ -61,7 +62,7 @@ impl Notification {
 
     /// The recipient's address; masked without the READ_PERSONAL_DATA permission (filter by the full address).
     async fn recipient(&self, ctx: &Context<'_>) -> String {
-        let address = crate::mail::outbox::recipient(&self.0).unwrap_or_default();
+        let address = crate::mail::outbox::recipient(&deps(ctx).keys, &self.0).unwrap_or_default();
         disclosure(ctx).email(&address)
     }
 
@@ -120,6 +121,6 @@ impl Notification {
         let Some(id) = self.0.filing_id else {
             return Ok(None);
         };
-        Ok(Some(Filing(access::get_filing(db(ctx), actor(ctx)?, id).await.map_err(gql)?)))
+        Ok(Some(Filing(access::get_filing(deps(ctx), actor(ctx)?, id).await.map_err(gql)?)))
     }
 }

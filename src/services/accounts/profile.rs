@@ -1,15 +1,16 @@
 //! A signed-in person's own account.
 
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::{Account, check_display_name, tenant_account};
 use crate::auth::{Actor, Principal};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use entity::account;
 
 /// The caller's own account.
-pub async fn me(db: &DatabaseConnection, actor: &Actor) -> Result<Option<Account>, ServiceError> {
+pub async fn me(deps: &Deps, actor: &Actor) -> Result<Option<Account>, ServiceError> {
+    let db = &deps.db;
     match actor.principal {
         Principal::Account { .. } => Ok(Some(Account::try_from(own_account(db, actor).await?)?)),
         Principal::ApiKey { .. } | Principal::System => Ok(None),
@@ -18,11 +19,12 @@ pub async fn me(db: &DatabaseConnection, actor: &Actor) -> Result<Option<Account
 
 /// Changes the caller's own name or mail language (`Some(None)`: both languages).
 pub async fn update_profile(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     display_name: Option<String>,
     language: Option<Option<crate::mail::MailLanguage>>,
 ) -> Result<Account, ServiceError> {
+    let db = &deps.db;
     if !matches!(actor.principal, crate::auth::Principal::Account { .. }) {
         return Err(ServiceError::Forbidden("only people have a profile"));
     }
@@ -39,7 +41,7 @@ pub async fn update_profile(
     if let Some(language) = language {
         active.preferred_language = Set(language.map(|l| l.as_str().to_owned()));
     }
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(deps.now());
     Account::try_from(active.update(db).await?)
 }
 

@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Set,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -15,6 +14,7 @@ use super::{Account, AccountStatus, AuthContext, LOGIN_FAILED, Session, find_by_
 use crate::auth::tokens::{self, TokenError};
 use crate::auth::{Actor, Principal, Role, password};
 use crate::db::write_txn;
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::tenants::{self, TenantStatus};
 use entity::{account, session};
@@ -22,13 +22,13 @@ use entity::{account, session};
 /// Signs in with email and password at the registrar named by its slug.
 #[instrument(skip_all, fields(tenant = tenant_slug))]
 pub async fn login(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
+    deps: &Deps,
     tenant_slug: &str,
     email: &str,
     given_password: &str,
     client: Option<IpAddr>,
 ) -> Result<Session, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     let email = normalize_email(email);
     auth.throttle.check(tenant_slug, &email, client).map_err(|retry_after| {
         tracing::warn!("login throttled");
@@ -58,7 +58,7 @@ pub async fn login(
         }
         _ => return Err(ServiceError::Unauthenticated("this account is disabled")),
     }
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let session = start_session(&txn, auth, row, None, now).await?;
     txn.commit().await?;
@@ -68,13 +68,10 @@ pub async fn login(
 
 /// Exchanges a refresh token for a new session. The old token is spent: presenting it again (a replay, or a
 /// stolen copy) revokes every session descending from the same sign-in.
-pub async fn refresh_session(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
-    refresh_token: &str,
-) -> Result<Session, ServiceError> {
+pub async fn refresh_session(deps: &Deps, refresh_token: &str) -> Result<Session, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     let refused = || ServiceError::Unauthenticated("the refresh token is not valid: sign in again");
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let Some(found) =
         session::Entity::find().filter(session::Column::TokenHash.eq(tokens_hash(refresh_token))).one(&txn).await?
@@ -112,12 +109,13 @@ pub async fn refresh_session(
 }
 
 /// Ends the session a refresh token belongs to (and every token of its family). Unknown tokens are ignored.
-pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> Result<(), ServiceError> {
+pub async fn logout(deps: &Deps, refresh_token: &str) -> Result<(), ServiceError> {
+    let db = &deps.db;
     let found =
         session::Entity::find().filter(session::Column::TokenHash.eq(tokens_hash(refresh_token))).one(db).await?;
     if let Some(found) = found {
         let txn = write_txn(db).await?;
-        revoke_family(&txn, found.family_id, Utc::now()).await?;
+        revoke_family(&txn, found.family_id, deps.now()).await?;
         txn.commit().await?;
     }
     Ok(())
@@ -127,11 +125,8 @@ pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> Result<(), 
 /// that no logout, password change or reset, refresh-token replay or disabling ended (a session that was only
 /// refreshed stays live for the tokens it issued until they expire). Account, tenant and session are read in one
 /// indexed statement, so this costs no more than before sessions were checked.
-pub async fn authenticate_access_token(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
-    token: &str,
-) -> Result<Actor, ServiceError> {
+pub async fn authenticate_access_token(deps: &Deps, token: &str) -> Result<Actor, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     let claims = auth.signer.verify(token).map_err(|e| match e {
         TokenError::Expired => ServiceError::Unauthenticated("the access token has expired: refresh the session"),
         _ => ServiceError::Unauthenticated("the access token is not valid"),
@@ -164,7 +159,7 @@ pub(super) async fn start_session(
     family: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Session, ServiceError> {
-    let (refresh_token, hash) = tokens::opaque("beian_rt_");
+    let (refresh_token, hash) = tokens::opaque(tokens::REFRESH_TOKEN_PREFIX);
     let refresh_expires = now + Duration::days(auth.config.refresh_token_ttl_days);
     let id = Uuid::now_v7();
     session::ActiveModel {

@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use chrono::{Duration, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use chrono::Duration;
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 use tracing::instrument;
 
@@ -19,6 +19,7 @@ use crate::db::write_txn;
 use crate::domain::FieldErrorCode;
 use crate::mail::Stage;
 use crate::mail::outbox::{self, Envelope};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::tenants::{self};
 use entity::account;
@@ -38,11 +39,11 @@ pub struct Registration<'a> {
 /// enumeration): a new address gets a verification link, a known one a note that it is already registered.
 #[instrument(skip_all, fields(tenant = form.tenant_slug))]
 pub async fn register_applicant(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
+    deps: &Deps,
     form: &Registration<'_>,
     client: Option<IpAddr>,
 ) -> Result<(), ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     let Registration { tenant_slug, email, password: new_password, display_name, language } = *form;
     let email = normalize_email(email);
     let mut errors = Vec::new();
@@ -68,13 +69,14 @@ pub async fn register_applicant(
     }
     // Hash before looking the address up, so both answers take the same time.
     let hash = password::hash(new_password).map_err(ServiceError::internal)?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     match find_by_email(&txn, tenant.id, &email).await? {
         Some(existing) => {
             let payload = json!({ "displayName": existing.display_name, "tenant": tenant.name,
                 "resetUrl": super::link(&tenant.frontend_base_url, "reset-password", None) });
-            outbox::enqueue(&txn, Envelope::account(tenant.id, Stage::AccountExists, &existing, payload)).await?;
+            outbox::enqueue(&txn, &deps.keys, Envelope::account(tenant.id, Stage::AccountExists, &existing, payload))
+                .await?;
         }
         None => {
             let row = insert_account(&txn, tenant.id, &email, Some(hash), display_name, Role::Applicant, now).await?;
@@ -86,7 +88,8 @@ pub async fn register_applicant(
             let token = issue_token(&txn, &row, TokenPurpose::EmailVerification, ttl, now).await?;
             let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "token": token,
                 "url": super::link(&tenant.frontend_base_url, "verify-email", Some(&token)), "expiresAt": now + ttl });
-            outbox::enqueue(&txn, Envelope::account(tenant.id, Stage::EmailVerification, &row, payload)).await?;
+            outbox::enqueue(&txn, &deps.keys, Envelope::account(tenant.id, Stage::EmailVerification, &row, payload))
+                .await?;
         }
     }
     txn.commit().await?;
@@ -94,8 +97,9 @@ pub async fn register_applicant(
 }
 
 /// Confirms an applicant's email address with the emailed token, activates the account and signs it in.
-pub async fn verify_email(db: &DatabaseConnection, auth: &AuthContext, token: &str) -> Result<Session, ServiceError> {
-    let now = Utc::now();
+pub async fn verify_email(deps: &Deps, token: &str) -> Result<Session, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let row = consume_token(&txn, token, TokenPurpose::EmailVerification, now).await?;
     if row.status != AccountStatus::Pending.to_string() {
@@ -122,19 +126,15 @@ pub(super) fn throttle_mail(
 }
 
 /// Sets the password of an invited account (or of a tenant's first administrator) and signs it in.
-pub async fn complete_account_setup(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
-    token: &str,
-    new_password: &str,
-) -> Result<Session, ServiceError> {
+pub async fn complete_account_setup(deps: &Deps, token: &str, new_password: &str) -> Result<Session, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     let mut errors = Vec::new();
     check_password(new_password, "password", &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
     let hash = password::hash(new_password).map_err(ServiceError::internal)?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let row = consume_token(&txn, token, TokenPurpose::AccountSetup, now).await?;
     if row.status != AccountStatus::Invited.to_string() {

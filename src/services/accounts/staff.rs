@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 use serde_json::json;
 use tracing::instrument;
@@ -15,11 +15,11 @@ use super::{
     insert_account, issue_token, normalize_email, tenant_account,
 };
 use crate::auth::{Actor, Role};
-use crate::config::AuthConfig;
 use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::mail::Stage;
 use crate::mail::outbox::{self, Envelope};
+use crate::services::Deps;
 use crate::services::tenants::{self};
 use crate::services::{Page, ServiceError};
 use entity::account;
@@ -27,13 +27,13 @@ use entity::account;
 /// Invites a member of staff: the account waits for its owner to set a password through the emailed link.
 #[instrument(skip_all, fields(tenant = %actor.tenant_id))]
 pub async fn invite_staff(
-    db: &DatabaseConnection,
-    auth: &AuthContext,
+    deps: &Deps,
     actor: &Actor,
     email: &str,
     display_name: &str,
     role: Role,
 ) -> Result<Account, ServiceError> {
+    let (db, auth) = (&deps.db, &deps.auth);
     crate::services::access::require_admin(actor)?;
     let email = normalize_email(email);
     let mut errors = Vec::new();
@@ -49,7 +49,7 @@ pub async fn invite_staff(
         return Err(ServiceError::InvalidInput(errors));
     }
     let tenant = tenants::tenant_by_id(db, actor.tenant_id).await?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     if find_by_email(&txn, actor.tenant_id, &email).await?.is_some() {
         return Err(ServiceError::InvalidInput(vec![
@@ -59,19 +59,15 @@ pub async fn invite_staff(
     }
     let row = insert_account(&txn, actor.tenant_id, &email, None, display_name, role, now).await?;
     let row = set_status(&txn, row, AccountStatus::Invited, now).await?;
-    let token = send_setup_link(&txn, &tenant, &row, Some(&actor.label), auth, now).await?;
+    let token = send_setup_link(deps, &txn, &tenant, &row, Some(&actor.label), auth, now).await?;
     let _ = token;
     txn.commit().await?;
     Account::try_from(row)
 }
 
 /// Creates the first administrator of a tenant (from the command line); returns the account and its setup token.
-pub async fn create_first_admin(
-    db: &DatabaseConnection,
-    auth_config: &AuthConfig,
-    tenant_id: Uuid,
-    email: &str,
-) -> Result<(Account, String), ServiceError> {
+pub async fn create_first_admin(deps: &Deps, tenant_id: Uuid, email: &str) -> Result<(Account, String), ServiceError> {
+    let db = &deps.db;
     let email = normalize_email(email);
     let mut errors = Vec::new();
     check_email(&email, "admin-email", &mut errors);
@@ -79,12 +75,12 @@ pub async fn create_first_admin(
         return Err(ServiceError::InvalidInput(errors));
     }
     tenants::tenant_by_id(db, tenant_id).await?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let name = email.split('@').next().unwrap_or("admin").to_owned();
     let row = insert_account(&txn, tenant_id, &email, None, &name, Role::Admin, now).await?;
     let row = set_status(&txn, row, AccountStatus::Invited, now).await?;
-    let ttl = Duration::hours(auth_config.invitation_ttl_hours);
+    let ttl = Duration::hours(deps.auth.config.invitation_ttl_hours);
     let token = issue_token(&txn, &row, TokenPurpose::AccountSetup, ttl, now).await?;
     txn.commit().await?;
     Ok((Account::try_from(row)?, token))
@@ -92,13 +88,14 @@ pub async fn create_first_admin(
 
 /// Changes the role of an account of the tenant. The last active administrator keeps the role.
 pub async fn update_account_role(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     account_id: Uuid,
     role: Role,
 ) -> Result<Account, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_admin(actor)?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
     if row.role == Role::Admin.to_string() && role != Role::Admin {
@@ -113,11 +110,8 @@ pub async fn update_account_role(
 }
 
 /// Disables an account: it can no longer sign in, and its sessions end now.
-pub async fn disable_account(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    account_id: Uuid,
-) -> Result<Account, ServiceError> {
+pub async fn disable_account(deps: &Deps, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_admin(actor)?;
     if account_id == actor.id {
         return Err(ServiceError::InvalidInput(vec![
@@ -125,7 +119,7 @@ pub async fn disable_account(
                 .with_message("You cannot disable your own account.", "不能停用自己的账号。"),
         ]));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
     if row.role == Role::Admin.to_string() {
@@ -138,9 +132,10 @@ pub async fn disable_account(
 }
 
 /// Enables a disabled account again (it signs in with its old password).
-pub async fn enable_account(db: &DatabaseConnection, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+pub async fn enable_account(deps: &Deps, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_admin(actor)?;
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
     if row.status != AccountStatus::Disabled.to_string() {
@@ -154,7 +149,8 @@ pub async fn enable_account(db: &DatabaseConnection, actor: &Actor, account_id: 
 }
 
 /// One account of the tenant: administrators see all, everyone else only their own.
-pub async fn get_account(db: &DatabaseConnection, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+pub async fn get_account(deps: &Deps, actor: &Actor, account_id: Uuid) -> Result<Account, ServiceError> {
+    let db = &deps.db;
     if !actor.is_admin() && account_id != actor.id {
         return Err(ServiceError::NotFound);
     }
@@ -163,10 +159,11 @@ pub async fn get_account(db: &DatabaseConnection, actor: &Actor, account_id: Uui
 
 /// Accounts of the tenant by id, for batch loading; applicants only ever get their own.
 pub async fn accounts_by_id(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     ids: &[Uuid],
 ) -> Result<std::collections::HashMap<Uuid, Account>, ServiceError> {
+    let db = &deps.db;
     let mut query = account::Entity::find()
         .filter(account::Column::TenantId.eq(actor.tenant_id))
         .filter(account::Column::Id.is_in(ids.iter().copied()));
@@ -178,12 +175,13 @@ pub async fn accounts_by_id(
 
 /// The tenant's accounts, newest first (administrators).
 pub async fn list_accounts(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filter: &AccountFilter,
     first: u64,
     after: Option<Uuid>,
 ) -> Result<Page<Account>, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_admin(actor)?;
     let mut query = account::Entity::find().filter(account::Column::TenantId.eq(actor.tenant_id));
     if let Some(roles) = &filter.roles {
@@ -223,6 +221,7 @@ pub(super) async fn ensure_another_admin(
 }
 
 pub(super) async fn send_setup_link(
+    deps: &Deps,
     db: &impl ConnectionTrait,
     tenant: &entity::tenant::Model,
     row: &account::Model,
@@ -235,7 +234,7 @@ pub(super) async fn send_setup_link(
     let payload = json!({ "displayName": row.display_name, "tenant": tenant.name, "role": row.role,
         "invitedBy": invited_by, "token": token, "url": super::link(&tenant.frontend_base_url, "setup-account", Some(&token)),
         "expiresAt": now + ttl });
-    outbox::enqueue(db, Envelope::account(tenant.id, Stage::StaffInvitation, row, payload)).await?;
+    outbox::enqueue(db, &deps.keys, Envelope::account(tenant.id, Stage::StaffInvitation, row, payload)).await?;
     Ok(token)
 }
 

@@ -2,15 +2,15 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{Attachment, AttachmentStatus, attachments_by_filing};
 use crate::auth::Actor;
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
+use crate::services::Deps;
 use crate::services::ServiceError;
-use crate::storage::{Storage, StorageError};
+use crate::storage::StorageError;
 use entity::attachment;
 
 /// The state of one checklist item.
@@ -42,18 +42,14 @@ pub struct ChecklistItem {
 }
 
 /// The materials checklist of a filing: what the requirements table asks for, matched with the uploaded files.
-pub async fn checklist(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    reference: &crate::domain::reference::ReferenceData,
-    filing_id: Uuid,
-) -> Result<Vec<ChecklistItem>, ServiceError> {
-    let filing = crate::services::access::get_filing(db, actor, filing_id).await?;
-    let stored = crate::services::access::stored_filing(db, actor, filing_id).await?;
-    let record = crate::services::access::record_of_order(db, actor, &filing).await?;
+pub async fn checklist(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Vec<ChecklistItem>, ServiceError> {
+    let (db, reference) = (&deps.db, &deps.reference);
+    let filing = crate::services::access::get_filing(deps, actor, filing_id).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
+    let record = crate::services::access::record_of_order(db, &deps.keys, actor, &filing).await?;
     let in_scope = crate::services::access::websites_in_scope(filing.filing_type, &stored, record.as_ref());
     let website_ids: Vec<Uuid> = stored.websites.iter().map(|w| w.id).collect();
-    let uploaded: Vec<Attachment> = attachments_by_filing(db, actor, &[filing_id])
+    let uploaded: Vec<Attachment> = attachments_by_filing(deps, actor, &[filing_id])
         .await?
         .remove(&filing_id)
         .unwrap_or_default()
@@ -100,15 +96,10 @@ pub(super) const FILE_MISSING_REASON: &str =
 /// server's back): one MATERIAL_FILE_MISSING error each, at the path MATERIAL_MISSING uses. Each is marked as needing
 /// a new file, so the checklist shows it to upload again. Every file is asked for (HEAD, a few at once); a store that
 /// does not answer makes this STORAGE_UNAVAILABLE, never "files missing".
-pub async fn missing_files(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    actor: &Actor,
-    reference: &crate::domain::reference::ReferenceData,
-    filing_id: Uuid,
-) -> Result<Vec<FieldError>, ServiceError> {
+pub async fn missing_files(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Vec<FieldError>, ServiceError> {
+    let (db, storage) = (&deps.db, &deps.storage);
     use futures_util::{StreamExt, TryStreamExt};
-    let items = checklist(db, actor, reference, filing_id).await?;
+    let items = checklist(deps, actor, filing_id).await?;
     let current: Vec<(ChecklistItem, Uuid)> = items
         .into_iter()
         .filter(|item| matches!(item.state, ItemState::Uploaded | ItemState::Accepted))
@@ -136,7 +127,7 @@ pub async fn missing_files(
             .await?;
     let mut errors = Vec::new();
     for (item, id, _) in found.into_iter().filter(|(_, _, exists)| !exists) {
-        mark_file_missing(db, id).await?;
+        mark_file_missing(deps, id).await?;
         tracing::warn!(attachment = %id, kind = item.kind.as_str(), "a material's file is gone from the store");
         let at = item.website_id.map(|w| format!("[{w}]")).unwrap_or_default();
         errors.push(FieldError::new(
@@ -148,12 +139,13 @@ pub async fn missing_files(
 }
 
 /// Marks a material whose file is gone as needing a new one (while it is still the uploaded file it was).
-pub(super) async fn mark_file_missing(db: &DatabaseConnection, id: Uuid) -> Result<(), ServiceError> {
+pub(super) async fn mark_file_missing(deps: &Deps, id: Uuid) -> Result<(), ServiceError> {
+    let db = &deps.db;
     use sea_orm::sea_query::Expr;
     attachment::Entity::update_many()
         .col_expr(attachment::Column::ReviewStatus, Expr::value("NEEDS_REVISION"))
         .col_expr(attachment::Column::ReviewReason, Expr::value(FILE_MISSING_REASON))
-        .col_expr(attachment::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(attachment::Column::UpdatedAt, Expr::value(deps.now()))
         .filter(attachment::Column::Id.eq(id))
         .filter(attachment::Column::Status.eq(AttachmentStatus::Uploaded.to_string()))
         .exec(db)

@@ -1,9 +1,9 @@
 //! Cleanup of uploads never completed: their objects, and every upload URL once it has expired.
 
-use chrono::Utc;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::AttachmentStatus;
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::storage::{Storage, StorageError};
 use entity::{attachment, upload_url};
@@ -11,8 +11,9 @@ use entity::{attachment, upload_url};
 /// Removes uploads never completed whose URL expired (with a minute's grace for uploads still in flight), then
 /// empties the keys of upload URLs expired an hour ago. Safe to run on every replica at once: deleting twice is
 /// harmless.
-pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage) -> Result<usize, ServiceError> {
-    let cutoff = Utc::now() - chrono::Duration::seconds(60);
+pub async fn clean_up_expired_uploads(deps: &Deps) -> Result<usize, ServiceError> {
+    let (db, storage) = (&deps.db, &deps.storage);
+    let cutoff = deps.now() - chrono::Duration::seconds(60);
     let expired = attachment::Entity::find()
         .filter(attachment::Column::Status.eq(AttachmentStatus::Pending.to_string()))
         .filter(attachment::Column::UploadExpiresAt.lt(cutoff))
@@ -42,7 +43,7 @@ pub async fn clean_up_expired_uploads(db: &DatabaseConnection, storage: &Storage
     if removed > 0 {
         tracing::info!(count = removed, "expired uploads removed");
     }
-    sweep_expired_upload_urls(db, storage).await?;
+    sweep_expired_upload_urls(deps, storage).await?;
     Ok(removed)
 }
 
@@ -53,11 +54,9 @@ pub(super) const SWEEP_AFTER_EXPIRY_SECONDS: i64 = 60 * 60;
 /// Empties the keys of upload URLs that expired (and then forgets them). A completed upload's file lives under
 /// another key, so nothing a material points at is touched, while whatever an upload URL wrote after the check
 /// (or for an attachment deleted, replaced or purged since) does not linger.
-pub(super) async fn sweep_expired_upload_urls(
-    db: &DatabaseConnection,
-    storage: &Storage,
-) -> Result<usize, ServiceError> {
-    let cutoff = Utc::now() - chrono::Duration::seconds(SWEEP_AFTER_EXPIRY_SECONDS);
+pub(super) async fn sweep_expired_upload_urls(deps: &Deps, storage: &Storage) -> Result<usize, ServiceError> {
+    let db = &deps.db;
+    let cutoff = deps.now() - chrono::Duration::seconds(SWEEP_AFTER_EXPIRY_SECONDS);
     let due = upload_url::Entity::find()
         .filter(upload_url::Column::ExpiresAt.lt(cutoff))
         .order_by_asc(upload_url::Column::ExpiresAt)

@@ -16,16 +16,16 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::ServiceError;
 use super::access::{ensure_visible, require_editor};
 use super::audit::{self, FieldChange, FilingAction, NewEvent};
 use crate::auth::Actor;
-use crate::config::StorageConfig;
 use crate::db::write_txn;
 use crate::domain::{MaterialKind, PreApprovalCategory};
+use crate::services::Deps;
 use crate::storage::{ObjectRef, Storage};
 use entity::attachment;
 use uploads::discard;
@@ -103,50 +103,52 @@ impl TryFrom<attachment::Model> for Attachment {
 
 /// A short-lived download URL, for whoever may see the filing.
 pub async fn download_url(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    config: &StorageConfig,
+    deps: &Deps,
     actor: &Actor,
     attachment: &Attachment,
 ) -> Result<Option<(String, DateTime<Utc>)>, ServiceError> {
+    let (db, storage, config) = (&deps.db, &deps.storage, &deps.storage_config);
     if attachment.status != AttachmentStatus::Uploaded {
         return Ok(None);
     }
     ensure_visible(db, actor, attachment.filing_id).await?;
     let ttl = Duration::from_secs(config.download_url_ttl_seconds);
     let url = storage.presign_get(&attachment.object(storage), &attachment.file_name, ttl).await?;
-    Ok(Some((url, Utc::now() + chrono::Duration::seconds(config.download_url_ttl_seconds as i64))))
+    Ok(Some((url, deps.now() + chrono::Duration::seconds(config.download_url_ttl_seconds as i64))))
 }
 
 /// Removes a material of an editable filing, its object included.
-pub async fn delete(db: &DatabaseConnection, storage: &Storage, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
+pub async fn delete(deps: &Deps, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
+    let (db, storage) = (&deps.db, &deps.storage);
     require_editor(actor)?;
     let row = find(db, actor, id).await?;
-    ensure_editable(db, actor, row.filing_id).await?;
+    ensure_editable(deps, actor, row.filing_id).await?;
     let txn = write_txn(db).await?;
     attachment::Entity::delete_by_id(row.id).exec(&txn).await?;
     if row.status == AttachmentStatus::Uploaded.to_string() {
         let change =
             FieldChange { field: "attachment".into(), old: Some(format!("{} {}", row.kind, row.file_name)), new: None };
-        record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, Utc::now()).await?;
+        record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, deps.now()).await?;
     }
     txn.commit().await?;
     // The row is gone: a store that cannot delete the file now gets it deleted by the sweep later.
-    discard(db, storage, actor, row.id, &storage.object(row.bucket.as_deref(), &row.object_key)).await;
+    discard(deps, storage, actor, row.id, &storage.object(row.bucket.as_deref(), &row.object_key)).await;
     Ok(())
 }
 
 /// One attachment of a filing the caller may see.
-pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Attachment, ServiceError> {
+pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Attachment, ServiceError> {
+    let db = &deps.db;
     Attachment::try_from(find(db, actor, id).await?)
 }
 
 /// The attachments of the given filings, oldest first, keyed by filing (for batch loading).
 pub async fn attachments_by_filing(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Attachment>>, ServiceError> {
+    let db = &deps.db;
     let rows = attachment::Entity::find()
         .filter(attachment::Column::TenantId.eq(actor.tenant_id))
         .filter(attachment::Column::FilingId.is_in(filing_ids.iter().copied()))
@@ -162,8 +164,8 @@ pub async fn attachments_by_filing(
 }
 
 /// The filing must be visible to the caller and editable.
-async fn ensure_editable(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
-    let filing = super::access::get_filing(db, actor, filing_id).await?;
+async fn ensure_editable(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<(), ServiceError> {
+    let filing = super::access::get_filing(deps, actor, filing_id).await?;
     if !filing.status.is_editable() {
         return Err(ServiceError::InvalidTransition { action: "changing materials", from: filing.status });
     }

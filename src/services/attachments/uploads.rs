@@ -14,6 +14,7 @@ use crate::config::StorageConfig;
 use crate::db::write_txn;
 use crate::domain::materials::{SizeClass, extension, sniff_content_type};
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::access::require_editor;
 use crate::services::audit::{FieldChange, FilingAction};
@@ -54,15 +55,10 @@ pub fn limit(config: &StorageConfig, class: SizeClass) -> u64 {
 }
 
 /// Starts a presigned upload after checking who asks, for which material, and what the file claims to be.
-pub async fn request_upload(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    config: &StorageConfig,
-    actor: &Actor,
-    request: UploadRequest,
-) -> Result<UploadTicket, ServiceError> {
-    let file_name = check_request(db, config, actor, &request, true).await?;
-    let now = Utc::now();
+pub async fn request_upload(deps: &Deps, actor: &Actor, request: UploadRequest) -> Result<UploadTicket, ServiceError> {
+    let (db, storage, config) = (&deps.db, &deps.storage, &deps.storage_config);
+    let file_name = check_request(deps, config, actor, &request, true).await?;
+    let now = deps.now();
     let expires_at = now + chrono::Duration::seconds(config.upload_url_ttl_seconds as i64);
     let id = Uuid::now_v7();
     let object = locate(db, storage, actor, &request, id).await?;
@@ -95,21 +91,17 @@ pub async fn request_upload(
 /// copied to a key no URL was ever issued for, the copy is what gets checked (a PUT may race the copy), and the
 /// material points at the copy. The upload's own object is deleted; what the URL writes later is swept after it
 /// expired ([`clean_up_expired_uploads`]).
-pub async fn complete_upload(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<Attachment, ServiceError> {
+pub async fn complete_upload(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Attachment, ServiceError> {
+    let (db, storage) = (&deps.db, &deps.storage);
     require_editor(actor)?;
     let row = find(db, actor, id).await?;
     let current = Attachment::try_from(row.clone())?;
     if current.status == AttachmentStatus::Uploaded {
         return Ok(current);
     }
-    ensure_editable(db, actor, current.filing_id).await?;
+    ensure_editable(deps, actor, current.filing_id).await?;
     let refuse = |code: FieldErrorCode| ServiceError::InvalidInput(vec![FieldError::new("id", code)]);
-    if current.upload_expires_at <= Utc::now() {
+    if current.upload_expires_at <= deps.now() {
         return Err(refuse(FieldErrorCode::UploadExpired));
     }
     let upload = current.object(storage);
@@ -135,31 +127,31 @@ pub async fn complete_upload(
         Err(StorageError::Missing) => return Err(refuse(FieldErrorCode::UploadMissing)),
         Err(e) => {
             // A copy that timed out may still have been made.
-            discard(db, storage, actor, id, &checked).await;
+            discard(deps, storage, actor, id, &checked).await;
             return Err(e.into());
         }
     }
     let verdict = match check_stored(storage, &checked, &current).await {
         Ok(verdict) => verdict,
         Err(e) => {
-            discard(db, storage, actor, id, &checked).await;
+            discard(deps, storage, actor, id, &checked).await;
             return Err(e);
         }
     };
     if let Some(code) = verdict {
-        discard(db, storage, actor, id, &checked).await;
+        discard(deps, storage, actor, id, &checked).await;
         forget_upload(storage, &upload, id).await;
         tracing::warn!(attachment = %id, code = code.as_str(), "uploaded file refused");
         return Err(refuse(code));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let mut active: attachment::ActiveModel = row.into();
     active.status = Set(AttachmentStatus::Uploaded.to_string());
     active.object_key = Set(checked.key.clone());
     active.bucket = Set(Some(checked.bucket.clone()));
     active.uploaded_at = Set(Some(now));
     active.updated_at = Set(now);
-    match make_current(db, storage, actor, active, Write::Complete, now).await {
+    match make_current(deps, storage, actor, active, Write::Complete, now).await {
         Ok(Some(done)) => {
             if let Err(error) = storage.delete(&upload).await {
                 // Not lost: the sweep of expired upload URLs deletes it later.
@@ -169,11 +161,11 @@ pub async fn complete_upload(
         }
         // Completed by a concurrent call (or deleted meanwhile): that call's outcome stands, this copy goes.
         Ok(None) => {
-            discard(db, storage, actor, id, &checked).await;
-            get(db, actor, id).await
+            discard(deps, storage, actor, id, &checked).await;
+            get(deps, actor, id).await
         }
         Err(e) => {
-            discard(db, storage, actor, id, &checked).await;
+            discard(deps, storage, actor, id, &checked).await;
             Err(e)
         }
     }
@@ -205,13 +197,12 @@ pub(super) async fn check_stored(
 /// Uploads a file the client sent through the server (GraphQL multipart request), from a temporary file: the
 /// same checks as a presigned upload, then straight to S3 in parts.
 pub async fn upload_file(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    config: &StorageConfig,
+    deps: &Deps,
     actor: &Actor,
     mut request: UploadRequest,
     file: std::fs::File,
 ) -> Result<Attachment, ServiceError> {
+    let (db, storage, config) = (&deps.db, &deps.storage, &deps.storage_config);
     request.size = file.metadata().map_err(ServiceError::internal)?.len();
     let (sha256, head) = tokio::task::spawn_blocking({
         let file = file.try_clone().map_err(ServiceError::internal)?;
@@ -221,26 +212,26 @@ pub async fn upload_file(
     .map_err(ServiceError::internal)?
     .map_err(ServiceError::internal)?;
     request.sha256 = sha256;
-    let file_name = check_request(db, config, actor, &request, false).await?;
+    let file_name = check_request(deps, config, actor, &request, false).await?;
     if sniff_content_type(&head) != Some(request.content_type.as_str()) {
         return Err(ServiceError::InvalidInput(vec![FieldError::new("file", FieldErrorCode::ContentMismatch)]));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let id = Uuid::now_v7();
     let object = locate(db, storage, actor, &request, id).await?;
     if let Err(e) = storage.put_file(&object, &request.content_type, &file).await {
         // An upload that timed out may still have arrived whole.
-        discard(db, storage, actor, id, &object).await;
+        discard(deps, storage, actor, id, &object).await;
         return Err(e.into());
     }
     let mut active = new_row(actor, &request, id, file_name, &object, AttachmentStatus::Uploaded, now, now);
     active.uploaded_at = Set(Some(now));
-    match make_current(db, storage, actor, active, Write::Insert, now).await {
+    match make_current(deps, storage, actor, active, Write::Insert, now).await {
         Ok(Some(attachment)) => Ok(attachment),
         Ok(None) => Err(ServiceError::internal(anyhow::anyhow!("an inserted attachment row was not written"))),
         Err(e) => {
             // The object must not outlive a failed write of its row.
-            discard(db, storage, actor, id, &object).await;
+            discard(deps, storage, actor, id, &object).await;
             Err(e)
         }
     }
@@ -248,14 +239,14 @@ pub async fn upload_file(
 
 /// Checks the caller, the filing and the material; returns the file name to keep.
 pub(super) async fn check_request(
-    db: &DatabaseConnection,
+    deps: &Deps,
     config: &StorageConfig,
     actor: &Actor,
     request: &UploadRequest,
     check_sha256: bool,
 ) -> Result<String, ServiceError> {
     require_editor(actor)?;
-    ensure_editable(db, actor, request.filing_id).await?;
+    ensure_editable(deps, actor, request.filing_id).await?;
     let mut errors = Vec::new();
     // One line without controls: the name is shown to reviewers and sent back in the download's
     // Content-Disposition, where a right-to-left override would make `invoice\u{202E}fdp.exe` read as a PDF.
@@ -280,7 +271,7 @@ pub(super) async fn check_request(
     if check_sha256 && !(request.sha256.len() == 64 && request.sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
         errors.push(FieldError::new("sha256", FieldErrorCode::InvalidFormat));
     }
-    let websites = crate::services::filings::websites_by_filing(db, actor, &[request.filing_id]).await?;
+    let websites = crate::services::filings::websites_by_filing(deps, actor, &[request.filing_id]).await?;
     let website =
         request.website_id.map(|id| websites.get(&request.filing_id).and_then(|list| list.iter().find(|w| w.id == id)));
     match (request.kind.needs_website(), request.website_id, website.flatten()) {
@@ -363,13 +354,14 @@ pub(super) enum Write {
 /// Makes a checked file the material's current one, replacing the earlier one. `None`: the row to complete is no
 /// longer pending (another call completed it, or it was deleted), and nothing was written.
 pub(super) async fn make_current(
-    db: &DatabaseConnection,
+    deps: &Deps,
     storage: &Storage,
     actor: &Actor,
     active: attachment::ActiveModel,
     write: Write,
     now: DateTime<Utc>,
 ) -> Result<Option<Attachment>, ServiceError> {
+    let db = &deps.db;
     let txn = write_txn(db).await?;
     let row = match write {
         Write::Complete => {
@@ -391,7 +383,7 @@ pub(super) async fn make_current(
     let replaced = replace_slot(&txn, actor, &row, now).await?;
     txn.commit().await?;
     for (bucket, key) in replaced {
-        discard(db, storage, actor, row.id, &storage.object(bucket.as_deref(), &key)).await;
+        discard(deps, storage, actor, row.id, &storage.object(bucket.as_deref(), &key)).await;
     }
     Attachment::try_from(row).map(Some)
 }
@@ -434,16 +426,11 @@ pub(super) async fn replace_slot(
 /// material's file). When the store cannot do it now (it is down, or did not answer), the key is noted as an
 /// expired upload key: the sweep ([`sweep_expired_upload_urls`]) deletes it on its next pass that reaches the
 /// store. So no file outlives its row, even across a store outage.
-pub(super) async fn discard(
-    db: &DatabaseConnection,
-    storage: &Storage,
-    actor: &Actor,
-    attachment: Uuid,
-    object: &ObjectRef,
-) {
+pub(super) async fn discard(deps: &Deps, storage: &Storage, actor: &Actor, attachment: Uuid, object: &ObjectRef) {
+    let db = &deps.db;
     let Err(error) = storage.delete(object).await else { return };
     tracing::warn!(%attachment, %error, "deleting an unused object failed; the sweep deletes it later");
-    let now = Utc::now();
+    let now = deps.now();
     let noted = upload_url::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(actor.tenant_id),

@@ -1,15 +1,16 @@
 //! The face video: a challenge of digits to read out, and the liveness check of the recorded video.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use rand::Rng;
 use sea_orm::prelude::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::handoff::session;
 use super::{MobileCaller, require_phone};
 use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::{self, FilingAction, NewEvent};
 use entity::mobile_session::{self, Column};
@@ -19,12 +20,9 @@ pub const FACE_CHALLENGE_MINUTES: i64 = 10;
 
 /// Starts the face check of a website's responsible person: the digits to read aloud in the video, valid for
 /// [`FACE_CHALLENGE_MINUTES`]. A new challenge replaces the one before.
-pub async fn start_face_check(
-    db: &DatabaseConnection,
-    caller: &MobileCaller,
-    now: DateTime<Utc>,
-) -> Result<mobile_session::Model, ServiceError> {
-    let current = session(db, caller).await?;
+pub async fn start_face_check(deps: &Deps, caller: &MobileCaller) -> Result<mobile_session::Model, ServiceError> {
+    let (db, now) = (&deps.db, deps.now());
+    let current = session(deps, caller).await?;
     require_phone(&current)?;
     if current.website_id.is_none() {
         return Err(ServiceError::InvalidInput(vec![
@@ -42,7 +40,7 @@ pub async fn start_face_check(
         .filter(Column::Id.eq(current.id))
         .exec(db)
         .await?;
-    session(db, caller).await
+    session(deps, caller).await
 }
 
 /// Who decides whether a face video shows a live person reading the challenge: the reviewer during the
@@ -69,15 +67,14 @@ impl LivenessChecker {
 /// Asks the face-verification service about a video and records its verdict as the material's review. An answer
 /// that cannot be used leaves the video to the reviewer.
 pub(super) async fn check_liveness(
-    db: &DatabaseConnection,
-    storage: &crate::storage::Storage,
-    config: &crate::config::StorageConfig,
+    deps: &Deps,
     webhook: &crate::services::webhook::Webhook,
     actor: &Actor,
     video: &crate::services::attachments::Attachment,
     session: &mobile_session::Model,
 ) -> Result<(), ServiceError> {
-    let Some((url, _)) = crate::services::attachments::download_url(db, storage, config, actor, video).await? else {
+    let db = &deps.db;
+    let Some((url, _)) = crate::services::attachments::download_url(deps, actor, video).await? else {
         return Ok(());
     };
     let body = serde_json::json!({ "type": "FACE_VIDEO", "tenantId": actor.tenant_id, "filingId": video.filing_id,
@@ -101,7 +98,7 @@ pub(super) async fn check_liveness(
         .map(|r| crate::domain::text::to_single_line(r).chars().take(500).collect::<String>())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "人脸核验未通过，请重新录制。".to_owned());
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     entity::attachment::Entity::update_many()
         .col_expr(

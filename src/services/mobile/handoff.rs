@@ -1,13 +1,14 @@
 //! The hand-off from desktop to phone: a session per responsible person with its token (the QR code's link),
 //! revoked or listed by the desktop, and the phone authenticated by that token.
 
-use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use chrono::Duration;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use super::{MobileCaller, TOKEN_PREFIX};
 use crate::auth::Actor;
 use crate::db::write_txn;
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::{self, FilingAction, NewEvent};
 use entity::mobile_session::{self, Column};
@@ -20,20 +21,20 @@ pub struct Started {
 }
 
 /// Starts a hand-off for the subject's responsible person (`website_id` none) or a website's, on a filing the
-/// applicant may still edit. Valid for `ttl_minutes`.
+/// applicant may still edit. Valid for `mobile.session_ttl_minutes`.
 pub async fn start(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     website_id: Option<Uuid>,
-    ttl_minutes: i64,
 ) -> Result<Started, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_editor(actor)?;
-    let filing = crate::services::access::get_filing(db, actor, filing_id).await?;
+    let filing = crate::services::access::get_filing(deps, actor, filing_id).await?;
     if !filing.status.is_editable() {
         return Err(ServiceError::InvalidTransition { action: "startMobileVerification", from: filing.status });
     }
-    let stored = crate::services::access::stored_filing(db, actor, filing_id).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
     let person = match website_id {
         None => stored.form.subject.responsible_person.clone(),
         Some(id) => {
@@ -41,7 +42,7 @@ pub async fn start(
             stored.form.websites[index].responsible_person.clone()
         }
     };
-    let now = Utc::now();
+    let now = deps.now();
     let (token, hash) = crate::auth::tokens::opaque(TOKEN_PREFIX);
     let txn = write_txn(db).await?;
     let session = mobile_session::ActiveModel {
@@ -50,10 +51,10 @@ pub async fn start(
         filing_id: Set(filing_id),
         website_id: Set(website_id),
         person_name: Set(person.name.clone()),
-        mobile: Set(crate::pii::keyring().seal(actor.tenant_id, &person.mobile)),
+        mobile: Set(deps.keys.seal(actor.tenant_id, &person.mobile)),
         token_hash: Set(hash),
         token_prefix: Set(token[..TOKEN_PREFIX.len() + 6].to_owned()),
-        expires_at: Set(now + Duration::minutes(ttl_minutes)),
+        expires_at: Set(now + Duration::minutes(deps.mobile.session_ttl_minutes)),
         revoked_at: Set(None),
         phone_verified_at: Set(None),
         code_hash: Set(None),
@@ -78,47 +79,53 @@ pub async fn start(
     .await?;
     txn.commit().await?;
     tracing::info!(filing = %filing_id, session = %session.id, "mobile verification started");
-    Ok(Started { token, session: opened(session)? })
+    Ok(Started { token, session: opened(&deps.keys, session)? })
 }
 
 /// Ends a hand-off before it expires.
-pub async fn revoke(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+pub async fn revoke(deps: &Deps, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+    let db = &deps.db;
     crate::services::access::require_editor(actor)?;
-    let session = get(db, actor, id).await?;
+    let session = get(deps, actor, id).await?;
     if session.revoked_at.is_none() {
-        let now = Utc::now();
+        let now = deps.now();
         let mut active: mobile_session::ActiveModel = session.into();
         active.revoked_at = Set(Some(now));
         active.updated_at = Set(now);
         active.update(db).await?;
     }
-    get(db, actor, id).await
+    get(deps, actor, id).await
 }
 
 /// One hand-off of a filing the caller may see.
-pub async fn get(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> Result<mobile_session::Model, ServiceError> {
+    let db = &deps.db;
     let session = mobile_session::Entity::find_by_id(id)
         .filter(Column::TenantId.eq(actor.tenant_id))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)?;
     crate::services::access::ensure_visible(db, actor, session.filing_id).await?;
-    opened(session)
+    opened(&deps.keys, session)
 }
 
 /// A session as read, with its mobile number opened ([`crate::pii`]). Updating it through `into()` leaves the stored
 /// (sealed) number as it is: only the fields set afterwards are written.
-pub(super) fn opened(mut session: mobile_session::Model) -> Result<mobile_session::Model, ServiceError> {
-    session.mobile = crate::pii::keyring().open(session.tenant_id, &session.mobile).map_err(ServiceError::internal)?;
+pub(super) fn opened(
+    keys: &crate::pii::Keyring,
+    mut session: mobile_session::Model,
+) -> Result<mobile_session::Model, ServiceError> {
+    session.mobile = keys.open(session.tenant_id, &session.mobile).map_err(ServiceError::internal)?;
     Ok(session)
 }
 
 /// The hand-offs of a filing the caller may see, newest first.
 pub async fn of_filing(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
 ) -> Result<Vec<mobile_session::Model>, ServiceError> {
+    let db = &deps.db;
     crate::services::access::ensure_visible(db, actor, filing_id).await?;
     mobile_session::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
@@ -127,16 +134,13 @@ pub async fn of_filing(
         .all(db)
         .await?
         .into_iter()
-        .map(opened)
+        .map(|session| opened(&deps.keys, session))
         .collect()
 }
 
 /// The phone behind a mobile token, if the token is known, not expired and not revoked.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<MobileCaller, ServiceError> {
+pub async fn authenticate(deps: &Deps, token: &str) -> Result<MobileCaller, ServiceError> {
+    let (db, now) = (&deps.db, deps.now());
     let hash = crate::auth::api_key::hash(token);
     let session = mobile_session::Entity::find()
         .filter(Column::TokenHash.eq(hash))
@@ -153,13 +157,14 @@ pub async fn authenticate(
 }
 
 /// The session behind a phone.
-pub async fn session(db: &DatabaseConnection, caller: &MobileCaller) -> Result<mobile_session::Model, ServiceError> {
+pub async fn session(deps: &Deps, caller: &MobileCaller) -> Result<mobile_session::Model, ServiceError> {
+    let db = &deps.db;
     mobile_session::Entity::find_by_id(caller.session_id)
         .filter(Column::TenantId.eq(caller.tenant_id))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound)
-        .and_then(opened)
+        .and_then(|session| opened(&deps.keys, session))
 }
 
 /// The page a phone opens, and its QR code as SVG and as a PNG data URL.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sea_orm::prelude::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::handoff::{of_filing, session};
@@ -12,6 +12,7 @@ use super::{CODE_TTL_MINUTES, MAX_CODE_ATTEMPTS, MAX_CODES_PER_SESSION, MobileCa
 use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::{FieldError, FieldErrorCode};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::{self, FilingAction, NewEvent};
 use entity::mobile_session::{self, Column};
@@ -30,13 +31,10 @@ pub struct PhoneCheck {
 
 /// Where each responsible person's phone check stands, one per person (a person responsible for several things
 /// once, at the first place they appear).
-pub async fn phone_checks(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<Vec<PhoneCheck>, ServiceError> {
-    let sessions = of_filing(db, actor, filing_id).await?;
-    let stored = crate::services::access::stored_filing(db, actor, filing_id).await?;
+pub async fn phone_checks(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Vec<PhoneCheck>, ServiceError> {
+    let db = &deps.db;
+    let sessions = of_filing(deps, actor, filing_id).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
     let mut people = vec![(None, "subject.responsiblePerson".to_owned(), &stored.form.subject.responsible_person)];
     people.extend(
         stored
@@ -63,15 +61,11 @@ pub async fn phone_checks(
 
 /// What keeps a filing from being submitted on the phone side: one PHONE_UNVERIFIED per responsible person who has
 /// not confirmed their mobile number, where the registrar requires it (`requirePhoneVerification`, on by default).
-pub async fn unconfirmed_phones(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<Vec<FieldError>, ServiceError> {
-    if !crate::services::tenants::settings(db, actor).await?.require_phone_verification {
+pub async fn unconfirmed_phones(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Vec<FieldError>, ServiceError> {
+    if !crate::services::tenants::settings(deps, actor).await?.require_phone_verification {
         return Ok(Vec::new());
     }
-    Ok(phone_checks(db, actor, filing_id)
+    Ok(phone_checks(deps, actor, filing_id)
         .await?
         .into_iter()
         .filter(|check| check.verified_at.is_none())
@@ -90,13 +84,9 @@ pub async fn unconfirmed_phones(
 
 /// Sends a code to the person's mobile: at most one a minute and [`MAX_CODES_PER_SESSION`] per session, and within
 /// the limits on codes per mobile number and per registrar ([`super::phone_code_limits`]), across every link.
-pub async fn send_phone_code(
-    db: &DatabaseConnection,
-    sender: &SmsSender,
-    caller: &MobileCaller,
-    now: DateTime<Utc>,
-) -> Result<mobile_session::Model, ServiceError> {
-    let current = session(db, caller).await?;
+pub async fn send_phone_code(deps: &Deps, caller: &MobileCaller) -> Result<mobile_session::Model, ServiceError> {
+    let (db, sender, now) = (&deps.db, &deps.sms, deps.now());
+    let current = session(deps, caller).await?;
     if current.phone_verified_at.is_some() {
         return Err(ServiceError::InvalidInput(vec![
             FieldError::new("phone", FieldErrorCode::ChangeNotAllowed)
@@ -118,6 +108,7 @@ pub async fn send_phone_code(
     let txn = write_txn(db).await?;
     let reservation = crate::services::phone_code_limits::reserve(
         &txn,
+        &deps.keys,
         &sender.limits,
         caller.tenant_id,
         &current.mobile,
@@ -143,9 +134,9 @@ pub async fn send_phone_code(
     txn.commit().await?;
     let message =
         PhoneCode { tenant_id: caller.tenant_id, mobile: &current.mobile, code: &code, person: &current.person_name };
-    if let Err(error) = sender.send(db, &message).await {
+    if let Err(error) = sender.send(deps, &message).await {
         // The code never reached the phone: it does not count, and the person may ask again at once.
-        crate::services::phone_code_limits::settle(db, reservation, false).await?;
+        crate::services::phone_code_limits::settle(deps, reservation, false).await?;
         mobile_session::Entity::update_many()
             .col_expr(Column::CodeSentAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(Column::CodesSent, Expr::value(current.codes_sent))
@@ -154,26 +145,26 @@ pub async fn send_phone_code(
             .await?;
         return Err(error);
     }
-    crate::services::phone_code_limits::settle(db, reservation, true).await?;
-    session(db, caller).await
+    crate::services::phone_code_limits::settle(deps, reservation, true).await?;
+    session(deps, caller).await
 }
 
 /// Checks the code the person typed; a right one confirms the mobile number (and shows on the filing's trail).
 pub async fn confirm_phone_code(
-    db: &DatabaseConnection,
+    deps: &Deps,
     caller: &MobileCaller,
     code: &str,
-    now: DateTime<Utc>,
 ) -> Result<mobile_session::Model, ServiceError> {
-    let current = session(db, caller).await?;
+    let now = deps.now();
+    let current = session(deps, caller).await?;
     if current.phone_verified_at.is_some() {
         return Ok(current);
     }
     let hash = usable_code_hash(&current, now)?;
     if crate::auth::api_key::hash(code.trim()) != *hash {
-        return Err(count_wrong_guess(db, caller, current.id, now).await?);
+        return Err(count_wrong_guess(deps, caller, current.id, now).await?);
     }
-    confirm_phone(db, caller, &current, hash, now).await
+    confirm_phone(deps, caller, &current, hash, now).await
 }
 
 /// A refusal of the code typed, on the `code` field.
@@ -205,11 +196,12 @@ pub(super) fn usable_code_hash(current: &mobile_session::Model, now: DateTime<Ut
 /// Counts a wrong guess against the session's code and returns the refusal to give: the tries left, or that the
 /// code no longer works when the guesses were already used up.
 pub(super) async fn count_wrong_guess(
-    db: &DatabaseConnection,
+    deps: &Deps,
     caller: &MobileCaller,
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<ServiceError, ServiceError> {
+    let db = &deps.db;
     // Counted by the database, and only while guesses are left: wrong guesses sent at once each count (a read
     // count written back would let them overwrite each other), and never past the limit.
     let counted = mobile_session::Entity::update_many()
@@ -219,7 +211,7 @@ pub(super) async fn count_wrong_guess(
         .filter(Column::CodeAttempts.lt(MAX_CODE_ATTEMPTS))
         .exec(db)
         .await?;
-    let attempts = session(db, caller).await?.code_attempts;
+    let attempts = session(deps, caller).await?.code_attempts;
     if counted.rows_affected == 0 {
         return Ok(code_no_longer_works());
     }
@@ -235,12 +227,13 @@ pub(super) async fn count_wrong_guess(
 /// transaction. If the code stopped working meanwhile the confirmation is refused, unless a right answer sent at the
 /// same moment confirmed the number already.
 pub(super) async fn confirm_phone(
-    db: &DatabaseConnection,
+    deps: &Deps,
     caller: &MobileCaller,
     current: &mobile_session::Model,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<mobile_session::Model, ServiceError> {
+    let db = &deps.db;
     let txn = write_txn(db).await?;
     // Only the code checked above, while it still works (wrong guesses sent at the same moment may have used it
     // up) and once (a second right answer at the same moment confirms nothing more).
@@ -256,7 +249,7 @@ pub(super) async fn confirm_phone(
         .await?;
     if confirmed.rows_affected == 0 {
         drop(txn);
-        let now_current = session(db, caller).await?;
+        let now_current = session(deps, caller).await?;
         if now_current.phone_verified_at.is_some() {
             return Ok(now_current);
         }
@@ -272,7 +265,7 @@ pub(super) async fn confirm_phone(
     .await?;
     txn.commit().await?;
     tracing::info!(filing = %caller.filing_id, session = %current.id, "mobile number confirmed");
-    session(db, caller).await
+    session(deps, caller).await
 }
 
 /// A code on its way to a phone.
@@ -305,7 +298,8 @@ impl SmsSender {
         Ok(Self { channel, limits })
     }
 
-    async fn send(&self, db: &DatabaseConnection, message: &PhoneCode<'_>) -> Result<(), ServiceError> {
+    async fn send(&self, deps: &Deps, message: &PhoneCode<'_>) -> Result<(), ServiceError> {
+        let db = &deps.db;
         match &self.channel {
             SmsChannel::Recorded => {
                 tracing::info!(mobile = %crate::domain::masking::mask_phone(message.mobile), code = message.code,
@@ -314,11 +308,11 @@ impl SmsSender {
                     id: Set(Uuid::now_v7()),
                     tenant_id: Set(message.tenant_id),
                     template: Set(crate::services::personal_data::PHONE_CODE.to_owned()),
-                    recipient: Set(crate::pii::keyring().seal(message.tenant_id, message.mobile)),
+                    recipient: Set(deps.keys.seal(message.tenant_id, message.mobile)),
                     payload: Set(serde_json::json!({ "code": message.code, "person": message.person })),
                     // Recorded, not queued: the mail dispatcher leaves it alone.
                     status: Set("RECORDED".to_owned()),
-                    created_at: Set(Utc::now()),
+                    created_at: Set(deps.now()),
                     attempts: Set(0),
                     ..Default::default()
                 }

@@ -1,13 +1,13 @@
 //! The person's documents from the phone: upload targets checked against the form, and their completion.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::face::{LivenessChecker, check_liveness};
 use super::handoff::session;
 use super::{MobileCaller, acting_for, require_phone};
 use crate::domain::{FieldError, FieldErrorCode};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use entity::mobile_session::{self};
 
@@ -29,17 +29,15 @@ pub struct MobileUpload {
 /// match the form), the subject's certificate (likewise), the face video (a website person, against a live
 /// challenge), the signed verification sheet and the commitment letter. The mobile number is confirmed first.
 pub async fn request_upload(
-    db: &DatabaseConnection,
-    storage: &crate::storage::Storage,
-    config: &crate::config::StorageConfig,
+    deps: &Deps,
     caller: &MobileCaller,
     upload: MobileUpload,
-    now: DateTime<Utc>,
 ) -> Result<crate::services::attachments::UploadTicket, ServiceError> {
-    let current = session(db, caller).await?;
+    let (db, now) = (&deps.db, deps.now());
+    let current = session(deps, caller).await?;
     require_phone(&current)?;
     let actor = acting_for(db, caller, &current).await?;
-    let stored = crate::services::access::stored_filing(db, &actor, caller.filing_id).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, &actor, caller.filing_id).await?;
     let person = session_person(&stored, caller.website_id)?;
     let (website_id, face_challenge) = check_mobile_upload(
         &upload,
@@ -60,7 +58,7 @@ pub async fn request_upload(
         sha256: upload.sha256,
         face_challenge,
     };
-    crate::services::attachments::request_upload(db, storage, config, &actor, request).await
+    crate::services::attachments::request_upload(deps, &actor, request).await
 }
 
 /// The responsible person a session is for: the subject's, or that of the session's website (not found when the
@@ -175,26 +173,24 @@ pub(super) fn face_video_target(
 /// Completes an upload the phone started (the same checks as on the desktop). A face video then goes to the
 /// liveness checker.
 pub async fn complete_upload(
-    db: &DatabaseConnection,
-    storage: &crate::storage::Storage,
-    config: &crate::config::StorageConfig,
-    liveness: &LivenessChecker,
+    deps: &Deps,
     caller: &MobileCaller,
     attachment_id: Uuid,
 ) -> Result<crate::services::attachments::Attachment, ServiceError> {
-    let current = session(db, caller).await?;
+    let db = &deps.db;
+    let current = session(deps, caller).await?;
     let actor = acting_for(db, caller, &current).await?;
-    let attachment = crate::services::attachments::get(db, &actor, attachment_id).await?;
+    let attachment = crate::services::attachments::get(deps, &actor, attachment_id).await?;
     // Only uploads of this phone's filing.
     if attachment.filing_id != caller.filing_id {
         return Err(ServiceError::NotFound);
     }
-    let done = crate::services::attachments::complete_upload(db, storage, &actor, attachment_id).await?;
+    let done = crate::services::attachments::complete_upload(deps, &actor, attachment_id).await?;
     if done.kind == crate::domain::MaterialKind::FaceVideo
-        && let LivenessChecker::Webhook(webhook) = liveness
+        && let LivenessChecker::Webhook(webhook) = &*deps.liveness
     {
-        check_liveness(db, storage, config, webhook, &actor, &done, &current).await?;
-        return crate::services::attachments::get(db, &actor, attachment_id).await;
+        check_liveness(deps, webhook, &actor, &done, &current).await?;
+        return crate::services::attachments::get(deps, &actor, attachment_id).await;
     }
     Ok(done)
 }

@@ -1,8 +1,7 @@
 //! The provincial bureau's (管局) decision: approval with the ICP numbers it issued, or rejection.
 
-use chrono::Utc;
 use sea_orm::prelude::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::preliminary::check_reasons;
@@ -12,6 +11,7 @@ use crate::db::write_txn;
 use crate::domain::identifiers::{IcpNumber, IcpNumberKind};
 use crate::domain::workflow::WorkflowAction;
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::FilingAction;
 use crate::services::models::Filing;
@@ -30,21 +30,22 @@ pub struct BureauApproval {
 /// website, in the filing's province), or refused with reasons (back to the applicant). An order that amends a filed
 /// record keeps the record's numbers (a number given for them must match) and replaces the record.
 pub async fn record_bureau_decision(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     approval: Option<BureauApproval>,
     reasons: Vec<ReturnReason>,
 ) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     let Some(BureauApproval { subject_number: given_subject, websites: website_numbers }) = approval else {
         check_reasons(&reasons)?;
         let step = Step::new(WorkflowAction::BureauReject, FilingAction::BureauRejected)
             .details(serde_json::json!({ "reasons": reasons }));
-        return simple(db, actor, filing_id, version, step, |_| {}).await;
+        return simple(deps, actor, filing_id, version, step, |_| {}).await;
     };
-    let filing = crate::services::access::get_filing(db, actor, filing_id).await?;
-    let stored = crate::services::access::stored_filing(db, actor, filing_id).await?;
+    let filing = crate::services::access::get_filing(deps, actor, filing_id).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
     let mut errors = Vec::new();
     let subject = approved_subject_number(
         given_subject.as_deref(),
@@ -62,9 +63,16 @@ pub async fn record_bureau_decision(
         return Err(ServiceError::InvalidInput(errors));
     };
     let txn = write_txn(db).await?;
-    let filing = approve(&txn, actor, filing_id, version, &subject.to_string(), &assigned, &stored.websites)
-        .await
-        .map_err(number_race)?;
+    let filing = approve(
+        deps,
+        &txn,
+        actor,
+        filing_id,
+        version,
+        Numbers { subject: &subject.to_string(), websites: &assigned, filed: &stored.websites },
+    )
+    .await
+    .map_err(number_race)?;
     txn.commit().await.map_err(|e| number_race(e.into()))?;
     Ok(filing)
 }
@@ -156,25 +164,32 @@ pub(super) fn assigned_website_numbers(
     assigned
 }
 
+/// The numbers an approval files: the subject's, those it assigns to websites that had none, and the websites of
+/// the order.
+pub(super) struct Numbers<'a> {
+    subject: &'a str,
+    websites: &'a [(Uuid, String)],
+    filed: &'a [crate::services::access::StoredWebsite],
+}
+
 /// Records the bureau's approval in `txn`: the numbers, the record this order amends superseded, the order approved.
 /// A number another subject's current record holds is refused (NUMBER_IN_USE); the check runs on the locked filing
 /// and under a lock on the number, and the unique indexes over current records' numbers back it.
 pub(super) async fn approve(
+    deps: &Deps,
     txn: &DatabaseTransaction,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
-    number: &str,
-    assigned: &[(Uuid, String)],
-    websites: &[crate::services::access::StoredWebsite],
+    numbers: Numbers<'_>,
 ) -> Result<Filing, ServiceError> {
+    let Numbers { subject: number, websites: assigned, filed: websites } = numbers;
     let current = lock(txn, actor, filing_id).await?;
     crate::db::lock_key(txn, "icp-number", &format!("{}/{number}", actor.tenant_id)).await?;
     let held = numbers_held_elsewhere(txn, actor, &current, number, assigned, websites).await?;
     if !held.is_empty() {
         return Err(ServiceError::InvalidInput(held));
     }
-    let now = Utc::now();
     let details = serde_json::json!({ "subjectNumber": number,
         "websites": assigned.iter().map(|(id, n)| serde_json::json!({ "websiteId": id, "number": n })).collect::<Vec<_>>() });
     let step = Step::new(WorkflowAction::BureauApprove, FilingAction::BureauApproved).details(details);
@@ -200,7 +215,7 @@ pub(super) async fn approve(
             .await?;
     }
     let number = number.to_owned();
-    transition(txn, actor, filing_id, version, step, now, |m| m.icp_number = Set(Some(number))).await
+    transition(deps, txn, actor, filing_id, version, step, |m| m.icp_number = Set(Some(number))).await
 }
 
 /// The numbers of an approval that another subject's current record of the registrar holds: one NUMBER_IN_USE on

@@ -21,9 +21,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::ServiceError;
 use super::audit::{self, FilingAction, NewEvent};
 use super::models::Filing;
+use super::{Deps, ServiceError};
 use crate::auth::{Actor, ApiKeyScope, Principal, Role};
 use crate::db::write_txn;
 use crate::domain::FilingStatus;
@@ -99,29 +99,31 @@ impl Step {
 }
 
 async fn simple(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     step: Step,
     change: impl FnOnce(&mut filing::ActiveModel),
 ) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     let txn = write_txn(db).await?;
-    let filing = transition(&txn, actor, filing_id, version, step, Utc::now(), change).await?;
+    let filing = transition(deps, &txn, actor, filing_id, version, step, change).await?;
     txn.commit().await?;
     Ok(filing)
 }
 
 /// Moves a filing by the table, at the version the caller saw, and records the event.
 async fn transition(
+    deps: &Deps,
     txn: &impl ConnectionTrait,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     step: Step,
-    now: DateTime<Utc>,
     change: impl FnOnce(&mut filing::ActiveModel),
 ) -> Result<Filing, ServiceError> {
+    let now = deps.now();
     let current = lock(txn, actor, filing_id).await?;
     let roles = roles(actor);
     if roles.is_empty() {
@@ -162,7 +164,7 @@ async fn transition(
     }
     let filing = load(txn, actor, filing_id).await?;
     // The people concerned hear about it if and only if the step commits.
-    super::notifications::on_transition(txn, actor, &filing, step.event, details.as_ref()).await?;
+    super::notifications::on_transition(deps, txn, actor, &filing, step.event, details.as_ref()).await?;
     Ok(filing)
 }
 

@@ -1,8 +1,7 @@
 //! The registrar's preliminary review (初审): claiming and releasing a filing, reviewing its materials, and the
 //! decision.
 
-use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use uuid::Uuid;
 
 use super::sms::begin_sms_round;
@@ -11,81 +10,81 @@ use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::workflow::{WorkflowAction, WorkflowRole};
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::FilingAction;
 use crate::services::models::Filing;
 
 /// A reviewer takes a filing for the preliminary review; one reviewer at a time.
-pub async fn claim_review(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-    version: i32,
-) -> Result<Filing, ServiceError> {
+pub async fn claim_review(deps: &Deps, actor: &Actor, filing_id: Uuid, version: i32) -> Result<Filing, ServiceError> {
     let reviewer = actor.id;
-    simple(db, actor, filing_id, version, Step::new(WorkflowAction::ClaimReview, FilingAction::ReviewClaimed), |m| {
+    simple(deps, actor, filing_id, version, Step::new(WorkflowAction::ClaimReview, FilingAction::ReviewClaimed), |m| {
         m.reviewer_id = Set(Some(reviewer));
     })
     .await
 }
 
 /// The assigned reviewer (or an administrator) puts the filing back in the queue.
-pub async fn release_review(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-    version: i32,
-) -> Result<Filing, ServiceError> {
+pub async fn release_review(deps: &Deps, actor: &Actor, filing_id: Uuid, version: i32) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     ensure_assignee(db, actor, filing_id).await?;
-    simple(db, actor, filing_id, version, Step::new(WorkflowAction::ReleaseReview, FilingAction::ReviewReleased), |m| {
-        m.reviewer_id = Set(None);
-    })
+    simple(
+        deps,
+        actor,
+        filing_id,
+        version,
+        Step::new(WorkflowAction::ReleaseReview, FilingAction::ReviewReleased),
+        |m| {
+            m.reviewer_id = Set(None);
+        },
+    )
     .await
 }
 
 /// The preliminary review passes: the MIIT SMS check starts for every responsible person, open for `sms_window`.
 pub async fn approve_preliminary(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
-    now: DateTime<Utc>,
-    sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
+    let (db, now, sms_window) = (&deps.db, deps.now(), deps.sms_window);
     ensure_assignee(db, actor, filing_id).await?;
     let step = Step::new(WorkflowAction::ApprovePreliminary, FilingAction::PreliminaryApproved);
-    begin_sms_round(db, actor, filing_id, version, step, now, now + sms_window).await
+    begin_sms_round(deps, actor, filing_id, version, step, now, now + sms_window).await
 }
 
 /// The preliminary review returns the filing to the applicant with its reasons.
 pub async fn reject_preliminary(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
     reasons: Vec<ReturnReason>,
 ) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     check_reasons(&reasons)?;
     ensure_assignee(db, actor, filing_id).await?;
     let step = Step::new(WorkflowAction::RejectPreliminary, FilingAction::PreliminaryRejected)
         .details(serde_json::json!({ "reasons": reasons }));
-    simple(db, actor, filing_id, version, step, |m| m.reviewer_id = Set(None)).await
+    simple(deps, actor, filing_id, version, step, |m| m.reviewer_id = Set(None)).await
 }
 
 /// The assigned reviewer decides on one material: accepted, or needs revision with a reason.
 pub async fn review_attachment(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     attachment_id: Uuid,
     accepted: bool,
     reason: Option<String>,
 ) -> Result<crate::services::attachments::Attachment, ServiceError> {
+    let db = &deps.db;
     if !roles(actor).contains(&WorkflowRole::Reviewer) {
         return Err(ServiceError::Forbidden("only reviewers decide on materials"));
     }
-    let attachment = crate::services::attachments::get(db, actor, attachment_id).await?;
+    let attachment = crate::services::attachments::get(deps, actor, attachment_id).await?;
     ensure_assignee(db, actor, attachment.filing_id).await?;
-    let filing = crate::services::access::get_filing(db, actor, attachment.filing_id).await?;
+    let filing = crate::services::access::get_filing(deps, actor, attachment.filing_id).await?;
     if filing.status != FilingStatus::InReview {
         return Err(ServiceError::InvalidTransition { action: "reviewAttachment", from: filing.status });
     }
@@ -100,7 +99,7 @@ pub async fn review_attachment(
     if !accepted && reason.is_none() {
         return Err(ServiceError::invalid("reason", FieldErrorCode::Required));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     // Decided on the filing as it is now: a review that lands after the filing left 初审 changes nothing.
     let filing = lock(&txn, actor, attachment.filing_id).await?;
@@ -117,7 +116,7 @@ pub async fn review_attachment(
         "accepted": accepted, "reason": reason });
     record(&txn, actor, attachment.filing_id, FilingAction::AttachmentReviewed, None, None, Some(details), now).await?;
     txn.commit().await?;
-    crate::services::attachments::get(db, actor, attachment_id).await
+    crate::services::attachments::get(deps, actor, attachment_id).await
 }
 
 pub(super) fn check_reasons(reasons: &[ReturnReason]) -> Result<(), ServiceError> {

@@ -1,8 +1,8 @@
 //! The MIIT SMS check: every responsible person confirms by text within the window; a failed round is resubmitted or
 //! the filing returned to the applicant.
 
-use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::preliminary::check_reasons;
@@ -11,6 +11,7 @@ use crate::auth::Actor;
 use crate::db::write_txn;
 use crate::domain::FilingStatus;
 use crate::domain::workflow::{MAX_SMS_FAILURES, WorkflowAction, WorkflowRole};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::FilingAction;
 use crate::services::models::Filing;
@@ -18,13 +19,8 @@ use entity::{filing, sms_check};
 
 /// What the registrar learned from MIIT about one person's SMS confirmation. Every person confirmed sends the
 /// filing to the bureau; five failures of one person end the round (back with the registrar).
-pub async fn record_sms(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    check_id: Uuid,
-    confirmed: bool,
-    now: DateTime<Utc>,
-) -> Result<Filing, ServiceError> {
+pub async fn record_sms(deps: &Deps, actor: &Actor, check_id: Uuid, confirmed: bool) -> Result<Filing, ServiceError> {
+    let (db, now) = (&deps.db, deps.now());
     if !roles(actor).contains(&WorkflowRole::Registrar) {
         return Err(ServiceError::Forbidden("only the registrar records MIIT's SMS results"));
     }
@@ -59,10 +55,10 @@ pub async fn record_sms(
     let filing = if status == "FAILED" {
         let step =
             Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("too many failed confirmations");
-        transition(&txn, actor, check.filing_id, current.version, step, now, |_| {}).await?
+        transition(deps, &txn, actor, check.filing_id, current.version, step, |_| {}).await?
     } else if checks.iter().all(|c| c.status == "CONFIRMED") {
         let step = Step::new(WorkflowAction::SmsAllConfirmed, FilingAction::SmsCompleted);
-        transition(&txn, actor, check.filing_id, current.version, step, now, |m| m.sms_deadline_at = Set(None)).await?
+        transition(deps, &txn, actor, check.filing_id, current.version, step, |m| m.sms_deadline_at = Set(None)).await?
     } else {
         current
     };
@@ -74,7 +70,8 @@ pub async fn record_sms(
 /// once: on PostgreSQL each replica locks the filing it moves (`FOR UPDATE SKIP LOCKED`, so replicas share the work
 /// instead of waiting on each other), and the conditional update lets exactly one of them move it in any case.
 /// Returns the (tenant, filing) moved.
-pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<(Uuid, Uuid)>, ServiceError> {
+pub async fn expire_sms_checks(deps: &Deps) -> Result<Vec<(Uuid, Uuid)>, ServiceError> {
+    let (db, now) = (&deps.db, deps.now());
     let due = filing::Entity::find()
         .filter(filing::Column::Status.eq(FilingStatus::SmsVerification.as_str()))
         .filter(filing::Column::SmsDeadlineAt.lte(now))
@@ -98,7 +95,7 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
             }
         }
         let step = Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("the SMS window passed");
-        match transition(&txn, &system, row.id, row.version, step, now, |_| {}).await {
+        match transition(deps, &txn, &system, row.id, row.version, step, |_| {}).await {
             Ok(_) => {
                 txn.commit().await?;
                 moved.push((row.tenant_id, row.id));
@@ -113,20 +110,19 @@ pub async fn expire_sms_checks(db: &DatabaseConnection, now: DateTime<Utc>) -> R
 
 /// After a failed SMS round, the registrar starts a new one (a new window of `sms_window`).
 pub async fn resubmit_to_miit(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
-    now: DateTime<Utc>,
-    sms_window: Duration,
 ) -> Result<Filing, ServiceError> {
+    let (now, sms_window) = (deps.now(), deps.sms_window);
     let step = Step::new(WorkflowAction::ResubmitToMiit, FilingAction::SmsResent);
-    begin_sms_round(db, actor, filing_id, version, step, now, now + sms_window).await
+    begin_sms_round(deps, actor, filing_id, version, step, now, now + sms_window).await
 }
 
 /// Moves a filing into the SMS step: a new round of checks, one per responsible person, until `deadline`.
 pub(super) async fn begin_sms_round(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
@@ -134,20 +130,21 @@ pub(super) async fn begin_sms_round(
     now: DateTime<Utc>,
     deadline: DateTime<Utc>,
 ) -> Result<Filing, ServiceError> {
+    let db = &deps.db;
     let txn = write_txn(db).await?;
-    let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
+    let filing = transition(deps, &txn, actor, filing_id, version, step, |m| {
         m.sms_deadline_at = Set(Some(deadline));
         m.sms_reminded_at = Set(None);
     })
     .await?;
-    start_sms_round(&txn, actor, &filing, now).await?;
+    start_sms_round(deps, &txn, actor, &filing, now).await?;
     txn.commit().await?;
     Ok(filing)
 }
 
 /// After a failed SMS round, the registrar returns the filing to the applicant.
 pub async fn return_to_applicant(
-    db: &DatabaseConnection,
+    deps: &Deps,
     actor: &Actor,
     filing_id: Uuid,
     version: i32,
@@ -156,20 +153,21 @@ pub async fn return_to_applicant(
     check_reasons(&reasons)?;
     let step = Step::new(WorkflowAction::ReturnToApplicant, FilingAction::ReturnedToApplicant)
         .details(serde_json::json!({ "reasons": reasons }));
-    simple(db, actor, filing_id, version, step, |m| m.sms_deadline_at = Set(None)).await
+    simple(deps, actor, filing_id, version, step, |m| m.sms_deadline_at = Set(None)).await
 }
 
 /// A new SMS round: one check per distinct responsible person the order involves (the subject's, and those of the
 /// websites it adds, changes or cancels: an unchanged filed website's person is not texted again).
 pub(super) async fn start_sms_round(
+    deps: &Deps,
     txn: &impl ConnectionTrait,
     actor: &Actor,
     filing: &Filing,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(filing.id)).exec(txn).await?;
-    let stored = crate::services::access::stored_filing(txn, actor, filing.id).await?;
-    let record = crate::services::access::record_of_order(txn, actor, filing).await?;
+    let stored = crate::services::access::stored_filing(txn, &deps.keys, actor, filing.id).await?;
+    let record = crate::services::access::record_of_order(txn, &deps.keys, actor, filing).await?;
     let in_scope = crate::services::access::websites_in_scope(filing.filing_type, &stored, record.as_ref());
     let mut seen = Vec::new();
     let mut people = vec![(None, &stored.form.subject.responsible_person)];
@@ -191,7 +189,7 @@ pub(super) async fn start_sms_round(
             filing_id: Set(filing.id),
             website_id: Set(website_id),
             person_name: Set(person.name.clone()),
-            mobile: Set(crate::pii::keyring().seal(actor.tenant_id, &person.mobile)),
+            mobile: Set(deps.keys.seal(actor.tenant_id, &person.mobile)),
             status: Set("PENDING".to_owned()),
             failures: Set(0),
             created_at: Set(now),
@@ -204,13 +202,10 @@ pub(super) async fn start_sms_round(
 }
 
 /// The SMS checks of a filing (current round).
-pub async fn sms_checks(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-) -> Result<Vec<sms_check::Model>, ServiceError> {
-    crate::services::access::get_filing(db, actor, filing_id).await?;
-    let keys = crate::pii::keyring();
+pub async fn sms_checks(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Vec<sms_check::Model>, ServiceError> {
+    let db = &deps.db;
+    crate::services::access::get_filing(deps, actor, filing_id).await?;
+    let keys = &deps.keys;
     sms_check::Entity::find()
         .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
         .filter(sms_check::Column::FilingId.eq(filing_id))

@@ -1,17 +1,16 @@
 //! Submission: the applicant (or the registrar's backend) submits a filing, withdraws it before the decision, or
 //! abandons a draft.
 
-use chrono::{Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::sms::start_sms_round;
 use super::{Step, simple, transition};
 use crate::auth::Actor;
 use crate::db::write_txn;
-use crate::domain::reference::ReferenceData;
 use crate::domain::workflow::WorkflowAction;
 use crate::domain::{FieldError, FieldErrorCode, FilingStatus};
+use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::FilingAction;
 use crate::services::models::Filing;
@@ -21,24 +20,17 @@ use entity::filing;
 /// missing material and everything the order's type does not allow. A cancellation order skips the preliminary
 /// review: it goes straight to the MIIT SMS check, open for `sms_window` (and is not held to rules that changed since
 /// its record was filed).
-pub async fn submit(
-    db: &DatabaseConnection,
-    storage: &crate::storage::Storage,
-    actor: &Actor,
-    reference: &ReferenceData,
-    filing_id: Uuid,
-    version: i32,
-    sms_window: Duration,
-) -> Result<Filing, ServiceError> {
-    let filing = crate::services::access::get_filing(db, actor, filing_id).await?;
+pub async fn submit(deps: &Deps, actor: &Actor, filing_id: Uuid, version: i32) -> Result<Filing, ServiceError> {
+    let (db, sms_window) = (&deps.db, deps.sms_window);
+    let filing = crate::services::access::get_filing(deps, actor, filing_id).await?;
     let cancellation = filing.filing_type.skips_preliminary_review();
     let mut errors: Vec<FieldError> = Vec::new();
     if !cancellation {
-        let check = crate::services::rules::precheck(db, actor, reference, filing_id).await?;
+        let check = crate::services::rules::precheck(deps, actor, filing_id).await?;
         errors.extend(check.findings.into_iter().filter(|f| f.is_error()));
     }
-    let stored = crate::services::access::stored_filing(db, actor, filing_id).await?;
-    let record = crate::services::access::record_of_order(db, actor, &filing).await?;
+    let stored = crate::services::access::stored_filing(db, &deps.keys, actor, filing_id).await?;
+    let record = crate::services::access::record_of_order(db, &deps.keys, actor, &filing).await?;
     errors.extend(crate::services::access::violations(
         filing.filing_type,
         &stored.form,
@@ -46,7 +38,7 @@ pub async fn submit(
         record.as_ref(),
         true,
     ));
-    for item in crate::services::attachments::checklist(db, actor, reference, filing_id).await? {
+    for item in crate::services::attachments::checklist(deps, actor, filing_id).await? {
         use crate::services::attachments::ItemState;
         if matches!(item.state, ItemState::Missing | ItemState::NeedsRevision) {
             let code = if item.state == ItemState::Missing {
@@ -58,18 +50,18 @@ pub async fn submit(
             errors.push(FieldError::new(format!("materials.{}{at}", item.kind.as_str()), code));
         }
     }
-    errors.extend(crate::services::attachments::missing_files(db, storage, actor, reference, filing_id).await?);
+    errors.extend(crate::services::attachments::missing_files(deps, actor, filing_id).await?);
     // Every responsible person has confirmed their mobile number (where the registrar requires it).
-    errors.extend(crate::services::mobile::unconfirmed_phones(db, actor, filing_id).await?);
+    errors.extend(crate::services::mobile::unconfirmed_phones(deps, actor, filing_id).await?);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
-    let now = Utc::now();
+    let now = deps.now();
     let txn = write_txn(db).await?;
     // One order per subject at a time (within the registrar), checked in the transaction that submits, under a lock
     // on the subject: of two orders of one subject submitted at once, the second sees the first.
     let subject = crate::services::access::certificate_index(
-        &crate::pii::keyring(),
+        &deps.keys,
         actor.tenant_id,
         &stored.form.subject.certificate_number,
     );
@@ -85,18 +77,18 @@ pub async fn submit(
     let filing = if cancellation {
         let step = Step::new(WorkflowAction::SubmitCancellation, FilingAction::Submitted);
         let deadline = now + sms_window;
-        let filing = transition(&txn, actor, filing_id, version, step, now, |m| {
+        let filing = transition(deps, &txn, actor, filing_id, version, step, |m| {
             m.submitted_at = Set(Some(now));
             m.reviewer_id = Set(None);
             m.sms_deadline_at = Set(Some(deadline));
             m.sms_reminded_at = Set(None);
         })
         .await?;
-        start_sms_round(&txn, actor, &filing, now).await?;
+        start_sms_round(deps, &txn, actor, &filing, now).await?;
         filing
     } else {
         let step = Step::new(WorkflowAction::Submit, FilingAction::Submitted);
-        transition(&txn, actor, filing_id, version, step, now, |m| {
+        transition(deps, &txn, actor, filing_id, version, step, |m| {
             m.submitted_at = Set(Some(now));
             m.reviewer_id = Set(None);
         })
@@ -134,24 +126,14 @@ pub(super) async fn order_in_flight(
 }
 
 /// Withdraws a filing before the 初审 decision, back to an editable draft.
-pub async fn withdraw(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-    version: i32,
-) -> Result<Filing, ServiceError> {
-    simple(db, actor, filing_id, version, Step::new(WorkflowAction::Withdraw, FilingAction::Withdrawn), |m| {
+pub async fn withdraw(deps: &Deps, actor: &Actor, filing_id: Uuid, version: i32) -> Result<Filing, ServiceError> {
+    simple(deps, actor, filing_id, version, Step::new(WorkflowAction::Withdraw, FilingAction::Withdrawn), |m| {
         m.reviewer_id = Set(None);
     })
     .await
 }
 
 /// Gives a filing up for good.
-pub async fn abandon(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    filing_id: Uuid,
-    version: i32,
-) -> Result<Filing, ServiceError> {
-    simple(db, actor, filing_id, version, Step::new(WorkflowAction::Abandon, FilingAction::Abandoned), |_| {}).await
+pub async fn abandon(deps: &Deps, actor: &Actor, filing_id: Uuid, version: i32) -> Result<Filing, ServiceError> {
+    simple(deps, actor, filing_id, version, Step::new(WorkflowAction::Abandon, FilingAction::Abandoned), |_| {}).await
 }

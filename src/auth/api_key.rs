@@ -5,7 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-/// Every key starts with this, so a leaked key is easy to recognise in code and logs (secret scanners).
+/// Every key starts with this, so a leaked key is easy to recognise in code and logs (secret scanners). The other
+/// secrets beian issues start with it too, each with its own continuation (below).
 pub const KEY_PREFIX: &str = "beian_";
 
 /// A freshly generated key: the secret to show once, and what to store.
@@ -15,13 +16,16 @@ pub struct NewApiKey {
     pub display_prefix: String,
 }
 
+/// How a phone's hand-off token starts (a bearer token: told apart from API keys by it).
+pub const MOBILE_TOKEN_PREFIX: &str = "beian_m_";
+/// How a refresh token starts.
+pub const REFRESH_TOKEN_PREFIX: &str = "beian_rt_";
+/// How a one-time token (e-mail verification, account set-up, password reset) starts.
+pub const ONE_TIME_TOKEN_PREFIX: &str = "beian_t_";
+
 /// The other secrets beian issues under the same prefix: a bearer token is told apart by how it starts, so no API
 /// key may start like one of them (a key starting `beian_m_` would be taken for a phone's hand-off token).
-pub const RESERVED_PREFIXES: [&str; 3] = [
-    crate::auth::tokens::MOBILE_TOKEN_PREFIX,
-    crate::auth::tokens::REFRESH_TOKEN_PREFIX,
-    crate::auth::tokens::ONE_TIME_TOKEN_PREFIX,
-];
+pub const RESERVED_PREFIXES: [&str; 3] = [MOBILE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, ONE_TIME_TOKEN_PREFIX];
 
 /// Generates a key with 256 bits of randomness (drawn again in the rare case, 1 in about 4,000, that it would start
 /// like another kind of secret).

@@ -102,13 +102,6 @@ impl TokenSigner {
     }
 }
 
-/// How a phone's hand-off token starts (a bearer token: told apart from API keys by it).
-pub const MOBILE_TOKEN_PREFIX: &str = "beian_m_";
-/// How a refresh token starts.
-pub const REFRESH_TOKEN_PREFIX: &str = "beian_rt_";
-/// How a one-time token (e-mail verification, account set-up, password reset) starts.
-pub const ONE_TIME_TOKEN_PREFIX: &str = "beian_t_";
-
 /// A random opaque secret with a recognisable prefix, and the hash to store.
 pub fn opaque(prefix: &str) -> (String, String) {
     use base64::Engine;

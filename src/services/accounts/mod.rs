@@ -231,7 +231,7 @@ async fn issue_token(
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<String, ServiceError> {
-    let (secret, hash) = tokens::opaque(tokens::ONE_TIME_TOKEN_PREFIX);
+    let (secret, hash) = tokens::opaque(crate::auth::api_key::ONE_TIME_TOKEN_PREFIX);
     account_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(row.tenant_id),

@@ -159,7 +159,7 @@ pub(super) async fn start_session(
     family: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Session, ServiceError> {
-    let (refresh_token, hash) = tokens::opaque(tokens::REFRESH_TOKEN_PREFIX);
+    let (refresh_token, hash) = tokens::opaque(crate::auth::api_key::REFRESH_TOKEN_PREFIX);
     let refresh_expires = now + Duration::days(auth.config.refresh_token_ttl_days);
     let id = Uuid::now_v7();
     session::ActiveModel {

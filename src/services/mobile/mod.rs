@@ -30,7 +30,7 @@ use crate::domain::{FieldError, FieldErrorCode};
 use entity::mobile_session::{self};
 
 /// Every mobile token starts with this.
-pub const TOKEN_PREFIX: &str = crate::auth::tokens::MOBILE_TOKEN_PREFIX;
+pub const TOKEN_PREFIX: &str = crate::auth::api_key::MOBILE_TOKEN_PREFIX;
 
 /// How long a phone code works.
 pub const CODE_TTL_MINUTES: i64 = 5;

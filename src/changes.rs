@@ -1,12 +1,17 @@
 //! Announcements of changed filings, for `filingUpdated` subscribers on every replica.
 //!
-//! On PostgreSQL an announcement is a `NOTIFY` on [`CHANNEL`]; each process `LISTEN`s and passes what it hears to
-//! its own subscribers, so a change made through one replica reaches subscribers connected to another (the
-//! announcing process hears itself the same way). On SQLite, a single process, announcements stay in memory.
+//! Every change to a filing, or to anything hanging off it, writes a filing event in the changing transaction
+//! (`services::audit::record`), and the events are the one source of announcements: nothing announces by hand.
+//! - On PostgreSQL a trigger on `filing_events` issues a `NOTIFY` on [`CHANNEL`] for each event (migration
+//!   `m20261204_000022`). PostgreSQL delivers it only if the transaction commits, so a rolled-back change is never
+//!   announced and a committed one always is. Each process `LISTEN`s and passes what it hears to its own
+//!   subscribers, so a change made through one replica reaches subscribers connected to another.
+//! - On SQLite (one process) the server reads the events written since the last look, by row id, every
+//!   [`SQLITE_POLL`]: SQLite has one writer at a time, so row ids grow in commit order and none is skipped.
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -14,10 +19,13 @@ use uuid::Uuid;
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "beian_filing_changed";
 
+/// How often the SQLite server looks for new events.
+pub const SQLITE_POLL: Duration = Duration::from_millis(200);
+
 /// A filing changed: (tenant, filing).
 pub type FilingChanged = (Uuid, Uuid);
 
-/// Announces changed filings and hands them to this process's subscribers.
+/// Hands this process's subscribers the filings that changed, as the database announces them.
 #[derive(Clone)]
 pub struct FilingChanges {
     db: DatabaseConnection,
@@ -30,46 +38,28 @@ impl FilingChanges {
         Self { db, local }
     }
 
-    /// Whether announcements travel through the database (several processes may serve subscribers).
-    fn shared(&self) -> bool {
-        self.db.get_database_backend() == DatabaseBackend::Postgres
-    }
-
-    /// Tells every subscriber, on every replica, that the filing changed. Call it after the change committed.
-    pub async fn announce(&self, changed: FilingChanged) {
-        if !self.shared() {
-            // No subscriber is not an error.
-            let _ = self.local.send(changed);
-            return;
-        }
-        let statement = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), encode(changed).into()],
-        );
-        if let Err(error) = self.db.execute_raw(statement).await {
-            // Subscribers elsewhere miss this one; those of this process still hear it.
-            tracing::warn!(error = %error, "announcing a filing change failed");
-            let _ = self.local.send(changed);
-        }
-    }
-
     /// This process's stream of announcements.
     pub fn subscribe(&self) -> broadcast::Receiver<FilingChanged> {
         self.local.subscribe()
     }
 
-    /// On PostgreSQL, starts listening for announcements from every replica (returns once listening, so nothing
-    /// announced after start-up is missed) and passes them on until `stop`. Nothing to do on SQLite.
-    pub async fn listen(&self, stop: CancellationToken) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-        if !self.shared() {
-            return Ok(None);
+    /// Starts following the announcements (returns once following, so nothing committed after start-up is missed)
+    /// and passes them on until `stop`.
+    pub async fn listen(&self, stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            self.listen_postgres(stop).await
+        } else {
+            let last = newest_event(&self.db).await?;
+            Ok(tokio::spawn(tail_events(self.db.clone(), self.local.clone(), last, stop)))
         }
+    }
+
+    async fn listen_postgres(&self, stop: CancellationToken) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let pool = self.db.get_postgres_connection_pool().clone();
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
         listener.listen(CHANNEL).await?;
         let local = self.local.clone();
-        Ok(Some(tokio::spawn(async move {
+        Ok(tokio::spawn(async move {
             loop {
                 let received = tokio::select! {
                     () = stop.cancelled() => return,
@@ -92,12 +82,58 @@ impl FilingChanges {
                     }
                 }
             }
-        })))
+        }))
     }
 }
 
-fn encode((tenant, filing): FilingChanged) -> String {
-    format!("{}:{}", tenant.simple(), filing.simple())
+/// The row id of the newest event (SQLite).
+async fn newest_event(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let sql = "SELECT COALESCE(MAX(rowid), 0) AS last FROM filing_events";
+    let row = db.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, sql)).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "last")).transpose()?.unwrap_or(0))
+}
+
+/// Passes on the events written after `last` (SQLite), every [`SQLITE_POLL`], until `stop`. One announcement per
+/// filing and look: a change that wrote two events is one change to a subscriber.
+async fn tail_events(
+    db: DatabaseConnection,
+    local: broadcast::Sender<FilingChanged>,
+    mut last: i64,
+    stop: CancellationToken,
+) {
+    let sql = "SELECT rowid AS seq, tenant_id, filing_id FROM filing_events WHERE rowid > ? ORDER BY rowid LIMIT 1000";
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(SQLITE_POLL) => {}
+        }
+        let statement = Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, [last.into()]);
+        let rows = match db.query_all_raw(statement).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(error = %error, "reading new filing events failed; trying again");
+                continue;
+            }
+        };
+        let mut heard: Vec<FilingChanged> = Vec::new();
+        for row in rows {
+            let read = (|| {
+                Ok::<_, DbErr>((row.try_get("", "seq")?, row.try_get("", "tenant_id")?, row.try_get("", "filing_id")?))
+            })();
+            match read {
+                Ok((seq, tenant, filing)) => {
+                    last = seq;
+                    if !heard.contains(&(tenant, filing)) {
+                        heard.push((tenant, filing));
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "ignoring an unreadable filing event"),
+            }
+        }
+        for changed in heard {
+            let _ = local.send(changed);
+        }
+    }
 }
 
 fn decode(payload: &str) -> Option<FilingChanged> {
@@ -110,9 +146,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn announcements_survive_the_trip_through_the_database() {
-        let changed = (Uuid::now_v7(), Uuid::now_v7());
-        assert_eq!(decode(&encode(changed)), Some(changed));
+    fn announcements_are_read_as_the_trigger_writes_them() {
+        let (tenant, filing) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(decode(&format!("{tenant}:{filing}")), Some((tenant, filing)));
         assert_eq!(decode("nonsense"), None);
         assert_eq!(decode("a:b"), None);
     }

@@ -32,7 +32,7 @@ pub struct Application {
     _data_dir_lock: Option<db::DataDirLock>,
     /// Stops the background work when the server shuts down.
     stop: CancellationToken,
-    /// Passes other replicas' announcements to this process's subscribers (PostgreSQL).
+    /// Passes the announcements of changed filings (every replica's, on PostgreSQL) to this process's subscribers.
     listener: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -57,7 +57,7 @@ impl Application {
         let local_addr = http_listener.local_addr()?;
         let stop = CancellationToken::new();
         // Listening starts before the first request, so no announcement after start-up is missed.
-        let listener = deps.changes.listen(stop.clone()).await?;
+        let listener = Some(deps.changes.listen(stop.clone()).await?);
         Ok(Self {
             http_listener,
             local_addr,
@@ -265,13 +265,9 @@ async fn enforce_sms_deadlines(deps: Deps, reminder_hours: i64) {
     if let Err(error) = crate::services::notifications::send_sms_reminders(&deps, reminder_hours).await {
         tracing::warn!(error = ?error, "sending SMS reminders failed");
     }
-    match crate::services::workflow::expire_sms_checks(&deps).await {
-        Ok(moved) => {
-            for changed in moved {
-                deps.changes.announce(changed).await;
-            }
-        }
-        Err(error) => tracing::warn!(error = ?error, "enforcing SMS deadlines failed"),
+    // The filings it moves are announced by their events, as every change is.
+    if let Err(error) = crate::services::workflow::expire_sms_checks(&deps).await {
+        tracing::warn!(error = ?error, "enforcing SMS deadlines failed");
     }
 }
 

@@ -30,6 +30,7 @@ mod m20261203_000016_create_phone_code_sends;
 mod m20261203_000017_create_upload_urls;
 mod m20261203_000018_unique_numbers_and_phone_checks;
 mod m20261203_000021_add_outbox_retrying_since;
+mod m20261204_000022_announce_filing_events;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_create_upload_urls::Migration),
             Box::new(m20261203_000018_unique_numbers_and_phone_checks::Migration),
             Box::new(m20261203_000021_add_outbox_retrying_since::Migration),
+            Box::new(m20261204_000022_announce_filing_events::Migration),
         ]
     }
 }

@@ -3,8 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
 use chrono::{DateTime, Utc};
 
-use super::context::actor;
-use super::context::deps;
+use super::context::{actor, deps};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};

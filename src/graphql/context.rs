@@ -31,13 +31,6 @@ pub struct AppData {
     pub graphql: Arc<GraphqlConfig>,
 }
 
-/// Tells subscribers that a filing changed.
-pub async fn announce(ctx: &Context<'_>, filing: &crate::services::models::Filing) {
-    if let Some(actor) = ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()) {
-        deps(ctx).changes.announce((actor.tenant_id, filing.id)).await;
-    }
-}
-
 /// What the services work with: every resolver passes it on.
 pub fn deps<'a>(ctx: &'a Context<'_>) -> &'a Deps {
     &ctx.data_unchecked::<AppData>().deps

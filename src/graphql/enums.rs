@@ -353,8 +353,16 @@ pub enum FilingAction {
     BureauRejected,
     /// A mobile hand-off (QR code) was started for a responsible person.
     MobileVerificationStarted,
+    /// A mobile hand-off was ended before it expired: its token stopped working.
+    MobileVerificationRevoked,
+    /// A code was sent to a responsible person's mobile (the details name the hand-off and the person).
+    PhoneCodeSent,
     /// A responsible person confirmed their mobile number with the code sent to it.
     PhoneVerified,
+    /// A website's responsible person started the face check: the digits to read aloud were drawn.
+    FaceCheckStarted,
+    /// The people who have not confirmed the MIIT SMS were reminded that its deadline is near.
+    SmsReminderSent,
     /// Retention: the draft was left unchanged for the configured period (or abandoned that long ago), so its
     /// personal data and files were purged; the details say how many materials and websites.
     PersonalDataPurged,

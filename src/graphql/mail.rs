@@ -3,8 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
-use super::context::deps;
-use super::context::{actor, settings};
+use super::context::{actor, deps, settings};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};

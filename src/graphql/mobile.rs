@@ -4,8 +4,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 
-use super::context::deps;
-use super::context::{actor, db, mobile};
+use super::context::{actor, db, deps, mobile};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::attachment::Attachment;
@@ -204,7 +203,6 @@ impl MobileMutation {
         let caller = mobile(ctx)?;
         let id = ids::decode(&id, Kind::Attachment, "id").map_err(gql)?;
         let attachment = svc::complete_upload(deps(ctx), caller, id).await.map_err(gql)?;
-        deps(ctx).changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(Attachment(attachment))
     }
 
@@ -216,8 +214,6 @@ impl MobileMutation {
     ) -> Result<MobileSession> {
         let caller = mobile(ctx)?;
         let session = svc::confirm_phone_code(deps(ctx), caller, &code).await.map_err(gql)?;
-        // The desktop's checklist turns green.
-        deps(ctx).changes.announce((caller.tenant_id, caller.filing_id)).await;
         Ok(session.into())
     }
 }

@@ -2,8 +2,7 @@
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
-use super::context::deps;
-use super::context::{actor, announce};
+use super::context::{actor, deps};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{
@@ -36,7 +35,6 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let (form, order) = input.split();
         let filing = filings::create_filing(deps(ctx), actor, form, order).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -55,7 +53,6 @@ impl FilingMutation {
         let filing = crate::services::orders::start(deps(ctx), actor, id, input.filing_type.into(), websites)
             .await
             .map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -65,7 +62,6 @@ impl FilingMutation {
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let filing = filings::update_subject(deps(ctx), actor, id, input.version, input.subject.into()).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -75,7 +71,6 @@ impl FilingMutation {
         let id = ids::decode(&input.filing_id, Kind::Filing, "filingId").map_err(gql)?;
         let (filing, website) =
             filings::add_website(deps(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -85,7 +80,6 @@ impl FilingMutation {
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let (filing, website) =
             filings::update_website(deps(ctx), actor, id, input.version, input.website.into()).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(WebsitePayload { filing: Filing(filing), website: Website(website) })
     }
 
@@ -94,7 +88,6 @@ impl FilingMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&input.website_id, Kind::Website, "websiteId").map_err(gql)?;
         let filing = filings::remove_website(deps(ctx), actor, id, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 }

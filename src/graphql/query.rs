@@ -2,8 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result};
 
-use super::context::deps;
-use super::context::{actor, settings};
+use super::context::{actor, deps, settings};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::FilingFilterInput;

@@ -5,8 +5,7 @@ use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ID, Result, Subscription};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-use super::context::actor;
-use super::context::deps;
+use super::context::{actor, deps};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::filing::Filing;

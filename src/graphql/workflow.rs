@@ -3,8 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::Utc;
 
-use super::context::deps;
-use super::context::{actor, announce};
+use super::context::{actor, deps};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
@@ -103,7 +102,6 @@ impl WorkflowMutation {
         let id = filing_id(&input.filing_id)?;
         let filing = svc::submit(deps(ctx), actor, id, input.version).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -111,7 +109,6 @@ impl WorkflowMutation {
     async fn withdraw_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing = svc::withdraw(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -119,7 +116,6 @@ impl WorkflowMutation {
     async fn abandon_filing(&self, ctx: &Context<'_>, input: FilingVersionInput) -> Result<Filing> {
         let actor = actor(ctx)?;
         let filing = svc::abandon(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -128,7 +124,6 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let filing =
             svc::claim_review(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -137,7 +132,6 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let filing =
             svc::release_review(deps(ctx), actor, filing_id(&input.filing_id)?, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -147,7 +141,6 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::approve_preliminary(deps(ctx), actor, id, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -157,7 +150,6 @@ impl WorkflowMutation {
         let id = filing_id(&input.filing_id)?;
         let filing = svc::reject_preliminary(deps(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -186,7 +178,6 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = ids::decode(&check_id, Kind::SmsCheck, "checkId").map_err(gql)?;
         let filing = svc::record_sms(deps(ctx), actor, id, confirmed).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -195,7 +186,6 @@ impl WorkflowMutation {
         let actor = actor(ctx)?;
         let id = filing_id(&input.filing_id)?;
         let filing = svc::resubmit_to_miit(deps(ctx), actor, id, input.version).await.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -205,7 +195,6 @@ impl WorkflowMutation {
         let id = filing_id(&input.filing_id)?;
         let filing = svc::return_to_applicant(deps(ctx), actor, id, input.version, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 
@@ -226,7 +215,6 @@ impl WorkflowMutation {
         let filing =
             svc::record_bureau_decision(deps(ctx), actor, id, input.version, numbers, reasons(input.reasons)).await;
         let filing = filing.map_err(gql)?;
-        announce(ctx, &filing).await;
         Ok(Filing(filing))
     }
 }

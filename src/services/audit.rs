@@ -37,7 +37,11 @@ pub enum FilingAction {
     BureauApproved,
     BureauRejected,
     MobileVerificationStarted,
+    MobileVerificationRevoked,
+    PhoneCodeSent,
     PhoneVerified,
+    FaceCheckStarted,
+    SmsReminderSent,
     PersonalDataPurged,
 }
 

@@ -1,6 +1,6 @@
 //! What the services work with, built once at start-up ([`Deps::from_config`]) and handed to every use case: the
 //! database, the personal-data keyring, the reference data, sign-in, attachment storage, the phone-step senders,
-//! the workflow's settings, the announcer of changed filings, and the clock. Nothing of it is process-wide: two
+//! the workflow's settings, the stream of changed filings, and the clock. Nothing of it is process-wide: two
 //! servers in one process (or two tests) each have their own.
 
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub struct Deps {
     pub liveness: Arc<LivenessChecker>,
     /// How long the MIIT SMS check lasts (`workflow.sms_window_hours`).
     pub sms_window: chrono::Duration,
-    /// Announces changed filings to `filingUpdated` subscribers on every replica.
+    /// The changed filings, as the database announces their events, for `filingUpdated` subscribers.
     pub changes: FilingChanges,
     pub clock: Clock,
 }

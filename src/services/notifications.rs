@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::FilingAction;
+use super::audit::{FilingAction, NewEvent};
 use super::models::Filing;
 use super::{Page, ServiceError};
 use crate::auth::{Actor, ApiKeyScope, Principal};
@@ -624,6 +624,9 @@ pub async fn send_sms_reminders(deps: &Deps, hours: i64) -> Result<usize, Servic
         if !pending.is_empty() {
             let filing = Filing::try_from(row.clone())?;
             notify(deps, &txn, row.tenant_id, &filing, Stage::SmsReminder, None, Some(&pending)).await?;
+            let details = serde_json::json!({ "people": pending });
+            let event = NewEvent::new(row.id, FilingAction::SmsReminderSent, now).details(Some(details));
+            super::audit::record(&txn, &Actor::system(row.tenant_id), event).await?;
             reminded += 1;
         }
         txn.commit().await?;

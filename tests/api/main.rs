@@ -11,6 +11,7 @@ mod auth;
 mod authorization;
 mod bola;
 mod cli;
+mod events;
 mod filings;
 mod hardening;
 mod health;

@@ -249,7 +249,10 @@ async fn one_websocket_holds_a_limited_number_of_subscriptions() {
     socket.send(subscribe("5")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
-    let input = json!({ "filingId": filing["id"], "version": filing["version"], "subject": subject_input("北京示例科技有限公司") });
+    // A real change: a save that changes nothing records no event, and nothing is announced.
+    let mut subject = subject_input("北京示例科技有限公司");
+    subject["mailingAddress"] = json!("北京市朝阳区示例路2号");
+    let input = json!({ "filingId": filing["id"], "version": filing["version"], "subject": subject });
     app.ok(&key, update, json!({ "input": input })).await;
     let mut heard = Vec::new();
     for _ in 0..3 {

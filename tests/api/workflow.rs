@@ -582,6 +582,15 @@ pub async fn next_message(
     serde_json::from_str(message.to_text().unwrap()).unwrap_or(Value::Null)
 }
 
+/// Reads what arrives until half a second passes in silence: announcements of changes made before the subscription
+/// (the SQLite server reads new events every 200 ms) are behind, and the next message is about the next change.
+pub async fn drain(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) {
+    use futures_util::StreamExt;
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(std::time::Duration::from_millis(500), socket.next()).await {}
+}
+
 #[tokio::test]
 async fn a_console_hears_about_every_step_through_a_subscription() {
     let Cast { app, reviewer, applicant, .. } = cast().await;
@@ -589,8 +598,8 @@ async fn a_console_hears_about_every_step_through_a_subscription() {
     upload_materials(&app, &applicant, &filing).await;
     let query = "subscription($id: ID!) { filingUpdated(id: $id) { status version } }";
     let mut watcher = subscribe(&app, Some(&applicant), query, json!({ "id": filing["id"] })).await;
-    // Give the subscription a moment to be registered before acting.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Give the subscription a moment to be registered, and the uploads' announcements time to pass, before acting.
+    drain(&mut watcher).await;
 
     act(&app, &applicant, "submitFiling", &filing).await;
     let message = next_message(&mut watcher).await;

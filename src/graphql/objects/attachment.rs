@@ -3,8 +3,7 @@
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::graphql::context::actor;
-use crate::graphql::context::deps;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::heavy;

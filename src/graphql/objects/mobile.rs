@@ -4,8 +4,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::domain::masking::mask_phone;
-use crate::graphql::context::actor;
-use crate::graphql::context::deps;
+use crate::graphql::context::{actor, deps};
 use crate::graphql::error::gql;
 use crate::graphql::ids::{self, Kind};
 use crate::services::mobile as svc;

@@ -4,8 +4,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::filing::Filing;
-use crate::graphql::context::deps;
-use crate::graphql::context::{actor, disclosure};
+use crate::graphql::context::{actor, deps, disclosure};
 use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::ids::{self, Kind};

@@ -33,13 +33,18 @@ pub async fn start_face_check(deps: &Deps, caller: &MobileCaller) -> Result<mobi
         ]));
     }
     let digits: String = (0..4).map(|_| char::from(b'0' + rand::rng().random_range(0..10u8))).collect();
+    let txn = write_txn(db).await?;
     mobile_session::Entity::update_many()
         .col_expr(Column::FaceChallenge, Expr::value(digits))
         .col_expr(Column::FaceChallengeExpiresAt, Expr::value(now + Duration::minutes(FACE_CHALLENGE_MINUTES)))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(current.id))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
+    let event = NewEvent::new(caller.filing_id, FilingAction::FaceCheckStarted, now).details(Some(details));
+    audit::record(&txn, &Actor::system(caller.tenant_id), event).await?;
+    txn.commit().await?;
     session(deps, caller).await
 }
 

@@ -89,10 +89,16 @@ pub async fn revoke(deps: &Deps, actor: &Actor, id: Uuid) -> Result<mobile_sessi
     let session = get(deps, actor, id).await?;
     if session.revoked_at.is_none() {
         let now = deps.now();
+        let details = serde_json::json!({ "sessionId": session.id, "person": session.person_name });
+        let event =
+            NewEvent::new(session.filing_id, FilingAction::MobileVerificationRevoked, now).details(Some(details));
+        let txn = write_txn(db).await?;
         let mut active: mobile_session::ActiveModel = session.into();
         active.revoked_at = Set(Some(now));
         active.updated_at = Set(now);
-        active.update(db).await?;
+        active.update(&txn).await?;
+        audit::record(&txn, actor, event).await?;
+        txn.commit().await?;
     }
     get(deps, actor, id).await
 }

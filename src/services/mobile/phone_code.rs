@@ -146,6 +146,10 @@ pub async fn send_phone_code(deps: &Deps, caller: &MobileCaller) -> Result<mobil
         return Err(error);
     }
     crate::services::phone_code_limits::settle(deps, reservation, true).await?;
+    // The send is the change (the desktop shows the code on its way): its event comes once the sender took it.
+    let details = serde_json::json!({ "sessionId": current.id, "person": current.person_name });
+    let event = NewEvent::new(caller.filing_id, FilingAction::PhoneCodeSent, now).details(Some(details));
+    audit::record(db, &Actor::system(caller.tenant_id), event).await?;
     session(deps, caller).await
 }
 

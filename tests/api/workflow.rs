@@ -239,8 +239,10 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
             "FILING_CREATED",
             // Each responsible person confirms their mobile number before the first submission.
             "MOBILE_VERIFICATION_STARTED",
+            "PHONE_CODE_SENT",
             "PHONE_VERIFIED",
             "MOBILE_VERIFICATION_STARTED",
+            "PHONE_CODE_SENT",
             "PHONE_VERIFIED",
             "SUBMITTED",
             "REVIEW_CLAIMED",

@@ -16,14 +16,13 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::db::BACKGROUND_POLL_MARK;
+
 /// The PostgreSQL notification channel.
 pub const CHANNEL: &str = "beian_filing_changed";
 
 /// How often the SQLite server looks for new events.
 pub const SQLITE_POLL: Duration = Duration::from_millis(200);
-
-/// A comment in the SQLite server's query for new events, so statement counts can leave that background look out.
-pub const SQLITE_TAIL_MARK: &str = "/* beian: new filing events */";
 
 /// A filing changed: (tenant, filing).
 pub type FilingChanged = (Uuid, Uuid);
@@ -105,7 +104,7 @@ async fn tail_events(
     stop: CancellationToken,
 ) {
     let sql = format!(
-        "{SQLITE_TAIL_MARK} SELECT rowid AS seq, tenant_id, filing_id FROM filing_events WHERE rowid > ? ORDER BY rowid \
+        "{BACKGROUND_POLL_MARK} SELECT rowid AS seq, tenant_id, filing_id FROM filing_events WHERE rowid > ? ORDER BY rowid \
          LIMIT 1000"
     );
     loop {

@@ -36,6 +36,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub mail: MailConfig,
     pub mobile: MobileConfig,
+    pub webhooks: WebhooksConfig,
     pub jobs: JobsConfig,
     pub workflow: WorkflowConfig,
     pub pii: PiiConfig,
@@ -279,6 +280,62 @@ impl Default for MailConfig {
     }
 }
 
+/// The registrars' webhooks: where their filing events may be posted, and how the dispatcher posts them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Post webhooks from this process: set to false on replicas that should only serve requests. Any number of
+    /// replicas may dispatch at once.
+    pub dispatch: bool,
+    /// How often the dispatcher looks for due deliveries, in milliseconds.
+    pub dispatch_interval_ms: u64,
+    /// How many deliveries one dispatcher claims at a time.
+    pub batch_size: u64,
+    /// How many deliveries a dispatcher posts at once (to different filings or endpoints; one filing's deliveries
+    /// to one endpoint always go one after the other).
+    pub concurrency: usize,
+    /// How long a receiver has to answer one delivery, in seconds (connecting included).
+    pub timeout_seconds: u64,
+    /// How long a delivery that keeps failing (a timeout, no connection, an answer other than 2xx) is retried, in
+    /// hours from its creation; then it is marked failed (an administrator can redeliver it).
+    pub retry_for_hours: i64,
+    /// The wait before the first retry, in seconds; it doubles with each attempt (with jitter).
+    pub retry_base_seconds: i64,
+    /// The longest wait between retries, in seconds.
+    pub retry_max_seconds: i64,
+    /// An endpoint that has answered no delivery for this many hours is disabled, and the registrar's
+    /// administrators get an email; enabling it again resumes delivery.
+    pub disable_after_hours: i64,
+    /// How long a dispatcher's claim on a delivery lasts, in seconds; another dispatcher takes it over after this
+    /// when the claiming one died (with the same `webhook-id`).
+    pub lease_seconds: i64,
+    /// Host names endpoints may name (exact, case-insensitive). Empty: any host on the public internet.
+    pub allowed_hosts: Vec<String>,
+    /// Let endpoints be plain http and reach loopback, private, link-local (cloud metadata) and other non-public
+    /// addresses. For development and for registrars whose systems are on the same private network only: with it,
+    /// any administrator can make the server post to addresses inside your network.
+    pub allow_private_networks: bool,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            dispatch: true,
+            dispatch_interval_ms: 500,
+            batch_size: 100,
+            concurrency: 16,
+            timeout_seconds: 10,
+            retry_for_hours: 24,
+            retry_base_seconds: 10,
+            retry_max_seconds: 3600,
+            disable_after_hours: 24,
+            lease_seconds: 60,
+            allowed_hosts: Vec::new(),
+            allow_private_networks: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
@@ -510,6 +567,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             mail: MailConfig::default(),
             mobile: MobileConfig::default(),
+            webhooks: WebhooksConfig::default(),
             jobs: JobsConfig::default(),
             workflow: WorkflowConfig::default(),
             pii: PiiConfig::default(),
@@ -529,6 +587,7 @@ const SECTIONS: &[&str] = &[
     "storage",
     "mail",
     "mobile",
+    "webhooks",
     "jobs",
     "workflow",
     "pii",

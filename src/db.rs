@@ -156,6 +156,11 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A comment in the SQL of the server's background looks for new work (new filing events on SQLite, due webhook
+/// deliveries), which run every fraction of a second whatever requests do: statement counts of requests leave them
+/// out.
+pub const BACKGROUND_POLL_MARK: &str = "/* beian: background poll */";
+
 tokio::task_local! {
     /// The tenant the current task works for, once known.
     static TENANT: TenantCell;

@@ -97,6 +97,35 @@ pub enum MetricsError {
     Encode(#[from] std::fmt::Error),
 }
 
+/// What a server's webhook dispatchers count: attempts by outcome (`delivered`; `retrying`: failed, tried again
+/// later; `failed`: given up). Clones share the counters.
+#[derive(Clone, Debug)]
+pub struct WebhookMetrics {
+    attempts: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+impl Default for WebhookMetrics {
+    fn default() -> Self {
+        let attempts = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["delivered", "retrying", "failed"] {
+            drop(attempts.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }));
+        }
+        Self { attempts }
+    }
+}
+
+impl WebhookMetrics {
+    /// Counts an attempt that ended as `outcome`.
+    pub fn attempted(&self, outcome: &str) {
+        self.attempts.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc();
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: String,
@@ -110,6 +139,7 @@ pub struct Metrics {
     latency: Family<OperationLabels, Histogram>,
     operations: Arc<Mutex<HashSet<String>>>,
     mail: MailMetrics,
+    webhooks: WebhookMetrics,
 }
 
 impl Default for Metrics {
@@ -119,6 +149,7 @@ impl Default for Metrics {
             latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 16))),
             operations: Arc::default(),
             mail: MailMetrics::default(),
+            webhooks: WebhookMetrics::default(),
         }
     }
 }
@@ -138,6 +169,11 @@ impl Metrics {
     /// The mail dispatchers' counters of this server (shared: what a dispatcher counts, `/metrics` reports).
     pub fn mail(&self) -> MailMetrics {
         self.mail.clone()
+    }
+
+    /// The webhook dispatchers' counters of this server.
+    pub fn webhooks(&self) -> WebhookMetrics {
+        self.webhooks.clone()
     }
 
     /// Counts a GraphQL request (by its operation name) with its HTTP status and duration.
@@ -191,6 +227,23 @@ impl Metrics {
         }
         registry.register("outbox_messages", "Messages of the outbox by status (all registrars)", outbox);
         register_mail_delivery(&mut registry, db, &self.mail).await?;
+        let deliveries = Family::<StatusLabels, Gauge>::default();
+        let rows = count_by_status::<entity::webhook_delivery::Entity>(
+            db,
+            entity::webhook_delivery::Column::Status,
+            entity::webhook_delivery::Column::Id,
+        )
+        .await?;
+        for status in ["PENDING", "DELIVERED", "FAILED"] {
+            let n = rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
+            deliveries.get_or_create(&StatusLabels { status: status.to_owned() }).set(n);
+        }
+        registry.register("webhook_deliveries", "Webhook deliveries by status (all registrars)", deliveries);
+        registry.register(
+            "webhook_attempts",
+            "Webhook posts by this server, by outcome: delivered, retrying (failed, tried again later), failed",
+            self.webhooks.attempts.clone(),
+        );
         let filings = Family::<StatusLabels, Gauge>::default();
         let rows =
             count_by_status::<entity::filing::Entity>(db, entity::filing::Column::Status, entity::filing::Column::Id)

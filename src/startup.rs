@@ -128,7 +128,7 @@ impl Application {
     }
 
     /// Starts the background jobs (the change listener, upload clean-up, storage checks, the retention purge, SMS
-    /// deadlines and, where configured, the mail dispatcher); each stops taking work when `self.stop` is cancelled.
+    /// deadlines and, where configured, the webhook and mail dispatchers); each stops taking work when `self.stop` is cancelled.
     fn start_background_jobs(&mut self) -> Vec<tokio::task::JoinHandle<()>> {
         let stop = self.stop.clone();
         let mut background = Vec::new();
@@ -156,6 +156,14 @@ impl Application {
                 retried for mail.retry_for_hours (24 by default); remove max_attempts from the configuration"
             );
         }
+        if self.config.webhooks.dispatch {
+            match self.webhook_dispatcher() {
+                Ok(webhooks) => {
+                    background.push(tokio::spawn(Arc::new(webhooks.stopping_with(stop.clone())).run()));
+                }
+                Err(error) => tracing::error!(error = %error, "the webhook dispatcher cannot start"),
+            }
+        }
         if self.config.mail.dispatch {
             let dispatcher = Arc::new(self.dispatcher().stopping_with(stop.clone()));
             let stopped = stop.clone();
@@ -178,6 +186,18 @@ impl Application {
             self.config.mail.clone(),
             Arc::new(crate::services::notifications::RegistrarTemplates),
             self.metrics.mail(),
+        )
+    }
+
+    /// A dispatcher of the registrars' webhooks, counting into this server's metrics (tests drive it with their
+    /// own clock).
+    pub fn webhook_dispatcher(&self) -> anyhow::Result<crate::services::webhooks::dispatcher::Dispatcher> {
+        crate::services::webhooks::dispatcher::Dispatcher::new(
+            self.deps.db.clone(),
+            self.deps.keys.clone(),
+            self.config.webhooks.clone(),
+            Arc::new(graphql::objects::webhook::WirePayloads),
+            self.metrics.webhooks(),
         )
     }
 

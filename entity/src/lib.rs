@@ -18,4 +18,6 @@ pub mod session;
 pub mod sms_check;
 pub mod tenant;
 pub mod upload_url;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 pub mod website;

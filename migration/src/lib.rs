@@ -31,6 +31,8 @@ mod m20261203_000017_create_upload_urls;
 mod m20261203_000018_unique_numbers_and_phone_checks;
 mod m20261203_000021_add_outbox_retrying_since;
 mod m20261204_000022_announce_filing_events;
+mod m20261205_000023_order_filing_events;
+mod m20261205_000024_create_webhooks;
 
 pub struct Migrator;
 
@@ -58,6 +60,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_unique_numbers_and_phone_checks::Migration),
             Box::new(m20261203_000021_add_outbox_retrying_since::Migration),
             Box::new(m20261204_000022_announce_filing_events::Migration),
+            Box::new(m20261205_000023_order_filing_events::Migration),
+            Box::new(m20261205_000024_create_webhooks::Migration),
         ]
     }
 }

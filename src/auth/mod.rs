@@ -49,6 +49,8 @@ pub enum ApiKeyScope {
     ReadOnly,
     /// Read and change filings on the applicants' behalf.
     Full,
+    /// Everything a full-access key may do, and manage the registrar's integrations (webhook endpoints).
+    Admin,
 }
 
 /// The kind of caller, as the audit trail records it.
@@ -86,6 +88,8 @@ pub enum Permission {
     ManageApiKeys,
     /// Change the tenant's settings.
     ManageSettings,
+    /// Register, change and test the registrar's webhook endpoints, and read their delivery logs.
+    ManageWebhooks,
 }
 
 impl Actor {
@@ -101,6 +105,9 @@ impl Actor {
         }
         if self.is_admin() {
             out.extend([Permission::ManageAccounts, Permission::ManageApiKeys, Permission::ManageSettings]);
+        }
+        if self.manages_webhooks() {
+            out.push(Permission::ManageWebhooks);
         }
         out
     }
@@ -140,7 +147,7 @@ impl Actor {
         matches!(
             self.principal,
             Principal::Account { role: Role::Applicant | Role::Reviewer }
-                | Principal::ApiKey { scope: ApiKeyScope::Full }
+                | Principal::ApiKey { scope: ApiKeyScope::Full | ApiKeyScope::Admin }
                 | Principal::System
         )
     }
@@ -154,13 +161,20 @@ impl Actor {
     pub fn may_edit_filings(&self) -> bool {
         matches!(
             self.principal,
-            Principal::Account { role: Role::Applicant } | Principal::ApiKey { scope: ApiKeyScope::Full }
+            Principal::Account { role: Role::Applicant }
+                | Principal::ApiKey { scope: ApiKeyScope::Full | ApiKeyScope::Admin }
         )
     }
 
     /// Whether the caller manages the tenant: accounts, API keys, settings.
     pub fn is_admin(&self) -> bool {
         self.principal == Principal::Account { role: Role::Admin }
+    }
+
+    /// Whether the caller manages the registrar's webhook endpoints: an administrator, or a key with the admin scope
+    /// (a registrar's deployment tooling registers its endpoints itself).
+    pub fn manages_webhooks(&self) -> bool {
+        self.is_admin() || self.principal == (Principal::ApiKey { scope: ApiKeyScope::Admin })
     }
 }
 

@@ -23,6 +23,8 @@ pub enum FieldErrorCode {
     WeakPassword,
     WrongPassword,
     LastAdmin,
+    /// A webhook URL that the server may not post to (not https, a private address, a host not allowed).
+    UrlNotAllowed,
     InvalidCertificateNumber,
     ProvinceMismatch,
     SubjectTypeMismatch,
@@ -261,6 +263,10 @@ impl FieldErrorCode {
             Self::LastAdmin => (
                 "The registrar needs at least one active administrator: appoint another one first.",
                 "至少需要保留一名有效的管理员，请先指定其他管理员。",
+            ),
+            Self::UrlNotAllowed => (
+                "Webhooks go to https:// addresses on the public internet only.",
+                "Webhook 地址须为公网上的 https:// 地址。",
             ),
         }
     }

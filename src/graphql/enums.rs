@@ -301,13 +301,16 @@ pub enum PreApprovalCategory {
     /// 宗教 (religion)
     Religion,
 }
-/// What happened to a filing, as recorded in its audit trail.
+/// What happened to a filing, as recorded in its audit trail, the change feed (`filingEvents`) and webhooks. Every
+/// event carries who acted, when, the filing, and `fromStatus`/`toStatus` when the status moved; the values below
+/// say what else each carries (`changes`, `reasons`, `details`).
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "crate::services::audit::FilingAction")]
 pub enum FilingAction {
-    /// The draft was created.
+    /// The draft was created (`toStatus` DRAFT). A change order's details: `filingType`, `baseFilingId` (the
+    /// filed record it amends) and `websites` (`baseWebsiteId`, `operation`) it does more than carry.
     FilingCreated,
-    /// The subject or its responsible person changed.
+    /// The subject or its responsible person changed (`changes`, personal data masked).
     SubjectUpdated,
     /// A website was added.
     WebsiteAdded,
@@ -315,7 +318,7 @@ pub enum FilingAction {
     WebsiteUpdated,
     /// A website was removed.
     WebsiteRemoved,
-    /// A material was uploaded (replacing the one before it in its slot, if any).
+    /// A material was uploaded, replacing the one before it in its slot if any (`changes` names the slot).
     AttachmentUploaded,
     /// A material was removed.
     AttachmentRemoved,
@@ -331,9 +334,10 @@ pub enum FilingAction {
     ReviewReleased,
     /// The preliminary review (初审) passed; the MIIT SMS check began.
     PreliminaryApproved,
-    /// The preliminary review returned the filing with reasons.
+    /// The preliminary review returned the filing with reasons (`reasons`; details `reasons`).
     PreliminaryRejected,
-    /// A reviewer decided on a material.
+    /// A reviewer, or the face-verification service, decided on a material. Details: `attachmentId`, `kind`,
+    /// `accepted`, `reason`, and `by` (LIVENESS_SERVICE for the face check).
     AttachmentReviewed,
     /// A responsible person confirmed the MIIT SMS.
     SmsConfirmed,
@@ -341,30 +345,34 @@ pub enum FilingAction {
     SmsAttemptFailed,
     /// Every person confirmed: the filing went to the bureau.
     SmsCompleted,
-    /// The SMS check failed (deadline passed or too many failures): back with the registrar.
+    /// The SMS check failed (deadline passed or too many failures): back with the registrar (`reasons`).
     SmsCheckFailed,
     /// The registrar started a new SMS round.
     SmsResent,
     /// The registrar returned the filing to the applicant.
     ReturnedToApplicant,
-    /// The bureau approved and issued ICP numbers.
+    /// The bureau approved and issued ICP numbers. Details: `subjectNumber` (the 主体备案号) and `websites`, each
+    /// `websiteId` with its `number`.
     BureauApproved,
-    /// The bureau refused the filing with reasons.
+    /// The bureau refused the filing with reasons (`reasons`; details `reasons`).
     BureauRejected,
-    /// A mobile hand-off (QR code) was started for a responsible person.
+    /// A mobile hand-off (QR code) was started for a responsible person. Details: `sessionId` (the
+    /// MobileVerification), `person` (the person's name) and, for a website's person, `websiteId`.
     MobileVerificationStarted,
-    /// A mobile hand-off was ended before it expired: its token stopped working.
+    /// A mobile hand-off was ended before it expired: its token stopped working. Details: `sessionId`, `person`.
     MobileVerificationRevoked,
-    /// A code was sent to a responsible person's mobile (the details name the hand-off and the person).
+    /// A code was sent to a responsible person's mobile. Details: `sessionId`, `person`.
     PhoneCodeSent,
-    /// A responsible person confirmed their mobile number with the code sent to it.
+    /// A responsible person confirmed their mobile number with the code sent to it. Details: `sessionId`, `person`.
     PhoneVerified,
-    /// A website's responsible person started the face check: the digits to read aloud were drawn.
+    /// A website's responsible person started the face check: the digits to read aloud were drawn. Details:
+    /// `sessionId`, `person`.
     FaceCheckStarted,
-    /// The people who have not confirmed the MIIT SMS were reminded that its deadline is near.
+    /// The people who have not confirmed the MIIT SMS were reminded that its deadline is near. Details: `people`
+    /// (their names).
     SmsReminderSent,
     /// Retention: the draft was left unchanged for the configured period (or abandoned that long ago), so its
-    /// personal data and files were purged; the details say how many materials and websites.
+    /// personal data and files were purged. Details: `retentionDays`, `attachments` (how many), `websites`.
     PersonalDataPurged,
 }
 
@@ -414,6 +422,8 @@ pub enum ApiKeyScope {
     ReadOnly,
     /// Read, and create and edit filings on the applicants' behalf.
     Full,
+    /// Everything a full-access key may do, and manage the registrar's webhook endpoints.
+    Admin,
 }
 
 /// Something a caller may do.
@@ -436,6 +446,8 @@ pub enum Permission {
     ManageApiKeys,
     /// Change the registrar's settings.
     ManageSettings,
+    /// Register, change and test the registrar's webhook endpoints, and read their delivery logs.
+    ManageWebhooks,
 }
 
 /// Kinds of material (备案材料) a filing carries.
@@ -571,6 +583,8 @@ pub enum EmailStage {
     Withdrawn,
     /// The filing was abandoned (applicant).
     Abandoned,
+    /// A webhook endpoint kept failing and was disabled (administrators).
+    WebhookDisabled,
 }
 
 /// The language of a person's mail.

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::FieldErrorCode;
 use crate::services::ServiceError;
+use crate::services::filings::FeedPosition;
 
 /// Object types that have global IDs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub enum Kind {
     SmsCheck,
     Notification,
     MobileVerification,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -33,6 +36,8 @@ impl Kind {
             Kind::SmsCheck => "SmsCheck",
             Kind::Notification => "Notification",
             Kind::MobileVerification => "MobileVerification",
+            Kind::WebhookEndpoint => "WebhookEndpoint",
+            Kind::WebhookDelivery => "WebhookDelivery",
         }
     }
 
@@ -47,6 +52,8 @@ impl Kind {
             Kind::SmsCheck,
             Kind::Notification,
             Kind::MobileVerification,
+            Kind::WebhookEndpoint,
+            Kind::WebhookDelivery,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -88,9 +95,33 @@ pub fn decode_cursor(cursor: &str) -> Result<Uuid, ServiceError> {
     Uuid::parse_str(uuid).map_err(|_| invalid())
 }
 
+const FEED_CURSOR_PREFIX: &str = "feed:v1:";
+
+/// The cursor of a position in the change feed (`filingEvents`).
+pub fn encode_feed_cursor(position: FeedPosition) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{FEED_CURSOR_PREFIX}{}:{}", position.txid, position.seq))
+}
+
+pub fn decode_feed_cursor(cursor: &str) -> Result<FeedPosition, ServiceError> {
+    let invalid = || ServiceError::invalid("after", FieldErrorCode::InvalidFormat);
+    let text = URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(invalid)?;
+    let (txid, seq) = text.strip_prefix(FEED_CURSOR_PREFIX).and_then(|t| t.split_once(':')).ok_or_else(invalid)?;
+    let number = |n: &str| n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(invalid);
+    Ok(FeedPosition { txid: number(txid)?, seq: number(seq)? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_cursors_round_trip_and_refuse_what_they_did_not_make() {
+        let position = FeedPosition { txid: 4_294_967_300, seq: 17 };
+        assert_eq!(decode_feed_cursor(&encode_feed_cursor(position)).unwrap(), position);
+        for bad in ["", "x", &encode_cursor(Uuid::now_v7()), &URL_SAFE_NO_PAD.encode("feed:v1:-1:2")] {
+            assert!(decode_feed_cursor(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn global_ids_round_trip_and_keep_their_type() {

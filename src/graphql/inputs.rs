@@ -173,6 +173,25 @@ pub struct FilingFilterInput {
     pub created_after: Option<DateTime<Utc>>,
     /// Created before this instant.
     pub created_before: Option<DateTime<Utc>>,
+    /// Changed at or after this instant: the filing, or anything hanging off it (materials, reviews, phone steps),
+    /// has an event in `filingEvents` from then on. Pollers keep the time of their last look; the change feed
+    /// (`filingEvents`) says exactly what changed.
+    pub updated_after: Option<DateTime<Utc>>,
+}
+
+/// Which events `filingEvents` returns; the cursor moves past the others all the same.
+#[derive(InputObject, Default)]
+pub struct FilingEventFilterInput {
+    /// Only these kinds of event.
+    pub types: Option<Vec<enums::FilingAction>>,
+    /// Only events at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl From<FilingEventFilterInput> for crate::services::filings::FeedFilter {
+    fn from(f: FilingEventFilterInput) -> Self {
+        Self { actions: f.types.map(|list| list.into_iter().map(Into::into).collect()), since: f.since }
+    }
 }
 
 /// `From` both ways between a GraphQL input and the service form it carries, field by field: `same` fields move as
@@ -263,6 +282,7 @@ impl From<FilingFilterInput> for FilingFilter {
             subject_name_contains: f.subject_name_contains,
             created_after: f.created_after,
             created_before: f.created_before,
+            updated_after: f.updated_after,
         }
     }
 }

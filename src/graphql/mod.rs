@@ -19,6 +19,7 @@ pub mod plain_text;
 pub mod query;
 pub mod reference;
 pub mod subscription;
+pub mod webhooks;
 pub mod workflow;
 
 use async_graphql::{MergedObject, SDLExportOptions, Schema};
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     workflow::WorkflowQuery,
     mail::MailQuery,
     mobile::MobileQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Writes: filing drafts, sign-in and sessions, staff, keys and settings.
@@ -45,6 +47,7 @@ pub struct MutationRoot(
     workflow::WorkflowMutation,
     mail::MailMutation,
     mobile::MobileMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type BeianSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;

@@ -66,6 +66,8 @@ pub enum Stage {
     Withdrawn,
     /// The filing was abandoned.
     Abandoned,
+    /// A webhook endpoint kept failing and was disabled (to the registrar's administrators).
+    WebhookDisabled,
 }
 
 impl Stage {
@@ -82,6 +84,7 @@ impl Stage {
                 | Self::PasswordReset
                 | Self::StaffInvitation
                 | Self::PasswordChanged
+                | Self::WebhookDisabled
         )
     }
 }

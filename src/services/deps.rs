@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use super::accounts::AuthContext;
 use super::mobile::{LivenessChecker, SmsSender};
 use crate::changes::FilingChanges;
-use crate::config::{Config, MobileConfig, StorageConfig};
+use crate::config::{Config, MobileConfig, StorageConfig, WebhooksConfig};
 use crate::domain::reference::ReferenceData;
 use crate::pii::Keyring;
 use crate::storage::Storage;
@@ -30,6 +30,8 @@ pub struct Deps {
     pub storage_config: Arc<StorageConfig>,
     /// The mobile hand-off settings, how phone codes are sent and how face videos are checked.
     pub mobile: Arc<MobileConfig>,
+    /// The registrars' webhooks: where endpoints may point, and how deliveries are retried.
+    pub webhooks: Arc<WebhooksConfig>,
     pub sms: Arc<SmsSender>,
     pub liveness: Arc<LivenessChecker>,
     /// How long the MIIT SMS check lasts (`workflow.sms_window_hours`).
@@ -62,6 +64,7 @@ impl Deps {
             storage: Arc::new(Storage::connect(config).await?),
             storage_config: Arc::new(config.storage.clone()),
             mobile: Arc::new(config.mobile.clone()),
+            webhooks: Arc::new(config.webhooks.clone()),
             sms: Arc::new(SmsSender::from_config(&config.mobile)?),
             liveness: Arc::new(LivenessChecker::from_config(&config.mobile)?),
             sms_window: config.workflow.sms_window()?,

@@ -24,6 +24,7 @@ pub mod rules;
 pub mod tenants;
 pub(crate) mod validation;
 pub mod webhook;
+pub mod webhooks;
 pub mod workflow;
 
 pub use deps::{Clock, Deps};

@@ -45,8 +45,28 @@ impl Egress {
         }
     }
 
+    /// Where the registrars' own webhook endpoints may go (`[webhooks]`).
+    pub fn for_endpoints(config: &crate::config::WebhooksConfig) -> Self {
+        Self {
+            allowed_hosts: config.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+            allow_private_networks: config.allow_private_networks,
+        }
+    }
+
+    /// An HTTP client that keeps to these rules on every connection (the address a name resolves to is checked),
+    /// follows no redirects, uses no proxy, and gives up after `timeout` (connecting included).
+    pub fn client(&self, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private_networks: self.allow_private_networks }))
+            .build()
+    }
+
     /// Why `url` may not be a webhook, if it may not.
-    fn refuse(&self, url: &url::Url) -> Option<String> {
+    pub fn refuse(&self, url: &url::Url) -> Option<String> {
         match url.scheme() {
             "https" => {}
             "http" if self.allow_private_networks => {}
@@ -143,13 +163,7 @@ impl Webhook {
         if let Some(reason) = egress.refuse(&url) {
             anyhow::bail!("webhook {}: {reason}", url.host_str().unwrap_or_default());
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver { allow_private_networks: egress.allow_private_networks }))
-            .build()?;
+        let client = egress.client(Duration::from_secs(10))?;
         Ok(Self { url, secret: secret.cloned(), client })
     }
 

@@ -276,7 +276,10 @@ async fn administrators_manage_staff_and_keep_at_least_one_administrator() {
     let admin = first_admin(&app, "xinnet", "admin@xinnet.example").await;
     let admin_token = access(&admin);
     let me = app.ok(&admin_token, ME, json!({})).await["me"].clone();
-    assert_eq!(me["permissions"], json!(["READ_ALL_FILINGS", "MANAGE_ACCOUNTS", "MANAGE_API_KEYS", "MANAGE_SETTINGS"]));
+    assert_eq!(
+        me["permissions"],
+        json!(["READ_ALL_FILINGS", "MANAGE_ACCOUNTS", "MANAGE_API_KEYS", "MANAGE_SETTINGS", "MANAGE_WEBHOOKS"])
+    );
 
     let reviewer = staff(&app, &admin_token, "reviewer@xinnet.example", "REVIEWER").await;
     assert_eq!(reviewer["account"]["role"], "REVIEWER");

@@ -50,6 +50,7 @@ const COVERED: &[(&str, &str, &[&str])] = &[
     ("cursors", "Query.accounts", &["after"]),
     ("cursors", "Query.notifications", &["after"]),
     ("cursors", "Query.reviewQueue", &["after"]),
+    ("cursors", "Query.filingEvents", &["after"]),
     ("edits", "Mutation.updateFilingSubject", &["input.filingId"]),
     ("edits", "Mutation.addWebsite", &["input.filingId"]),
     ("edits", "Mutation.updateWebsite", &["input.websiteId"]),
@@ -79,11 +80,26 @@ const COVERED: &[(&str, &str, &[&str])] = &[
     ("people", "Mutation.updateAccountRole", &["accountId"]),
     ("people", "Mutation.revokeApiKey", &["id"]),
     ("people", "Mutation.retryNotification", &["id"]),
+    ("webhooks", "Mutation.updateWebhookEndpoint", &["input.id"]),
+    ("webhooks", "Mutation.deleteWebhookEndpoint", &["id"]),
+    ("webhooks", "Mutation.rotateWebhookEndpointSecret", &["id"]),
+    ("webhooks", "Mutation.pingWebhookEndpoint", &["id"]),
+    ("webhooks", "Mutation.redeliverWebhook", &["deliveryId"]),
     ("subscription", "Subscription.filingUpdated", &["id"]),
 ];
 
 /// The types `node(id:)` resolves; the `reads` cases try another owner's object of each.
-const NODE_KINDS: &[&str] = &["Account", "ApiKey", "Attachment", "Filing", "FilingEvent", "Notification", "Website"];
+const NODE_KINDS: &[&str] = &[
+    "Account",
+    "ApiKey",
+    "Attachment",
+    "Filing",
+    "FilingEvent",
+    "Notification",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Website",
+];
 
 // -------------------------------------------------------------------------------------------------------------------
 // Completeness
@@ -840,6 +856,7 @@ async fn reading_another_owners_objects_is_not_found() {
     let admin_account = app.ok(&a.admin, me, json!({})).await["me"]["account"]["id"].clone();
     let api_key = app.ok(&a.admin, "{ apiKeys { id } }", json!({})).await["apiKeys"][0]["id"].clone();
     let notification = details["notifications"][0]["id"].clone();
+    let (endpoint, delivery) = webhook(app, &a.admin).await;
 
     let before = w.snapshot().await;
     let attackers = w.attackers();
@@ -859,6 +876,8 @@ async fn reading_another_owners_objects_is_not_found() {
         ("Notification", &notification, STAFF, &a.reviewer),
         ("Account", &owner_account, ACCOUNT_HOLDERS, &a.admin),
         ("ApiKey", &api_key, ADMINS, &a.admin),
+        ("WebhookEndpoint", &endpoint, ADMINS, &a.admin),
+        ("WebhookDelivery", &delivery, ADMINS, &a.admin),
     ];
     let mut kinds = BTreeSet::new();
     for (kind, id, may, owner) in nodes {
@@ -944,6 +963,8 @@ async fn another_owners_cursor_only_positions_the_callers_own_list() {
     let mail = app.ok(&a.admin, &first("notifications"), json!({})).await["notifications"]["edges"][0].clone();
     let queue = "{ reviewQueue(first: 1) { edges { cursor node { filing { id } } } } }";
     let queue = app.ok(&a.reviewer, queue, json!({})).await["reviewQueue"]["edges"][0].clone();
+    // The change feed's first event of alpha: the second applicant's draft, between beta's filings.
+    let events = app.ok(&a.key, &first("filingEvents"), json!({})).await["filingEvents"]["edges"][0].clone();
     assert_eq!(&queue["node"]["filing"]["id"], victim.id());
 
     let before = w.snapshot().await;
@@ -966,6 +987,12 @@ async fn another_owners_cursor_only_positions_the_callers_own_list() {
             "reviewQueue(first: 100, after: $after) { nodes: edges { node { filing { id submittedAt } } } }",
             &queue,
             &a.reviewer,
+        ),
+        (
+            "Query.filingEvents",
+            "filingEvents(first: 100, after: $after) { nodes: edges { cursor node { id filingId } } }",
+            &events,
+            &a.key,
         ),
     ];
     for (field, selection, edge, owner) in cases {
@@ -1007,11 +1034,13 @@ async fn another_owners_cursor_only_positions_the_callers_own_list() {
     w.finish("cursors", Some(before)).await;
 }
 
-/// Where an item stands in a list: its keyset (submission time, for the queue) and id.
+/// Where an item stands in a list: its keyset (submission time, for the queue; the feed position, for the change
+/// feed) and id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Position {
     queue: bool,
     at: Option<chrono::DateTime<chrono::Utc>>,
+    feed: Option<beian::services::filings::FeedPosition>,
     id: Uuid,
 }
 
@@ -1023,20 +1052,34 @@ impl Position {
             let text = String::from_utf8(text).unwrap();
             let (at, id) = text.strip_prefix("queue:v1:").unwrap().split_once('|').unwrap();
             let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&chrono::Utc);
-            Position { queue: true, at: Some(at), id: Uuid::parse_str(id).unwrap() }
+            Position { queue: true, at: Some(at), feed: None, id: Uuid::parse_str(id).unwrap() }
+        } else if list == "filingEvents" {
+            let feed = beian::graphql::ids::decode_feed_cursor(cursor).unwrap();
+            Position { queue: false, at: None, feed: Some(feed), id: Uuid::nil() }
         } else {
-            Position { queue: false, at: None, id: beian::graphql::ids::decode_cursor(cursor).unwrap() }
+            Position { queue: false, at: None, feed: None, id: beian::graphql::ids::decode_cursor(cursor).unwrap() }
         }
     }
 
     /// Whether `item` comes after this position: newest-first lists go to older ids, the queue to later submissions.
     fn before(&self, item: &Position) -> bool {
-        if self.queue { (item.at, item.id) > (self.at, self.id) } else { item.id < self.id }
+        if self.feed.is_some() {
+            item.feed > self.feed
+        } else if self.queue {
+            (item.at, item.id) > (self.at, self.id)
+        } else {
+            item.id < self.id
+        }
     }
 
     /// A cursor at a position no object of the caller's holds: a moment ago.
     fn forged(&self) -> String {
         use base64::Engine;
+        if let Some(feed) = self.feed {
+            // The feed's positions are numbers: the one right after the victim's holds no event of the caller's.
+            let next = beian::services::filings::FeedPosition { seq: feed.seq + 1, ..feed };
+            return beian::graphql::ids::encode_feed_cursor(next);
+        }
         match self.at {
             Some(at) => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
                 "queue:v1:{}|{}",
@@ -1059,11 +1102,15 @@ fn items(connection: &Value) -> Vec<(String, Position)> {
             let node = if item["node"].is_null() { item } else { &item["node"] };
             let queued = &node["filing"];
             let id = if queued.is_null() { &node["id"] } else { &queued["id"] };
+            if let Some(cursor) = item["cursor"].as_str().filter(|_| node["filingId"].is_string()) {
+                // A change feed event: its place is its cursor's.
+                return (id.as_str().unwrap().to_owned(), Position::of("filingEvents", cursor));
+            }
             let (_, uuid) = beian::graphql::ids::decode_any(id.as_str().unwrap(), "id").unwrap();
             let at = queued["submittedAt"]
                 .as_str()
                 .map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&chrono::Utc));
-            (id.as_str().unwrap().to_owned(), Position { queue: at.is_some(), at, id: uuid })
+            (id.as_str().unwrap().to_owned(), Position { queue: at.is_some(), at, feed: None, id: uuid })
         })
         .collect()
 }
@@ -1569,6 +1616,50 @@ async fn another_registrars_accounts_keys_and_mail_cannot_be_managed() {
         w.prove(&probe, &a.admin, None);
     }
     w.finish("people", Some(before)).await;
+}
+
+/// An endpoint of the registrar and a delivery (a test ping) to it; their IDs.
+async fn webhook(app: &TestApp, admin: &str) -> (Value, Value) {
+    let create = "mutation { createWebhookEndpoint(input: { url: \"https://hooks.alpha.example/beian\",
+        description: \"alpha billing\" }) { endpoint { id } } }";
+    let endpoint = app.ok(admin, create, json!({})).await["createWebhookEndpoint"]["endpoint"]["id"].clone();
+    let ping = "mutation($id: ID!) { pingWebhookEndpoint(id: $id) { id } }";
+    let delivery = app.ok(admin, ping, json!({ "id": endpoint })).await["pingWebhookEndpoint"]["id"].clone();
+    (endpoint, delivery)
+}
+
+#[tokio::test]
+async fn another_registrars_webhooks_cannot_be_managed() {
+    let w = World::new().await;
+    let (app, a) = (&w.app, &w.a);
+    let (endpoint, delivery) = webhook(app, &a.admin).await;
+    let endpoints = "{ webhookEndpoints { id url description enabled updatedAt previousSecretExpiresAt
+        deliveries { nodes { id status } } } }";
+    let theirs = app.ok(&a.admin, endpoints, json!({})).await;
+    let before = w.snapshot().await;
+    let attackers = w.attackers();
+
+    // Administrators' (and admin-scope keys') business: everyone else gets FORBIDDEN whatever the ID; the other
+    // registrar's administrator, who may do this to its own endpoints, must not find ours.
+    let update = "mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, description: \"x\" }) { id } }";
+    let rotate = "mutation($id: ID!) { rotateWebhookEndpointSecret(id: $id) { secret } }";
+    let ping = "mutation($id: ID!) { pingWebhookEndpoint(id: $id) { id } }";
+    let redeliver = "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }";
+    let delete = "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }";
+    let cases: [(&str, &[&str], &str, &Value); 5] = [
+        ("Mutation.updateWebhookEndpoint", &["input.id"], update, &endpoint),
+        ("Mutation.rotateWebhookEndpointSecret", &["id"], rotate, &endpoint),
+        ("Mutation.pingWebhookEndpoint", &["id"], ping, &endpoint),
+        ("Mutation.redeliverWebhook", &["deliveryId"], redeliver, &delivery),
+        ("Mutation.deleteWebhookEndpoint", &["id"], delete, &endpoint),
+    ];
+    for (field, ids, query, id) in cases {
+        let probe = Probe::new(field, ids, query, json!({ "id": id }), &[id]).may(ADMINS);
+        w.probe(&probe, &attackers).await;
+        w.prove(&probe, &a.admin, None);
+    }
+    assert_eq!(app.ok(&a.admin, endpoints, json!({})).await, theirs, "the attacks changed no endpoint");
+    w.finish("webhooks", Some(before)).await;
 }
 
 // -------------------------------------------------------------------------------------------------------------------

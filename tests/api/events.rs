@@ -43,6 +43,12 @@ const CHANGE_NO_FILING: &[(&str, &str)] = &[
     ("setEmailTemplate", "the registrar's mail templates"),
     ("resetEmailTemplate", "the registrar's mail templates"),
     ("updateTenantSettings", "the registrar's settings"),
+    ("createWebhookEndpoint", "the registrar's webhook endpoints: where events go, not what happened to a filing"),
+    ("updateWebhookEndpoint", "the registrar's webhook endpoints"),
+    ("deleteWebhookEndpoint", "the registrar's webhook endpoints"),
+    ("rotateWebhookEndpointSecret", "the registrar's webhook endpoints"),
+    ("pingWebhookEndpoint", "a test message to an endpoint; no filing is involved"),
+    ("redeliverWebhook", "sends an event again: the filing does not change"),
 ];
 
 /// A console watching one filing, and what it heard.

@@ -276,6 +276,18 @@ impl TestApp {
         beian::services::attachments::clean_up_expired_uploads(&self.deps).await.unwrap()
     }
 
+    /// A webhook dispatcher on this server's database and settings, for a test to drive with its own clock.
+    pub fn webhooks(&self) -> beian::services::webhooks::dispatcher::Dispatcher {
+        beian::services::webhooks::dispatcher::Dispatcher::new(
+            self.db.clone(),
+            self.deps.keys.clone(),
+            (*self.deps.webhooks).clone(),
+            std::sync::Arc::new(beian::graphql::objects::webhook::WirePayloads),
+            Default::default(),
+        )
+        .expect("a webhook dispatcher")
+    }
+
     /// Creates a tenant and returns its API key.
     pub async fn tenant(&self, slug: &str) -> String {
         beian::services::tenants::create_tenant(&self.deps, slug, &format!("Registrar {slug}"))

@@ -518,7 +518,7 @@ async fn registrars_word_their_own_mail_and_see_only_their_own() {
     let other_admin = access(&first_admin(app, "aliyun", "admin@aliyun.example").await);
     let theirs = app.ok(&other_admin, templates, json!({})).await["emailTemplates"].clone();
     assert!(theirs.as_array().unwrap().iter().all(|t| t["overridden"] == false));
-    assert_eq!(theirs.as_array().unwrap().len(), 36, "18 stages in 2 languages");
+    assert_eq!(theirs.as_array().unwrap().len(), 38, "19 stages in 2 languages");
     let ours = app.ok(admin, NOTIFICATIONS, json!({ "id": filing["id"] })).await["filing"]["notifications"][0].clone();
     let node = "query($id: ID!) { node(id: $id) { id ... on Notification { recipient } } }";
     assert_eq!(code(&app.err(&other, node, json!({ "id": ours["id"] })).await), "NOT_FOUND");

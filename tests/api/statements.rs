@@ -19,10 +19,11 @@ async fn counting_app() -> (TestApp, Arc<AtomicUsize>) {
     let mut db = beian::db::connect_ready(&database.config()).await.unwrap();
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();
-    // The request's statements: not the SQLite server's look for new filing events every 200 ms (`beian::changes`),
-    // which runs on the same pool whatever the requests do.
+    // The request's statements: not the background looks for new work (the SQLite server's for new filing events
+    // every 200 ms, the webhook dispatcher's for due deliveries), which run on the same pool whatever the requests
+    // do.
     db.set_metric_callback(move |info| {
-        if !info.statement.sql.contains(beian::changes::SQLITE_TAIL_MARK) {
+        if !info.statement.sql.contains(beian::db::BACKGROUND_POLL_MARK) {
             counter.fetch_add(1, Ordering::SeqCst);
         }
     });

@@ -346,9 +346,43 @@ impl FilingEvent {
         reasons_of(&self.0.details)
     }
 
+    /// Structured details, whose keys depend on the action (`FilingAction` lists them); IDs in them are global
+    /// IDs. Absent for actions that carry none.
+    async fn details(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.0.details.clone().map(|d| async_graphql::Json(global_ids_in(d)))
+    }
+
     /// When it happened.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// The stored details of an event with the IDs they name turned into global IDs, as everywhere in the API.
+pub fn global_ids_in(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let kind = match key.as_str() {
+                        "sessionId" => Some(Kind::MobileVerification),
+                        "websiteId" | "baseWebsiteId" => Some(Kind::Website),
+                        "attachmentId" => Some(Kind::Attachment),
+                        "baseFilingId" | "filingId" => Some(Kind::Filing),
+                        _ => None,
+                    };
+                    let id = kind.zip(value.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()));
+                    let value = match id {
+                        Some((kind, id)) => Value::String(ids::encode(kind, id).0),
+                        None => global_ids_in(value),
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(global_ids_in).collect()),
+        other => other,
     }
 }
 

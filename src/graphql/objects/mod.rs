@@ -13,5 +13,6 @@ pub mod mobile;
 pub mod node;
 pub mod notification;
 pub mod subject;
+pub mod webhook;
 pub mod website;
 pub mod workflow;

@@ -6,6 +6,7 @@ use super::account::{Account, ApiKey};
 use super::attachment::Attachment;
 use super::filing::{Filing, FilingEvent};
 use super::notification::Notification;
+use super::webhook::{WebhookDelivery, WebhookEndpoint};
 use super::website::Website;
 
 /// An object with a global ID, fetchable with `node(id:)`.
@@ -21,4 +22,6 @@ pub enum Node {
     ApiKey(ApiKey),
     Attachment(Attachment),
     Notification(Notification),
+    WebhookEndpoint(WebhookEndpoint),
+    WebhookDelivery(WebhookDelivery),
 }

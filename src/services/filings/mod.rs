@@ -4,6 +4,7 @@
 mod changes;
 mod create;
 mod edit;
+mod feed;
 mod read;
 mod rows;
 
@@ -11,6 +12,7 @@ pub(crate) use changes::form_changes;
 pub(crate) use create::{NewDraft, insert_draft};
 pub use create::{NewOrder, create_filing};
 pub use edit::{add_website, remove_website, update_subject, update_website};
+pub use feed::{FeedFilter, FeedPosition, filing_events};
 pub(crate) use read::group_by_filing;
 pub use read::{
     FilingFilter, count_filings, events_by_filing, filings_by_id, get_event, get_website, list_filings,

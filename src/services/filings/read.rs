@@ -27,6 +27,8 @@ pub struct FilingFilter {
     pub subject_name_contains: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// With an event (any change) at or after this instant.
+    pub updated_after: Option<DateTime<Utc>>,
 }
 
 /// Filings of the caller's tenant by id (those the caller may see).
@@ -162,6 +164,16 @@ fn filtered(actor: &Actor, filter: &FilingFilter) -> Result<Select<filing::Entit
     }
     if let Some(before) = filter.created_before {
         query = query.filter(filing::Column::CreatedAt.lt(before));
+    }
+    if let Some(after) = filter.updated_after {
+        // Every change writes an event, so "changed since" is "has an event since".
+        let changed = sea_orm::sea_query::Query::select()
+            .column(filing_event::Column::FilingId)
+            .from(filing_event::Entity)
+            .and_where(filing_event::Column::TenantId.eq(actor.tenant_id))
+            .and_where(filing_event::Column::CreatedAt.gte(after))
+            .to_owned();
+        query = query.filter(filing::Column::Id.in_subquery(changed));
     }
     let name = filter.subject_name_contains.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if filter.province_code.is_some() || name.is_some() {

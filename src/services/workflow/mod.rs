@@ -50,7 +50,9 @@ pub fn roles(actor: &Actor) -> Vec<WorkflowRole> {
         Principal::Account { role: Role::Applicant } => vec![WorkflowRole::Applicant],
         Principal::Account { role: Role::Reviewer } => vec![WorkflowRole::Reviewer],
         Principal::Account { role: Role::Admin } => vec![WorkflowRole::Reviewer, WorkflowRole::Registrar],
-        Principal::ApiKey { scope: ApiKeyScope::Full } => vec![WorkflowRole::Applicant, WorkflowRole::Registrar],
+        Principal::ApiKey { scope: ApiKeyScope::Full | ApiKeyScope::Admin } => {
+            vec![WorkflowRole::Applicant, WorkflowRole::Registrar]
+        }
         Principal::ApiKey { scope: ApiKeyScope::ReadOnly } => vec![],
         Principal::System => vec![WorkflowRole::System],
     }

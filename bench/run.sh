@@ -3,7 +3,7 @@
 #
 #   bench/run.sh              the full run: builds the release binary, seeds PostgreSQL, measures, reports
 #   bench/run.sh --quick      short runs on a small data set, to try the harness out (figures mean nothing)
-#   bench/run.sh --only page,detail,queue,create,transitions,email,upload,coldstart,scale   (any of them)
+#   bench/run.sh --only page,detail,queue,create,transitions,email,upload,webhooks,coldstart,scale   (any of them)
 #   bench/run.sh --help       every setting (environment variables)
 #
 # Needs: PostgreSQL (the server in BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432, as a superuser: the

@@ -23,12 +23,13 @@ from .sections.queue import review_queue
 from .sections.scale import scale_section
 from .sections.transitions import transitions
 from .sections.upload import upload
+from .sections.webhooks import webhooks
 from .settings import COPY_SECTIONS, SECTION_TITLES, SECTIONS, Fail, Settings, say
 from .targets import evaluate_targets
 
 # The sections that sign in or write, in the order of the full run: they work on a copy of the seeded database.
 ON_COPY = [("detail", filing_detail), ("queue", review_queue), ("create", create_filings),
-           ("transitions", transitions), ("email", email_dispatch), ("upload", upload)]
+           ("transitions", transitions), ("email", email_dispatch), ("upload", upload), ("webhooks", webhooks)]
 assert [name for name, _ in ON_COPY] == COPY_SECTIONS
 
 

@@ -318,6 +318,44 @@ def _email(settings: Settings, results: dict, markdown: bool) -> list[str]:
     return out
 
 
+def _webhooks(settings: Settings, results: dict, markdown: bool) -> list[str]:
+    """Transition pairs with a webhook endpoint, and webhook dispatch."""
+    out: list[str] = []
+    h = heading(markdown)
+    wh = results.get("webhooks")
+    if not wh or not wh.get("phases"):
+        return out
+    out.append(h("Webhooks: transition pairs with an endpoint registered, and dispatch to a local receiver"))
+    without = {e["phase"]: e for e in (results.get("transitions") or {}).get("phases", [])}
+    rows = []
+    for e in wh["phases"]:
+        base = without.get(e["phase"])
+        rows.append([e["phase"], str(e["workers"]), str(e["pairs"]), f"{e['pairs_per_s']:.1f}",
+                     fmt(base["sql_statements_per_pair"], 1) if base else "-", fmt(e["sql_statements_per_pair"], 1),
+                     fmt(base["cpu_per_1000_pairs"].get("server_s"), 2) if base else "-",
+                     fmt(e["cpu_per_1000_pairs"].get("server_s"), 2),
+                     fmt(base["cpu_per_1000_pairs"].get("postgres_s"), 2) if base else "-",
+                     fmt(e["cpu_per_1000_pairs"].get("postgres_s"), 2), str(e["failed"])])
+    out.append(table(["phase", "workers", "pairs", "pairs/s", "SQL/pair without", "SQL/pair with",
+                      "server CPU-s/1k without", "with", "postgres CPU-s/1k without", "with", "failed"], rows,
+                     markdown))
+    d = wh.get("dispatch")
+    if d:
+        out.append(f"\"Without\": this run's transitions section (no endpoint); \"with\": the same pairs on other filings "
+                   f"with one endpoint that wants every event (its delivery rows are written by a trigger in the pair's "
+                   f"transactions; dispatch off). Then {d['pending_before']} pending deliveries reached the receiver "
+                   f"in {d['seconds_first_to_last']:.2f} s from the first to the last: "
+                   f"{fmt(d['deliveries_per_s'])} deliveries/s ({fmt(d['deliveries_per_s_from_spawn'])}/s from the "
+                   f"spawn of beian, ready after {d['ready_after_s']:.2f} s); {d['delivered']} marked DELIVERED, "
+                   f"{d['failed']} FAILED, {d['still_pending']} still pending; {d['requests']} requests with "
+                   f"{d['distinct_webhook_ids']} distinct webhook-ids. "
+                   f"{fmt(d['sql_statements_per_delivery'], 1)} SQL statements and "
+                   f"{fmt(d['cpu_per_1000_deliveries'].get('server_s'), 2)} beian CPU-s, "
+                   f"{fmt(d['cpu_per_1000_deliveries'].get('postgres_s'), 2)} postgres CPU-s per 1000 deliveries. "
+                   f"{d['dispatcher']}.")
+    return out
+
+
 def _upload(settings: Settings, results: dict, markdown: bool) -> list[str]:
     """The multipart upload."""
     out: list[str] = []
@@ -382,5 +420,6 @@ def _targets(settings: Settings, results: dict, markdown: bool) -> list[str]:
 
 
 # The report's parts, in order.
-PARTS = [_machine, _dataset, _page_runs, _captured_sql, _reads, _transitions, _email, _upload, _scale, _cold_start,
+PARTS = [_machine, _dataset, _page_runs, _captured_sql, _reads, _transitions, _email, _upload, _webhooks, _scale,
+         _cold_start,
          _targets]

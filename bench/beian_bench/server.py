@@ -17,7 +17,7 @@ from http import client as http_client
 from pathlib import Path
 
 from .dataset import Tenant
-from .pg import psql_value, quote_literal
+from .pg import psql, psql_value, quote_literal
 from .proc import free_port, spawn, stop
 from .settings import BENCH, Fail, Settings, beian_env
 
@@ -145,8 +145,20 @@ def reviewer_session(settings: Settings, base_url: str, tenant: Tenant) -> str:
     """The Authorization header of a session of the tenant's reviewer (`dev seed` creates reviewer@<slug>.example,
     with no password). The first time, a password is set the way a person would: requestPasswordReset, the token
     read from the queued PASSWORD_RESET message in the outbox, resetPassword; then login."""
+    return staff_session(settings, base_url, tenant, "REVIEWER")
+
+
+def staff_session(settings: Settings, base_url: str, tenant: Tenant, role: str) -> str:
+    """A session of the tenant's staff member with `role` (REVIEWER: the seeded reviewer; ADMIN: admin@<slug>.example,
+    added to the work database here the first time, without a password), signed in as `reviewer_session` says."""
+    email = f"{role.lower()}@{tenant.slug}.example"
+    if role != "REVIEWER":
+        psql(settings.db_url, "INSERT INTO accounts (id, tenant_id, email, password_hash, display_name, role, status, "
+                              f"preferred_language, created_at, updated_at) SELECT gen_random_uuid(), "
+                              f"{quote_literal(tenant.id)}, {quote_literal(email)}, NULL, 'Bench {role.lower()}', "
+                              f"{quote_literal(role)}, 'ACTIVE', NULL, now(), now() WHERE NOT EXISTS (SELECT 1 FROM "
+                              f"accounts WHERE tenant_id = {quote_literal(tenant.id)} AND email = {quote_literal(email)})")
     client = Client(base_url)
-    email = f"reviewer@{tenant.slug}.example"
     login = "mutation($input: LoginInput!) { login(input: $input) { accessToken account { role } } }"
     credentials = {"input": {"tenant": tenant.slug, "email": email, "password": REVIEWER_PASSWORD}}
     answer = client.call(login, credentials)
@@ -154,7 +166,7 @@ def reviewer_session(settings: Settings, base_url: str, tenant: Tenant) -> str:
         client.data("mutation($t: String!, $e: String!) { requestPasswordReset(tenant: $t, email: $e) }",
                     {"t": tenant.slug, "e": email})
         # The recipient is stored sealed (personal data at rest): the tenant's newest reset message is the one just
-        # requested (the seeded reviewer is the only account of a seeded tenant that asks for one).
+        # requested (one account of a seeded tenant asks at a time).
         token = psql_value(settings.db_url, "SELECT payload->>'token' FROM outbox_messages WHERE template = "
                            f"'PASSWORD_RESET' AND tenant_id = {quote_literal(tenant.id)} "
                            "ORDER BY created_at DESC, id DESC LIMIT 1")
@@ -165,10 +177,10 @@ def reviewer_session(settings: Settings, base_url: str, tenant: Tenant) -> str:
                     {"t": token, "p": REVIEWER_PASSWORD})
         answer = client.call(login, credentials)
     if answer.get("errors") or not answer.get("data"):
-        raise Fail(f"the seeded reviewer {email} cannot sign in: {json.dumps(answer, ensure_ascii=False)[:500]}")
-    role = answer["data"]["login"]["account"]["role"]
-    if role != "REVIEWER":
-        raise Fail(f"{email} signed in with role {role}, not REVIEWER")
+        raise Fail(f"the {role.lower()} {email} cannot sign in: {json.dumps(answer, ensure_ascii=False)[:500]}")
+    signed_in = answer["data"]["login"]["account"]["role"]
+    if signed_in != role:
+        raise Fail(f"{email} signed in with role {signed_in}, not {role}")
     client.close()
     return f"Bearer {answer['data']['login']['accessToken']}"
 

@@ -85,12 +85,12 @@ def env_flag(name: str, default: bool) -> bool:
 
 
 # The sections of a run, in the order the full run takes them (BENCHMARKS.md, "What one run does").
-SECTIONS = ["page", "detail", "queue", "create", "transitions", "email", "upload", "coldstart", "scale"]
+SECTIONS = ["page", "detail", "queue", "create", "transitions", "email", "upload", "webhooks", "coldstart", "scale"]
 
 
 # The sections that sign in or write: they work on a copy of the seeded database (Settings.work), so the seeded one
 # stays as `dev seed` made it (BENCH_REUSE_DB reruns see the same data).
-COPY_SECTIONS = ["detail", "queue", "create", "transitions", "email", "upload"]
+COPY_SECTIONS = ["detail", "queue", "create", "transitions", "email", "upload", "webhooks"]
 
 
 SECTION_TITLES = {
@@ -101,6 +101,7 @@ SECTION_TITLES = {
     "transitions": "claimReview -> approvePreliminaryReview pairs, with their outbox rows",
     "email": "email dispatch into a local SMTP sink",
     "upload": "a 100 MB multipart upload (peak RSS growth)",
+    "webhooks": "transition pairs with a webhook endpoint registered, then webhook dispatch to a local receiver",
     "coldstart": "cold start on the embedded defaults",
     "scale": "the page query at 10x the filings (BENCH_SCALE_FILINGS)",
 }

@@ -429,3 +429,53 @@ async fn a_receiver_that_redirects_stalls_or_floods_is_cut_off_then_disabled_wit
     app.create_filing(key, "北京乙科技有限公司").await;
     assert_eq!(dispatcher.run_once(chrono::Utc::now() + chrono::Duration::hours(2)).await.unwrap().claimed, 0);
 }
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_does_not_hold_up_another_registrars_deliveries() {
+    use crate::people::{access, first_admin};
+    let app = spawn_app_with(TestDatabase::new().await, |config| {
+        config.webhooks.allow_private_networks = true;
+        config.webhooks.dispatch_interval_ms = 50;
+        // Long enough that a post to the silent receiver is still hanging when the other registrar's arrives.
+        config.webhooks.timeout_seconds = 30;
+    })
+    .await;
+    // Registrar A's endpoint accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let a_key = app.tenant("alpha").await;
+    let a_admin = access(&first_admin(&app, "alpha", "admin@alpha.example").await);
+    create(&app, &a_admin, json!({ "url": silent_url })).await;
+    for i in 0..8 {
+        app.create_filing(&a_key, &format!("北京阿尔法{i}号科技有限公司")).await;
+    }
+    eventually(10, "the dispatcher is posting to the silent receiver", || async {
+        accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
+
+    // Registrar B's event reaches its receiver while A's posts hang.
+    let receiver = Receiver::start(0).await;
+    let b_key = app.tenant("beta").await;
+    let b_admin = access(&first_admin(&app, "beta", "admin@beta.example").await);
+    let (_, secret) = create(&app, &b_admin, json!({ "url": receiver.url() })).await;
+    receiver.secrets(&[&secret]);
+    let started = std::time::Instant::now();
+    let filing = app.create_filing(&b_key, "北京贝塔科技有限公司").await;
+    eventually(10, "beta's event arrived", || async {
+        receiver.received().iter().any(|r| r["filingId"] == filing["id"] && r["status"] == 200)
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10), "not held up by alpha's 30-second posts");
+    let hanging = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=4).contains(&hanging), "alpha's endpoint holds at most a quarter of the 16 posts: {hanging}");
+}

@@ -479,3 +479,60 @@ async fn a_receiver_that_never_answers_does_not_hold_up_another_registrars_deliv
     let hanging = accepted.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=4).contains(&hanging), "alpha's endpoint holds at most a quarter of the 16 posts: {hanging}");
 }
+
+#[tokio::test]
+async fn a_claim_takes_no_more_of_an_endpoint_than_its_room_and_in_order_per_filing() {
+    let app = spawn_app_with(TestDatabase::new().await, |config| {
+        config.webhooks.allow_private_networks = true;
+        config.webhooks.dispatch = false;
+    })
+    .await;
+    let cast = cast_on(app).await;
+    let (app, admin, key) = (&cast.app, &cast.admin, &cast.backend);
+    let (busy, _) = create(app, admin, json!({ "url": "http://127.0.0.1:9/busy" })).await;
+    let (quiet, _) = create(app, admin, json!({ "url": "http://127.0.0.1:9/quiet" })).await;
+    let busy = beian::graphql::ids::decode_any(&busy, "id").unwrap().1;
+    let quiet = beian::graphql::ids::decode_any(&quiet, "id").unwrap().1;
+    // Six filings with one event each, and a seventh with three: nine deliveries for each endpoint.
+    for i in 0..6 {
+        app.create_filing(key, &format!("北京{i}号科技有限公司")).await;
+    }
+    let filing = app.create_filing(key, "北京七号科技有限公司").await;
+    let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
+    for (version, name) in [(1, "北京七号二科技有限公司"), (2, "北京七号三科技有限公司")] {
+        let input =
+            json!({ "input": { "filingId": filing["id"], "version": version, "subject": subject_input(name) } });
+        app.ok(key, update, input).await;
+    }
+    let dispatcher = app.webhooks();
+    let now = chrono::Utc::now();
+    let count = |claims: &[beian::services::webhooks::dispatcher::Claim], endpoint| {
+        claims.iter().filter(|c| c.endpoint.id == endpoint).count()
+    };
+
+    // Room of 4 an endpoint, 3 of the busy one's already in flight: one more for it, four for the quiet one.
+    let in_flight = std::collections::HashMap::from([(busy, 3)]);
+    let first = dispatcher.claim(now, 16, 4, &in_flight).await.unwrap();
+    assert_eq!((count(&first, busy), count(&first, quiet)), (1, 4));
+    // Only the first pending delivery of a filing goes out: never two of the seventh filing's at once.
+    let per_filing = |claims: &[beian::services::webhooks::dispatcher::Claim]| {
+        let mut seen = std::collections::HashSet::new();
+        claims.iter().all(|c| seen.insert((c.endpoint.id, c.row.filing_id)))
+    };
+    assert!(per_filing(&first));
+    // A full endpoint is left out; the limit caps the whole claim.
+    let full = std::collections::HashMap::from([(busy, 4)]);
+    let second = dispatcher.claim(now, 2, 4, &full).await.unwrap();
+    assert_eq!((count(&second, busy), count(&second, quiet)), (0, 2));
+    // What is leased is not claimed again; each claim carries its endpoint and its event.
+    let third = dispatcher.claim(now, 16, 16, &std::collections::HashMap::new()).await.unwrap();
+    let ids: std::collections::HashSet<_> = first.iter().chain(&second).map(|c| c.row.id).collect();
+    assert!(third.iter().all(|c| !ids.contains(&c.row.id)));
+    // 18 deliveries, the seventh filing's later two per endpoint waiting for its first: 14 claimable in all.
+    assert_eq!(first.len() + second.len() + third.len(), 14);
+    assert!(per_filing(&third));
+    for claim in first.iter().chain(&second).chain(&third) {
+        assert_eq!(claim.endpoint.id, claim.row.endpoint_id);
+        assert_eq!(claim.event.as_ref().map(|e| e.id), claim.row.event_id);
+    }
+}

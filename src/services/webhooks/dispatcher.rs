@@ -63,6 +63,14 @@ pub struct Pass {
     pub failed: usize,
 }
 
+/// A claimed delivery, with what posting it needs.
+pub struct Claim {
+    pub row: webhook_delivery::Model,
+    pub endpoint: Arc<webhook_endpoint::Model>,
+    /// The event delivered; none for a ping (or when the event is gone).
+    pub event: Option<entity::filing_event::Model>,
+}
+
 /// How one attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
@@ -117,12 +125,13 @@ impl Dispatcher {
     }
 
     /// Claims one batch of due deliveries and posts them all, `concurrency` at a time (tests and tools; the
-    /// server runs [`Dispatcher::run`]).
+    /// server runs [`Dispatcher::run`]). One endpoint may take the whole batch.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Pass, DbErr> {
         use futures_util::StreamExt;
-        let claimed = self.claim(now, self.config.batch_size as usize, &[]).await?;
+        let batch = self.config.batch_size.max(1) as usize;
+        let claimed = self.claim(now, batch, batch, &HashMap::new()).await?;
         let mut pass = Pass { claimed: claimed.len(), ..Pass::default() };
-        let posts = claimed.into_iter().map(|row| self.deliver(row));
+        let posts = claimed.into_iter().map(|claim| self.deliver(claim));
         let outcomes: Vec<Outcome> =
             futures_util::stream::iter(posts).buffer_unordered(self.config.concurrency.max(1)).collect().await;
         for outcome in outcomes {
@@ -166,16 +175,15 @@ impl Dispatcher {
             let free = concurrency.saturating_sub(in_flight.len()).min(self.config.batch_size.max(1) as usize);
             let mut claimed_any = false;
             if free > 0 {
-                let busy: Vec<Uuid> =
-                    per_endpoint.iter().filter(|(_, n)| **n >= self.per_endpoint()).map(|(id, _)| *id).collect();
-                match self.claim(Utc::now(), free, &busy).await {
-                    Ok(rows) => {
-                        for row in self.fair_share(rows, &mut per_endpoint) {
+                match self.claim(Utc::now(), free, self.per_endpoint(), &per_endpoint).await {
+                    Ok(claims) => {
+                        for claim in claims {
                             claimed_any = true;
+                            let endpoint = claim.endpoint.id;
+                            *per_endpoint.entry(endpoint).or_default() += 1;
                             let me = self.clone();
-                            let endpoint = row.endpoint_id;
                             in_flight.spawn(async move {
-                                me.deliver(row).await;
+                                me.deliver(claim).await;
                                 endpoint
                             });
                         }
@@ -198,162 +206,164 @@ impl Dispatcher {
         }
     }
 
-    /// Keeps at most [`Dispatcher::per_endpoint`] posts per endpoint in flight; the claims beyond are given back.
-    fn fair_share(
-        &self,
-        rows: Vec<webhook_delivery::Model>,
-        per_endpoint: &mut HashMap<Uuid, usize>,
-    ) -> Vec<webhook_delivery::Model> {
-        let mut keep = Vec::new();
-        let mut give_back = Vec::new();
-        for row in rows {
-            let count = per_endpoint.entry(row.endpoint_id).or_default();
-            if *count < self.per_endpoint() {
-                *count += 1;
-                keep.push(row);
-            } else {
-                give_back.push(row.id);
-            }
-        }
-        if !give_back.is_empty() {
-            let db = self.db.clone();
-            let worker = self.worker.clone();
-            tokio::spawn(async move {
-                let released = webhook_delivery::Entity::update_many()
-                    .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
-                    .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-                    .filter(Column::Id.is_in(give_back))
-                    .filter(Column::LockedBy.eq(worker))
-                    .exec(&db)
-                    .await;
-                if let Err(error) = released {
-                    tracing::warn!(error = %error, "giving back webhook deliveries failed; their lease ends anyway");
-                }
-            });
-        }
-        keep
-    }
-
     /// Takes a lease on up to `limit` due deliveries that nobody holds, each the first pending one of its filing
-    /// for its endpoint, leaving out the endpoints in `busy`.
+    /// for its endpoint, and at most `per_endpoint` less what `in_flight` says an endpoint already has; with the
+    /// endpoint and the event of each. Earliest due first.
+    ///
+    /// One statement takes the lease (`UPDATE … RETURNING`; on PostgreSQL its rows chosen `FOR UPDATE SKIP
+    /// LOCKED`), after a plain read that finds whether anything is due at all, then one read of the claim's
+    /// endpoints and one of its events.
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-        busy: &[Uuid],
-    ) -> Result<Vec<webhook_delivery::Model>, DbErr> {
+        per_endpoint: usize,
+        in_flight: &HashMap<Uuid, usize>,
+    ) -> Result<Vec<Claim>, DbErr> {
         let backend = self.db.get_database_backend();
         let postgres = backend == DatabaseBackend::Postgres;
         let mut values: Vec<sea_orm::Value> = vec![now.into()];
-        let mut excluded = String::new();
-        if !busy.is_empty() {
-            let marks: Vec<String> = busy
-                .iter()
-                .map(|id| {
-                    values.push((*id).into());
-                    format!("${}", values.len())
-                })
-                .collect();
-            excluded = format!("AND d.endpoint_id NOT IN ({})", marks.join(", "));
-        }
-        let settled = if postgres {
-            // As the change feed: an older transaction still running may yet add an earlier delivery of the filing.
-            "AND d.event_txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        } else {
-            ""
-        };
-        let lock = if postgres { "FOR UPDATE OF d SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "SELECT d.* FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-             WHERE d.status = 'PENDING' AND d.next_attempt_at <= $1
-               AND (d.locked_until IS NULL OR d.locked_until < $1)
-               AND (e.enabled OR d.event_type = '{PING}')
-               {settled}
-               AND NOT EXISTS (
-                   SELECT 1 FROM webhook_deliveries p
-                   WHERE p.endpoint_id = d.endpoint_id AND p.filing_id = d.filing_id AND p.status = 'PENDING'
-                     AND (p.event_txid < d.event_txid OR (p.event_txid = d.event_txid AND p.event_seq < d.event_seq)))
-               {excluded}
-             ORDER BY d.next_attempt_at, d.event_txid, d.event_seq
-             LIMIT {limit}
-             {lock}"
+        // Endpoints with no room left here are not looked at.
+        let full: Vec<String> = in_flight
+            .iter()
+            .filter(|(_, taken)| **taken >= per_endpoint)
+            .map(|(endpoint, _)| bind(&mut values, (*endpoint).into()))
+            .collect();
+        let not_full =
+            if full.is_empty() { String::new() } else { format!("AND d.endpoint_id NOT IN ({})", full.join(", ")) };
+        // On PostgreSQL, as the change feed: an older transaction still running may yet add an earlier delivery of
+        // the filing.
+        let settled =
+            if postgres { "AND d.event_txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint" } else { "" };
+        let due = format!(
+            "d.status = 'PENDING' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1)
+             AND (e.enabled OR d.event_type = '{PING}') {settled} {not_full}"
         );
-        let sql = if postgres { sql } else { sql.replace('$', "?") };
+        let probe_values = values.len();
+        // How many more each endpoint may take: `per_endpoint`, less what it has in flight here.
+        let mut room = String::new();
+        for (endpoint, taken) in in_flight.iter().filter(|(_, taken)| **taken < per_endpoint) {
+            room.push_str(&format!(" WHEN {} THEN {}", bind(&mut values, (*endpoint).into()), per_endpoint - taken));
+        }
+        let room = if room.is_empty() {
+            per_endpoint.to_string()
+        } else {
+            format!("CASE d.endpoint_id{room} ELSE {per_endpoint} END")
+        };
+        let until = now + self.lease();
+        let (until_mark, worker_mark) =
+            (bind(&mut values, until.into()), bind(&mut values, self.worker.clone().into()));
+        let statement = |sql: String, values: &[sea_orm::Value]| {
+            let sql = if postgres { sql } else { sql.replace('$', "?") };
+            Statement::from_sql_and_values(backend, sql, values.to_vec())
+        };
         // Most looks find nothing: ask with a plain read first, so an idle dispatcher takes no write lock.
         let probe = format!(
-            "{} SELECT 1 AS due FROM ({}) AS due_deliveries",
-            crate::db::BACKGROUND_POLL_MARK,
-            sql.replace(lock, "")
+            "{} SELECT 1 AS due FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+             WHERE {due} LIMIT 1",
+            crate::db::BACKGROUND_POLL_MARK
         );
-        if self.db.query_one_raw(Statement::from_sql_and_values(backend, probe, values.clone())).await?.is_none() {
+        if self.db.query_one_raw(statement(probe, &values[..probe_values])).await?.is_none() {
             return Ok(Vec::new());
         }
-        let txn = write_txn(&self.db).await?;
-        let rows = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        let rows: Vec<webhook_delivery::Model> =
+        let lock = if postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let order = "next_attempt_at, event_txid, event_seq";
+        let take = format!(
+            "UPDATE webhook_deliveries SET locked_until = {until_mark}, locked_by = {worker_mark}
+             WHERE id IN (
+                 SELECT t.id FROM webhook_deliveries t
+                 WHERE t.id IN (
+                     SELECT ranked.id FROM (
+                         SELECT d.id, d.next_attempt_at, d.event_txid, d.event_seq,
+                                row_number() OVER (PARTITION BY d.endpoint_id ORDER BY {order}) AS place,
+                                {room} AS room
+                         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                         WHERE {due}
+                           AND NOT EXISTS (
+                               SELECT 1 FROM webhook_deliveries p
+                               WHERE p.endpoint_id = d.endpoint_id AND p.filing_id = d.filing_id
+                                 AND p.status = 'PENDING'
+                                 AND (p.event_txid < d.event_txid
+                                      OR (p.event_txid = d.event_txid AND p.event_seq < d.event_seq)))
+                     ) ranked
+                     WHERE ranked.place <= ranked.room
+                     ORDER BY {order}
+                     LIMIT {limit})
+                   AND t.status = 'PENDING' AND (t.locked_until IS NULL OR t.locked_until < $1)
+                 {lock})
+             RETURNING *"
+        );
+        let rows = self.db.query_all_raw(statement(take, &values)).await?;
+        let mut rows: Vec<webhook_delivery::Model> =
             rows.iter().map(|row| webhook_delivery::Model::from_query_result(row, "")).collect::<Result<_, _>>()?;
         if rows.is_empty() {
-            txn.rollback().await?;
-            return Ok(rows);
+            return Ok(Vec::new());
         }
-        let until = now + self.lease();
-        webhook_delivery::Entity::update_many()
-            .col_expr(Column::LockedUntil, Expr::value(until))
-            .col_expr(Column::LockedBy, Expr::value(self.worker.clone()))
-            .filter(Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
+        rows.sort_by_key(|r| (r.next_attempt_at, r.event_txid, r.event_seq));
+        let endpoints: HashMap<Uuid, Arc<webhook_endpoint::Model>> = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::Id.is_in(rows.iter().map(|r| r.endpoint_id)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, Arc::new(e)))
+            .collect();
+        let event_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.event_id).collect();
+        let events: HashMap<Uuid, entity::filing_event::Model> = if event_ids.is_empty() {
+            HashMap::new()
+        } else {
+            entity::filing_event::Entity::find()
+                .filter(entity::filing_event::Column::Id.is_in(event_ids))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect()
+        };
         Ok(rows
             .into_iter()
-            .map(|r| webhook_delivery::Model { locked_until: Some(until), locked_by: Some(self.worker.clone()), ..r })
+            .filter_map(|row| {
+                // An endpoint deleted since: its deliveries went with it.
+                let endpoint = endpoints.get(&row.endpoint_id)?.clone();
+                // One event goes to every endpoint that wants it.
+                let event = row.event_id.and_then(|id| events.get(&id).cloned());
+                Some(Claim { row, endpoint, event })
+            })
             .collect())
     }
 
     /// Posts one claimed delivery and records how it went; errors are recorded or logged, never returned.
-    async fn deliver(&self, row: webhook_delivery::Model) -> Outcome {
-        match self.attempt(&row).await {
+    async fn deliver(&self, claim: Claim) -> Outcome {
+        let started = Instant::now();
+        let sent = match self.message(&claim) {
+            Ok(body) => self.post(&claim.endpoint, &claim.row, body).await,
+            Err(error) => Err((None, error)),
+        };
+        let latency = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        match self.record(&claim.endpoint, &claim.row, sent, latency).await {
             Ok(outcome) => outcome,
             Err(error) => {
-                tracing::warn!(delivery = %row.id, error = %error, "a webhook delivery could not be recorded");
+                tracing::warn!(delivery = %claim.row.id, error = %error, "a webhook delivery could not be recorded");
                 Outcome::Lost
             }
         }
     }
 
-    async fn attempt(&self, row: &webhook_delivery::Model) -> Result<Outcome, DbErr> {
-        let Some(endpoint) = webhook_endpoint::Entity::find_by_id(row.endpoint_id).one(&self.db).await? else {
-            return Ok(Outcome::Lost);
-        };
-        let started = Instant::now();
-        let sent = match self.message(row).await? {
-            Ok(body) => self.post(&endpoint, row, body).await,
-            Err(error) => Err((None, error)),
-        };
-        let latency = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-        self.record(&endpoint, row, sent, latency).await
-    }
-
     /// The body of a delivery: `{type, timestamp, data}`.
-    async fn message(&self, row: &webhook_delivery::Model) -> Result<Result<Vec<u8>, String>, DbErr> {
-        let (data, at) = match row.event_id {
-            None => (self.payloads.ping(row.endpoint_id), row.created_at),
-            Some(event_id) => {
-                let Some(event) = entity::filing_event::Entity::find_by_id(event_id).one(&self.db).await? else {
-                    return Ok(Err("the event is gone".to_owned()));
-                };
-                match FilingEvent::try_from(event) {
-                    Ok(event) => (self.payloads.event(&event), event.created_at),
-                    Err(error) => return Ok(Err(format!("the event cannot be read: {error}"))),
-                }
-            }
+    fn message(&self, claim: &Claim) -> Result<Vec<u8>, String> {
+        let (data, at) = match (claim.row.event_id, &claim.event) {
+            (None, _) => (self.payloads.ping(claim.row.endpoint_id), claim.row.created_at),
+            (Some(_), None) => return Err("the event is gone".to_owned()),
+            (Some(_), Some(event)) => match FilingEvent::try_from(event.clone()) {
+                Ok(event) => (self.payloads.event(&event), event.created_at),
+                Err(error) => return Err(format!("the event cannot be read: {error}")),
+            },
         };
         let message = serde_json::json!({
-            "type": row.event_type,
+            "type": claim.row.event_type,
             "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "data": data,
         });
-        Ok(serde_json::to_vec(&message).map_err(|e| e.to_string()))
+        serde_json::to_vec(&message).map_err(|e| e.to_string())
     }
 
     /// Posts `body`; the HTTP status of a 2xx answer, or the status (if any) and what went wrong.
@@ -554,6 +564,12 @@ fn backoff(config: &WebhooksConfig, attempts: i32) -> Duration {
     let full = base.saturating_mul(1_i64 << exponent).min(cap);
     let jitter = rand::rng().random_range(0..=full.saturating_mul(1000) / 5);
     Duration::milliseconds(full.saturating_mul(1000) - jitter)
+}
+
+/// Adds a value to a statement's and returns its placeholder.
+fn bind(values: &mut Vec<sea_orm::Value>, value: sea_orm::Value) -> String {
+    values.push(value);
+    format!("${}", values.len())
 }
 
 fn release(per_endpoint: &mut HashMap<Uuid, usize>, done: Result<Uuid, tokio::task::JoinError>) {

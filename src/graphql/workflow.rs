@@ -290,26 +290,8 @@ pub struct StatusCount {
 }
 
 fn queue_cursor(item: &crate::services::queue::QueueItem) -> String {
-    use base64::Engine;
     let submitted = item.filing.submitted_at.unwrap_or(item.filing.created_at);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "queue:v1:{}|{}",
-        submitted.to_rfc3339(),
-        item.filing.id
-    ))
-}
-
-fn decode_queue_cursor(cursor: &str) -> Result<(chrono::DateTime<Utc>, uuid::Uuid)> {
-    use base64::Engine;
-    let invalid = || gql(crate::services::ServiceError::invalid("after", crate::domain::FieldErrorCode::InvalidFormat));
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid)?;
-    let (at, id) = text.strip_prefix("queue:v1:").and_then(|t| t.split_once('|')).ok_or_else(invalid)?;
-    let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc);
-    Ok((at, uuid::Uuid::parse_str(id).map_err(|_| invalid())?))
+    crate::graphql::ids::encode_time_cursor("queue", submitted, item.filing.id)
 }
 
 #[derive(Default)]
@@ -328,7 +310,8 @@ impl WorkflowQuery {
     ) -> Result<ReviewQueueConnection> {
         let actor = actor(ctx)?;
         let first = page_size(super::context::settings(ctx), first)?;
-        let after = after.as_deref().map(decode_queue_cursor).transpose()?;
+        let after =
+            after.as_deref().map(|c| crate::graphql::ids::decode_time_cursor("queue", c)).transpose().map_err(gql)?;
         let filter = filter.unwrap_or_default();
         let filter = crate::services::queue::QueueFilter {
             statuses: filter.status.map(|s| s.into_iter().map(Into::into).collect()),

@@ -95,7 +95,11 @@ impl WebhookEndpoint {
     ) -> Result<WebhookDeliveryConnection> {
         let actor = actor(ctx)?;
         let first = crate::graphql::paging::page_size(crate::graphql::context::settings(ctx), first)?;
-        let after = after.as_deref().map(decode_delivery_cursor).transpose().map_err(gql)?;
+        let after = after
+            .as_deref()
+            .map(|c| crate::graphql::ids::decode_time_cursor("delivery", c))
+            .transpose()
+            .map_err(gql)?;
         let filter = svc::DeliveryFilter { statuses: status.map(|s| s.into_iter().map(Into::into).collect()) };
         let page = svc::deliveries(deps(ctx), actor, self.0.id, &filter, u64::from(first), after).await.map_err(gql)?;
         Ok(WebhookDeliveryConnection(page))
@@ -222,20 +226,7 @@ pub struct WebhookDeliveryEdge {
 }
 
 fn delivery_cursor(delivery: &svc::Delivery) -> String {
-    use base64::Engine;
-    let text = format!("delivery:v1:{}:{}", delivery.created_at.timestamp_micros(), delivery.id);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
-fn decode_delivery_cursor(cursor: &str) -> Result<(DateTime<Utc>, Uuid), crate::services::ServiceError> {
-    use base64::Engine;
-    let invalid = || crate::services::ServiceError::invalid("after", crate::domain::FieldErrorCode::InvalidFormat);
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let rest = text.strip_prefix("delivery:v1:").ok_or_else(invalid)?;
-    let (micros, id) = rest.split_once(':').ok_or_else(invalid)?;
-    let at = micros.parse::<i64>().ok().and_then(DateTime::from_timestamp_micros).ok_or_else(invalid)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| invalid())?))
+    crate::graphql::ids::encode_time_cursor("delivery", delivery.created_at, delivery.id)
 }
 
 /// What a webhook carries in `data`: an event as the API shows a `FilingEvent` (global IDs, masked personal data),

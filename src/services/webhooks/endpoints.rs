@@ -1,7 +1,7 @@
 //! Registering, changing, rotating and removing endpoints.
 
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
 use tracing::instrument;
@@ -84,7 +84,7 @@ pub async fn create_endpoint(
     .await?;
     txn.commit().await?;
     tracing::info!(endpoint = %row.id, "webhook endpoint registered");
-    Ok((Endpoint::try_from(row)?, secret))
+    Ok((Endpoint::read(row, deps.now())?, secret))
 }
 
 /// Changes an endpoint. Enabling it again resumes delivery, including what waited while it was disabled.
@@ -126,7 +126,7 @@ pub async fn update_endpoint(
     }
     active.updated_at = Set(deps.now());
     let row = active.update(&deps.db).await?;
-    Endpoint::try_from(row)
+    Endpoint::read(row, deps.now())
 }
 
 /// Removes an endpoint and its delivery log.
@@ -170,7 +170,7 @@ pub async fn rotate_secret(
     }
     active.updated_at = Set(now);
     let row = active.update(&deps.db).await?;
-    Ok((Endpoint::try_from(row)?, secret))
+    Ok((Endpoint::read(row, deps.now())?, secret))
 }
 
 /// The registrar's endpoints, oldest first.
@@ -182,28 +182,23 @@ pub async fn list_endpoints(deps: &Deps, actor: &Actor) -> Result<Vec<Endpoint>,
         .order_by_asc(Column::Id)
         .all(&deps.db)
         .await?;
-    rows.into_iter().map(Endpoint::try_from).collect()
+    let now = deps.now();
+    rows.into_iter().map(|row| Endpoint::read(row, now)).collect()
 }
 
 /// One endpoint of the registrar; another registrar's is NOT_FOUND.
 pub async fn get_endpoint(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Endpoint, ServiceError> {
     authorize(actor)?;
-    Endpoint::try_from(find(deps, actor, id).await?)
+    Endpoint::read(find(deps, actor, id).await?, deps.now())
 }
 
 pub(super) async fn find(deps: &Deps, actor: &Actor, id: Uuid) -> Result<webhook_endpoint::Model, ServiceError> {
-    Entity::find()
-        .filter(Column::TenantId.eq(actor.tenant_id))
-        .filter(Column::Id.eq(id))
-        .one(&deps.db)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    super::of_tenant::<Entity>(deps, actor, (Column::TenantId, Column::Id), id).await
 }
 
-impl TryFrom<webhook_endpoint::Model> for Endpoint {
-    type Error = ServiceError;
-
-    fn try_from(row: webhook_endpoint::Model) -> Result<Self, ServiceError> {
+impl Endpoint {
+    /// An endpoint as it stands at `now` (a rotation's overlap that has ended is not shown).
+    fn read(row: webhook_endpoint::Model, now: DateTime<Utc>) -> Result<Self, ServiceError> {
         let names: Vec<String> = serde_json::from_value(row.event_types).map_err(ServiceError::internal)?;
         let event_types =
             names.iter().map(|n| models::parse("webhook_endpoints.event_types", n)).collect::<Result<_, _>>()?;
@@ -215,7 +210,7 @@ impl TryFrom<webhook_endpoint::Model> for Endpoint {
             enabled: row.enabled,
             disabled_reason: row.disabled_reason,
             failing_since: row.failing_since,
-            previous_secret_expires_at: row.previous_secret_expires_at.filter(|at| *at > Utc::now()),
+            previous_secret_expires_at: row.previous_secret_expires_at.filter(|at| *at > now),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

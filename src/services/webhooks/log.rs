@@ -134,10 +134,5 @@ fn queued(
 }
 
 async fn find_delivery(deps: &Deps, actor: &Actor, id: Uuid) -> Result<webhook_delivery::Model, ServiceError> {
-    Entity::find()
-        .filter(Column::TenantId.eq(actor.tenant_id))
-        .filter(Column::Id.eq(id))
-        .one(&deps.db)
-        .await?
-        .ok_or(ServiceError::NotFound)
+    super::of_tenant::<Entity>(deps, actor, (Column::TenantId, Column::Id), id).await
 }

@@ -15,10 +15,11 @@ pub use endpoints::{
 pub use log::{DeliveryFilter, deliveries, get_delivery, ping, redeliver};
 
 use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::ServiceError;
 use super::audit::FilingAction;
+use super::{Deps, ServiceError};
 use crate::auth::Actor;
 
 /// The most endpoints one registrar may register.
@@ -116,6 +117,16 @@ impl TryFrom<entity::webhook_delivery::Model> for Delivery {
             created_at: row.created_at,
         })
     }
+}
+
+/// The row `id` of `E` if it is the registrar's; another registrar's (or none) is NOT_FOUND.
+async fn of_tenant<E: EntityTrait>(
+    deps: &Deps,
+    actor: &Actor,
+    (tenant, key): (E::Column, E::Column),
+    id: Uuid,
+) -> Result<E::Model, ServiceError> {
+    E::find().filter(tenant.eq(actor.tenant_id)).filter(key.eq(id)).one(&deps.db).await?.ok_or(ServiceError::NotFound)
 }
 
 /// Only administrators and admin-scope keys manage webhooks.

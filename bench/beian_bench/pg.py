@@ -85,8 +85,9 @@ def reset_statements(settings: Settings) -> None:
 
 def statement_calls(settings: Settings) -> tuple[int, list[dict]]:
     rows = psql(settings.stats_url,
-                f"SELECT calls, query FROM pg_stat_statements WHERE dbid = {db_oid(settings)} ORDER BY calls DESC")
-    statements = [{"calls": int(calls), "query": query} for calls, query in rows]
+                f"SELECT calls, round(total_exec_time::numeric, 1), query FROM pg_stat_statements "
+                f"WHERE dbid = {db_oid(settings)} ORDER BY calls DESC")
+    statements = [{"calls": int(calls), "total_ms": float(total), "query": query} for calls, total, query in rows]
     return sum(s["calls"] for s in statements), statements
 
 

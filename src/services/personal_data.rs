@@ -6,8 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -301,7 +301,13 @@ async fn purge_one(
     now: DateTime<Utc>,
 ) -> Result<Option<Purged>, ServiceError> {
     let actor = Actor::system(row.tenant_id);
-    let materials = attachment::Entity::find().filter(attachment::Column::FilingId.eq(row.id)).all(db).await?;
+    // By tenant and filing, as the tables are indexed (by filing alone, each purge read all attachments and websites).
+    let of_filing = || {
+        Condition::all()
+            .add(attachment::Column::TenantId.eq(row.tenant_id))
+            .add(attachment::Column::FilingId.eq(row.id))
+    };
+    let materials = attachment::Entity::find().filter(of_filing()).all(db).await?;
     // Files first: if the transaction below fails, the rows stay and the next run deletes again (deleting a missing
     // object succeeds), so no file outlives its purge.
     for m in &materials {
@@ -327,9 +333,17 @@ async fn purge_one(
     if claimed.rows_affected == 0 {
         return Ok(None);
     }
-    attachment::Entity::delete_many().filter(attachment::Column::FilingId.eq(row.id)).exec(&txn).await?;
-    mobile_session::Entity::delete_many().filter(mobile_session::Column::FilingId.eq(row.id)).exec(&txn).await?;
-    sms_check::Entity::delete_many().filter(sms_check::Column::FilingId.eq(row.id)).exec(&txn).await?;
+    attachment::Entity::delete_many().filter(of_filing()).exec(&txn).await?;
+    mobile_session::Entity::delete_many()
+        .filter(mobile_session::Column::TenantId.eq(row.tenant_id))
+        .filter(mobile_session::Column::FilingId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    sms_check::Entity::delete_many()
+        .filter(sms_check::Column::TenantId.eq(row.tenant_id))
+        .filter(sms_check::Column::FilingId.eq(row.id))
+        .exec(&txn)
+        .await?;
     clear_subject(&txn, row.id).await?;
     let websites = website::Entity::update_many()
         .col_expr(website::Column::RpName, Expr::value(""))
@@ -338,6 +352,7 @@ async fn purge_one(
         .col_expr(website::Column::RpMobileBidx, Expr::value(""))
         .col_expr(website::Column::RpEmergencyPhone, Expr::value(Option::<String>::None))
         .col_expr(website::Column::RpEmail, Expr::value(""))
+        .filter(website::Column::TenantId.eq(row.tenant_id))
         .filter(website::Column::FilingId.eq(row.id))
         .exec(&txn)
         .await?

@@ -212,7 +212,10 @@ impl Dispatcher {
     ///
     /// One statement takes the lease (`UPDATE … RETURNING`; on PostgreSQL its rows chosen `FOR UPDATE SKIP
     /// LOCKED`), after a plain read that finds whether anything is due at all, then one read of the claim's
-    /// endpoints and one of its events.
+    /// endpoints and one of its events. Each filing's turn and each endpoint's share are window functions over the
+    /// pending deliveries (sorts, whatever the planner knows of the table: a `NOT EXISTS` for "no earlier pending
+    /// delivery" became a nested loop over the whole table when its statistics were stale, 86 ms a claim at 1,400
+    /// pending).
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
@@ -277,14 +280,13 @@ impl Dispatcher {
                          SELECT d.id, d.next_attempt_at, d.event_txid, d.event_seq,
                                 row_number() OVER (PARTITION BY d.endpoint_id ORDER BY {order}) AS place,
                                 {room} AS room
-                         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                         WHERE {due}
-                           AND NOT EXISTS (
-                               SELECT 1 FROM webhook_deliveries p
-                               WHERE p.endpoint_id = d.endpoint_id AND p.filing_id = d.filing_id
-                                 AND p.status = 'PENDING'
-                                 AND (p.event_txid < d.event_txid
-                                      OR (p.event_txid = d.event_txid AND p.event_seq < d.event_seq)))
+                         FROM (
+                             SELECT p.*, row_number() OVER (
+                                 PARTITION BY p.endpoint_id, COALESCE(p.filing_id, p.id)
+                                 ORDER BY p.event_txid, p.event_seq) AS turn
+                             FROM webhook_deliveries p WHERE p.status = 'PENDING'
+                         ) d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                         WHERE d.turn = 1 AND {due}
                      ) ranked
                      WHERE ranked.place <= ranked.room
                      ORDER BY {order}

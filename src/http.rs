@@ -1,4 +1,4 @@
-//! HTTP routes: GraphQL, GraphiQL, health and readiness.
+//! HTTP routes: GraphQL, GraphiQL and the files of beian's pages, health and readiness.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::ParseRequestError;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::http::MultipartOptions;
 use async_graphql_poem::{GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use poem::http::{HeaderMap, StatusCode, header};
 use poem::web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream};
-use poem::web::{Data, Html, Json, RemoteAddr};
+use poem::web::{Data, Json, RemoteAddr};
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, get, handler};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -77,6 +76,7 @@ pub fn routes(
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
+        .nest("/static", crate::web::files())
         .data(State {
             schema,
             deps,
@@ -107,12 +107,6 @@ pub fn routes(
     // A panic anywhere in a handler becomes a 500 (and the process goes on), never a dropped connection.
     routes.with(poem::middleware::CatchPanic::new()).around(crate::telemetry::log_request)
 }
-
-/// The GraphiQL page's own policy: its scripts and styles come from unpkg.com (some by scheme-relative URLs, so
-/// the host is named without a scheme: the page's own, or https).
-const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' unpkg.com; style-src 'unsafe-inline' \
-    unpkg.com; img-src data: https:; font-src https:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
-    base-uri 'none'";
 
 /// Security headers on every response (unless the handler set its own): nothing is sniffed, framed, cached or
 /// referred; the API's responses load nothing; HTTPS is remembered.
@@ -400,8 +394,7 @@ async fn graphiql_page(state: Data<&State>) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let page = GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("beian GraphQL");
-    Html(page.finish()).with_header("content-security-policy", GRAPHIQL_CSP).into_response()
+    crate::web::page("graphiql/index.html", crate::web::GRAPHIQL_CSP)
 }
 
 /// graphql-ws (and the older subscriptions-transport-ws): the caller authenticates in the connection_init payload

@@ -24,4 +24,5 @@ pub mod services;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod web;
 pub mod websocket_limits;

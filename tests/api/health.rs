@@ -28,7 +28,28 @@ async fn graphiql_is_served_when_enabled_and_hidden_when_not() {
     let app = spawn_app().await;
     let page = app.client.get(format!("{}/graphql", app.address)).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self';"), "no inline script, no eval, no other host: {policy}");
+    assert!(!policy.contains("unpkg") && !policy.contains("https:"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.to_lowercase().contains("graphiql"));
+    // Everything the page loads comes from beian itself, and answers.
+    let assets: Vec<&str> = html.split(['"', '\'']).filter(|part| part.starts_with("/static/")).collect();
+    assert!(!html.contains("://"), "no absolute URL: {html}");
+    assert_eq!(assets.len(), 6, "{assets:?}");
+    for asset in assets {
+        let file = app.client.get(format!("{}{asset}", app.address)).send().await.unwrap();
+        assert_eq!(file.status(), 200, "{asset}");
+        let kind = file.headers()["content-type"].to_str().unwrap().to_owned();
+        let expected = if asset.ends_with(".css") { "text/css" } else { "javascript" };
+        assert!(kind.contains(expected), "{asset}: {kind}");
+        assert!(file.headers().contains_key("etag"));
+        assert_eq!(file.headers()["cache-control"], "no-cache");
+    }
+    let missing = app.client.get(format!("{}/static/graphiql/nothing.js", app.address)).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let script = app.client.get(format!("{}/static/graphiql/update.sh", app.address)).send().await.unwrap();
+    assert_eq!(script.status(), 404, "the update script is not served");
 
     let off = spawn_app_with(TestDatabase::new().await, |c| c.graphql.graphiql = false).await;
     let page = off.client.get(format!("{}/graphql", off.address)).send().await.unwrap();

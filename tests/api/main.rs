@@ -10,6 +10,7 @@ mod attachments;
 mod auth;
 mod authorization;
 mod bola;
+mod browser;
 mod cli;
 mod events;
 mod feed;

@@ -30,6 +30,13 @@ pub struct Model {
     /// Whether every responsible person confirms their mobile number (the hand-off's phone check) before a filing
     /// is submitted.
     pub require_phone_verification: bool,
+    /// The accent colour of the registrar's pages (the hosted phone page), `#rrggbb`; none: beian's.
+    pub brand_color: Option<String>,
+    /// The registrar's logo for its pages: a `data:image/png|jpeg|webp;base64,` URL (served inline, so the page
+    /// loads nothing from another host).
+    pub brand_logo: Option<String>,
+    /// What a responsible person agrees to before the phone steps (plain text); none: beian's wording.
+    pub mobile_consent_text: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

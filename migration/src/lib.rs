@@ -33,6 +33,7 @@ mod m20261203_000021_add_outbox_retrying_since;
 mod m20261204_000022_announce_filing_events;
 mod m20261205_000023_order_filing_events;
 mod m20261205_000024_create_webhooks;
+mod m20261205_000025_add_tenant_branding;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000022_announce_filing_events::Migration),
             Box::new(m20261205_000023_order_filing_events::Migration),
             Box::new(m20261205_000024_create_webhooks::Migration),
+            Box::new(m20261205_000025_add_tenant_branding::Migration),
         ]
     }
 }

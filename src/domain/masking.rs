@@ -17,6 +17,15 @@ pub fn mask_certificate_number(value: &str) -> String {
     mask_middle(value, 3, 4)
 }
 
+/// A person's name: the first character (the family name, mostly) and a star for each other (`张*`, `欧***`).
+pub fn mask_name(value: &str) -> String {
+    let mut chars = value.trim().chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
 /// A phone number: `138****5678`.
 pub fn mask_phone(value: &str) -> String {
     mask_middle(value, 3, 4)

@@ -82,6 +82,12 @@ pub struct TenantSettings {
     /// Whether every responsible person confirms their mobile number (a mobile hand-off's phone check) before a
     /// filing can be submitted (`submitFiling` answers PHONE_UNVERIFIED per person otherwise). On by default.
     pub require_phone_verification: bool,
+    /// The accent colour of the phone page beian hosts (`/mobile`), `#rrggbb`; null: beian's.
+    pub brand_color: Option<String>,
+    /// The registrar's logo on the phone page: a `data:image/png|jpeg|webp;base64,` URL; null: the name only.
+    pub brand_logo: Option<String>,
+    /// What a responsible person reads and accepts before the phone steps (plain text); null: beian's wording.
+    pub mobile_consent_text: Option<String>,
 }
 
 impl From<SettingsModel> for TenantSettings {
@@ -97,6 +103,9 @@ impl From<SettingsModel> for TenantSettings {
             mail_signature: s.mail_signature,
             support_contact: s.support_contact,
             require_phone_verification: s.require_phone_verification,
+            brand_color: s.brand_color,
+            brand_logo: s.brand_logo,
+            mobile_consent_text: s.mobile_consent_text,
         }
     }
 }
@@ -207,6 +216,13 @@ pub struct UpdateTenantSettingsInput {
     pub support_contact: async_graphql::MaybeUndefined<String>,
     /// Whether every responsible person confirms their mobile number before a filing can be submitted.
     pub require_phone_verification: Option<bool>,
+    /// The phone page's accent colour, `#rrggbb`; null clears it.
+    pub brand_color: async_graphql::MaybeUndefined<String>,
+    /// The phone page's logo: a `data:image/png|jpeg|webp;base64,` URL of at most 64 KiB; null clears it.
+    pub brand_logo: async_graphql::MaybeUndefined<String>,
+    /// What a responsible person accepts before the phone steps (plain text, at most 2000 characters); null
+    /// clears it.
+    pub mobile_consent_text: async_graphql::MaybeUndefined<String>,
 }
 
 /// Change your own profile.
@@ -507,6 +523,9 @@ impl AccountMutation {
             mail_signature: maybe(input.mail_signature),
             support_contact: maybe(input.support_contact),
             require_phone_verification: input.require_phone_verification,
+            brand_color: maybe(input.brand_color),
+            brand_logo: maybe(input.brand_logo),
+            mobile_consent_text: maybe(input.mobile_consent_text),
         };
         Ok(tenants::update_settings(deps(ctx), actor, change).await.map_err(gql)?.into())
     }

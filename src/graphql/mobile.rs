@@ -9,7 +9,7 @@ use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::attachment::Attachment;
 use super::objects::mobile::MobileVerification;
-use crate::domain::masking::mask_phone;
+use crate::domain::masking::{mask_name, mask_phone};
 use crate::services::mobile as svc;
 use entity::mobile_session;
 
@@ -58,10 +58,12 @@ pub struct RequestMobileUploadInput {
     pub valid_until: Option<chrono::NaiveDate>,
 }
 
-/// What the phone shows: whose steps, and where the phone check stands.
+/// What the phone shows: whose steps, for which registrar and filing, where the phone check stands, and the
+/// person's materials.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct MobileSession {
-    /// The responsible person.
+    /// The responsible person, masked (`张*`): the link may be opened by someone else before the phone check.
     pub person_name: String,
     /// The mobile number the code goes to, masked.
     pub mobile: String,
@@ -81,12 +83,73 @@ pub struct MobileSession {
     pub face_challenge: Option<String>,
     /// Until when the face challenge may be used.
     pub face_challenge_expires_at: Option<DateTime<Utc>>,
+    /// Read once per request, for the fields below.
+    #[graphql(skip)]
+    overview: tokio::sync::OnceCell<svc::Overview>,
+}
+
+/// The registrar as its phone page shows it (its settings).
+#[derive(SimpleObject)]
+pub struct MobileRegistrar {
+    /// Its name.
+    pub name: String,
+    /// The page's accent colour, `#rrggbb`; null: beian's.
+    pub brand_color: Option<String>,
+    /// Its logo, an image data URL; null: show the name.
+    pub brand_logo: Option<String>,
+    /// How applicants reach its support; shown on every screen.
+    pub support_contact: Option<String>,
+    /// What the person accepts before the steps (plain text); null: the page's own wording.
+    pub consent_text: Option<String>,
+}
+
+impl MobileSession {
+    async fn overview(&self, ctx: &Context<'_>) -> Result<&svc::Overview> {
+        self.overview.get_or_try_init(|| async { svc::overview(deps(ctx), mobile(ctx)?).await.map_err(gql) }).await
+    }
+}
+
+#[async_graphql::ComplexObject]
+impl MobileSession {
+    /// The registrar whose filing system this is.
+    async fn registrar(&self, ctx: &Context<'_>) -> Result<MobileRegistrar> {
+        let branding = &self.overview(ctx).await?.registrar;
+        Ok(MobileRegistrar {
+            name: branding.name.clone(),
+            brand_color: branding.color.clone(),
+            brand_logo: branding.logo.clone(),
+            support_contact: branding.support_contact.clone(),
+            consent_text: branding.consent_text.clone(),
+        })
+    }
+
+    /// The filing's subject (the organisation, or the person, filing).
+    async fn subject_name(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.overview(ctx).await?.subject_name.clone())
+    }
+
+    /// The website whose responsible person this is; null for the subject's responsible person.
+    async fn website_id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        Ok(self.overview(ctx).await?.website.as_ref().map(|(id, _)| ids::encode(Kind::Website, *id)))
+    }
+
+    /// That website's name.
+    async fn website_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        Ok(self.overview(ctx).await?.website.as_ref().map(|(_, name)| name.clone()))
+    }
+
+    /// The filing's materials this person uploads from the phone (`requestMobileUpload`), each with where it
+    /// stands: their ID card; for a website's person the face video; for the subject's person the subject's
+    /// certificate, the signed verification sheet and the commitment letter (those the filing needs).
+    async fn materials(&self, ctx: &Context<'_>) -> Result<Vec<super::objects::attachment::ChecklistItem>> {
+        Ok(self.overview(ctx).await?.materials.iter().cloned().map(Into::into).collect())
+    }
 }
 
 impl From<mobile_session::Model> for MobileSession {
     fn from(s: mobile_session::Model) -> Self {
         Self {
-            person_name: s.person_name,
+            person_name: mask_name(&s.person_name),
             mobile: mask_phone(&s.mobile),
             expires_at: s.expires_at,
             phone_verified: s.phone_verified_at.is_some(),
@@ -96,6 +159,7 @@ impl From<mobile_session::Model> for MobileSession {
             codes_left: (svc::MAX_CODES_PER_SESSION - s.codes_sent).max(0),
             face_challenge: s.face_challenge,
             face_challenge_expires_at: s.face_challenge_expires_at,
+            overview: tokio::sync::OnceCell::new(),
         }
     }
 }

@@ -89,6 +89,9 @@ pub async fn create_tenant(deps: &Deps, slug: &str, name: &str) -> Result<Create
         mail_signature: Set(None),
         support_contact: Set(None),
         require_phone_verification: Set(true),
+        brand_color: Set(None),
+        brand_logo: Set(None),
+        mobile_consent_text: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -216,6 +219,11 @@ pub struct TenantSettings {
     /// filing is submitted: part of the filing process, on by default. A registrar that checks phones its own way
     /// (at the counter, by a call) may turn it off.
     pub require_phone_verification: bool,
+    /// The registrar's pages (the hosted phone page): accent colour (`#rrggbb`), logo (an image data URL) and the
+    /// consent text a responsible person reads first; none: beian's.
+    pub brand_color: Option<String>,
+    pub brand_logo: Option<String>,
+    pub mobile_consent_text: Option<String>,
 }
 
 /// Changes to the settings; absent fields stay as they are, `Some(None)` clears an optional one.
@@ -230,6 +238,9 @@ pub struct SettingsChange {
     pub mail_signature: Option<Option<String>>,
     pub support_contact: Option<Option<String>>,
     pub require_phone_verification: Option<bool>,
+    pub brand_color: Option<Option<String>>,
+    pub brand_logo: Option<Option<String>>,
+    pub mobile_consent_text: Option<Option<String>>,
 }
 
 impl From<entity::tenant::Model> for TenantSettings {
@@ -245,6 +256,9 @@ impl From<entity::tenant::Model> for TenantSettings {
             mail_signature: t.mail_signature,
             support_contact: t.support_contact,
             require_phone_verification: t.require_phone_verification,
+            brand_color: t.brand_color,
+            brand_logo: t.brand_logo,
+            mobile_consent_text: t.mobile_consent_text,
         }
     }
 }
@@ -287,6 +301,58 @@ fn address_change(value: Option<Option<String>>, field: &str, errors: &mut Vec<F
     value
 }
 
+/// The largest logo, decoded: it is sent inline with every phone page's session.
+pub const MAX_LOGO_BYTES: usize = 64 * 1024;
+
+/// An accent colour: `#rrggbb` (stored in lower case); empty clears it.
+fn color_change(value: Option<Option<String>>, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+    let value = text_change(value, "brandColor", 7, Lines::One, errors)?;
+    let Some(color) = value else { return Some(None) };
+    let hex = color.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex.is_none() {
+        errors.push(FieldError::new("brandColor", FieldErrorCode::InvalidFormat).with_message(
+            "An accent colour is # and six hexadecimal digits, such as #c8102e.",
+            "主题色须为 # 加六位十六进制数字，例如 #c8102e。",
+        ));
+    }
+    Some(Some(color.to_ascii_lowercase()))
+}
+
+/// A logo: a base64 `data:` URL of a PNG, JPEG or WebP image of at most [`MAX_LOGO_BYTES`], whose bytes are what
+/// it says it is (pages show it inline, so nothing is fetched from another host); empty clears it.
+fn logo_change(value: Option<Option<String>>, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+    use base64::Engine;
+    let value = value.map(|v| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()));
+    let Some(Some(url)) = &value else { return value };
+    let parsed = url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,"));
+    let Some((declared, data)) = parsed else {
+        errors.push(FieldError::new("brandLogo", FieldErrorCode::InvalidFormat).with_message(
+            "A logo is a data URL: data:image/png;base64,... (PNG, JPEG or WebP).",
+            "标志须为 data URL：data:image/png;base64,...（PNG、JPEG 或 WebP）。",
+        ));
+        return value;
+    };
+    if data.len() > MAX_LOGO_BYTES.div_ceil(3) * 4 + 4 {
+        errors.push(FieldError::new("brandLogo", FieldErrorCode::FileTooLarge).with_message(
+            format!("A logo is at most {} KiB.", MAX_LOGO_BYTES / 1024),
+            format!("标志不得超过 {} KiB。", MAX_LOGO_BYTES / 1024),
+        ));
+        return value;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data);
+    let sniffed = bytes.as_deref().ok().and_then(infer::get).map(|kind| kind.mime_type());
+    let allowed = ["image/png", "image/jpeg", "image/webp"];
+    if !allowed.contains(&declared) || sniffed != Some(declared) {
+        errors.push(FieldError::new("brandLogo", FieldErrorCode::UnsupportedContentType).with_message(
+            "The logo must be a PNG, JPEG or WebP image, and its data URL must name its type.",
+            "标志须为 PNG、JPEG 或 WebP 图片，且 data URL 须注明其类型。",
+        ));
+    } else if bytes.is_ok_and(|b| b.len() > MAX_LOGO_BYTES) {
+        errors.push(FieldError::new("brandLogo", FieldErrorCode::FileTooLarge));
+    }
+    value
+}
+
 /// The caller's tenant and its settings.
 pub async fn settings(deps: &Deps, actor: &Actor) -> Result<TenantSettings, ServiceError> {
     let db = &deps.db;
@@ -316,6 +382,9 @@ pub async fn update_settings(
     let reply_to = address_change(change.mail_reply_to, "mailReplyTo", &mut errors);
     let signature = text_change(change.mail_signature, "mailSignature", 2000, Lines::Many, &mut errors);
     let support = text_change(change.support_contact, "supportContact", 300, Lines::Many, &mut errors);
+    let color = color_change(change.brand_color, &mut errors);
+    let logo = logo_change(change.brand_logo, &mut errors);
+    let consent = text_change(change.mobile_consent_text, "mobileConsentText", 2000, Lines::Many, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::InvalidInput(errors));
     }
@@ -335,6 +404,15 @@ pub async fn update_settings(
     }
     if let Some(v) = support {
         active.support_contact = Set(v);
+    }
+    if let Some(v) = color {
+        active.brand_color = Set(v);
+    }
+    if let Some(v) = logo {
+        active.brand_logo = Set(v);
+    }
+    if let Some(v) = consent {
+        active.mobile_consent_text = Set(v);
     }
     if let Some(name) = name {
         active.name = Set(name);

@@ -86,7 +86,8 @@ async fn a_phone_confirms_its_number_with_the_handed_off_token_and_nothing_else(
     let phone = app.ok(&token, SESSION, json!({})).await["mobileSession"].clone();
     assert_eq!(
         phone,
-        json!({ "personName": "张三", "mobile": "138****8000", "phoneVerified": false,
+        // (The name is masked as the number is: whoever opens the link has not proved who they are yet.)
+        json!({ "personName": "张*", "mobile": "138****8000", "phoneVerified": false,
         "codeSentAt": null, "nextCodeAt": null, "codesLeft": 5 })
     );
     for query in ["{ filings(first: 1) { totalCount } }", "{ me { name } }", "{ notificationStats { sent } }"] {
@@ -859,4 +860,95 @@ async fn a_registrar_that_checks_phones_its_own_way_turns_the_requirement_off_fo
     crate::workflow::upload_files(&app, &applicant, &next).await;
     let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &next).await;
     assert!(fields(&error).iter().all(|(_, c)| c == "PHONE_UNVERIFIED") && !fields(&error).is_empty(), "{error}");
+}
+
+const FRAME: &str = "{ mobileSession { personName subjectName websiteId websiteName
+    registrar { name brandColor brandLogo supportContact consentText }
+    materials { kind websiteId state } } }";
+const BRAND: &str = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) {
+    brandColor brandLogo mobileConsentText supportContact } }";
+
+#[tokio::test]
+async fn the_phone_page_shows_the_registrars_brand_and_the_persons_own_materials() {
+    let Cast { app, applicant, admin, .. } = cast().await;
+    // The administrator brands the page; a bad colour or logo changes nothing and names every bad field.
+    let settings = |input: Value| json!({ "input": input });
+    let logo = format!("data:image/png;base64,{}", {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(crate::attachments::png(512))
+    });
+    let refused = app
+        .err(
+            &admin,
+            BRAND,
+            settings(json!({ "brandColor": "red", "brandLogo": "data:image/png;base64,PHN2Zz4=",
+                "mobileConsentText": "x" })),
+        )
+        .await;
+    assert_eq!(
+        fields(&refused),
+        vec![
+            ("brandColor".to_owned(), "INVALID_FORMAT".to_owned()),
+            ("brandLogo".to_owned(), "UNSUPPORTED_CONTENT_TYPE".to_owned())
+        ]
+    );
+    let huge = format!("data:image/png;base64,{}", "A".repeat(100_000));
+    assert_eq!(fields(&app.err(&admin, BRAND, settings(json!({ "brandLogo": huge }))).await)[0].1, "FILE_TOO_LARGE");
+    let branded = app
+        .ok(
+            &admin,
+            BRAND,
+            settings(json!({ "brandColor": "#C8102E", "brandLogo": logo, "supportContact": "400-600-0000",
+                "mobileConsentText": "我同意新网为备案核验处理我的证件照片和人脸视频。" })),
+        )
+        .await;
+    assert_eq!(branded["updateTenantSettings"]["brandColor"], "#c8102e");
+    let as_applicant = app.err(&applicant, BRAND, settings(json!({ "brandColor": "#000000" }))).await;
+    assert_eq!(as_applicant["extensions"]["code"], "FORBIDDEN");
+
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let website = filing["websites"][0]["id"].clone();
+    // The subject's responsible person: their ID card, the subject's certificate, the signed sheet and letter.
+    let subject_token = start(&app, &applicant, &filing, None).await["token"].as_str().unwrap().to_owned();
+    let frame = app.ok(&subject_token, FRAME, json!({})).await["mobileSession"].clone();
+    assert_eq!(frame["personName"], "张*");
+    assert_eq!(frame["subjectName"], "北京示例科技有限公司");
+    assert_eq!((frame["websiteId"].clone(), frame["websiteName"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        frame["registrar"],
+        json!({ "name": app_tenant_name(&app, &admin).await, "brandColor": "#c8102e", "brandLogo": logo,
+            "supportContact": "400-600-0000", "consentText": "我同意新网为备案核验处理我的证件照片和人脸视频。" })
+    );
+    let kinds = |frame: &Value| -> Vec<String> {
+        frame["materials"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    let subject_kinds = kinds(&frame);
+    for kind in ["ID_CARD_FRONT", "ID_CARD_BACK", "SUBJECT_CERTIFICATE"] {
+        assert!(subject_kinds.contains(&kind.to_owned()), "{kind} in {subject_kinds:?}");
+    }
+    assert!(!subject_kinds.contains(&"FACE_VIDEO".to_owned()));
+    assert!(frame["materials"].as_array().unwrap().iter().all(|m| m["websiteId"].is_null() && m["state"] == "MISSING"));
+
+    // The website's responsible person: their own ID card and the face video, filed under the website.
+    let token = confirmed_phone(&app, &applicant, &filing, Some(&website)).await;
+    let frame = app.ok(&token, FRAME, json!({})).await["mobileSession"].clone();
+    assert_eq!((frame["personName"].clone(), frame["websiteId"].clone()), (json!("李*"), website.clone()));
+    assert_eq!(frame["websiteName"], filing["websites"][0]["name"]);
+    let mut website_kinds = kinds(&frame);
+    website_kinds.sort();
+    assert_eq!(website_kinds, ["FACE_VIDEO", "ID_CARD_BACK", "ID_CARD_FRONT"]);
+    assert!(frame["materials"].as_array().unwrap().iter().all(|m| m["websiteId"] == website));
+    // An upload turns its item from MISSING to UPLOADED on the phone too.
+    let id_card = crate::attachments::png(2048);
+    let input = mobile_upload("ID_CARD_FRONT", "id.png", "image/png", &id_card, Some("110105199001011232"));
+    let ticket = app.ok(&token, UPLOAD, input).await["requestMobileUpload"].clone();
+    assert_eq!(crate::attachments::put(&app, &ticket, id_card).await, 200);
+    app.ok(&token, COMPLETE_UPLOAD, json!({ "id": ticket["attachment"]["id"] })).await;
+    let frame = app.ok(&token, FRAME, json!({})).await["mobileSession"].clone();
+    let front = frame["materials"].as_array().unwrap().iter().find(|m| m["kind"] == "ID_CARD_FRONT").unwrap().clone();
+    assert_eq!(front["state"], "UPLOADED");
+}
+
+async fn app_tenant_name(app: &TestApp, admin: &str) -> Value {
+    app.ok(admin, "{ tenantSettings { name } }", json!({})).await["tenantSettings"]["name"].clone()
 }

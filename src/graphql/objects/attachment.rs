@@ -137,6 +137,21 @@ pub struct ChecklistItem {
     pub attachment_id: Option<ID>,
 }
 
+impl From<svc::ChecklistItem> for ChecklistItem {
+    fn from(s: svc::ChecklistItem) -> Self {
+        ChecklistItem {
+            kind: s.kind.into(),
+            label: s.kind.label_zh().to_owned(),
+            website_id: s.website_id.map(|id| ids::encode(Kind::Website, id)),
+            pre_approval_category: s.pre_approval_category.map(Into::into),
+            person: s.person,
+            state: s.state.into(),
+            reason: s.reason,
+            attachment_id: s.attachment_id.map(|id| ids::encode(Kind::Attachment, id)),
+        }
+    }
+}
+
 /// The materials checklist of a filing.
 #[derive(SimpleObject)]
 pub struct Checklist {
@@ -187,22 +202,5 @@ pub async fn checklist(ctx: &Context<'_>, filing_id: uuid::Uuid) -> Result<Check
             verified_at: check.verified_at,
         })
         .collect();
-    Ok(Checklist {
-        complete,
-        phones,
-        phones_required,
-        items: items
-            .into_iter()
-            .map(|i| ChecklistItem {
-                kind: i.kind.into(),
-                label: i.kind.label_zh().to_owned(),
-                website_id: i.website_id.map(|id| ids::encode(Kind::Website, id)),
-                pre_approval_category: i.pre_approval_category.map(Into::into),
-                person: i.person,
-                state: i.state.into(),
-                reason: i.reason,
-                attachment_id: i.attachment_id.map(|id| ids::encode(Kind::Attachment, id)),
-            })
-            .collect(),
-    })
+    Ok(Checklist { complete, phones, phones_required, items: items.into_iter().map(Into::into).collect() })
 }

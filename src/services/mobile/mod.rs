@@ -11,11 +11,13 @@
 
 mod face;
 mod handoff;
+mod overview;
 mod phone_code;
 mod uploads;
 
 pub use face::{FACE_CHALLENGE_MINUTES, LivenessChecker, start_face_check};
 pub use handoff::{HandOffLink, Started, authenticate, get, hand_off_link, of_filing, revoke, session, start};
+pub use overview::{Branding, Overview, overview};
 pub use phone_code::{
     PhoneCheck, PhoneCode, SmsSender, confirm_phone_code, phone_checks, send_phone_code, unconfirmed_phones,
 };

@@ -76,6 +76,7 @@ pub fn routes(
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))
+        .at("/mobile", get(mobile_page))
         .nest("/static", crate::web::files())
         .data(State {
             schema,
@@ -395,6 +396,18 @@ async fn graphiql_page(state: Data<&State>) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     crate::web::page("graphiql/index.html", crate::web::GRAPHIQL_CSP)
+}
+
+/// The phone page a hand-off's QR code opens (`mobile.public_base_url`): it reads the token from the URL's fragment
+/// and talks to the public GraphQL API with it, uploading straight to the object store.
+#[handler]
+async fn mobile_page(state: Data<&State>) -> Response {
+    let mut page = crate::web::page("mobile/index.html", &crate::web::mobile_csp(state.deps.storage.upload_origins()));
+    page.headers_mut().insert(
+        "permissions-policy",
+        poem::http::HeaderValue::from_static("camera=(self), microphone=(self), geolocation=(), payment=()"),
+    );
+    page
 }
 
 /// graphql-ws (and the older subscriptions-transport-ws): the caller authenticates in the connection_init payload

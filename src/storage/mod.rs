@@ -164,8 +164,25 @@ pub struct Storage {
     prefix: String,
     limits: Limits,
     health: Arc<StorageHealth>,
+    /// Where browsers send presigned uploads: the endpoint's origin and, with virtual-hosted addressing, its
+    /// subdomains (`bucket.host`), as a Content-Security-Policy source list.
+    upload_origins: String,
     /// Keeps the embedded server running as long as the storage is in use.
     _embedded: Option<embedded::EmbeddedS3>,
+}
+
+/// The CSP sources a presigned URL of `endpoint` may have: its origin, and with virtual-hosted addressing
+/// (`bucket.host`) any subdomain of its host too.
+fn upload_origins(endpoint: &str, path_style: bool) -> String {
+    let Ok(url) = url::Url::parse(endpoint) else { return String::new() };
+    let Some(host) = url.host_str() else { return String::new() };
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let origin = format!("{}://{host}{port}", url.scheme());
+    if path_style || url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+        origin
+    } else {
+        format!("{origin} {}://*.{host}{port}", url.scheme())
+    }
 }
 
 /// The SDK's time limits and retries: a connect timeout, a per-attempt and a whole-operation timeout, and a bounded
@@ -208,6 +225,7 @@ impl Storage {
                 (server.endpoint.clone(), server.access_key.clone(), server.secret_key.clone(), Some(server))
             }
         };
+        let upload_origins = upload_origins(&endpoint, storage.force_path_style);
         let (timeouts, retries) = sdk_limits(storage);
         let s3_config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -231,6 +249,7 @@ impl Storage {
                 transfer: Duration::from_secs(storage.transfer_timeout_seconds.max(1)),
             },
             health: Arc::default(),
+            upload_origins,
             _embedded: embedded,
         };
         let first = Duration::from_secs(storage.connect_timeout_seconds.max(1));
@@ -240,6 +259,11 @@ impl Storage {
             Err(_) => tracing::warn!("storage did not answer at start; starting anyway and checking again later"),
         }
         Ok(this)
+    }
+
+    /// Where a browser's presigned uploads go, as CSP sources (`connect-src` of a page that uploads).
+    pub fn upload_origins(&self) -> &str {
+        &self.upload_origins
     }
 
     /// The store's health as this process sees it.
@@ -613,5 +637,21 @@ impl Storage {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod upload_origin_tests {
+    use super::upload_origins;
+
+    #[test]
+    fn a_browser_may_upload_to_the_endpoint_and_with_virtual_hosts_to_its_buckets() {
+        assert_eq!(upload_origins("http://127.0.0.1:9000", false), "http://127.0.0.1:9000");
+        assert_eq!(upload_origins("http://minio:9000/", true), "http://minio:9000");
+        assert_eq!(
+            upload_origins("https://oss-cn-hangzhou.aliyuncs.com", false),
+            "https://oss-cn-hangzhou.aliyuncs.com https://*.oss-cn-hangzhou.aliyuncs.com"
+        );
+        assert_eq!(upload_origins("not a url", false), "");
     }
 }

@@ -19,6 +19,16 @@ pub const GRAPHIQL_CSP: &str = "default-src 'none'; script-src 'self'; style-src
     img-src 'self' data:; font-src data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; \
     form-action 'none'";
 
+/// The phone page's policy: its own script and styles only (no inline script or style, no `eval`), images and
+/// video it makes itself (`blob:`, `data:` logos), and requests to beian and to the object store for presigned
+/// uploads (`upload_origins`).
+pub fn mobile_csp(upload_origins: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+         connect-src 'self' {upload_origins}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+}
+
 /// An HTML page of `static/` with its own Content-Security-Policy; it is checked for a newer version on every load
 /// (its files are not renamed when they change).
 pub fn page(path: &str, csp: &str) -> Response {

@@ -118,6 +118,7 @@ pub struct DownloadUrl {
 
 /// One material the filing needs.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ChecklistItem {
     /// Which material.
     pub kind: enums::MaterialKind,
@@ -135,6 +136,21 @@ pub struct ChecklistItem {
     pub reason: Option<String>,
     /// The uploaded file, if any.
     pub attachment_id: Option<ID>,
+    #[graphql(skip)]
+    domain_kind: crate::domain::MaterialKind,
+}
+
+#[async_graphql::ComplexObject]
+impl ChecklistItem {
+    /// The content types a file of it may have (a page refuses others before uploading).
+    async fn content_types(&self) -> Vec<&'static str> {
+        self.domain_kind.allowed_content_types().to_vec()
+    }
+
+    /// The largest file of it the server takes, in bytes (`storage.max_*_bytes`).
+    async fn max_bytes(&self, ctx: &Context<'_>) -> u64 {
+        svc::limit(&deps(ctx).storage_config, self.domain_kind.size_class())
+    }
 }
 
 impl From<svc::ChecklistItem> for ChecklistItem {
@@ -148,6 +164,7 @@ impl From<svc::ChecklistItem> for ChecklistItem {
             state: s.state.into(),
             reason: s.reason,
             attachment_id: s.attachment_id.map(|id| ids::encode(Kind::Attachment, id)),
+            domain_kind: s.kind,
         }
     }
 }

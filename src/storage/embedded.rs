@@ -58,7 +58,9 @@ pub async fn serve(
         http.http1().timer(TokioTimer::new());
         loop {
             let Ok((socket, _)) = listener.accept().await else { continue };
-            let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            let service = service.clone();
+            let cors = hyper::service::service_fn(move |request| with_cors(service.clone(), request));
+            let connection = http.serve_connection(TokioIo::new(socket), cors).into_owned();
             tokio::spawn(async move {
                 let _ = connection.await;
             });
@@ -66,4 +68,39 @@ pub async fn serve(
     });
     tracing::info!(%endpoint, root = %root.display(), "embedded S3 server listening");
     Ok(EmbeddedS3 { endpoint, access_key, secret_key, task })
+}
+
+/// CORS for browsers that upload to a presigned URL (the phone page at `/mobile`, a registrar's console): a
+/// preflight is answered for any origin, and answers carry `Access-Control-Allow-Origin`. The URL's signature is
+/// what authorises the request; CORS only lets the page see the answer. (s3s-fs answers no preflight itself; an
+/// external store needs a CORS rule on its bucket.)
+async fn with_cors(
+    service: s3s::service::S3Service,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<s3s::Body>, s3s::HttpError> {
+    use hyper::header::{self, HeaderValue};
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let asked_headers = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    let preflight = request.method() == hyper::Method::OPTIONS
+        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        let mut response = hyper::Response::new(s3s::Body::empty());
+        *response.status_mut() = hyper::StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, PUT"));
+        if let Some(asked) = asked_headers {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+        }
+        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        response
+    } else {
+        service.call(request.map(s3s::Body::from)).await?
+    };
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("ETag"));
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(response)
 }

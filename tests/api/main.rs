@@ -27,6 +27,7 @@ mod orders;
 mod pagination;
 mod persistence;
 mod personal_data;
+mod phone_page;
 mod processes;
 mod races;
 mod rollout;

@@ -24,7 +24,7 @@ async fn start(app: &TestApp, key: &str, filing: &Value, website: Option<&Value>
 }
 
 /// The last code the embedded sender recorded for `mobile`.
-async fn recorded_code(app: &TestApp, mobile: &str) -> String {
+pub(crate) async fn recorded_code(app: &TestApp, mobile: &str) -> String {
     let messages = beian::mail::outbox::latest(&app.db, None, 50).await.unwrap();
     // The recorded mobile is sealed like every personal number at rest.
     let keys = &app.deps.keys;

@@ -545,7 +545,7 @@
     },
 
     done: function () {
-      return h('section', {}, h('h1', {}, t('doneTitle')), h('p', { class: 'ok' }, t('done')));
+      return h('section', { class: 'done' }, h('h1', {}, t('doneTitle')), h('p', { class: 'ok' }, t('done')));
     },
   };
 

@@ -7,9 +7,7 @@ use crate::helpers::*;
 
 /// The Chromium binary, or `None` (with a note) where none is installed and none is required.
 pub fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| PathBuf::from(dir).join(name)).find(|p| p.is_file())
-    });
+    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| on_path(name));
     if found.is_none() {
         assert!(
             std::env::var("BEIAN_TEST_REQUIRE_BROWSER").is_err(),
@@ -18,6 +16,11 @@ pub fn chromium() -> Option<PathBuf> {
         eprintln!("no Chromium installed (apt-get install chromium): browser tests skipped");
     }
     found
+}
+
+/// The program `name` on the PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| PathBuf::from(dir).join(name)).find(|p| p.is_file())
 }
 
 /// Loads `url` in headless Chromium, runs its scripts, and returns the DOM then and what the browser logged.

@@ -16,15 +16,11 @@ struct Browser {
     _driver: tokio::process::Child,
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| PathBuf::from(dir).join(name)).find(|p| p.is_file())
-}
-
 /// Chromium at `width` x 900 in `language`, with a fake camera and microphone, or `None` where no browser or driver
 /// is installed (and none is required).
 async fn browser(language: &str, width: u32) -> Option<Browser> {
     let chromium = crate::browser::chromium()?;
-    let Some(driver) = on_path("chromedriver") else {
+    let Some(driver) = crate::browser::on_path("chromedriver") else {
         assert!(
             std::env::var("BEIAN_TEST_REQUIRE_BROWSER").is_err(),
             "no chromedriver: apt-get install chromium-driver"

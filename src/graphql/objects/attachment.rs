@@ -136,20 +136,18 @@ pub struct ChecklistItem {
     pub reason: Option<String>,
     /// The uploaded file, if any.
     pub attachment_id: Option<ID>,
-    #[graphql(skip)]
-    domain_kind: crate::domain::MaterialKind,
 }
 
 #[async_graphql::ComplexObject]
 impl ChecklistItem {
     /// The content types a file of it may have (a page refuses others before uploading).
     async fn content_types(&self) -> Vec<&'static str> {
-        self.domain_kind.allowed_content_types().to_vec()
+        crate::domain::MaterialKind::from(self.kind).allowed_content_types().to_vec()
     }
 
     /// The largest file of it the server takes, in bytes (`storage.max_*_bytes`).
     async fn max_bytes(&self, ctx: &Context<'_>) -> u64 {
-        svc::limit(&deps(ctx).storage_config, self.domain_kind.size_class())
+        svc::limit(&deps(ctx).storage_config, crate::domain::MaterialKind::from(self.kind).size_class())
     }
 }
 
@@ -164,7 +162,6 @@ impl From<svc::ChecklistItem> for ChecklistItem {
             state: s.state.into(),
             reason: s.reason,
             attachment_id: s.attachment_id.map(|id| ids::encode(Kind::Attachment, id)),
-            domain_kind: s.kind,
         }
     }
 }

@@ -4,7 +4,6 @@
 use uuid::Uuid;
 
 use super::handoff::session;
-use super::uploads::session_person;
 use super::{MobileCaller, acting_for};
 use crate::domain::MaterialKind;
 use crate::services::attachments::{ChecklistItem, checklist};
@@ -55,11 +54,13 @@ pub async fn overview(deps: &Deps, caller: &MobileCaller) -> Result<Overview, Se
     let tenant = crate::services::tenants::tenant_by_id(db, caller.tenant_id).await?;
     let stored = crate::services::access::stored_filing(db, &deps.keys, &actor, caller.filing_id).await?;
     // (Not found when the website left the filing since the link was made.)
-    session_person(&stored, caller.website_id)?;
-    let website = caller.website_id.and_then(|id| {
-        let index = stored.websites.iter().position(|w| w.id == id)?;
-        Some((id, stored.form.websites[index].name.clone()))
-    });
+    let website = match caller.website_id {
+        None => None,
+        Some(id) => {
+            let index = stored.websites.iter().position(|w| w.id == id).ok_or(ServiceError::NotFound)?;
+            Some((id, stored.form.websites[index].name.clone()))
+        }
+    };
     let materials = checklist(deps, &actor, caller.filing_id)
         .await?
         .into_iter()

@@ -165,8 +165,8 @@ pub struct TelemetryConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MobileConfig {
-    /// The page a phone opens from the QR code (the token follows as `#token=...`); a registrar's
-    /// `frontendBaseUrl` + `/mobile` wins when set.
+    /// The page a phone opens from the QR code (the token follows as `#token=...`): this server's own `/mobile`
+    /// as the phone reaches it. A registrar's `mobilePageUrl` setting wins when set.
     pub public_base_url: String,
     /// How long a hand-off (its QR code) works, in minutes.
     pub session_ttl_minutes: i64,

@@ -37,6 +37,9 @@ pub struct Model {
     pub brand_logo: Option<String>,
     /// What a responsible person agrees to before the phone steps (plain text); none: beian's wording.
     pub mobile_consent_text: Option<String>,
+    /// The page a hand-off's QR code opens, for a registrar that replaces beian's hosted page with its own (the
+    /// token follows as `#token=`); none: beian's page (`mobile.public_base_url`).
+    pub mobile_page_url: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

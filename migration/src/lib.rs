@@ -34,6 +34,7 @@ mod m20261204_000022_announce_filing_events;
 mod m20261205_000023_order_filing_events;
 mod m20261205_000024_create_webhooks;
 mod m20261205_000025_add_tenant_branding;
+mod m20261206_000026_add_tenant_mobile_page_url;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000023_order_filing_events::Migration),
             Box::new(m20261205_000024_create_webhooks::Migration),
             Box::new(m20261205_000025_add_tenant_branding::Migration),
+            Box::new(m20261206_000026_add_tenant_mobile_page_url::Migration),
         ]
     }
 }

@@ -88,6 +88,9 @@ pub struct TenantSettings {
     pub brand_logo: Option<String>,
     /// What a responsible person reads and accepts before the phone steps (plain text); null: beian's wording.
     pub mobile_consent_text: Option<String>,
+    /// The page a hand-off's QR code opens, for a registrar that replaces beian's phone page with its own (the
+    /// token follows as `#token=...`); null: beian's own page (`mobile.public_base_url`, `/mobile` of this server).
+    pub mobile_page_url: Option<String>,
 }
 
 impl From<SettingsModel> for TenantSettings {
@@ -106,6 +109,7 @@ impl From<SettingsModel> for TenantSettings {
             brand_color: s.brand_color,
             brand_logo: s.brand_logo,
             mobile_consent_text: s.mobile_consent_text,
+            mobile_page_url: s.mobile_page_url,
         }
     }
 }
@@ -202,7 +206,7 @@ pub struct UpdateTenantSettingsInput {
     pub name: Option<String>,
     /// Whether applicants may register themselves.
     pub open_signup: Option<bool>,
-    /// Where the registrar's frontend lives (http or https); null clears it.
+    /// Where the registrar's frontend lives (http or https, no `#fragment`); null clears it.
     pub frontend_base_url: async_graphql::MaybeUndefined<String>,
     /// The sender name of the registrar's mail; null clears it.
     pub mail_sender_name: async_graphql::MaybeUndefined<String>,
@@ -223,6 +227,9 @@ pub struct UpdateTenantSettingsInput {
     /// What a responsible person accepts before the phone steps (plain text, at most 2000 characters); null
     /// clears it.
     pub mobile_consent_text: async_graphql::MaybeUndefined<String>,
+    /// The registrar's own phone page (http or https, no `#fragment`), opened by hand-offs' QR codes instead of
+    /// beian's; null: beian's page again.
+    pub mobile_page_url: async_graphql::MaybeUndefined<String>,
 }
 
 /// Change your own profile.
@@ -526,6 +533,7 @@ impl AccountMutation {
             brand_color: maybe(input.brand_color),
             brand_logo: maybe(input.brand_logo),
             mobile_consent_text: maybe(input.mobile_consent_text),
+            mobile_page_url: maybe(input.mobile_page_url),
         };
         Ok(tenants::update_settings(deps(ctx), actor, change).await.map_err(gql)?.into())
     }

@@ -195,10 +195,9 @@ impl MobileMutation {
             input.website_id.map(|id| ids::decode(&id, Kind::Website, "websiteId")).transpose().map_err(gql)?;
         let started = svc::start(deps(ctx), actor, filing, website).await.map_err(gql)?;
         let tenant = crate::services::tenants::tenant_by_id(db(ctx), actor.tenant_id).await.map_err(gql)?;
-        let base = match tenant.frontend_base_url {
-            Some(url) => format!("{}/mobile", url.trim_end_matches('/')),
-            None => deps(ctx).mobile.public_base_url.clone(),
-        };
+        // beian's own page is `/mobile` (no route with a trailing slash); a registrar's page is linked as written.
+        let own = || deps(ctx).mobile.public_base_url.trim_end_matches('/').to_owned();
+        let base = tenant.mobile_page_url.unwrap_or_else(own);
         let link = svc::hand_off_link(&base, &started.token);
         Ok(MobileVerificationStart {
             token: started.token,

@@ -92,6 +92,7 @@ pub async fn create_tenant(deps: &Deps, slug: &str, name: &str) -> Result<Create
         brand_color: Set(None),
         brand_logo: Set(None),
         mobile_consent_text: Set(None),
+        mobile_page_url: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -224,6 +225,8 @@ pub struct TenantSettings {
     pub brand_color: Option<String>,
     pub brand_logo: Option<String>,
     pub mobile_consent_text: Option<String>,
+    /// The page a hand-off's QR code opens when the registrar replaces beian's own (`/mobile`); none: beian's.
+    pub mobile_page_url: Option<String>,
 }
 
 /// Changes to the settings; absent fields stay as they are, `Some(None)` clears an optional one.
@@ -241,6 +244,7 @@ pub struct SettingsChange {
     pub brand_color: Option<Option<String>>,
     pub brand_logo: Option<Option<String>>,
     pub mobile_consent_text: Option<Option<String>>,
+    pub mobile_page_url: Option<Option<String>>,
 }
 
 impl From<entity::tenant::Model> for TenantSettings {
@@ -259,6 +263,7 @@ impl From<entity::tenant::Model> for TenantSettings {
             brand_color: t.brand_color,
             brand_logo: t.brand_logo,
             mobile_consent_text: t.mobile_consent_text,
+            mobile_page_url: t.mobile_page_url,
         }
     }
 }
@@ -286,6 +291,24 @@ fn text_change(
 enum Lines {
     One,
     Many,
+}
+
+/// Like [`text_change`], for an http(s) URL that links are built on: a path or a `#token=` is appended, so it has no
+/// fragment of its own.
+fn url_change(value: Option<Option<String>>, field: &str, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+    let refused = errors.len();
+    let value = text_change(value, field, 2048, Lines::One, errors);
+    if let Some(Some(url)) = &value
+        && errors.len() == refused
+    {
+        // (The URL parser drops tabs and line breaks silently: the check above must come first.)
+        let ok = url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.fragment().is_none());
+        if !ok {
+            errors.push(FieldError::new(field, FieldErrorCode::InvalidUrl));
+        }
+    }
+    value
 }
 
 /// Like [`text_change`], for an email address.
@@ -369,14 +392,8 @@ pub async fn update_settings(
     super::access::require_admin(actor)?;
     let mut errors = Vec::new();
     let name = change.name.as_deref().map(|n| super::validation::one_line(n, "name", 200, &mut errors));
-    let url = text_change(change.frontend_base_url.clone(), "frontendBaseUrl", 2048, Lines::One, &mut errors);
-    if let Some(Some(url)) = &url {
-        // (The URL parser drops tabs and line breaks silently: the check above must come first.)
-        let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        if !ok {
-            errors.push(FieldError::new("frontendBaseUrl", FieldErrorCode::InvalidUrl));
-        }
-    }
+    let url = url_change(change.frontend_base_url.clone(), "frontendBaseUrl", &mut errors);
+    let mobile_page = url_change(change.mobile_page_url, "mobilePageUrl", &mut errors);
     let sender_name = text_change(change.mail_sender_name, "mailSenderName", 200, Lines::One, &mut errors);
     let sender_address = address_change(change.mail_sender_address, "mailSenderAddress", &mut errors);
     let reply_to = address_change(change.mail_reply_to, "mailReplyTo", &mut errors);
@@ -413,6 +430,9 @@ pub async fn update_settings(
     }
     if let Some(v) = consent {
         active.mobile_consent_text = Set(v);
+    }
+    if let Some(v) = mobile_page {
+        active.mobile_page_url = Set(v);
     }
     if let Some(name) = name {
         active.name = Set(name);

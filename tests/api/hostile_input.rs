@@ -89,11 +89,12 @@ async fn line_breaks_are_refused_in_every_name_and_one_line_value_that_reaches_a
 
     let settings = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) { name } }";
     let input = json!({ "mailSenderName": "Xinnet\r\nBcc: evil@example.com", "name": "新网\n",
-        "frontendBaseUrl": "https://console.example\n.com", "mailReplyTo": "a@b.cn\r\nX" });
+        "frontendBaseUrl": "https://console.example\n.com", "mailReplyTo": "a@b.cn\r\nX",
+        "mobilePageUrl": "https://console.example/\tmobile" });
     let mut got = refused(&app, Some(&admin), settings, json!({ "input": input })).await;
     got.sort();
     let mut want: Vec<(String, String)> =
-        ["frontendBaseUrl", "mailReplyTo", "mailSenderName"].iter().flat_map(|f| control(f)).collect();
+        ["frontendBaseUrl", "mailReplyTo", "mailSenderName", "mobilePageUrl"].iter().flat_map(|f| control(f)).collect();
     // A trailing line break is trimmed like any surrounding space: the name itself is fine.
     want.sort();
     assert_eq!(got, want);

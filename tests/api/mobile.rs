@@ -114,7 +114,10 @@ async fn a_phone_confirms_its_number_with_the_handed_off_token_and_nothing_else(
     for left in (0..5).rev() {
         let error = app.err(&token, CONFIRM, json!({ "code": wrong })).await;
         assert_eq!(fields(&error), vec![("code".to_owned(), "WRONG_CODE".to_owned())]);
-        assert!(error["extensions"]["fields"][0]["message"].as_str().unwrap().contains(&format!("{left} tries left")));
+        let message = error["extensions"]["fields"][0]["message"].as_str().unwrap();
+        let said =
+            if left == 0 { "tried too often: ask for a new one".to_owned() } else { format!("{left} tries left") };
+        assert!(message.contains(&said), "{message}");
     }
     let error = app.err(&token, CONFIRM, json!({ "code": first })).await;
     assert_eq!(fields(&error), vec![("code".to_owned(), "CODE_EXPIRED".to_owned())]);
@@ -325,7 +328,7 @@ fn mobile_upload(kind: &str, name: &str, content_type: &str, bytes: &[u8], numbe
 }
 
 /// A phone with its number confirmed: starts the hand-off and does the phone check.
-async fn confirmed_phone(app: &TestApp, applicant: &str, filing: &Value, website: Option<&Value>) -> String {
+pub(crate) async fn confirmed_phone(app: &TestApp, applicant: &str, filing: &Value, website: Option<&Value>) -> String {
     let token = start(app, applicant, filing, website).await["token"].as_str().unwrap().to_owned();
     let mobile = app.ok(&token, SESSION, json!({})).await["mobileSession"]["mobile"].clone();
     app.ok(&token, SEND, json!({})).await;
@@ -860,6 +863,57 @@ async fn a_registrar_that_checks_phones_its_own_way_turns_the_requirement_off_fo
     crate::workflow::upload_files(&app, &applicant, &next).await;
     let error = crate::workflow::act_err(&app, &applicant, "submitFiling", &next).await;
     assert!(fields(&error).iter().all(|(_, c)| c == "PHONE_UNVERIFIED") && !fields(&error).is_empty(), "{error}");
+}
+
+#[tokio::test]
+async fn the_qr_code_opens_beians_page_until_the_registrar_names_a_page_of_its_own() {
+    let Cast { app, applicant, admin, .. } = cast().await;
+    let settings = "mutation($input: UpdateTenantSettingsInput!) { updateTenantSettings(input: $input) {
+        frontendBaseUrl mobilePageUrl } }";
+    let filing = app.create_filing(&applicant, "北京示例科技有限公司").await;
+    let link = |started: &Value| {
+        let url = started["url"].as_str().unwrap().to_owned();
+        let token = started["token"].as_str().unwrap().to_owned();
+        (url, token)
+    };
+    // A registrar with a console (where emails link) still gets beian's phone page.
+    app.ok(&admin, settings, json!({ "input": { "frontendBaseUrl": "https://console.xinnet.example" } })).await;
+    let (url, token) = link(&start(&app, &applicant, &filing, None).await);
+    assert_eq!(url, format!("http://127.0.0.1:8080/mobile#token={token}"));
+
+    // A page of its own: an http(s) URL with no fragment of its own (the token is the fragment). Bad values change
+    // nothing.
+    for bad in ["ftp://phone.xinnet.example/", "https://phone.xinnet.example/#start", "/mobile", "javascript:alert(1)"]
+    {
+        let input = json!({ "input": { "mobilePageUrl": bad, "frontendBaseUrl": "https://x.example/#a" } });
+        let error = app.err(&admin, settings, input).await;
+        assert_eq!(
+            fields(&error),
+            vec![
+                ("frontendBaseUrl".to_owned(), "INVALID_URL".to_owned()),
+                ("mobilePageUrl".to_owned(), "INVALID_URL".to_owned())
+            ],
+            "{bad}"
+        );
+    }
+    let input = json!({ "input": { "mobilePageUrl": " https://phone.xinnet.example/beian/?channel=qr " } });
+    let saved = app.ok(&admin, settings, input).await["updateTenantSettings"].clone();
+    assert_eq!(
+        saved,
+        json!({ "frontendBaseUrl": "https://console.xinnet.example",
+            "mobilePageUrl": "https://phone.xinnet.example/beian/?channel=qr" })
+    );
+    let (url, token) = link(&start(&app, &applicant, &filing, None).await);
+    assert_eq!(url, format!("https://phone.xinnet.example/beian/?channel=qr#token={token}"));
+    // Another registrar's hand-offs are not affected.
+    let other = app.tenant("aliyun").await;
+    let seen = app.ok(&other, "{ tenantSettings { mobilePageUrl } }", json!({})).await;
+    assert_eq!(seen["tenantSettings"]["mobilePageUrl"], Value::Null);
+
+    // Cleared: beian's page again.
+    app.ok(&admin, settings, json!({ "input": { "mobilePageUrl": null } })).await;
+    let (url, token) = link(&start(&app, &applicant, &filing, None).await);
+    assert_eq!(url, format!("http://127.0.0.1:8080/mobile#token={token}"));
 }
 
 const FRAME: &str = "{ mobileSession { personName subjectName websiteId websiteName

@@ -181,10 +181,11 @@ pub struct HandOffLink {
     pub png_data_url: String,
 }
 
-/// The link of a hand-off: `base#token=...` (a fragment, so the token never reaches the page's server logs).
+/// The link of a hand-off: `base#token=...` (a fragment, so the token never reaches the page's server logs); the
+/// base is kept as written (a registrar's page may live at `.../beian/`).
 pub fn hand_off_link(base: &str, token: &str) -> HandOffLink {
     use base64::Engine;
-    let url = format!("{}#token={token}", base.trim_end_matches('/'));
+    let url = format!("{base}#token={token}");
     let code = qrcode::QrCode::new(url.as_bytes()).expect("a link of a few hundred bytes fits a QR code");
     let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(240, 240).build();
     // The PNG: 6 pixels per module and the standard quiet zone of 4 modules, black on white.

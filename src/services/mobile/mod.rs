@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn the_qr_code_reads_back_as_the_link() {
         use base64::Engine;
-        let link = hand_off_link("https://beian.xinnet.example/mobile/", "beian_m_abcDEF123");
+        let link = hand_off_link("https://beian.xinnet.example/mobile", "beian_m_abcDEF123");
         assert_eq!(link.url, "https://beian.xinnet.example/mobile#token=beian_m_abcDEF123");
         assert!(link.svg.contains("<svg") && link.svg.contains("</svg>"));
         // Decode the PNG and read the QR code in it with an independent decoder.

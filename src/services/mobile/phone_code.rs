@@ -220,11 +220,15 @@ pub(super) async fn count_wrong_guess(
         return Ok(code_no_longer_works());
     }
     let left = (MAX_CODE_ATTEMPTS - attempts).max(0);
-    Ok(code_error(
-        FieldErrorCode::WrongCode,
-        format!("The code is not right; {left} tries left."),
-        format!("验证码不正确，还可尝试 {left} 次。"),
-    ))
+    let (message, message_zh) = if left == 0 {
+        (
+            "The code is not right, and it was tried too often: ask for a new one.".to_owned(),
+            "验证码不正确，尝试次数已用完，请重新获取验证码。".to_owned(),
+        )
+    } else {
+        (format!("The code is not right; {left} tries left."), format!("验证码不正确，还可尝试 {left} 次。"))
+    };
+    Ok(code_error(FieldErrorCode::WrongCode, message, message_zh))
 }
 
 /// Confirms the mobile number with the code checked right (`hash`), and records it on the filing's trail, in one

@@ -168,7 +168,7 @@ pub struct Storage {
     /// subdomains (`bucket.host`), as a Content-Security-Policy source list.
     upload_origins: String,
     /// Keeps the embedded server running as long as the storage is in use.
-    _embedded: Option<embedded::EmbeddedS3>,
+    embedded_server: Option<embedded::EmbeddedS3>,
 }
 
 /// The CSP sources a presigned URL of `endpoint` may have: its origin, and with virtual-hosted addressing
@@ -250,7 +250,7 @@ impl Storage {
             },
             health: Arc::default(),
             upload_origins,
-            _embedded: embedded,
+            embedded_server: embedded,
         };
         let first = Duration::from_secs(storage.connect_timeout_seconds.max(1));
         match tokio::time::timeout(first, this.check()).await {
@@ -305,6 +305,7 @@ impl Storage {
             match self.client.create_bucket().bucket(bucket).send().await {
                 Ok(_) => {
                     tracing::info!(bucket, "bucket created");
+                    self.allow_browser_uploads(bucket).await;
                     Ok(())
                 }
                 // Another replica created it first.
@@ -318,6 +319,42 @@ impl Storage {
             }
         })
         .await
+    }
+
+    /// Lets browsers upload to a bucket beian created: phone pages `PUT` to presigned URLs from another origin, so
+    /// the bucket must answer their CORS preflight. Any origin may `PUT` with any header: the presigned URL is the
+    /// permission, as in the embedded store. A bucket beian did not create keeps its own rules (the README says what
+    /// it needs); a store that refuses (no permission, or no CORS at all) is noted and the bucket used all the same.
+    async fn allow_browser_uploads(&self, bucket: &str) {
+        use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+        if self.embedded_server.is_some() {
+            return; // It answers preflights itself.
+        }
+        let rule = CorsRule::builder()
+            .allowed_origins("*")
+            .allowed_methods("PUT")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(3600)
+            .build();
+        let configuration = rule.and_then(|rule| CorsConfiguration::builder().cors_rules(rule).build());
+        let result = match configuration {
+            Ok(configuration) => self
+                .client
+                .put_bucket_cors()
+                .bucket(bucket)
+                .cors_configuration(configuration)
+                .send()
+                .await
+                .map_err(|e| sdk_error(e).to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(_) => tracing::info!(bucket, "bucket allows uploads from browsers (CORS)"),
+            Err(error) => tracing::warn!(
+                bucket, %error, "cannot set the bucket's CORS rule: the phone page's uploads fail until it allows PUT"
+            ),
+        }
     }
 
     /// Where an attachment goes: the tenant's bucket (or the configured one), keys namespaced by tenant and filing.

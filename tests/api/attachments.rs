@@ -600,3 +600,60 @@ async fn concurrent_completions_of_one_upload_count_it_once() {
     assert_eq!(sha256(&download(&app, url).await), sha256(&bytes));
     assert!(app.storage.head(&object_key(&app, &ticket["attachment"]["id"]).await).await.unwrap().is_some());
 }
+
+/// The phone page uploads from the browser to a presigned URL on another origin: a bucket beian creates answers the
+/// browser's CORS preflight for that `PUT` (under `BEIAN_TEST_S3_ENDPOINT`, an external store given beian's rule;
+/// otherwise the embedded store, which answers by itself).
+#[tokio::test]
+async fn a_bucket_beian_creates_lets_browsers_upload_to_presigned_urls() {
+    let app = spawn_app().await;
+    let bucket = format!("cors-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    app.storage.ensure_bucket(&bucket).await.unwrap();
+    let object = app.storage.object(Some(&bucket), "tenants/phone/id-front.png");
+    let digest = hex::encode(Sha256::digest(b"photo"));
+    let ticket = app.storage.presign_put(&object, "image/png", 5, &digest, std::time::Duration::from_secs(60)).await;
+    let ticket = ticket.unwrap();
+    let origin = "https://beian.registrar.example";
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &ticket.url)
+        .header("origin", origin)
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type,x-amz-checksum-sha256")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let header = |name: &str| {
+        preflight.headers().get(name).map(|v| v.to_str().unwrap().to_ascii_lowercase()).unwrap_or_default()
+    };
+    let allowed_origin = header("access-control-allow-origin");
+    assert!(allowed_origin == origin || allowed_origin == "*", "{allowed_origin:?}");
+    assert!(header("access-control-allow-methods").contains("put"), "{:?}", preflight.headers());
+    let allowed_headers = header("access-control-allow-headers");
+    assert!(
+        allowed_headers == "*" || ["content-type", "x-amz-checksum-sha256"].iter().all(|h| allowed_headers.contains(h)),
+        "the signed headers may be sent: {:?}",
+        preflight.headers()
+    );
+
+    // An external store may answer preflights of its own accord (moto does; S3 refuses a bucket without a rule):
+    // the bucket itself must carry the rule.
+    if let Some(endpoint) = std::env::var("BEIAN_TEST_S3_ENDPOINT").ok().filter(|e| !e.is_empty()) {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .force_path_style(true)
+            .build();
+        let cors = aws_sdk_s3::Client::from_conf(config).get_bucket_cors().bucket(&bucket).send().await;
+        let rules = cors.expect("the bucket has a CORS configuration").cors_rules().to_vec();
+        assert!(
+            rules.iter().any(|r| r.allowed_methods().iter().any(|m| m == "PUT")
+                && r.allowed_origins().iter().any(|o| o == "*")
+                && r.allowed_headers().iter().any(|h| h == "*")),
+            "{rules:?}"
+        );
+    }
+}

@@ -247,20 +247,22 @@ async fn one_websocket_holds_a_limited_number_of_subscriptions() {
     socket.send(Message::text(json!({ "id": "1", "type": "complete" }).to_string())).await.unwrap();
     assert_eq!(next_message(&mut socket).await, json!({ "id": "1", "type": "complete" }));
     socket.send(subscribe("5")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Announcements of the filing's creation may still be on their way to 2 and 3 (the SQLite server reads new
+    // events every 200 ms): read them off, which also gives the server time to start 5.
+    crate::workflow::drain(&mut socket).await;
     let update = "mutation($input: UpdateFilingSubjectInput!) { updateFilingSubject(input: $input) { version } }";
     // A real change: a save that changes nothing records no event, and nothing is announced.
     let mut subject = subject_input("北京示例科技有限公司");
     subject["mailingAddress"] = json!("北京市朝阳区示例路2号");
     let input = json!({ "filingId": filing["id"], "version": filing["version"], "subject": subject });
     app.ok(&key, update, json!({ "input": input })).await;
-    let mut heard = Vec::new();
-    for _ in 0..3 {
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < 3 {
         let message = next_message(&mut socket).await;
         assert_eq!(message["type"], "next", "{message}");
         assert!(message["payload"]["data"]["filingUpdated"]["version"].is_i64(), "{message}");
-        heard.push(message["id"].as_str().unwrap().to_owned());
+        let id = message["id"].as_str().unwrap().to_owned();
+        assert!(["2", "3", "5"].contains(&id.as_str()), "only the open subscriptions hear it: {message}");
+        heard.insert(id);
     }
-    heard.sort();
-    assert_eq!(heard, ["2", "3", "5"]);
 }

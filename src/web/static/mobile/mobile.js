@@ -40,6 +40,7 @@
       codeLabel: '6 位验证码',
       confirm: '确认',
       codesLeft: '此链接还可发送 {n} 次验证码。',
+      noCodesLeft: '此链接的验证码次数已用完。请在电脑端重新生成二维码，再用手机扫描。',
       wrongCode: '验证码不正确，请核对短信后重试。',
       codeExpired: '验证码已过期或尝试次数过多，请重新发送。',
       rateLimited: '发送过于频繁，请在 {s} 秒后重试。',
@@ -114,6 +115,7 @@
       codeLabel: '6-digit code',
       confirm: 'Confirm',
       codesLeft: 'This link may send {n} more codes.',
+      noCodesLeft: 'This link has sent all its codes. Ask the desktop for a new QR code and scan it.',
       wrongCode: 'That code is not right. Check the text message and try again.',
       codeExpired: 'The code expired or was tried too often: send a new one.',
       rateLimited: 'Too many codes. Try again in {s} s.',
@@ -281,10 +283,22 @@
     );
   }
 
-  // The first field error's code, and the error's fields.
+  // The first field error of a refusal.
+  function firstField(problem) {
+    var fields = problem && problem.error && problem.error.extensions && problem.error.extensions.fields;
+    return fields && fields.length ? fields[0] : null;
+  }
+
   function fieldCode(problem) {
-    var fields = problem.error && problem.error.extensions && problem.error.extensions.fields;
-    return fields && fields.length ? fields[0].code : null;
+    var field = firstField(problem);
+    return field ? field.code : null;
+  }
+
+  // The first field error's message in the page's language (the server words every one in Chinese and English).
+  function fieldMessage(problem) {
+    var field = firstField(problem);
+    if (!field) return null;
+    return (state.language === 'zh' ? field.messageZh : field.message) || field.message || null;
   }
 
   function refresh() {
@@ -493,7 +507,9 @@
         h('h1', {}, t('phoneTitle')),
         h('p', {}, t('phoneIntro', { mobile: s.mobile })),
         send,
-        h('p', { class: 'muted' }, t('codesLeft', { n: s.codesLeft })),
+        s.codesLeft > 0
+          ? h('p', { class: 'muted' }, t('codesLeft', { n: s.codesLeft }))
+          : h('p', { class: 'error' }, t('noCodesLeft')),
         h('label', { class: 'field', for: 'code' }, h('span', {}, t('codeLabel')), input),
         notice(),
         confirm,
@@ -737,7 +753,7 @@
         if (code === 'CERTIFICATE_NUMBER_MISMATCH') text = t('mismatch');
         else if (code === 'REQUIRED' && NUMBERED[material.kind]) text = t('numberRequired');
         else if (code === 'CODE_EXPIRED') text = t('faceExpired');
-        else if (problem && problem.error && problem.error.message && code) text = problem.error.message;
+        else if (code) text = fieldMessage(problem) || text;
         state.notice = { kind: 'error', text: text };
         render();
       });
@@ -941,7 +957,7 @@
           state.retryAt = new Date(Date.now() + after * 1000).toISOString();
           state.notice = { kind: 'error', text: t('rateLimited', { s: after }) };
         } else {
-          state.notice = { kind: 'error', text: (problem.error && problem.error.message) || t('uploadFailed') };
+          state.notice = { kind: 'error', text: fieldMessage(problem) || (problem.error && problem.error.message) || t('uploadFailed') };
         }
         render();
       });
@@ -964,8 +980,10 @@
       .catch(function (problem) {
         if (problem.code === 'TOKEN' || problem.code === 'NETWORK') return fail(problem);
         var field = fieldCode(problem);
-        var text = field === 'WRONG_CODE' ? t('wrongCode') : field === 'CODE_EXPIRED' ? t('codeExpired') : null;
-        state.notice = { kind: 'error', text: text || (problem.error && problem.error.message) || t('codeFormat') };
+        // A wrong code: the server's words say how many tries are left.
+        var text =
+          field === 'WRONG_CODE' ? fieldMessage(problem) || t('wrongCode') : field === 'CODE_EXPIRED' ? t('codeExpired') : null;
+        state.notice = { kind: 'error', text: text || fieldMessage(problem) || t('codeFormat') };
         render();
       });
   }

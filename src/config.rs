@@ -510,6 +510,9 @@ pub struct GraphqlConfig {
     pub subscription_init_timeout_seconds: u64,
     /// Most subscriptions one graphql-ws connection holds at once; more are refused with `RATE_LIMITED`.
     pub max_subscriptions_per_connection: usize,
+    /// Parsed documents of automatic persisted queries one process keeps (least recently used dropped first);
+    /// 0 turns persisted queries off.
+    pub persisted_queries: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -548,6 +551,7 @@ impl Default for Config {
                 max_page_size: 100,
                 subscription_init_timeout_seconds: 10,
                 max_subscriptions_per_connection: 100,
+                persisted_queries: 1000,
             },
             auth: AuthConfig {
                 jwt_secret: None,

@@ -20,6 +20,17 @@ pub mod code {
     /// The database could not do it now (a lock held elsewhere, a time limit, no free connection): nothing was
     /// written; retry after `retryAfterSeconds`.
     pub const DATABASE_BUSY: &str = "DATABASE_BUSY";
+    /// A persisted query's hash this server does not know (yet): send the query with its hash once.
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+}
+
+/// An error of the engine's own steps (limits, persisted queries), before any resolver runs, with its code.
+pub fn refusal(message: impl Into<String>, error_code: &str) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", error_code);
+    error.extensions = Some(extensions);
+    error
 }
 
 /// The wait a `DATABASE_BUSY` answer suggests before a retry, in seconds.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, Request, ServerError, ServerResult};
+use async_graphql::{Name, Positioned, Request, ServerResult};
 
 /// Refuses documents that select more than `max` fields.
 pub struct FieldLimit(pub usize);
@@ -42,17 +42,13 @@ impl Extension for FieldLimitExtension {
     ) -> ServerResult<Request> {
         let count = field_count(request.parsed_query()?, self.0);
         if count > self.0 {
-            let mut error = ServerError::new(
+            return Err(super::error::refusal(
                 format!(
                     "the query selects more than {} fields (aliases, __typename and fragment spreads count too)",
                     self.0
                 ),
-                None,
-            );
-            let mut extensions = async_graphql::ErrorExtensionValues::default();
-            extensions.set("code", super::error::code::BAD_USER_INPUT);
-            error.extensions = Some(extensions);
-            return Err(error);
+                super::error::code::BAD_USER_INPUT,
+            ));
         }
         next.run(ctx, request).await
     }

@@ -15,6 +15,7 @@ pub mod mobile;
 pub mod mutation;
 pub mod objects;
 pub mod paging;
+pub mod persisted;
 pub mod plain_text;
 pub mod query;
 pub mod reference;
@@ -69,10 +70,13 @@ pub fn build_schema(data: AppData) -> BeianSchema {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(data)
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        // Limits first: nothing else works on a document before its size is known to be bounded.
-        .extension(self::limits::FieldLimit(limits.max_fields))
-        .extension(self::plain_text::PlainText);
+        .limit_complexity(limits.max_complexity);
+    // A persisted query's document first (it registers one only after the limits passed it), then the limits:
+    // nothing else works on a document before its size is known to be bounded.
+    if let Some(capacity) = std::num::NonZeroUsize::new(limits.persisted_queries) {
+        builder = builder.extension(self::persisted::PersistedQueries::new(capacity));
+    }
+    builder = builder.extension(self::limits::FieldLimit(limits.max_fields)).extension(self::plain_text::PlainText);
     if !limits.introspection {
         // Without introspection, "Did you mean ...?" in an error would tell the schema field by field.
         builder = builder.disable_introspection().disable_suggestions();

@@ -25,6 +25,7 @@ mod mail;
 mod mobile;
 mod orders;
 mod pagination;
+mod persisted_queries;
 mod persistence;
 mod personal_data;
 mod phone_page;

@@ -248,7 +248,8 @@
     return window.sessionStorage.getItem(TOKEN_KEY);
   }
 
-  function gql(query, variables) {
+  // One GraphQL request with `body` (query, variables, extensions).
+  function post(body) {
     return fetch('/graphql', {
       method: 'POST',
       credentials: 'omit',
@@ -258,7 +259,7 @@
         authorization: 'Bearer ' + state.token,
         'accept-language': state.language,
       },
-      body: JSON.stringify({ query: query, variables: variables || {} }),
+      body: JSON.stringify(body),
     }).then(
       function (response) {
         if (response.status === 401) throw new Problem('TOKEN');
@@ -281,6 +282,38 @@
         throw new Problem('NETWORK');
       },
     );
+  }
+
+  function hex(buffer) {
+    return Array.prototype.map
+      .call(new Uint8Array(buffer), function (b) {
+        return ('0' + b.toString(16)).slice(-2);
+      })
+      .join('');
+  }
+
+  // Each query's SHA-256, for persisted queries (null where the browser has no Web Crypto: plain http).
+  var hashes = {};
+  function queryHash(query) {
+    if (!(window.crypto && window.crypto.subtle && window.TextEncoder)) return Promise.resolve(null);
+    if (hashes[query]) return Promise.resolve(hashes[query]);
+    return window.crypto.subtle.digest('SHA-256', new TextEncoder().encode(query)).then(function (digest) {
+      hashes[query] = hex(digest);
+      return hashes[query];
+    });
+  }
+
+  // A GraphQL request as a persisted query: the hash alone, and the query with it once when the server does not
+  // know it yet (README, "Persisted queries").
+  function gql(query, variables) {
+    return queryHash(query).then(function (hash) {
+      if (!hash) return post({ query: query, variables: variables || {} });
+      var extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+      return post({ variables: variables || {}, extensions: extensions }).catch(function (problem) {
+        if (!problem || problem.code !== 'PERSISTED_QUERY_NOT_FOUND') throw problem;
+        return post({ query: query, variables: variables || {}, extensions: extensions });
+      });
+    });
   }
 
   // The first field error of a refusal.
@@ -691,13 +724,7 @@
 
   function sha256(file) {
     return file.arrayBuffer().then(function (buffer) {
-      return window.crypto.subtle.digest('SHA-256', buffer).then(function (digest) {
-        return Array.prototype.map
-          .call(new Uint8Array(digest), function (b) {
-            return ('0' + b.toString(16)).slice(-2);
-          })
-          .join('');
-      });
+      return window.crypto.subtle.digest('SHA-256', buffer).then(hex);
     });
   }
 

@@ -66,18 +66,16 @@ impl Extension for PersistedQueries {
         let Some(value) = request.extensions.remove("persistedQuery") else {
             return next.run(ctx, request).await;
         };
-        let asked: Asked = async_graphql::from_value(value).map_err(|_| {
+        let malformed = || {
             refusal(
                 "extensions.persistedQuery must be { version: 1, sha256Hash: \"<64 hex digits>\" }",
                 code::BAD_USER_INPUT,
             )
-        })?;
+        };
+        let asked: Asked = async_graphql::from_value(value).map_err(|_| malformed())?;
         let hash = asked.sha256_hash.to_ascii_lowercase();
         if asked.version != 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(refusal(
-                "extensions.persistedQuery must be { version: 1, sha256Hash: \"<64 hex digits>\" }",
-                code::BAD_USER_INPUT,
-            ));
+            return Err(malformed());
         }
         if request.query.is_empty() {
             // Apollo's clients recognise the message as well as the code.

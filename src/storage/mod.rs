@@ -330,25 +330,21 @@ impl Storage {
         if self.embedded_server.is_some() {
             return; // It answers preflights itself.
         }
-        let rule = CorsRule::builder()
-            .allowed_origins("*")
-            .allowed_methods("PUT")
-            .allowed_headers("*")
-            .expose_headers("ETag")
-            .max_age_seconds(3600)
-            .build();
-        let configuration = rule.and_then(|rule| CorsConfiguration::builder().cors_rules(rule).build());
-        let result = match configuration {
-            Ok(configuration) => self
-                .client
-                .put_bucket_cors()
-                .bucket(bucket)
-                .cors_configuration(configuration)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e).to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let result: Result<(), String> = async {
+            let rule = CorsRule::builder()
+                .allowed_origins("*")
+                .allowed_methods("PUT")
+                .allowed_headers("*")
+                .expose_headers("ETag")
+                .max_age_seconds(3600)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let configuration = CorsConfiguration::builder().cors_rules(rule).build().map_err(|e| e.to_string())?;
+            let request = self.client.put_bucket_cors().bucket(bucket).cors_configuration(configuration);
+            request.send().await.map_err(|e| sdk_error(e).to_string())?;
+            Ok(())
+        }
+        .await;
         match result {
             Ok(_) => tracing::info!(bucket, "bucket allows uploads from browsers (CORS)"),
             Err(error) => tracing::warn!(

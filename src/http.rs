@@ -1,5 +1,6 @@
 //! HTTP routes: GraphQL, GraphiQL and the files of beian's pages, health and readiness.
 
+use crate::language::{self, Lang, Text, pick};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,7 +102,7 @@ pub fn routes(
         let cors = poem::middleware::Cors::new()
             .allow_origins(config.http.cors_allowed_origins.iter().map(String::as_str))
             .allow_methods([poem::http::Method::GET, poem::http::Method::POST])
-            .allow_headers(["authorization", "content-type"])
+            .allow_headers(["authorization", "content-type", "accept-language"])
             .max_age(600);
         routes.with(cors).boxed()
     };
@@ -144,8 +145,12 @@ async fn security_headers<E: poem::Endpoint>(
 #[handler]
 async fn graphql(state: Data<&State>, headers: &HeaderMap, remote: &RemoteAddr, body: Body) -> Response {
     let started = std::time::Instant::now();
-    let (counted, response) = execute(&state, headers, remote, body).await;
+    // Messages in the language the client asks for (Chinese unless it asks for English).
+    let lang = Lang::from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let (counted, mut response) = language::scope(lang, execute(&state, headers, remote, body)).await;
     state.metrics.observe(&counted, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response.headers_mut().insert(header::CONTENT_LANGUAGE, header::HeaderValue::from_static(lang.tag()));
+    response.headers_mut().append(header::VARY, header::HeaderValue::from_static("accept-language"));
     response
 }
 
@@ -188,7 +193,7 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
         Err(response) => return (counted(None), response),
     };
     if let Err(message) = check_file_markers(&request) {
-        let response = error_response(StatusCode::BAD_REQUEST, message, code::BAD_USER_INPUT).into_response();
+        let response = error_response(StatusCode::BAD_REQUEST, message.current(), code::BAD_USER_INPUT).into_response();
         return (counted(None), response);
     }
     let operation = request.operation_name.clone().or_else(|| crate::metrics::operation_name(&request.query));
@@ -230,7 +235,7 @@ async fn execute(state: &State, headers: &HeaderMap, remote: &RemoteAddr, body: 
 /// while the database is busy, 500 otherwise).
 fn authentication_failed(error: ServiceError) -> Response {
     match error {
-        ServiceError::Unauthenticated(message) => unauthenticated(message),
+        ServiceError::Unauthenticated(message) => unauthenticated(message.current()),
         other => check_failed(other),
     }
 }
@@ -241,12 +246,13 @@ fn check_failed(error: ServiceError) -> Response {
     if let ServiceError::DatabaseBusy = error {
         tracing::warn!("the database was busy while a credential was checked: answered 503");
         let retry = crate::graphql::error::DATABASE_BUSY_RETRY_AFTER_SECONDS;
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, &error.to_string(), code::DATABASE_BUSY)
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, &error.message(), code::DATABASE_BUSY)
             .with_header(header::RETRY_AFTER, retry.to_string())
             .into_response();
     }
     tracing::error!(error = ?error, "authentication failed");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response()
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, pick("internal error", "服务器内部错误"), code::INTERNAL)
+        .into_response()
 }
 
 fn unauthenticated(message: &str) -> Response {
@@ -264,18 +270,23 @@ fn refuse_files(headers: &HeaderMap, caller: &Result<Option<Caller>, ServiceErro
     }
     match caller {
         Ok(Some(Caller::Actor(_))) => None,
-        Ok(None) => {
-            Some(unauthenticated("sign in, or send an API key, to upload files: `Authorization: Bearer <token>`"))
-        }
+        Ok(None) => Some(unauthenticated(pick(
+            "sign in, or send an API key, to upload files: `Authorization: Bearer <token>`",
+            "请登录或发送 API 密钥后再上传文件：`Authorization: Bearer <token>`",
+        ))),
         Ok(Some(Caller::Mobile(_))) => {
-            let message = "a mobile token uploads through `requestMobileUpload`, not in a multipart request";
+            let message = pick(
+                "a mobile token uploads through `requestMobileUpload`, not in a multipart request",
+                "手机令牌通过 `requestMobileUpload` 上传文件，不能使用 multipart 请求",
+            );
             Some(error_response(StatusCode::FORBIDDEN, message, code::FORBIDDEN).into_response())
         }
-        Err(ServiceError::Unauthenticated(message)) => Some(unauthenticated(message)),
+        Err(ServiceError::Unauthenticated(message)) => Some(unauthenticated(message.current())),
         Err(ServiceError::DatabaseBusy) => Some(check_failed(ServiceError::DatabaseBusy)),
         Err(other) => {
             tracing::error!(error = ?other, "authentication failed");
-            Some(error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", code::INTERNAL).into_response())
+            let message = pick("internal error", "服务器内部错误");
+            Some(error_response(StatusCode::INTERNAL_SERVER_ERROR, message, code::INTERNAL).into_response())
         }
     }
 }
@@ -292,14 +303,17 @@ const FILE_MARKER: &str = "#__graphql_file__:";
 /// A file marker must name a file the request carries, and only in variables (where the multipart mapping puts
 /// it). async-graphql 7.2 turns any string value with the marker into a file index without checking it: a
 /// malformed or dangling one panicked while the arguments were read, before any sign-in check.
-fn check_file_markers(request: &async_graphql::Request) -> Result<(), &'static str> {
-    fn walk(value: &async_graphql::Value, files: usize) -> Result<(), &'static str> {
+fn check_file_markers(request: &async_graphql::Request) -> Result<(), Text> {
+    fn walk(value: &async_graphql::Value, files: usize) -> Result<(), Text> {
         match value {
             async_graphql::Value::String(s) => match s.strip_prefix(FILE_MARKER) {
                 None => Ok(()),
                 Some(index) => match index.parse::<usize>() {
                     Ok(i) if i < files => Ok(()),
-                    _ => Err("a file reference names no file of this request"),
+                    _ => Err(Text::new(
+                        "a file reference names no file of this request",
+                        "文件引用没有对应本请求中的文件",
+                    )),
                 },
             },
             async_graphql::Value::List(items) => items.iter().try_for_each(|v| walk(v, files)),
@@ -308,7 +322,10 @@ fn check_file_markers(request: &async_graphql::Request) -> Result<(), &'static s
         }
     }
     if request.query.contains(FILE_MARKER) {
-        return Err("files are sent as multipart request fields, not written into the query");
+        return Err(Text::new(
+            "files are sent as multipart request fields, not written into the query",
+            "文件须作为 multipart 请求的字段发送，不能写在查询中",
+        ));
     }
     request.variables.iter().try_for_each(|(_, v)| walk(v, request.uploads.len()))
 }
@@ -324,8 +341,8 @@ async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result
         MAX_GRAPHQL_BODY
     };
     let too_large = || {
-        error_response(StatusCode::PAYLOAD_TOO_LARGE, "the request is too large", code::PAYLOAD_TOO_LARGE)
-            .into_response()
+        let message = pick("the request is too large", "请求过大");
+        error_response(StatusCode::PAYLOAD_TOO_LARGE, message, code::PAYLOAD_TOO_LARGE).into_response()
     };
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -338,14 +355,14 @@ async fn parse_request(state: &State, headers: &HeaderMap, body: Body) -> Result
     let deadline = if multipart { state.upload_body_timeout } else { state.json_body_timeout };
     let received = tokio::time::timeout(deadline, async_graphql::http::receive_body(content_type, reader, options));
     let Ok(received) = received.await else {
-        let message = "the request body did not arrive in time";
+        let message = pick("the request body did not arrive in time", "请求内容未能按时送达");
         return Err(error_response(StatusCode::REQUEST_TIMEOUT, message, code::BAD_USER_INPUT).into_response());
     };
     match received {
         Ok(request) => Ok(request),
         Err(ParseRequestError::PayloadTooLarge) => Err(too_large()),
         Err(error) => {
-            let message = format!("the request could not be read: {error}");
+            let message = pick(format!("the request could not be read: {error}"), format!("无法读取请求：{error}"));
             Err(error_response(StatusCode::BAD_REQUEST, &message, code::BAD_USER_INPUT).into_response())
         }
     }
@@ -362,7 +379,7 @@ async fn authenticate(state: &State, token: &str) -> Result<Caller, ServiceError
     if token.starts_with(crate::services::mobile::TOKEN_PREFIX) {
         let mobile = crate::services::mobile::authenticate(&state.deps, token).await?;
         if !tenants::tenant_is_active(&state.deps.db, mobile.tenant_id).await? {
-            return Err(ServiceError::Unauthenticated("this registrar is suspended"));
+            return Err(ServiceError::Unauthenticated(Text::new("this registrar is suspended", "该接入商已被暂停")));
         }
         Ok(Caller::Mobile(mobile))
     } else {
@@ -413,7 +430,14 @@ async fn mobile_page(state: Data<&State>) -> Response {
 /// graphql-ws (and the older subscriptions-transport-ws): the caller authenticates in the connection_init payload
 /// with `{"Authorization": "Bearer <token>"}`; a connection without valid credentials is refused.
 #[handler]
-async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: WebSocket) -> impl IntoResponse {
+async fn graphql_ws(
+    state: Data<&State>,
+    headers: &HeaderMap,
+    protocol: GraphQLProtocol,
+    websocket: WebSocket,
+) -> impl IntoResponse {
+    // The connection's messages (errors, the close reason) in the language the upgrade request asked for.
+    let lang = Lang::from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     // The libraries lack these limits; `websocket_limits` adds them around their pieces.
     let schema = LimitedSubscriptions::new(state.schema.clone(), state.ws_max_subscriptions);
     let init_timeout = state.ws_init_timeout;
@@ -439,12 +463,19 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
                     .map(|v| {
                         v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim().to_owned()
                     })
-                    .ok_or_else(|| async_graphql::Error::new("send Authorization in the connection_init payload"))?;
-                let caller =
-                    authenticate(&inner, &token).await.map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    .ok_or_else(|| {
+                        async_graphql::Error::new(pick(
+                            "send Authorization in the connection_init payload",
+                            "请在 connection_init 中发送 Authorization",
+                        ))
+                    })?;
+                let caller = authenticate(&inner, &token).await.map_err(|e| async_graphql::Error::new(e.message()))?;
                 // Subscriptions are for consoles; a phone's mobile token does not open one.
                 let Caller::Actor(actor) = caller else {
-                    return Err(async_graphql::Error::new("a mobile token does not open subscriptions"));
+                    return Err(async_graphql::Error::new(pick(
+                        "a mobile token does not open subscriptions",
+                        "手机令牌不能订阅",
+                    )));
                 };
                 tenant.set(actor.tenant_id);
                 credential.open(&token, actor.clone());
@@ -456,7 +487,7 @@ async fn graphql_ws(state: Data<&State>, protocol: GraphQLProtocol, websocket: W
             })
             .serve();
         let connection = close_when_credential_dies(connection, sink, watched, check_every);
-        crate::db::with_tenant_cell(scope, connection)
+        language::scope(lang, crate::db::with_tenant_cell(scope, connection))
     })
 }
 
@@ -498,7 +529,7 @@ async fn close_when_credential_dies(
     // A client that reads nothing does not keep the task: the socket is dropped after a while anyway.
     let close = async {
         let mut sink = sink.0.lock().await;
-        let _ = sink.send(Message::close_with(4403u16, reason)).await;
+        let _ = sink.send(Message::close_with(4403u16, reason.current())).await;
         let _ = sink.close().await;
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), close).await;

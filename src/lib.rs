@@ -16,6 +16,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod http_server;
+pub mod language;
 pub mod mail;
 pub mod metrics;
 pub mod pii;

@@ -272,7 +272,7 @@ async fn register_mail_delivery(
     mail: &MailMetrics,
 ) -> Result<(), DbErr> {
     use entity::outbox_message::{Column, Entity};
-    let queued = || Entity::find().filter(Column::Status.eq("QUEUED"));
+    let queued = || Entity::find().filter(Column::Status.eq(entity::enums::OutboxStatus::Queued));
     let retrying = queued().filter(Column::Attempts.gt(0)).count(db).await?;
     let gauge = Gauge::<i64>::default();
     gauge.set(i64::try_from(retrying).unwrap_or(i64::MAX));

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
 use uuid::Uuid;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, ActorKind};
 use crate::domain::forms::{CreateFilingInput, PersonInput, SubjectInput, WebsiteInput};
 use crate::domain::identifiers::icp_number::{IcpNumber, IcpNumberKind};
 use crate::domain::identifiers::{org_code, resident_id, uscc};
@@ -88,8 +88,8 @@ pub async fn seed(
             email: Set(format!("reviewer@{slug}.example")),
             password_hash: Set(None),
             display_name: Set("审核员".to_owned()),
-            role: Set("REVIEWER".to_owned()),
-            status: Set("ACTIVE".to_owned()),
+            role: Set(entity::enums::Role::Reviewer),
+            status: Set(entity::enums::AccountStatus::Active),
             preferred_language: Set(None),
             created_at: Set(Utc::now()),
             updated_at: Set(Utc::now()),
@@ -446,7 +446,7 @@ impl Rows {
                 sha256: Set(format!("{:016x}{:016x}{:016x}{:016x}", mix(seed, i, 20), mix(seed, i, 21), n, i)),
                 object_key: Set(format!("seed/{}/{}", id.simple(), attachment.simple())),
                 bucket: Set(None),
-                status: Set("UPLOADED".to_owned()),
+                status: Set(entity::enums::AttachmentStatus::Uploaded),
                 upload_expires_at: Set(at),
                 uploaded_at: Set(Some(at)),
                 created_by: Set(filing.actor.id),
@@ -471,7 +471,7 @@ impl Rows {
                 id: Set(id_at(at)),
                 tenant_id: Set(filing.tenant),
                 filing_id: Set(filing.id),
-                actor_kind: Set(if by_reviewer { "ACCOUNT" } else { "SYSTEM" }.to_owned()),
+                actor_kind: Set(if by_reviewer { ActorKind::Account } else { ActorKind::System }),
                 actor_id: Set(Some(if by_reviewer { filing.reviewer } else { filing.actor.id })),
                 actor_label: Set(if by_reviewer { "审核员" } else { "beian" }.to_owned()),
                 action: Set(<&str>::from(action).to_owned()),

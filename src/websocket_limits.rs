@@ -178,9 +178,12 @@ impl<E: Executor> Executor for LimitedSubscriptions<E> {
         let slot = Slot(self.open.clone());
         if self.open.fetch_add(1, Ordering::SeqCst) >= self.limit {
             drop(slot);
-            let message = format!(
-                "this connection already has {} subscriptions open: complete one before starting another",
-                self.limit
+            let message = crate::language::pick(
+                format!(
+                    "this connection already has {} subscriptions open: complete one before starting another",
+                    self.limit
+                ),
+                format!("该连接已有 {} 个订阅：请先结束一个再开始新的订阅", self.limit),
             );
             let mut error = ServerError::new(message, None);
             let mut extensions = ErrorExtensionValues::default();

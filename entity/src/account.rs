@@ -13,9 +13,9 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub display_name: String,
     /// `APPLICANT`, `REVIEWER` or `ADMIN`.
-    pub role: String,
+    pub role: crate::enums::Role,
     /// `ACTIVE`, `DISABLED`, `PENDING` (email not yet verified) or `INVITED` (password not yet set).
-    pub status: String,
+    pub status: crate::enums::AccountStatus,
     /// The language of the account's mail: `ZH` or `EN`; none: both.
     pub preferred_language: Option<String>,
     pub created_at: DateTimeUtc,

@@ -23,13 +23,13 @@ pub struct Model {
     /// The bucket the object went to; none: the configured one.
     pub bucket: Option<String>,
     /// `PENDING` or `UPLOADED`.
-    pub status: String,
+    pub status: crate::enums::AttachmentStatus,
     pub upload_expires_at: DateTimeUtc,
     pub uploaded_at: Option<DateTimeUtc>,
     /// The account or API key that started the upload.
     pub created_by: Uuid,
     /// `ACCEPTED` or `NEEDS_REVISION`.
-    pub review_status: Option<String>,
+    pub review_status: Option<crate::enums::ReviewStatus>,
     pub review_reason: Option<String>,
     /// For a face video: the digits the person was asked to read aloud in it.
     pub face_challenge: Option<String>,

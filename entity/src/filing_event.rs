@@ -9,7 +9,7 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub filing_id: Uuid,
     /// Who acted: `API_KEY` (a registrar backend), later also accounts and the system.
-    pub actor_kind: String,
+    pub actor_kind: crate::enums::ActorKind,
     pub actor_id: Option<Uuid>,
     /// A human-readable name of the actor at the time (the API key's name), kept even if the actor is deleted.
     pub actor_label: String,

@@ -1,12 +1,14 @@
 //! sea-orm entities of beian: the shape of the tables, nothing else.
 //!
-//! Enumerated columns are stored as their stable string names (`DRAFT`, `ENTERPRISE`, ...); the service layer parses
-//! them into the domain enums, so the database never needs a migration when a registrar-facing list grows.
+//! Enumerated columns are stored as their stable string names (`DRAFT`, `PENDING`, ...), so the database never needs
+//! a migration when a list grows. Status-like columns are typed as the active enums of [`enums`]; the filing forms'
+//! enumerations are parsed by the service layer into the domain enums.
 
 pub mod account;
 pub mod account_token;
 pub mod api_key;
 pub mod attachment;
+pub mod enums;
 pub mod filing;
 pub mod filing_event;
 pub mod filing_subject;

@@ -14,7 +14,7 @@ pub struct Model {
     /// What the template needs (names, links, tokens).
     pub payload: Json,
     /// `QUEUED` until a dispatcher delivers it (`SENT`), or gives up (`FAILED`).
-    pub status: String,
+    pub status: crate::enums::OutboxStatus,
     pub created_at: DateTimeUtc,
     /// The filing a workflow notification is about.
     pub filing_id: Option<Uuid>,

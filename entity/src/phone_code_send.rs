@@ -13,7 +13,7 @@ pub struct Model {
     /// The hand-off that asked for the code.
     pub session_id: Uuid,
     /// `SENDING`, `SENT` or `FAILED`.
-    pub status: String,
+    pub status: crate::enums::PhoneCodeSendStatus,
     pub created_at: DateTimeUtc,
 }
 

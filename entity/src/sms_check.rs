@@ -13,7 +13,7 @@ pub struct Model {
     pub person_name: String,
     pub mobile: String,
     /// `PENDING`, `CONFIRMED` or `FAILED`.
-    pub status: String,
+    pub status: crate::enums::SmsCheckStatus,
     pub failures: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

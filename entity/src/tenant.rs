@@ -10,7 +10,7 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     /// `ACTIVE` or `SUSPENDED`.
-    pub status: String,
+    pub status: crate::enums::TenantStatus,
     /// Whether applicants may register themselves.
     pub open_signup: bool,
     /// Where the registrar's filing frontend lives; links in messages point there.

@@ -17,7 +17,7 @@ pub struct Model {
     pub event_txid: i64,
     pub event_seq: i64,
     /// `PENDING` until delivered (`DELIVERED`) or given up (`FAILED`).
-    pub status: String,
+    pub status: crate::enums::DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     /// A dispatcher's claim: until when, and which dispatcher.

@@ -29,17 +29,7 @@ pub enum Principal {
     System,
 }
 
-/// The role of an account within its registrar.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    /// Files for their own subject and websites; sees only their own filings.
-    Applicant,
-    /// Registrar staff doing the preliminary review (初审); sees every filing of the tenant.
-    Reviewer,
-    /// Registrar staff managing accounts, API keys and settings; sees every filing of the tenant.
-    Admin,
-}
+pub use entity::enums::Role;
 
 /// What an API key may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
@@ -53,23 +43,7 @@ pub enum ApiKeyScope {
     Admin,
 }
 
-/// The kind of caller, as the audit trail records it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum ActorKind {
-    /// A registrar backend with an API key.
-    ApiKey,
-    /// A person with an account.
-    Account,
-    /// The server itself, acting on a deadline.
-    System,
-}
-
-impl ActorKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+pub use entity::enums::ActorKind;
 
 /// What a caller may do, as `me` reports it so frontends can show only what works.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

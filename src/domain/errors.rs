@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Why a field was refused. The names are part of the API (`extensions.fields[].code`): never rename one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum FieldErrorCode {
     Required,
@@ -93,7 +93,8 @@ impl FieldErrorCode {
         self.into()
     }
 
-    fn messages(self) -> (&'static str, &'static str) {
+    /// The default messages (English, Chinese); a finding may word it more precisely.
+    pub fn messages(self) -> (&'static str, &'static str) {
         match self {
             Self::Required => ("This field is required.", "此项为必填项。"),
             Self::TooShort => ("This value is too short.", "内容过短。"),

@@ -83,6 +83,11 @@ pub fn available(from: FilingStatus, role: WorkflowRole) -> Vec<WorkflowAction> 
     TRANSITIONS.iter().filter(|(_, f, roles, _)| *f == from && roles.contains(&role)).map(|(a, _, _, _)| *a).collect()
 }
 
+/// Every transition of the table: (action, from, who may, to).
+pub fn transitions() -> impl Iterator<Item = (WorkflowAction, FilingStatus, &'static [WorkflowRole], FilingStatus)> {
+    TRANSITIONS.iter().copied()
+}
+
 /// How many failed SMS confirmations of one person send the filing back to the registrar.
 pub const MAX_SMS_FAILURES: i32 = 5;
 

@@ -8,7 +8,6 @@ use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::objects::account::{Account, ApiKey};
-use super::objects::node::Node;
 use super::paging::{PageInfo, page_size};
 use crate::auth::Principal;
 use crate::services::Page;
@@ -544,14 +543,4 @@ impl AccountMutation {
         let language = maybe(input.preferred_language).map(|l| l.map(Into::into));
         Ok(Account(svc::update_profile(deps(ctx), actor, input.display_name, language).await.map_err(gql)?))
     }
-}
-
-/// Resolves account and API key global IDs for `node`.
-pub async fn node(ctx: &Context<'_>, kind: Kind, id: uuid::Uuid) -> Result<Option<Node>> {
-    let actor = actor(ctx)?;
-    Ok(match kind {
-        Kind::Account => Some(Node::Account(Account(svc::get_account(deps(ctx), actor, id).await.map_err(gql)?))),
-        Kind::ApiKey => Some(Node::ApiKey(ApiKey(api_keys::get_api_key(deps(ctx), actor, id).await.map_err(gql)?))),
-        _ => None,
-    })
 }

@@ -173,9 +173,3 @@ impl AttachmentMutation {
         Ok(true)
     }
 }
-
-/// Resolves an attachment's global ID for `node`.
-pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Attachment> {
-    let actor = actor(ctx)?;
-    Ok(Attachment(svc::get(deps(ctx), actor, id).await.map_err(gql)?))
-}

@@ -1,6 +1,7 @@
 //! What every resolver can reach: the database, the caller (and how it may see personal data), the GraphQL
 //! settings.
 
+use crate::language::Text;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -59,15 +60,21 @@ pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
 
 /// The phone of a mobile hand-off, or UNAUTHENTICATED.
 pub fn mobile<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a crate::services::mobile::MobileCaller> {
-    ctx.data_opt::<RequestContext>()
-        .and_then(|r| r.mobile.as_ref())
-        .ok_or_else(|| gql(ServiceError::Unauthenticated("open the link of the QR code: this needs its mobile token")))
+    ctx.data_opt::<RequestContext>().and_then(|r| r.mobile.as_ref()).ok_or_else(|| {
+        gql(ServiceError::Unauthenticated(Text::new(
+            "open the link of the QR code: this needs its mobile token",
+            "请打开二维码中的链接：此操作需要手机令牌",
+        )))
+    })
 }
 
 /// The authenticated caller, or UNAUTHENTICATED.
 pub fn actor<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Actor> {
     ctx.data_opt::<RequestContext>().and_then(|r| r.actor.as_ref()).ok_or_else(|| {
-        gql(ServiceError::Unauthenticated("sign in, or send an API key: `Authorization: Bearer <token>`"))
+        gql(ServiceError::Unauthenticated(Text::new(
+            "sign in, or send an API key: `Authorization: Bearer <token>`",
+            "请登录，或发送 API 密钥：`Authorization: Bearer <token>`",
+        )))
     })
 }
 

@@ -494,6 +494,28 @@ pub enum AttachmentStatus {
     Uploaded,
 }
 
+/// A reviewer's verdict on a material.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::ReviewStatus")]
+pub enum ReviewStatus {
+    /// Accepted as it is.
+    Accepted,
+    /// A new file is needed; `reviewReason` says why.
+    NeedsRevision,
+}
+
+/// Where a responsible person's MIIT SMS check (工信部短信核验) stands in the current round.
+#[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::SmsCheckStatus")]
+pub enum SmsCheckStatus {
+    /// Texted; the person has not confirmed yet.
+    Pending,
+    /// The person confirmed.
+    Confirmed,
+    /// Five failed confirmations ended the round.
+    Failed,
+}
+
 /// Where a required material stands.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
 #[graphql(remote = "crate::services::attachments::ItemState")]
@@ -508,38 +530,33 @@ pub enum ChecklistItemState {
     NeedsRevision,
 }
 
-/// An action of the review workflow.
+/// A workflow mutation the caller may perform on a filing now (`Filing.availableActions`). Each value is the
+/// mutation's name: `SUBMIT_FILING` is `submitFiling`.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
-#[graphql(remote = "crate::domain::workflow::WorkflowAction")]
-pub enum WorkflowAction {
-    /// submitFiling
-    Submit,
-    /// submitFiling of a cancellation order (straight to the MIIT SMS check)
-    SubmitCancellation,
-    /// withdrawFiling
-    Withdraw,
-    /// abandonFiling
-    Abandon,
-    /// claimReview
+#[graphql(remote = "crate::services::workflow::AvailableAction")]
+pub enum AvailableAction {
+    /// `submitFiling`: to the preliminary review (a cancellation order: straight to the MIIT SMS check).
+    SubmitFiling,
+    /// `withdrawFiling`: back to a draft before the preliminary review's decision.
+    WithdrawFiling,
+    /// `abandonFiling`: give the filing up.
+    AbandonFiling,
+    /// `claimReview`: a reviewer takes the filing.
     ClaimReview,
-    /// releaseReview
+    /// `releaseReview`: the reviewer hands it back to the queue.
     ReleaseReview,
-    /// approvePreliminaryReview
-    ApprovePreliminary,
-    /// rejectPreliminaryReview
-    RejectPreliminary,
-    /// recordSmsVerification (the last confirmation)
-    SmsAllConfirmed,
-    /// recordSmsVerification (the fifth failure) or the deadline
-    SmsFailed,
-    /// resubmitToMiit
+    /// `approvePreliminaryReview`: on to the MIIT SMS check.
+    ApprovePreliminaryReview,
+    /// `rejectPreliminaryReview`: back to the applicant with reasons.
+    RejectPreliminaryReview,
+    /// `recordSmsVerification`: a responsible person confirmed MIIT's text, or failed to.
+    RecordSmsVerification,
+    /// `resubmitToMiit`: a new SMS round after the check failed.
     ResubmitToMiit,
-    /// returnToApplicant
+    /// `returnToApplicant`: after a failed SMS check, back to the applicant.
     ReturnToApplicant,
-    /// recordBureauDecision (approved)
-    BureauApprove,
-    /// recordBureauDecision (refused)
-    BureauReject,
+    /// `recordBureauDecision`: the bureau approved (with the ICP number) or refused.
+    RecordBureauDecision,
 }
 
 /// The messages the server sends: account mail and one per stage of a filing.
@@ -595,4 +612,59 @@ pub enum PreferredLanguage {
     Zh,
     /// English.
     En,
+}
+
+/// Why a field was refused or flagged (`Finding.code`; `extensions.fields[].code` of BAD_USER_INPUT carries the
+/// same names). Made from the domain's codes, each described by its default messages, so the schema lists every
+/// code there is. A finding's own message may say more than the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldErrorCode(pub domain::FieldErrorCode);
+
+impl async_graphql::OutputType for FieldErrorCode {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("FieldErrorCode")
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        use async_graphql::registry::{Deprecation, MetaEnumValue, MetaType, MetaTypeId};
+        use strum::IntoEnumIterator;
+        registry.create_output_type::<Self, _>(MetaTypeId::Enum, |_| MetaType::Enum {
+            name: "FieldErrorCode".to_owned(),
+            description: Some(
+                "Why a field was refused or flagged (`Finding.code`; `extensions.fields[].code` of BAD_USER_INPUT \
+                 carries the same names). Each value's description is its default message, in English and Chinese; \
+                 a finding may say more."
+                    .to_owned(),
+            ),
+            enum_values: domain::FieldErrorCode::iter()
+                .map(|code| {
+                    let (en, zh) = code.messages();
+                    let value = MetaEnumValue {
+                        name: code.as_str().to_owned(),
+                        description: Some(format!("{en} {zh}")),
+                        deprecation: Deprecation::NoDeprecated,
+                        visible: None,
+                        inaccessible: false,
+                        tags: Vec::new(),
+                        directive_invocations: Vec::new(),
+                    };
+                    (code.as_str().to_owned(), value)
+                })
+                .collect(),
+            visible: None,
+            inaccessible: false,
+            tags: Vec::new(),
+            rust_typename: Some(std::any::type_name::<Self>()),
+            directive_invocations: Vec::new(),
+            requires_scopes: Vec::new(),
+        })
+    }
+
+    async fn resolve(
+        &self,
+        _: &async_graphql::ContextSelectionSet<'_>,
+        _: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::Enum(async_graphql::Name::new(self.0.as_str())))
+    }
 }

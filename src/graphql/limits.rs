@@ -43,9 +43,12 @@ impl Extension for FieldLimitExtension {
         let count = field_count(request.parsed_query()?, self.0);
         if count > self.0 {
             return Err(super::error::refusal(
-                format!(
-                    "the query selects more than {} fields (aliases, __typename and fragment spreads count too)",
-                    self.0
+                crate::language::pick(
+                    format!(
+                        "the query selects more than {} fields (aliases, __typename and fragment spreads count too)",
+                        self.0
+                    ),
+                    format!("查询选择的字段超过 {} 个（别名、__typename 和片段展开均计入）", self.0),
                 ),
                 super::error::code::BAD_USER_INPUT,
             ));

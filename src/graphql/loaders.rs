@@ -243,7 +243,7 @@ impl Loader<AttachmentsOf> for TenantLoader {
 pub fn loader_error(error: Arc<ServiceError>) -> async_graphql::Error {
     let error = Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
         ServiceError::NotFound => ServiceError::NotFound,
-        ServiceError::Forbidden(why) => ServiceError::Forbidden(why),
+        ServiceError::Forbidden(why) => ServiceError::Forbidden(*why),
         other => ServiceError::internal(anyhow::anyhow!("{other:?}")),
     });
     super::error::gql(error)

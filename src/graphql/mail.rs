@@ -30,7 +30,7 @@ pub struct NotificationFilterInput {
 impl NotificationFilterInput {
     fn into_filter(self) -> Result<NotificationFilter> {
         Ok(NotificationFilter {
-            statuses: self.status.map(|s| s.into_iter().map(|s| s.as_str().to_owned()).collect()),
+            statuses: self.status.map(|s| s.into_iter().map(Into::into).collect()),
             stages: self.stage.map(|s| s.into_iter().map(Into::into).collect()),
             filing_id: self
                 .filing_id
@@ -238,9 +238,4 @@ impl MailMutation {
         let template = svc::reset_template(deps(ctx), actor, stage.into(), language.into()).await.map_err(gql)?;
         Ok(template.into())
     }
-}
-
-/// Resolves a notification's global ID for `node`.
-pub async fn node(ctx: &Context<'_>, id: uuid::Uuid) -> Result<Notification> {
-    Ok(Notification(svc::get(deps(ctx), actor(ctx)?, id).await.map_err(gql)?))
 }

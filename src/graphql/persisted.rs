@@ -9,6 +9,7 @@
 //! documents): a replica that has not seen a hash asks for the query, which the protocol handles by itself.
 //! Documents are shared by every tenant, like the schema: a hash runs with the caller's own rights.
 
+use crate::language::pick;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
@@ -68,7 +69,10 @@ impl Extension for PersistedQueries {
         };
         let malformed = || {
             refusal(
-                "extensions.persistedQuery must be { version: 1, sha256Hash: \"<64 hex digits>\" }",
+                pick(
+                    "extensions.persistedQuery must be { version: 1, sha256Hash: \"<64 hex digits>\" }",
+                    "extensions.persistedQuery 须为 { version: 1, sha256Hash: \"<64 位十六进制>\" }",
+                ),
                 code::BAD_USER_INPUT,
             )
         };
@@ -86,7 +90,10 @@ impl Extension for PersistedQueries {
         }
         if hex::encode(Sha256::digest(request.query.as_bytes())) != hash {
             return Err(refusal(
-                "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
+                pick(
+                    "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
+                    "extensions.persistedQuery.sha256Hash 不是该查询的 SHA-256",
+                ),
                 code::BAD_USER_INPUT,
             ));
         }

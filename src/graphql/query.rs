@@ -1,19 +1,27 @@
 //! Query root: filings, the filing list, and `node`.
 
 use async_graphql::{Context, ID, Object, Result};
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::context::{actor, deps, settings};
 use super::error::gql;
 use super::ids::{self, Kind};
 use super::inputs::{FilingEventFilterInput, FilingFilterInput};
 use super::loaders;
+use super::objects::account::{Account, ApiKey};
+use super::objects::attachment::Attachment;
 use super::objects::filing::{Filing, FilingEdge, FilingEvent};
+use super::objects::mobile::MobileVerification;
 use super::objects::node::Node;
+use super::objects::notification::Notification;
+use super::objects::webhook::{WebhookDelivery, WebhookEndpoint};
 use super::objects::website::Website;
+use super::objects::workflow::SmsCheck;
 use super::paging::{PageInfo, page_size};
 use crate::auth::Actor;
+use crate::domain::{FieldError, FieldErrorCode};
 use crate::services::filings::{self, FeedPosition, FilingFilter};
-use crate::services::{Page, ServiceError, models};
+use crate::services::{self, Page, ServiceError, models};
 
 #[derive(Default)]
 pub struct FilingQuery;
@@ -72,27 +80,76 @@ impl FilingQuery {
     /// Any object with a global ID. Another registrar's object is NOT_FOUND.
     async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global ID.")] id: ID) -> Result<Node> {
         let actor = actor(ctx)?;
-        let deps = deps(ctx);
-        let node = match ids::decode_any(&id, "id").map_err(gql)? {
-            (Kind::Filing, id) => {
-                Node::Filing(Filing(crate::services::access::get_filing(deps, actor, id).await.map_err(gql)?))
-            }
-            (Kind::Website, id) => Node::Website(Website(filings::get_website(deps, actor, id).await.map_err(gql)?)),
-            (Kind::FilingEvent, id) => {
-                Node::FilingEvent(FilingEvent(filings::get_event(deps, actor, id).await.map_err(gql)?))
-            }
-            (Kind::Attachment, id) => Node::Attachment(super::attachments::node(ctx, id).await?),
-            (Kind::SmsCheck | Kind::MobileVerification, _) => return Err(gql(ServiceError::NotFound)),
-            (Kind::Notification, id) => Node::Notification(super::mail::node(ctx, id).await?),
-            (kind @ (Kind::WebhookEndpoint | Kind::WebhookDelivery), id) => {
-                super::webhooks::node(ctx, kind, id).await?.ok_or_else(|| gql(ServiceError::NotFound))?
-            }
-            (kind @ (Kind::Account | Kind::ApiKey), id) => {
-                super::accounts::node(ctx, kind, id).await?.ok_or_else(|| gql(ServiceError::NotFound))?
-            }
-        };
-        Ok(node)
+        let found = ids::decode_any(&id, "id").map_err(gql)?;
+        node_of(deps(ctx), actor, found).await.map_err(gql)
     }
+
+    /// Several objects by global ID, in the order asked (a console refetching what it shows). An ID that names no
+    /// object the caller may see (another registrar's, a deleted one, one the caller's role may not read) gives null
+    /// in its place; a malformed ID is BAD_USER_INPUT on `ids[<i>]`, every one reported, nothing fetched. At most
+    /// `graphql.max_page_size` IDs.
+    #[graphql(complexity = "ids.len() * child_complexity + 1")]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs, of any types.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        let (actor, deps) = (actor(ctx)?, deps(ctx));
+        let most = settings(ctx).max_page_size as usize;
+        if ids.len() > most {
+            return Err(gql(ServiceError::InvalidInput(vec![
+                FieldError::new("ids", FieldErrorCode::TooMany)
+                    .with_message(format!("At most {most} IDs at once."), format!("一次最多 {most} 个 ID。")),
+            ])));
+        }
+        let mut decoded = Vec::with_capacity(ids.len());
+        let mut bad = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match ids::decode_any(id, &format!("ids[{i}]")) {
+                Ok(found) => decoded.push(found),
+                Err(ServiceError::InvalidInput(errors)) => bad.extend(errors),
+                Err(other) => return Err(gql(other)),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(gql(ServiceError::InvalidInput(bad)));
+        }
+        // A few at a time, in order: one request does not hold many of the pool's connections.
+        futures_util::stream::iter(decoded)
+            .map(|found| async move {
+                match node_of(deps, actor, found).await {
+                    Ok(node) => Ok(Some(node)),
+                    Err(ServiceError::NotFound | ServiceError::Forbidden(_)) => Ok(None),
+                    Err(other) => Err(gql(other)),
+                }
+            })
+            .buffered(4)
+            .try_collect()
+            .await
+    }
+}
+
+/// The object a decoded global ID names, as the caller may see it.
+async fn node_of(deps: &services::Deps, actor: &Actor, (kind, id): (Kind, uuid::Uuid)) -> Result<Node, ServiceError> {
+    Ok(match kind {
+        Kind::Filing => Node::Filing(Filing(services::access::get_filing(deps, actor, id).await?)),
+        Kind::Website => Node::Website(Website(filings::get_website(deps, actor, id).await?)),
+        Kind::FilingEvent => Node::FilingEvent(FilingEvent(filings::get_event(deps, actor, id).await?)),
+        Kind::Attachment => Node::Attachment(Attachment(services::attachments::get(deps, actor, id).await?)),
+        Kind::SmsCheck => Node::SmsCheck(SmsCheck(services::workflow::sms_check(deps, actor, id).await?)),
+        Kind::MobileVerification => {
+            Node::MobileVerification(MobileVerification(services::mobile::get(deps, actor, id).await?))
+        }
+        Kind::Notification => Node::Notification(Notification(services::notifications::get(deps, actor, id).await?)),
+        Kind::WebhookEndpoint => {
+            Node::WebhookEndpoint(WebhookEndpoint(services::webhooks::get_endpoint(deps, actor, id).await?))
+        }
+        Kind::WebhookDelivery => {
+            Node::WebhookDelivery(WebhookDelivery(services::webhooks::get_delivery(deps, actor, id).await?))
+        }
+        Kind::Account => Node::Account(Account(services::accounts::get_account(deps, actor, id).await?)),
+        Kind::ApiKey => Node::ApiKey(ApiKey(services::api_keys::get_api_key(deps, actor, id).await?)),
+    })
 }
 
 pub struct FilingConnection {

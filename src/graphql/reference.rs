@@ -192,8 +192,9 @@ impl ReferenceQuery {
 
 /// The version of the schema, by semantic versioning: the minor number grows when fields, types or enumeration
 /// values are added; a field is removed (the major number grows) only after it was marked `@deprecated`, with the
-/// replacement named, for at least 90 days. schema.graphql is the contract of each release.
-pub const SCHEMA_VERSION: &str = "1.2.0";
+/// replacement named, for at least 90 days. schema.graphql is the contract of each release; CHANGELOG.md lists
+/// each version's breaking changes with their replacements.
+pub const SCHEMA_VERSION: &str = "2.0.0";
 
 pub struct ApiVersion;
 

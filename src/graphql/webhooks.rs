@@ -8,7 +8,6 @@ use super::context::{actor, deps};
 use super::enums;
 use super::error::gql;
 use super::ids::{self, Kind};
-use super::objects::node::Node;
 use super::objects::webhook::{WebhookDelivery, WebhookEndpoint};
 use crate::services::webhooks as svc;
 
@@ -153,18 +152,4 @@ impl WebhookMutation {
         let id = ids::decode(&id, Kind::WebhookEndpoint, "id").map_err(gql)?;
         Ok(WebhookDelivery(svc::ping(deps(ctx), actor, id).await.map_err(gql)?))
     }
-}
-
-/// `node(id:)` for endpoints and deliveries.
-pub async fn node(ctx: &Context<'_>, kind: Kind, id: uuid::Uuid) -> Result<Option<Node>> {
-    let actor = actor(ctx)?;
-    Ok(match kind {
-        Kind::WebhookEndpoint => {
-            Some(Node::WebhookEndpoint(WebhookEndpoint(svc::get_endpoint(deps(ctx), actor, id).await.map_err(gql)?)))
-        }
-        Kind::WebhookDelivery => {
-            Some(Node::WebhookDelivery(WebhookDelivery(svc::get_delivery(deps(ctx), actor, id).await.map_err(gql)?)))
-        }
-        _ => None,
-    })
 }

@@ -40,6 +40,7 @@ use crate::db::write_txn;
 use crate::domain::text::to_single_line;
 use crate::metrics::{MailMetrics, SendFailure};
 use crate::pii::Keyring;
+use entity::enums::OutboxStatus;
 use entity::outbox_message::{self, Column};
 
 /// What one pass did.
@@ -181,7 +182,7 @@ impl Dispatcher {
     pub async fn claim(&self, now: DateTime<Utc>) -> Result<Vec<outbox_message::Model>, MailError> {
         let due = || {
             outbox_message::Entity::find()
-                .filter(Column::Status.eq("QUEUED"))
+                .filter(Column::Status.eq(OutboxStatus::Queued))
                 .filter(Condition::any().add(Column::NextAttemptAt.is_null()).add(Column::NextAttemptAt.lte(now)))
                 .filter(Condition::any().add(Column::LockedUntil.is_null()).add(Column::LockedUntil.lt(now)))
         };
@@ -228,7 +229,7 @@ impl Dispatcher {
             let renewed = outbox_message::Entity::update_many()
                 .col_expr(Column::LockedUntil, Expr::value(fresh + Duration::seconds(lease)))
                 .filter(Column::Id.is_in(ids.iter().copied()))
-                .filter(Column::Status.eq("QUEUED"))
+                .filter(Column::Status.eq(OutboxStatus::Queued))
                 .filter(Column::LockedBy.eq(self.worker.clone()))
                 // Done (sent, or waiting for a retry) or given back: not ours to hold any more.
                 .filter(Column::LockedUntil.is_not_null())
@@ -246,7 +247,7 @@ impl Dispatcher {
             .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
             .filter(Column::Id.eq(message.id))
-            .filter(Column::Status.eq("QUEUED"))
+            .filter(Column::Status.eq(OutboxStatus::Queued))
             .filter(Column::LockedBy.eq(self.worker.clone()))
             .exec(&self.db)
             .await?;
@@ -349,7 +350,7 @@ impl Dispatcher {
         let renewed = outbox_message::Entity::update_many()
             .col_expr(Column::LockedUntil, Expr::value(fresh + Duration::seconds(self.config.lease_seconds)))
             .filter(Column::Id.eq(message.id))
-            .filter(Column::Status.eq("QUEUED"))
+            .filter(Column::Status.eq(OutboxStatus::Queued))
             .filter(Column::LockedBy.eq(self.worker.clone()))
             .filter(Column::LockedUntil.gt(fresh))
             .exec(&self.db)
@@ -381,7 +382,7 @@ impl Dispatcher {
                         .col_expr(Column::BodyHtml, Expr::value(Option::<String>::None));
                 }
                 let done = done
-                    .col_expr(Column::Status, Expr::value("SENT"))
+                    .col_expr(Column::Status, Expr::value(OutboxStatus::Sent))
                     .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
                     .col_expr(Column::SentAt, Expr::value(now))
                     .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
@@ -450,7 +451,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<Outcome, MailError> {
         let failed = outbox_message::Entity::update_many()
-            .col_expr(Column::Status, Expr::value("FAILED"))
+            .col_expr(Column::Status, Expr::value(OutboxStatus::Failed))
             .col_expr(Column::Attempts, Expr::value(message.attempts + 1))
             .col_expr(Column::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(Column::LastError, Expr::value(reason.to_owned()))

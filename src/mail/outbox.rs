@@ -56,7 +56,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, keys: &Keyring, envelope: Envelo
         recipient: Set(keys.seal(envelope.tenant_id, envelope.recipient)),
         recipient_index: Set(Some(recipient_index(keys, envelope.tenant_id, envelope.recipient))),
         payload: Set(envelope.payload),
-        status: Set("QUEUED".to_owned()),
+        status: Set(entity::enums::OutboxStatus::Queued),
         created_at: Set(now),
         filing_id: Set(envelope.filing_id),
         recipient_name: Set(envelope.recipient_name.map(str::to_owned)),

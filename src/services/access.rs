@@ -2,6 +2,7 @@
 //! a stored filing as its form, and the record an order amends. The bottom of the service layer: it uses the
 //! models and the domain, and no other service.
 
+use crate::language::Text;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
 use uuid::Uuid;
 
@@ -43,9 +44,10 @@ pub fn require_editor(actor: &Actor) -> Result<(), ServiceError> {
     if actor.may_edit_filings() {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(
+        Err(ServiceError::Forbidden(Text::new(
             "only the applicant, or the registrar's backend with a full-access key, may change a filing's data",
-        ))
+            "只有申请人或持有完全权限密钥的接入商系统可以修改备案信息",
+        )))
     }
 }
 
@@ -209,7 +211,10 @@ pub fn require_admin(actor: &Actor) -> Result<(), ServiceError> {
     if actor.is_admin() {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden("only the registrar's administrators may do this"))
+        Err(ServiceError::Forbidden(Text::new(
+            "only the registrar's administrators may do this",
+            "只有接入商管理员可以执行此操作",
+        )))
     }
 }
 

@@ -131,7 +131,7 @@ pub async fn record(db: &impl ConnectionTrait, actor: &Actor, event: NewEvent<'_
         id: Set(Uuid::now_v7()),
         tenant_id: Set(actor.tenant_id),
         filing_id: Set(event.filing_id),
-        actor_kind: Set(actor.kind().as_str().to_owned()),
+        actor_kind: Set(actor.kind()),
         actor_id: Set(Some(actor.id)),
         actor_label: Set(actor.label.clone()),
         action: Set(<&str>::from(event.action).to_owned()),

@@ -2,6 +2,7 @@
 //! connection, which is checked again while the connection lives: a credential that died stops working everywhere,
 //! on the next request as on an open subscription.
 
+use crate::language::Text;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ struct Inner {
     /// Set by the connection's first message.
     opened: OnceLock<Opened>,
     dead: CancellationToken,
-    reason: OnceLock<&'static str>,
+    reason: OnceLock<Text>,
 }
 
 struct Opened {
@@ -44,8 +45,8 @@ struct Opened {
     actor: Actor,
 }
 
-const RIGHTS_CHANGED: &str = "the caller's rights changed: connect again";
-const NOT_OPENED: &str = "the connection has not authenticated";
+const RIGHTS_CHANGED: Text = Text::new("the caller's rights changed: connect again", "调用方的权限已变更，请重新连接");
+const NOT_OPENED: Text = Text::new("the connection has not authenticated", "连接尚未认证");
 
 impl ConnectionCredential {
     pub fn new(deps: Deps) -> Self {
@@ -79,7 +80,7 @@ impl ConnectionCredential {
     /// Resolves, with the reason, once the credential is dead: found so by a [`check`](Self::check), or by the one
     /// this runs every `interval` while the connection is open (so a credential that dies while nothing is sent
     /// still ends its connection, an access token at the latest when it expires).
-    pub async fn died(&self, interval: Duration) -> &'static str {
+    pub async fn died(&self, interval: Duration) -> Text {
         loop {
             tokio::select! {
                 () = self.0.dead.cancelled() => break,
@@ -96,14 +97,14 @@ impl ConnectionCredential {
         self.dead_reason().unwrap_or(NOT_OPENED)
     }
 
-    fn dead_reason(&self) -> Option<&'static str> {
+    fn dead_reason(&self) -> Option<Text> {
         self.0.dead.is_cancelled().then(|| self.0.reason.get().copied().unwrap_or(NOT_OPENED))
     }
 
-    fn kill(&self, reason: &'static str) -> ServiceError {
+    fn kill(&self, reason: Text) -> ServiceError {
         let _ = self.0.reason.set(reason);
         self.0.dead.cancel();
-        tracing::info!(reason, "a connection's credential died");
+        tracing::info!(reason = reason.en, "a connection's credential died");
         ServiceError::Unauthenticated(self.0.reason.get().copied().unwrap_or(reason))
     }
 }

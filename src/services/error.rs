@@ -1,4 +1,5 @@
 use crate::domain::{FieldError, FilingStatus};
+use crate::language::Text;
 
 /// Why a use case refused or failed. The GraphQL layer maps each variant to one `extensions.code`.
 ///
@@ -6,10 +7,10 @@ use crate::domain::{FieldError, FilingStatus};
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("{0}")]
-    Unauthenticated(&'static str),
+    Unauthenticated(Text),
     /// The caller may not do this (its role or key scope does not allow it).
     #[error("{0}")]
-    Forbidden(&'static str),
+    Forbidden(Text),
     /// Too many attempts: try again after the given time.
     #[error("too many attempts: try again in {} seconds", retry_after.as_secs().max(1))]
     RateLimited { retry_after: std::time::Duration },
@@ -37,6 +38,48 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// What to tell the client, in the language of the request being answered ([`crate::language`]). `Display`
+    /// is the English text, for logs.
+    pub fn message(&self) -> String {
+        use crate::language::pick;
+        match self {
+            Self::Unauthenticated(text) | Self::Forbidden(text) => text.current().to_owned(),
+            Self::RateLimited { retry_after } => {
+                let seconds = retry_after.as_secs().max(1);
+                pick(
+                    format!("too many attempts: try again in {seconds} seconds"),
+                    format!("尝试次数过多，请 {seconds} 秒后再试"),
+                )
+            }
+            Self::NotFound => pick("not found", "未找到").to_owned(),
+            Self::InvalidInput(fields) => match fields.as_slice() {
+                [one] => pick(
+                    format!("invalid input: {one}"),
+                    format!("输入有误：{}：{}（{}）", one.field, one.message_zh, one.code.as_str()),
+                ),
+                _ => pick(
+                    format!("invalid input: {} fields refused", fields.len()),
+                    format!("输入有误：{} 项未通过", fields.len()),
+                ),
+            },
+            Self::InvalidTransition { action, from } => pick(
+                format!("a filing in state {from} cannot be changed this way ({action})"),
+                format!("处于“{}”状态的备案不能执行此操作（{action}）", from.label_zh()),
+            ),
+            Self::Conflict { current_version } => pick(
+                format!("the filing was changed by someone else: it is now at version {current_version}"),
+                format!("备案已被他人修改，当前版本为 {current_version}，请刷新后重试"),
+            ),
+            Self::DatabaseBusy => {
+                pick("the database is busy: try again in a moment", "数据库繁忙，请稍后重试").to_owned()
+            }
+            Self::StorageUnavailable => {
+                pick("the file store is unavailable: try again later", "文件存储暂时不可用，请稍后重试").to_owned()
+            }
+            Self::Internal(_) => pick("internal error", "服务器内部错误").to_owned(),
+        }
+    }
+
     /// An unexpected failure, unless it is the database being busy for now ([`ServiceError::DatabaseBusy`]).
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         let error = error.into();

@@ -235,7 +235,7 @@ impl TryFrom<entity::filing_event::Model> for FilingEvent {
         Ok(Self {
             id: row.id,
             filing_id: row.filing_id,
-            actor_kind: parse("filing_events.actor_kind", &row.actor_kind)?,
+            actor_kind: row.actor_kind,
             actor_id: row.actor_id,
             actor_label: row.actor_label,
             action: parse("filing_events.action", &row.action)?,

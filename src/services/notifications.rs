@@ -2,6 +2,7 @@
 //! and what staff and administrators see and do about mail (a filing's notifications, the tenant's list, retries,
 //! counts, the registrar's own templates and previews).
 
+use crate::language::Text;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use crate::mail::outbox::{self, Envelope};
 use crate::mail::templates::{self, Branding, Overrides, Template, TenantTemplates};
 use crate::mail::{MailLanguage, Stage};
 use crate::services::Deps;
+use entity::enums::{OutboxStatus, SmsCheckStatus};
 use entity::outbox_message::{self, Column};
 
 /// The registrar's branding of its messages.
@@ -275,7 +277,10 @@ fn require_staff(actor: &Actor) -> Result<(), ServiceError> {
     if actor.owner_scope().is_none() && !matches!(actor.principal, Principal::System) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden("notifications are for the registrar's staff"))
+        Err(ServiceError::Forbidden(Text::new(
+            "notifications are for the registrar's staff",
+            "通知仅供接入商工作人员查看",
+        )))
     }
 }
 
@@ -284,7 +289,10 @@ fn require_registrar(actor: &Actor) -> Result<(), ServiceError> {
     if actor.is_admin() || actor.principal == (Principal::ApiKey { scope: ApiKeyScope::Full }) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden("only the registrar's administrators manage mail"))
+        Err(ServiceError::Forbidden(Text::new(
+            "only the registrar's administrators manage mail",
+            "只有接入商管理员可以管理邮件",
+        )))
     }
 }
 
@@ -326,7 +334,7 @@ pub async fn get(deps: &Deps, actor: &Actor, id: Uuid) -> Result<outbox_message:
 #[derive(Clone, Debug, Default)]
 pub struct NotificationFilter {
     /// QUEUED, SENT, FAILED.
-    pub statuses: Option<Vec<String>>,
+    pub statuses: Option<Vec<entity::enums::OutboxStatus>>,
     pub stages: Option<Vec<Stage>>,
     pub filing_id: Option<Uuid>,
     /// The exact address.
@@ -398,7 +406,7 @@ pub struct NotificationStats {
 pub async fn stats(deps: &Deps, actor: &Actor) -> Result<NotificationStats, ServiceError> {
     let db = &deps.db;
     require_registrar(actor)?;
-    let rows: Vec<(String, i64)> = outbox_message::Entity::find()
+    let rows: Vec<(OutboxStatus, i64)> = outbox_message::Entity::find()
         .filter(Column::TenantId.eq(actor.tenant_id))
         .select_only()
         .column(Column::Status)
@@ -407,8 +415,12 @@ pub async fn stats(deps: &Deps, actor: &Actor) -> Result<NotificationStats, Serv
         .into_tuple()
         .all(db)
         .await?;
-    let of = |status: &str| rows.iter().find(|(s, _)| s == status).map(|(_, n)| *n as u64).unwrap_or(0);
-    Ok(NotificationStats { queued: of("QUEUED"), sent: of("SENT"), failed: of("FAILED") })
+    let of = |status| rows.iter().find(|(s, _)| *s == status).map(|(_, n)| *n as u64).unwrap_or(0);
+    Ok(NotificationStats {
+        queued: of(OutboxStatus::Queued),
+        sent: of(OutboxStatus::Sent),
+        failed: of(OutboxStatus::Failed),
+    })
 }
 
 /// Queues a failed message again, with a fresh period of retries (administrators).
@@ -417,7 +429,7 @@ pub async fn retry(deps: &Deps, actor: &Actor, id: Uuid) -> Result<outbox_messag
     require_registrar(actor)?;
     let now = deps.now();
     let updated = outbox_message::Entity::update_many()
-        .col_expr(Column::Status, Expr::value("QUEUED"))
+        .col_expr(Column::Status, Expr::value(OutboxStatus::Queued))
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(Column::RetryingSince, Expr::value(Option::<DateTime<Utc>>::None))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
@@ -425,7 +437,7 @@ pub async fn retry(deps: &Deps, actor: &Actor, id: Uuid) -> Result<outbox_messag
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::TenantId.eq(actor.tenant_id))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq("FAILED"))
+        .filter(Column::Status.eq(OutboxStatus::Failed))
         .exec(db)
         .await?;
     let row = get(deps, actor, id).await?;
@@ -615,7 +627,7 @@ pub async fn send_sms_reminders(deps: &Deps, hours: i64) -> Result<usize, Servic
         }
         let pending: Vec<String> = entity::sms_check::Entity::find()
             .filter(entity::sms_check::Column::FilingId.eq(row.id))
-            .filter(entity::sms_check::Column::Status.eq("PENDING"))
+            .filter(entity::sms_check::Column::Status.eq(SmsCheckStatus::Pending))
             .all(&txn)
             .await?
             .into_iter()

@@ -26,11 +26,8 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use crate::services::Deps;
+use entity::enums::PhoneCodeSendStatus;
 use entity::phone_code_send::{self, Column, Entity};
-
-const SENDING: &str = "SENDING";
-const SENT: &str = "SENT";
-const FAILED: &str = "FAILED";
 
 /// The first key of the advisory locks that serialise the decisions (the second is the registrar's).
 const LOCK_CLASS: i32 = 0x6265_6961; // "beia"
@@ -115,7 +112,7 @@ pub async fn reserve(
         tenant_id: Set(tenant),
         mobile_bidx: Set(number),
         session_id: Set(session),
-        status: Set(SENDING.to_owned()),
+        status: Set(PhoneCodeSendStatus::Sending),
         created_at: Set(now),
     }
     .insert(txn)
@@ -134,7 +131,7 @@ async fn number_waits(
 ) -> Result<Vec<Option<Duration>>, ServiceError> {
     let day = Duration::days(1);
     let hour = Duration::hours(1);
-    let of_number: Vec<(DateTime<Utc>, String)> = Entity::find()
+    let of_number: Vec<(DateTime<Utc>, PhoneCodeSendStatus)> = Entity::find()
         .select_only()
         .column(Column::CreatedAt)
         .column(Column::Status)
@@ -145,9 +142,13 @@ async fn number_waits(
         .into_tuple()
         .all(txn)
         .await?;
-    let codes: Vec<DateTime<Utc>> = of_number.iter().filter(|(_, s)| s != FAILED).map(|(t, _)| *t).collect();
-    let refused: Vec<DateTime<Utc>> =
-        of_number.iter().filter(|(t, s)| s == FAILED && *t > now - hour).map(|(t, _)| *t).collect();
+    let codes: Vec<DateTime<Utc>> =
+        of_number.iter().filter(|(_, s)| *s != PhoneCodeSendStatus::Failed).map(|(t, _)| *t).collect();
+    let refused: Vec<DateTime<Utc>> = of_number
+        .iter()
+        .filter(|(t, s)| *s == PhoneCodeSendStatus::Failed && *t > now - hour)
+        .map(|(t, _)| *t)
+        .collect();
     let in_window =
         |window: Duration| -> Vec<DateTime<Utc>> { codes.iter().copied().filter(|t| *t > now - window).collect() };
     let mut waits = vec![
@@ -195,7 +196,10 @@ async fn registrar_wait(
 pub async fn settle(deps: &Deps, reservation: Reservation, sent: bool) -> Result<(), ServiceError> {
     let db = &deps.db;
     Entity::update_many()
-        .col_expr(Column::Status, Expr::value(if sent { SENT } else { FAILED }))
+        .col_expr(
+            Column::Status,
+            Expr::value(if sent { PhoneCodeSendStatus::Sent } else { PhoneCodeSendStatus::Failed }),
+        )
         .filter(Column::Id.eq(reservation.0))
         .exec(db)
         .await?;

@@ -1,5 +1,6 @@
 //! The reviewers' queue, oldest submission first, with deadlines in working days; and the tenant's counts.
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
@@ -42,7 +43,14 @@ pub type QueueCursor = (DateTime<Utc>, Uuid);
 fn require_staff(actor: &Actor) -> Result<(), ServiceError> {
     let roles = roles(actor);
     let staff = roles.contains(&WorkflowRole::Reviewer) || roles.contains(&WorkflowRole::Registrar);
-    if staff { Ok(()) } else { Err(ServiceError::Forbidden("the review queue is for the registrar's staff")) }
+    if staff {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(Text::new(
+            "the review queue is for the registrar's staff",
+            "审核队列仅供接入商工作人员使用",
+        )))
+    }
 }
 
 /// The queue: submitted filings, oldest submission first (keyset pagination on submission time and id).

@@ -1,5 +1,6 @@
 //! Registrars (tenants) and their API keys: operator commands and request authentication.
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::SqlErr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -11,13 +12,7 @@ use crate::auth::{Actor, ApiKeyScope, Principal};
 use crate::domain::{FieldError, FieldErrorCode};
 use crate::services::Deps;
 
-/// Whether a registrar may use the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum TenantStatus {
-    Active,
-    Suspended,
-}
+pub use entity::enums::TenantStatus;
 
 #[derive(Clone, Debug)]
 pub struct Tenant {
@@ -38,13 +33,7 @@ impl TryFrom<entity::tenant::Model> for Tenant {
     type Error = ServiceError;
 
     fn try_from(row: entity::tenant::Model) -> Result<Self, ServiceError> {
-        Ok(Self {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            status: super::models::parse("tenants.status", &row.status)?,
-            created_at: row.created_at,
-        })
+        Ok(Self { id: row.id, slug: row.slug, name: row.name, status: row.status, created_at: row.created_at })
     }
 }
 
@@ -78,7 +67,7 @@ pub async fn create_tenant(deps: &Deps, slug: &str, name: &str) -> Result<Create
         id: Set(Uuid::now_v7()),
         slug: Set(slug.to_owned()),
         name: Set(name.to_owned()),
-        status: Set(TenantStatus::Active.to_string()),
+        status: Set(TenantStatus::Active),
         open_signup: Set(true),
         frontend_base_url: Set(None),
         storage_bucket: Set(None),
@@ -145,7 +134,7 @@ pub async fn set_tenant_status(deps: &Deps, slug: &str, status: TenantStatus) ->
         .await?
         .ok_or(ServiceError::NotFound)?;
     let mut active: entity::tenant::ActiveModel = row.into();
-    active.status = Set(status.to_string());
+    active.status = Set(status);
     active.updated_at = Set(deps.now());
     Tenant::try_from(active.update(db).await?)
 }
@@ -153,7 +142,7 @@ pub async fn set_tenant_status(deps: &Deps, slug: &str, status: TenantStatus) ->
 /// The actor an API key stands for; unknown, revoked and suspended-tenant keys are refused.
 pub async fn authenticate_api_key(deps: &Deps, secret: &str) -> Result<Actor, ServiceError> {
     let db = &deps.db;
-    const REFUSED: &str = "the API key is not valid";
+    const REFUSED: Text = Text::new("the API key is not valid", "API 密钥无效");
     if !secret.starts_with(api_key::KEY_PREFIX) {
         return Err(ServiceError::Unauthenticated(REFUSED));
     }
@@ -168,8 +157,11 @@ pub async fn authenticate_api_key(deps: &Deps, secret: &str) -> Result<Actor, Se
     if key.revoked_at.is_some() {
         return Err(ServiceError::Unauthenticated(REFUSED));
     }
-    if tenant.status != TenantStatus::Active.to_string() {
-        return Err(ServiceError::Unauthenticated("this registrar's access is suspended"));
+    if tenant.status != TenantStatus::Active {
+        return Err(ServiceError::Unauthenticated(Text::new(
+            "this registrar's access is suspended",
+            "该接入商的访问已被暂停",
+        )));
     }
     let scope = super::models::parse("api_keys.scope", &key.scope)?;
     Ok(Actor {
@@ -198,7 +190,7 @@ pub(crate) async fn tenant_by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<
 }
 
 pub(crate) async fn tenant_is_active(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, ServiceError> {
-    Ok(tenant_by_id(db, id).await?.status == TenantStatus::Active.to_string())
+    Ok(tenant_by_id(db, id).await?.status == TenantStatus::Active)
 }
 
 /// What a registrar's administrators configure.

@@ -18,7 +18,7 @@ async fn an_applicant_signs_up_verifies_the_address_and_signs_in() {
     // Not yet verified: the right password hears why it cannot sign in.
     let (_, body) = login(&app, "xinnet", "alice@example.com", PASSWORD).await;
     assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("confirm your email"));
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("确认电子邮箱"));
 
     let token = outbox_token(&app, "EMAIL_VERIFICATION", "alice@example.com").await;
     let query = format!("mutation($token: String!) {{ verifyEmail(token: $token) {{ {SESSION_FIELDS} }} }}");
@@ -180,7 +180,7 @@ async fn expired_forged_and_tampered_access_tokens_are_refused() {
         assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
     }
     let (_, body) = app.post(Some(&expired), ME, json!({})).await;
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("expired"));
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("已过期"));
     assert_eq!(app.ok(&valid, ME, json!({})).await["me"]["role"], "APPLICANT");
 }
 

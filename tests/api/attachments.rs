@@ -381,7 +381,7 @@ async fn the_checklist_lists_what_the_filing_needs_and_where_each_stands() {
     use sea_orm::{ActiveModelTrait, EntityTrait, Set};
     let row = entity::attachment::Entity::find().one(&app.db).await.unwrap().unwrap();
     let mut reviewed: entity::attachment::ActiveModel = row.into();
-    reviewed.review_status = Set(Some("NEEDS_REVISION".into()));
+    reviewed.review_status = Set(Some(entity::enums::ReviewStatus::NeedsRevision));
     reviewed.review_reason = Set(Some("营业执照四角不完整".into()));
     reviewed.update(&app.db).await.unwrap();
     let list = app.ok(&key, query, vars.clone()).await["filing"]["checklist"].clone();

@@ -54,7 +54,7 @@ async fn a_suspended_tenants_key_is_refused_until_it_is_activated() {
     let (status, body) = app.post(Some(&key), &GET, json!({ "id": filing["id"] })).await;
     assert_eq!(status, 401);
     assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("suspended"));
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("暂停"));
 
     set_tenant_status(&app.deps, "xinnet", TenantStatus::Active).await.unwrap();
     let read = app.ok(&key, &GET, json!({ "id": filing["id"] })).await;

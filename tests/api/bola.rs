@@ -43,6 +43,7 @@ use crate::workflow::{act, confirm_all_sms, next_message, numbered_filing, step,
 const COVERED: &[(&str, &str, &[&str])] = &[
     ("reads", "Query.filing", &["id"]),
     ("reads", "Query.node", &["id"]),
+    ("reads", "Query.nodes", &["ids[]"]),
     ("reads", "Query.account", &["id"]),
     ("reads", "Query.previewEmail", &["filingId"]),
     ("reads", "Query.notifications", &["filter.filingId"]),
@@ -95,7 +96,9 @@ const NODE_KINDS: &[&str] = &[
     "Attachment",
     "Filing",
     "FilingEvent",
+    "MobileVerification",
     "Notification",
+    "SmsCheck",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Website",
@@ -873,6 +876,8 @@ async fn reading_another_owners_objects_is_not_found() {
         ("Website", filing.website(), EVERYONE, &a.applicant),
         ("FilingEvent", &filing.filing["events"][0]["id"], EVERYONE, &a.applicant),
         ("Attachment", &details["attachments"][0]["id"], EVERYONE, &a.applicant),
+        ("SmsCheck", &details["smsChecks"][0]["id"], EVERYONE, &a.applicant),
+        ("MobileVerification", &hand_off["verification"]["id"], EVERYONE, &a.applicant),
         ("Notification", &notification, STAFF, &a.reviewer),
         ("Account", &owner_account, ACCOUNT_HOLDERS, &a.admin),
         ("ApiKey", &api_key, ADMINS, &a.admin),
@@ -887,13 +892,30 @@ async fn reading_another_owners_objects_is_not_found() {
         kinds.insert(kind.to_owned());
     }
     assert_eq!(kinds, set(NODE_KINDS));
-    // SMS checks and hand-offs have global IDs but are no nodes: NOT_FOUND for everyone, their owners included.
-    for id in [&details["smsChecks"][0]["id"], &hand_off["verification"]["id"]] {
-        let probe = Probe::new("Query.node", &["id"], node, json!({ "id": id }), &[id]).about("(not a node)");
-        w.probe(&probe, &attackers).await;
-        assert_eq!(code(&app.err(&a.admin, node, json!({ "id": id })).await), "NOT_FOUND");
-        assert_eq!(code(&app.err(&a.applicant, node, json!({ "id": id })).await), "NOT_FOUND");
-    }
+    // nodes(ids:): another owner's objects come back exactly as IDs that never existed (null), each type at once.
+    let many = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    let all = [
+        filing.id(),
+        filing.website(),
+        &filing.filing["events"][0]["id"],
+        &details["attachments"][0]["id"],
+        &details["smsChecks"][0]["id"],
+        &hand_off["verification"]["id"],
+        &notification,
+        &owner_account,
+        &api_key,
+        &endpoint,
+        &delivery,
+    ];
+    let probe = Probe::new("Query.nodes", &["ids[]"], many, json!({ "ids": all }), &all).like_unknown();
+    w.probe(&probe, &attackers).await;
+    let readable = &all[..6];
+    let probe = Probe::new("Query.nodes", &["ids[]"], many, json!({ "ids": readable }), readable);
+    w.prove(&probe, &a.applicant, None);
+    let found = app.ok(&a.applicant, many, json!({ "ids": readable })).await["nodes"].clone();
+    assert_eq!(found, json!(readable.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>()), "in order");
+    let found = app.ok(&a.admin, many, json!({ "ids": all })).await["nodes"].clone();
+    assert_eq!(found, json!(all.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>()), "in order");
 
     // account(id:): administrators read their registrar's accounts, everyone their own.
     let account = "query($id: ID!) { account(id: $id) { id email } }";

@@ -211,6 +211,47 @@ async fn node_resolves_filings_websites_and_events() {
 }
 
 #[tokio::test]
+async fn nodes_refetches_many_objects_in_order_and_reports_every_malformed_id() {
+    let app = spawn_app().await;
+    let key = app.tenant("xinnet").await;
+    let filing = app.create_filing(&key, "北京示例科技有限公司").await;
+    let start = "mutation($input: StartMobileVerificationInput!) { startMobileVerification(input: $input) {
+        verification { id } } }";
+    let hand_off = app.ok(&key, start, json!({ "input": { "filingId": filing["id"] } })).await;
+    let verification = hand_off["startMobileVerification"]["verification"]["id"].clone();
+    let query = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+        ... on Filing { status } ... on MobileVerification { status } } }";
+    let missing = beian::graphql::ids::encode(beian::graphql::ids::Kind::Filing, uuid::Uuid::now_v7()).0;
+    let ids = json!([verification, missing, filing["id"], filing["websites"][0]["id"], filing["id"]]);
+    let found = app.ok(&key, query, json!({ "ids": ids })).await["nodes"].clone();
+    assert_eq!(
+        found,
+        json!([
+            { "__typename": "MobileVerification", "id": verification, "status": "ACTIVE" },
+            null,
+            { "__typename": "Filing", "id": filing["id"], "status": "DRAFT" },
+            { "__typename": "Website", "id": filing["websites"][0]["id"] },
+            { "__typename": "Filing", "id": filing["id"], "status": "DRAFT" },
+        ])
+    );
+    assert_eq!(app.ok(&key, query, json!({ "ids": [] })).await["nodes"], json!([]));
+
+    // Every malformed ID is named by its place; nothing is fetched.
+    let error = app.err(&key, query, json!({ "ids": [filing["id"], "bm90IGFuIGlk", "%%%"] })).await;
+    assert_eq!(
+        fields(&error),
+        [("ids[1]".to_owned(), "INVALID_ID".to_owned()), ("ids[2]".to_owned(), "INVALID_ID".to_owned())]
+    );
+    // At most a page's worth at once.
+    let too_many: Vec<&Value> = std::iter::repeat_n(&filing["id"], 101).collect();
+    let error = app.err(&key, query, json!({ "ids": too_many })).await;
+    assert_eq!(fields(&error), [("ids".to_owned(), "TOO_MANY".to_owned())]);
+    // Without credentials: nothing.
+    let (_, body) = app.post(None, query, json!({ "ids": [filing["id"]] })).await;
+    assert_eq!(code(&body["errors"][0]), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
 async fn a_filing_carries_at_most_ten_websites_with_distinct_domains() {
     let app = spawn_app().await;
     let key = app.tenant("xinnet").await;

@@ -112,7 +112,7 @@ async fn batches_alias_floods_and_oversized_pages_are_refused() {
     assert!(body.get("data").is_none_or(|d| d.is_null()), "no answer is built");
     let error = &body["errors"][0];
     assert_eq!(code(error), "BAD_USER_INPUT");
-    assert!(error["message"].as_str().unwrap().contains("more than 1000 fields"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("超过 1000 个"), "{error}");
     // Nor by fragment spreads, which multiply.
     let spreads: String = (0..600).map(|i| format!("m{i}: me {{ ...F }} ")).collect();
     let (_, body) = app.post(Some(&key), &format!("{{ {spreads} }} fragment F on Me {{ kind role }}"), json!({})).await;
@@ -143,7 +143,7 @@ async fn slow_and_silent_clients_are_not_waited_for() {
     let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut answer)).await.expect("answered");
     let answer = String::from_utf8_lossy(&answer[..read.unwrap()]).into_owned();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("did not arrive in time"), "{answer}");
+    assert!(answer.contains("未能按时送达"), "{answer}");
 
     // A connection that sends nothing at all is closed.
     let mut silent = tokio::net::TcpStream::connect(authority(&app)).await.unwrap();

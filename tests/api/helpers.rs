@@ -297,11 +297,25 @@ impl TestApp {
             .api_key
     }
 
-    /// POSTs a GraphQL request and returns the HTTP status and the JSON body.
+    /// POSTs a GraphQL request and returns the HTTP status and the JSON body (messages in the default language).
     pub async fn post(&self, key: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        self.post_in(None, key, query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `Accept-Language: <language>`.
+    pub async fn post_in(
+        &self,
+        language: Option<&str>,
+        key: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Value) {
         let mut request = self.client.post(format!("{}/graphql", self.address));
         if let Some(key) = key {
             request = request.bearer_auth(key);
+        }
+        if let Some(language) = language {
+            request = request.header("accept-language", language);
         }
         let response = request.json(&json!({ "query": query, "variables": variables })).send().await.expect("request");
         let status = response.status().as_u16();

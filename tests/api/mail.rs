@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
+use entity::enums::OutboxStatus;
 use mailin_embedded::{Handler, Response, Server, response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -546,7 +547,7 @@ async fn sent_of_stage(app: &TestApp, stage: beian::mail::Stage) -> Vec<(uuid::U
         .unwrap()
         .into_iter()
         .map(|m| {
-            assert_eq!(m.status, "SENT", "{stage} to be sent: {:?}", m.last_error);
+            assert_eq!(m.status, OutboxStatus::Sent, "{stage} to be sent: {:?}", m.last_error);
             let languages = if m.language.is_some() { 1 } else { 2 };
             (m.filing_id.expect("a filing stage names its filing"), m.message_id.unwrap(), languages)
         })
@@ -712,7 +713,7 @@ async fn retry_until(
         dispatcher.run_until_idle(now).await.unwrap();
         let row = outbox_row(app, id).await;
         match row.next_attempt_at {
-            Some(next) if row.status == "QUEUED" && next <= until => now = next.max(now),
+            Some(next) if row.status == OutboxStatus::Queued && next <= until => now = next.max(now),
             _ => return now,
         }
     }
@@ -731,7 +732,13 @@ async fn a_relay_outage_of_hours_is_retried_through_not_parked_after_a_count_and
     // Three hours of outage: a dozen attempts and more, and still queued.
     let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::hours(3)).await;
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "QUEUED", "still retrying after {} attempts: {:?}", row.attempts, row.last_error);
+    assert_eq!(
+        row.status,
+        OutboxStatus::Queued,
+        "still retrying after {} attempts: {:?}",
+        row.attempts,
+        row.last_error
+    );
     assert!(row.attempts > 8, "{} attempts in three hours", row.attempts);
     assert!(now >= start + Duration::minutes(150), "{now}");
     // Capped backoff: no wait longer than 30 minutes.
@@ -747,7 +754,7 @@ async fn a_relay_outage_of_hours_is_retried_through_not_parked_after_a_count_and
     // A day later (the default period) it is parked as FAILED, with the reason.
     retry_until(&app, &app.dispatcher, id, now, start + Duration::hours(25)).await;
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "FAILED");
+    assert_eq!(row.status, OutboxStatus::Failed);
     assert!(row.last_error.as_deref().unwrap_or_default().contains("24 hours"), "{:?}", row.last_error);
     assert_eq!(metric(&app, "beian_outbox_messages{status=\"FAILED\"}").await, Some(1.0));
     assert_eq!(metric(&app, "beian_outbox_retrying_messages").await, Some(0.0));
@@ -787,7 +794,7 @@ async fn the_retry_period_is_configured_and_backoff_is_capped() {
     // Half an hour of failures two seconds apart at most: far more than 8 attempts, still queued.
     let now = retry_until(&app, &app.dispatcher, id, start, start + Duration::minutes(2)).await;
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "QUEUED");
+    assert_eq!(row.status, OutboxStatus::Queued);
     assert!(row.attempts > 40, "{} attempts", row.attempts);
     assert!(row.next_attempt_at.unwrap() <= now + Duration::seconds(2), "capped at 2 s");
     // Counted from the first failure (PostgreSQL keeps microseconds).
@@ -795,7 +802,7 @@ async fn the_retry_period_is_configured_and_backoff_is_capped() {
     // At the end of the hour: FAILED; an administrator's retry starts a new period.
     app.dispatcher.run_until_idle(start + Duration::minutes(61)).await.unwrap();
     let row = outbox_row(&app, id).await;
-    assert_eq!(row.status, "FAILED", "{:?}", row.last_error);
+    assert_eq!(row.status, OutboxStatus::Failed, "{:?}", row.last_error);
     assert!(row.last_error.as_deref().unwrap_or_default().contains("1 hours"), "{:?}", row.last_error);
     let admin = access(&first_admin(&app, "xinnet", "admin@xinnet.example").await);
     let list = "query($f: NotificationFilterInput) { notifications(first: 5, filter: $f) { nodes { id } } }";

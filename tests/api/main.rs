@@ -20,6 +20,7 @@ mod health;
 mod hostile_input;
 mod isolation;
 mod isolation_properties;
+mod language;
 mod limits;
 mod mail;
 mod mobile;

@@ -33,7 +33,7 @@ pub(crate) async fn recorded_code(app: &TestApp, mobile: &str) -> String {
         .find(|m| m.template == "PHONE_CODE" && keys.open(m.tenant_id, &m.recipient).unwrap() == mobile)
         .expect("a code");
     assert!(!found.recipient.contains(mobile), "sealed at rest");
-    assert_eq!(found.status, "RECORDED", "recorded, not queued for the mail dispatcher");
+    assert_eq!(found.status, entity::enums::OutboxStatus::Recorded, "recorded, not queued for the mail dispatcher");
     found.payload["code"].as_str().unwrap().to_owned()
 }
 
@@ -115,8 +115,7 @@ async fn a_phone_confirms_its_number_with_the_handed_off_token_and_nothing_else(
         let error = app.err(&token, CONFIRM, json!({ "code": wrong })).await;
         assert_eq!(fields(&error), vec![("code".to_owned(), "WRONG_CODE".to_owned())]);
         let message = error["extensions"]["fields"][0]["message"].as_str().unwrap();
-        let said =
-            if left == 0 { "tried too often: ask for a new one".to_owned() } else { format!("{left} tries left") };
+        let said = if left == 0 { "尝试次数已用完".to_owned() } else { format!("还可尝试 {left} 次") };
         assert!(message.contains(&said), "{message}");
     }
     let error = app.err(&token, CONFIRM, json!({ "code": first })).await;
@@ -362,7 +361,7 @@ async fn the_phone_photographs_its_documents_and_records_the_face_video_against_
     let wrong = mobile_upload("ID_CARD_FRONT", "id.png", "image/png", &id_card, Some("110105199001011233"));
     let error = app.err(&token, UPLOAD, wrong).await;
     assert_eq!(fields(&error), vec![("documentNumber".to_owned(), "CERTIFICATE_NUMBER_MISMATCH".to_owned())]);
-    assert!(error["extensions"]["fields"][0]["suggestion"].as_str().unwrap().contains("desktop"));
+    assert!(error["extensions"]["fields"][0]["suggestion"].as_str().unwrap().contains("电脑端"));
     let mut expiring = input.clone();
     expiring["input"]["validUntil"] = json!((Utc::now() + Duration::days(30)).date_naive().to_string());
     let error = app.err(&token, UPLOAD, expiring).await;

@@ -211,7 +211,7 @@ async fn a_cancellation_skips_the_preliminary_review_and_ends_the_record() {
 
     let draft = start(app, applicant, &record, "CANCEL_SUBJECT", json!([])).await;
     assert_eq!(draft["websites"][0]["operation"], "CANCEL");
-    assert_eq!(draft["availableActions"], json!(["SUBMIT_CANCELLATION", "ABANDON"]));
+    assert_eq!(draft["availableActions"], json!(["SUBMIT_FILING", "ABANDON_FILING"]));
     assert_eq!(
         draft["changesFromRecord"],
         json!([{ "field": "websites[0].operation", "oldValue": "CARRIED", "newValue": "CANCEL" }])

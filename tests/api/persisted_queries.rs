@@ -96,7 +96,7 @@ async fn a_wrong_hash_or_a_document_the_limits_refuse_is_not_registered() {
     let hash = sha256(&flood);
     let (_, body) = persisted(&app, &key, &hash, Some(&flood), json!({})).await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("more than 1000 fields"), "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("超过 1000 个"), "{body}");
     let (_, body) = persisted(&app, &key, &hash, None, json!({})).await;
     assert_eq!(code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
     // A document over 16 KiB runs but is not kept: the client sends it in full each time.

@@ -301,7 +301,7 @@ async fn a_one_time_token_does_not_outlive_its_email() {
 
     let sent = entity::outbox_message::Entity::find().all(&app.db).await.unwrap();
     let message = sent.iter().find(|m| m.template == "EMAIL_VERIFICATION").expect("the message");
-    assert_eq!(message.status, "SENT");
+    assert_eq!(message.status, entity::enums::OutboxStatus::Sent);
     assert!(message.payload.get("token").is_none() && message.payload.get("url").is_none(), "{}", message.payload);
     assert_eq!((message.body_text.as_deref(), message.body_html.as_deref()), (None, None));
     assert!(message.subject.is_some() && message.message_id.is_some(), "the record of the sending stays");

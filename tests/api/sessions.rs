@@ -46,7 +46,7 @@ async fn logout_ends_the_access_tokens_of_its_session_at_once() {
 
     assert_eq!(anonymous(&app, LOGOUT, json!({ "t": refreshed["refreshToken"] })).await["logout"], true);
     for token in [access(&first), access(&refreshed)] {
-        assert!(refused(&app, &token).await.contains("session has ended"));
+        assert!(refused(&app, &token).await.contains("会话已结束"));
     }
     // Another sign-in is another session.
     assert_eq!(app.ok(&access(&other_device), ME, json!({})).await["me"]["role"], "APPLICANT");
@@ -99,7 +99,7 @@ async fn a_disabled_account_stays_signed_out_when_it_is_enabled_again() {
     refused(&app, &access(&reviewer)).await;
     app.ok(&admin, "mutation($id: ID!) { enableAccount(accountId: $id) { status } }", id).await;
     // Disabling ended its sessions: enabling lets the person sign in again, not the old tokens back in.
-    assert!(refused(&app, &access(&reviewer)).await.contains("session has ended"));
+    assert!(refused(&app, &access(&reviewer)).await.contains("会话已结束"));
     let fresh = session(&app, "xinnet", "reviewer@xinnet.example").await;
     assert_eq!(app.ok(&access(&fresh), ME, json!({})).await["me"]["role"], "REVIEWER");
 }
@@ -111,7 +111,7 @@ async fn a_suspended_registrars_access_tokens_are_refused() {
     app.tenant("xinnet").await;
     let alice = access(&applicant(&app, "xinnet", "alice@example.com").await);
     set_tenant_status(&app.deps, "xinnet", TenantStatus::Suspended).await.unwrap();
-    assert!(refused(&app, &alice).await.contains("suspended"));
+    assert!(refused(&app, &alice).await.contains("暂停"));
     set_tenant_status(&app.deps, "xinnet", TenantStatus::Active).await.unwrap();
     app.ok(&alice, ME, json!({})).await;
 }
@@ -200,7 +200,7 @@ async fn a_subscription_stops_and_closes_when_its_session_is_logged_out() {
 
     anonymous(app, LOGOUT, json!({ "t": alice["refreshToken"] })).await;
     touch(app, &cast.backend, &filing).await;
-    assert!(closed_without_data(&mut socket, seen).await.contains("session has ended"));
+    assert!(closed_without_data(&mut socket, seen).await.contains("会话已结束"));
 }
 
 #[tokio::test]
@@ -257,7 +257,7 @@ async fn a_subscription_stops_and_closes_when_the_callers_role_changes() {
     let role = "mutation($id: ID!) { updateAccountRole(accountId: $id, role: ADMIN) { role } }";
     app.ok(&cast.admin, role, json!({ "id": reviewer["account"]["id"] })).await;
     touch(app, &cast.backend, &filing).await;
-    assert!(closed_without_data(&mut socket, seen).await.contains("rights changed"));
+    assert!(closed_without_data(&mut socket, seen).await.contains("权限已变更"));
 }
 
 #[tokio::test]
@@ -322,9 +322,9 @@ async fn idle_connections_close_once_their_credential_died() {
 
     // Nothing changes from here on: only the periodic check can tell.
     anonymous(app, LOGOUT, json!({ "t": alice["refreshToken"] })).await;
-    assert!(closed_without_data(&mut logged_out, seen).await.contains("session has ended"));
+    assert!(closed_without_data(&mut logged_out, seen).await.contains("会话已结束"));
     set_tenant_status(&app.deps, "xinnet", TenantStatus::Suspended).await.unwrap();
-    assert!(closed_without_data(&mut backend, seen_own).await.contains("suspended"));
+    assert!(closed_without_data(&mut backend, seen_own).await.contains("暂停"));
 }
 
 #[tokio::test]
@@ -344,5 +344,5 @@ async fn a_connection_closes_when_its_access_token_expires() {
     // The token was valid when the connection opened (acknowledged); a minute later it has expired. The filing's
     // creation may still be announced while the token is valid: nothing newer may arrive.
     let seen = filing["version"].as_i64().unwrap();
-    assert!(closed_without_data(&mut socket, seen).await.contains("expired"));
+    assert!(closed_without_data(&mut socket, seen).await.contains("已过期"));
 }

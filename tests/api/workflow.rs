@@ -176,7 +176,13 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
     for round in 0..2 {
         assert_eq!(act(&app, &applicant, "submitFiling", &filing).await["status"], "PENDING_REVIEW");
         assert_eq!(act(&app, &reviewer, "claimReview", &filing).await["status"], "IN_REVIEW");
-        assert_eq!(state(&app, &reviewer, &filing).await["reviewer"]["email"], "reviewer@xinnet.example");
+        let in_review = state(&app, &reviewer, &filing).await;
+        assert_eq!(in_review["reviewer"]["email"], "reviewer@xinnet.example");
+        // Each action names the mutation that performs it; the applicant meanwhile may only withdraw or give up.
+        let reviewing = json!(["RELEASE_REVIEW", "APPROVE_PRELIMINARY_REVIEW", "REJECT_PRELIMINARY_REVIEW"]);
+        assert_eq!(in_review["availableActions"], reviewing);
+        let waiting = json!(["WITHDRAW_FILING", "ABANDON_FILING"]);
+        assert_eq!(state(&app, &applicant, &filing).await["availableActions"], waiting);
         let current = state(&app, &applicant, &filing).await;
         assert_eq!(current["reviewer"], Value::Null, "applicants do not see staff accounts");
         // Nothing is editable while in review.
@@ -190,7 +196,7 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
         assert_eq!(body["data"]["rejectPreliminaryReview"]["status"], "RETURNED", "{body}");
         let returned = state(&app, &applicant, &filing).await;
         assert_eq!(returned["returnReasons"][0]["code"], "NAME_UNCLEAR");
-        assert_eq!(returned["availableActions"], json!(["SUBMIT", "ABANDON"]));
+        assert_eq!(returned["availableActions"], json!(["SUBMIT_FILING", "ABANDON_FILING"]));
 
         // The applicant fixes the website and resubmits.
         let website = website_input(&format!("示例科技产品展示网{round}"), "example.com");
@@ -206,11 +212,19 @@ async fn a_full_journey_from_draft_to_icp_numbers_through_two_rejections() {
     assert_eq!(approved["status"], "SMS_VERIFICATION");
     let sms = state(&app, &applicant, &filing).await;
     assert!(sms["smsDeadlineAt"].is_string());
+    // Recording MIIT's texts is the registrar's (the backend's key); the server's own deadline is no action.
+    assert_eq!(
+        state(&app, &backend, &filing).await["availableActions"],
+        json!(["ABANDON_FILING", "RECORD_SMS_VERIFICATION"])
+    );
+    assert_eq!(sms["availableActions"], json!(["ABANDON_FILING"]));
+    assert_eq!(state(&app, &reviewer, &filing).await["availableActions"], json!([]));
     let people: Vec<&str> =
         sms["smsChecks"].as_array().unwrap().iter().map(|c| c["personName"].as_str().unwrap()).collect();
     assert_eq!(people, vec!["张三", "李四"]);
     confirm_all_sms(&app, &backend, &filing).await;
     assert_eq!(state(&app, &applicant, &filing).await["status"], "BUREAU_REVIEW");
+    assert_eq!(state(&app, &backend, &filing).await["availableActions"], json!(["RECORD_BUREAU_DECISION"]));
 
     // The bureau approves; the numbers must fit the filing's province and each other.
     let current = state(&app, &backend, &filing).await;

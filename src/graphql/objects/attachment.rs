@@ -75,9 +75,9 @@ impl Attachment {
         self.0.uploaded_at
     }
 
-    /// The reviewer's verdict: ACCEPTED or NEEDS_REVISION (null before review).
-    async fn review_status(&self) -> Option<&str> {
-        self.0.review_status.as_deref()
+    /// The reviewer's verdict (null before review).
+    async fn review_status(&self) -> Option<enums::ReviewStatus> {
+        self.0.review_status.map(Into::into)
     }
 
     /// Why it needs revision.

@@ -163,8 +163,9 @@ impl Filing {
         .await
     }
 
-    /// The workflow actions the caller may take now.
-    async fn available_actions(&self, ctx: &Context<'_>) -> Result<Vec<enums::WorkflowAction>> {
+    /// The workflow mutations the caller may perform on this filing now (what a console offers as buttons); a
+    /// mutation not listed answers INVALID_TRANSITION or FORBIDDEN.
+    async fn available_actions(&self, ctx: &Context<'_>) -> Result<Vec<enums::AvailableAction>> {
         let actor = actor(ctx)?;
         Ok(crate::services::workflow::available_actions(actor, &self.0).into_iter().map(Into::into).collect())
     }
@@ -232,10 +233,10 @@ impl Filing {
                     .map(|id| ids::encode(Kind::Website, *id));
                 Finding {
                     field: f.field.clone(),
-                    code: f.code.as_str().to_owned(),
-                    message: f.message.clone(),
+                    code: enums::FieldErrorCode(f.code),
+                    message: crate::language::pick(&f.message, &f.message_zh).clone(),
                     message_zh: f.message_zh.clone(),
-                    suggestion: f.suggestion.as_ref().map(|s| s.0.clone()),
+                    suggestion: f.suggestion.as_ref().map(|s| crate::language::pick(&s.0, &s.1).clone()),
                     suggestion_zh: f.suggestion.as_ref().map(|s| s.1.clone()),
                     website_id,
                 }
@@ -429,14 +430,18 @@ pub struct Finding {
     /// Path of the field: `subject.certificateNumber`, `websites[0].name` (websites in the filing's order).
     pub field: String,
     /// Stable machine code, e.g. NAME_TOO_SHORT.
-    pub code: String,
-    /// What is wrong, in English.
+    pub code: enums::FieldErrorCode,
+    /// What is wrong, in the language the request asked for (`Accept-Language`; Chinese by default).
     pub message: String,
     /// What is wrong, in Chinese.
+    #[graphql(deprecation = "use message, which follows Accept-Language (Chinese unless the client asks for English)")]
     pub message_zh: String,
-    /// What to do about it, in English.
+    /// What to do about it, in the language the request asked for.
     pub suggestion: Option<String>,
     /// What to do about it, in Chinese.
+    #[graphql(
+        deprecation = "use suggestion, which follows Accept-Language (Chinese unless the client asks for English)"
+    )]
     pub suggestion_zh: Option<String>,
     /// The website the finding is about, if any.
     pub website_id: Option<ID>,

@@ -27,7 +27,7 @@ pub struct MobileVerification(pub mobile_session::Model);
 #[Object]
 impl MobileVerification {
     /// The hand-off's opaque global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::MobileVerification, self.0.id)
     }
 

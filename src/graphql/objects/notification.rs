@@ -9,10 +9,12 @@ use crate::graphql::enums;
 use crate::graphql::error::gql;
 use crate::graphql::ids::{self, Kind};
 use crate::services::access;
+use entity::enums::OutboxStatus;
 use entity::outbox_message;
 
 /// Where a message stands.
 #[derive(Enum, Copy, Clone, Debug, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::OutboxStatus")]
 pub enum NotificationStatus {
     /// Waiting for the dispatcher (or for its next attempt after a failure).
     Queued,
@@ -22,26 +24,6 @@ pub enum NotificationStatus {
     Failed,
     /// A phone code the embedded SMS sender recorded instead of sending (no SMS gateway configured).
     Recorded,
-}
-
-impl NotificationStatus {
-    fn parse(value: &str) -> Self {
-        match value {
-            "SENT" => Self::Sent,
-            "FAILED" => Self::Failed,
-            "RECORDED" => Self::Recorded,
-            _ => Self::Queued,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "QUEUED",
-            Self::Sent => "SENT",
-            Self::Failed => "FAILED",
-            Self::Recorded => "RECORDED",
-        }
-    }
 }
 
 pub struct Notification(pub outbox_message::Model);
@@ -77,7 +59,7 @@ impl Notification {
 
     /// Where it stands.
     async fn status(&self) -> NotificationStatus {
-        NotificationStatus::parse(&self.0.status)
+        self.0.status.into()
     }
 
     /// Delivery attempts so far.
@@ -87,7 +69,7 @@ impl Notification {
 
     /// When the next attempt is due (queued messages).
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        (self.0.status == "QUEUED").then_some(self.0.next_attempt_at).flatten()
+        (self.0.status == OutboxStatus::Queued).then_some(self.0.next_attempt_at).flatten()
     }
 
     /// Why the last attempt failed.

@@ -32,8 +32,8 @@ pub struct SmsCheck(pub entity::sms_check::Model);
 /// A responsible person's MIIT SMS check in the current round.
 #[Object]
 impl SmsCheck {
-    /// The check's ID (for recordSmsVerification).
-    async fn id(&self) -> ID {
+    /// The check's opaque global ID (for recordSmsVerification).
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::SmsCheck, self.0.id)
     }
 
@@ -52,9 +52,9 @@ impl SmsCheck {
         personal(ctx, &self.0.mobile, mask_phone)
     }
 
-    /// PENDING, CONFIRMED or FAILED.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the check stands.
+    async fn status(&self) -> crate::graphql::enums::SmsCheckStatus {
+        self.0.status.into()
     }
 
     /// Failed confirmations so far (five end the round).

@@ -18,6 +18,7 @@ pub use staff::{
     update_account_role,
 };
 
+use crate::language::Text;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::prelude::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -58,19 +59,7 @@ impl AuthContext {
     }
 }
 
-/// Whether an account may sign in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum AccountStatus {
-    /// May sign in.
-    Active,
-    /// Registered, email address not yet confirmed.
-    Pending,
-    /// Invited staff who has not set a password yet.
-    Invited,
-    /// Switched off by an administrator.
-    Disabled,
-}
+pub use entity::enums::AccountStatus;
 
 /// Single-use tokens sent to people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
@@ -103,8 +92,8 @@ impl TryFrom<account::Model> for Account {
             tenant_id: row.tenant_id,
             email: row.email,
             display_name: row.display_name,
-            role: crate::services::models::parse("accounts.role", &row.role)?,
-            status: crate::services::models::parse("accounts.status", &row.status)?,
+            role: row.role,
+            status: row.status,
             preferred_language: row
                 .preferred_language
                 .as_deref()
@@ -133,7 +122,7 @@ pub struct AccountFilter {
     pub email_contains: Option<String>,
 }
 
-const LOGIN_FAILED: &str = "the email address or the password is not correct";
+const LOGIN_FAILED: Text = Text::new("the email address or the password is not correct", "电子邮箱或密码不正确");
 const BAD_TOKEN: &str = "the link is not valid or has expired: ask for a new one";
 
 fn normalize_email(email: &str) -> String {
@@ -214,8 +203,8 @@ async fn insert_account(
         email: Set(email.to_owned()),
         password_hash: Set(password_hash),
         display_name: Set(display_name.to_owned()),
-        role: Set(role.to_string()),
-        status: Set(AccountStatus::Active.to_string()),
+        role: Set(role),
+        status: Set(AccountStatus::Active),
         preferred_language: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -1,5 +1,6 @@
 //! Passwords: changing one's own, and resetting a forgotten one by email.
 
+use crate::language::Text;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -33,7 +34,10 @@ pub async fn change_password(
 ) -> Result<Session, ServiceError> {
     let (db, auth) = (&deps.db, &deps.auth);
     let Principal::Account { .. } = actor.principal else {
-        return Err(ServiceError::Forbidden("only people with an account have a password"));
+        return Err(ServiceError::Forbidden(Text::new(
+            "only people with an account have a password",
+            "只有账号用户才有密码",
+        )));
     };
     let mut errors = Vec::new();
     check_password(new_password, "newPassword", &mut errors);
@@ -77,7 +81,7 @@ pub async fn request_password_reset(
     let Some(row) = find_by_email(db, tenant.id, &email).await? else {
         return Ok(());
     };
-    if row.status == AccountStatus::Disabled.to_string() {
+    if row.status == AccountStatus::Disabled {
         return Ok(());
     }
     let now = deps.now();
@@ -103,7 +107,7 @@ pub async fn reset_password(deps: &Deps, token: &str, new_password: &str) -> Res
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = consume_token(&txn, token, TokenPurpose::PasswordReset, now).await?;
-    if row.status == AccountStatus::Disabled.to_string() {
+    if row.status == AccountStatus::Disabled {
         return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
     }
     let row = set_password(&txn, row, hash, now).await?;

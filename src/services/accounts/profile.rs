@@ -1,5 +1,6 @@
 //! A signed-in person's own account.
 
+use crate::language::Text;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::{Account, check_display_name, tenant_account};
@@ -26,7 +27,7 @@ pub async fn update_profile(
 ) -> Result<Account, ServiceError> {
     let db = &deps.db;
     if !matches!(actor.principal, crate::auth::Principal::Account { .. }) {
-        return Err(ServiceError::Forbidden("only people have a profile"));
+        return Err(ServiceError::Forbidden(Text::new("only people have a profile", "只有账号用户才有个人资料")));
     }
     let mut errors = Vec::new();
     let name = display_name.map(|n| check_display_name(&n, "displayName", &mut errors));

@@ -1,5 +1,6 @@
 //! Sessions: signing in and out, refreshing a session, and the access tokens every request carries.
 
+use crate::language::Text;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Account, AccountStatus, AuthContext, LOGIN_FAILED, Session, find_by_email, normalize_email, tokens_hash};
 use crate::auth::tokens::{self, TokenError};
-use crate::auth::{Actor, Principal, Role, password};
+use crate::auth::{Actor, Principal, password};
 use crate::db::write_txn;
 use crate::services::Deps;
 use crate::services::ServiceError;
@@ -51,12 +52,15 @@ pub async fn login(
         return Err(refused());
     }
     // Only someone who knows the password learns why an existing account may not sign in.
-    match row.status.parse::<AccountStatus>() {
-        Ok(AccountStatus::Active) => {}
-        Ok(AccountStatus::Pending) => {
-            return Err(ServiceError::Unauthenticated("confirm your email address first: follow the emailed link"));
+    match row.status {
+        AccountStatus::Active => {}
+        AccountStatus::Pending => {
+            return Err(ServiceError::Unauthenticated(Text::new(
+                "confirm your email address first: follow the emailed link",
+                "请先点击邮件中的链接确认电子邮箱地址",
+            )));
         }
-        _ => return Err(ServiceError::Unauthenticated("this account is disabled")),
+        _ => return Err(ServiceError::Unauthenticated(Text::new("this account is disabled", "该账号已被停用"))),
     }
     let now = deps.now();
     let txn = write_txn(db).await?;
@@ -70,7 +74,12 @@ pub async fn login(
 /// stolen copy) revokes every session descending from the same sign-in.
 pub async fn refresh_session(deps: &Deps, refresh_token: &str) -> Result<Session, ServiceError> {
     let (db, auth) = (&deps.db, &deps.auth);
-    let refused = || ServiceError::Unauthenticated("the refresh token is not valid: sign in again");
+    let refused = || {
+        ServiceError::Unauthenticated(Text::new(
+            "the refresh token is not valid: sign in again",
+            "刷新令牌无效，请重新登录",
+        ))
+    };
     let now = deps.now();
     let txn = write_txn(db).await?;
     let Some(found) =
@@ -100,7 +109,7 @@ pub async fn refresh_session(deps: &Deps, refresh_token: &str) -> Result<Session
     }
     let row = account::Entity::find_by_id(found.account_id).one(&txn).await?.ok_or_else(refused)?;
     let tenant_active = tenants::tenant_is_active(&txn, row.tenant_id).await?;
-    if row.status != AccountStatus::Active.to_string() || !tenant_active {
+    if row.status != AccountStatus::Active || !tenant_active {
         return Err(refused());
     }
     let session = start_session(&txn, auth, row, Some(found.family_id), now).await?;
@@ -128,8 +137,11 @@ pub async fn logout(deps: &Deps, refresh_token: &str) -> Result<(), ServiceError
 pub async fn authenticate_access_token(deps: &Deps, token: &str) -> Result<Actor, ServiceError> {
     let (db, auth) = (&deps.db, &deps.auth);
     let claims = auth.signer.verify(token).map_err(|e| match e {
-        TokenError::Expired => ServiceError::Unauthenticated("the access token has expired: refresh the session"),
-        _ => ServiceError::Unauthenticated("the access token is not valid"),
+        TokenError::Expired => ServiceError::Unauthenticated(Text::new(
+            "the access token has expired: refresh the session",
+            "访问令牌已过期，请刷新会话",
+        )),
+        _ => ServiceError::Unauthenticated(Text::new("the access token is not valid", "访问令牌无效")),
     })?;
     let found = account::Entity::find_by_id(claims.sub)
         .filter(account::Column::TenantId.eq(claims.tid))
@@ -140,15 +152,21 @@ pub async fn authenticate_access_token(deps: &Deps, token: &str) -> Result<Actor
         .one(db)
         .await?;
     let Some((row, Some(tenant))) = found else {
-        return Err(ServiceError::Unauthenticated("the session has ended: sign in again"));
+        return Err(ServiceError::Unauthenticated(Text::new(
+            "the session has ended: sign in again",
+            "会话已结束，请重新登录",
+        )));
     };
-    if tenant.status != TenantStatus::Active.to_string() {
-        return Err(ServiceError::Unauthenticated("this registrar's access is suspended"));
+    if tenant.status != TenantStatus::Active {
+        return Err(ServiceError::Unauthenticated(Text::new(
+            "this registrar's access is suspended",
+            "该接入商的访问已被暂停",
+        )));
     }
-    if row.status != AccountStatus::Active.to_string() {
-        return Err(ServiceError::Unauthenticated("this account is disabled"));
+    if row.status != AccountStatus::Active {
+        return Err(ServiceError::Unauthenticated(Text::new("this account is disabled", "该账号已被停用")));
     }
-    let role: Role = crate::services::models::parse("accounts.role", &row.role)?;
+    let role = row.role;
     Ok(Actor { tenant_id: row.tenant_id, id: row.id, label: row.display_name, principal: Principal::Account { role } })
 }
 
@@ -175,7 +193,7 @@ pub(super) async fn start_session(
     }
     .insert(db)
     .await?;
-    let (access_token, access_expires) = auth.signer.issue(row.tenant_id, row.id, id, &row.role, now);
+    let (access_token, access_expires) = auth.signer.issue(row.tenant_id, row.id, id, row.role.as_str(), now);
     Ok(Session {
         access_token,
         access_token_expires_at: access_expires,

@@ -1,5 +1,6 @@
 //! Sign-up: an applicant registers, confirms their email address, or completes the account an administrator set up.
 
+use crate::language::Text;
 use std::net::IpAddr;
 
 use chrono::Duration;
@@ -65,7 +66,10 @@ pub async fn register_applicant(
         Err(other) => return Err(other),
     };
     if !tenant.open_signup {
-        return Err(ServiceError::Forbidden("this registrar does not accept sign-ups: ask it for an account"));
+        return Err(ServiceError::Forbidden(Text::new(
+            "this registrar does not accept sign-ups: ask it for an account",
+            "该接入商不开放注册，请联系其开通账号",
+        )));
     }
     // Hash before looking the address up, so both answers take the same time.
     let hash = password::hash(new_password).map_err(ServiceError::internal)?;
@@ -81,7 +85,7 @@ pub async fn register_applicant(
         None => {
             let row = insert_account(&txn, tenant.id, &email, Some(hash), display_name, Role::Applicant, now).await?;
             let mut active: account::ActiveModel = row.clone().into();
-            active.status = Set(AccountStatus::Pending.to_string());
+            active.status = Set(AccountStatus::Pending);
             active.preferred_language = Set(language.map(|l| l.as_str().to_owned()));
             let row = active.update(&txn).await?;
             let ttl = Duration::hours(auth.config.email_verification_ttl_hours);
@@ -102,7 +106,7 @@ pub async fn verify_email(deps: &Deps, token: &str) -> Result<Session, ServiceEr
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = consume_token(&txn, token, TokenPurpose::EmailVerification, now).await?;
-    if row.status != AccountStatus::Pending.to_string() {
+    if row.status != AccountStatus::Pending {
         return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
     }
     let row = set_status(&txn, row, AccountStatus::Active, now).await?;
@@ -137,7 +141,7 @@ pub async fn complete_account_setup(deps: &Deps, token: &str, new_password: &str
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = consume_token(&txn, token, TokenPurpose::AccountSetup, now).await?;
-    if row.status != AccountStatus::Invited.to_string() {
+    if row.status != AccountStatus::Invited {
         return Err(ServiceError::invalid("token", FieldErrorCode::InvalidToken));
     }
     let row = set_password(&txn, row, hash, now).await?;

@@ -98,11 +98,11 @@ pub async fn update_account_role(
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
-    if row.role == Role::Admin.to_string() && role != Role::Admin {
+    if row.role == Role::Admin && role != Role::Admin {
         ensure_another_admin(&txn, actor.tenant_id, row.id).await?;
     }
     let mut active: account::ActiveModel = row.into();
-    active.role = Set(role.to_string());
+    active.role = Set(role);
     active.updated_at = Set(now);
     let row = active.update(&txn).await?;
     txn.commit().await?;
@@ -122,7 +122,7 @@ pub async fn disable_account(deps: &Deps, actor: &Actor, account_id: Uuid) -> Re
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
-    if row.role == Role::Admin.to_string() {
+    if row.role == Role::Admin {
         ensure_another_admin(&txn, actor.tenant_id, row.id).await?;
     }
     let row = set_status(&txn, row, AccountStatus::Disabled, now).await?;
@@ -138,7 +138,7 @@ pub async fn enable_account(deps: &Deps, actor: &Actor, account_id: Uuid) -> Res
     let now = deps.now();
     let txn = write_txn(db).await?;
     let row = tenant_account(&txn, actor, account_id).await?;
-    if row.status != AccountStatus::Disabled.to_string() {
+    if row.status != AccountStatus::Disabled {
         txn.rollback().await?;
         return Account::try_from(row);
     }
@@ -188,7 +188,7 @@ pub async fn list_accounts(
         query = query.filter(account::Column::Role.is_in(roles.iter().map(|r| r.to_string())));
     }
     if let Some(statuses) = &filter.statuses {
-        query = query.filter(account::Column::Status.is_in(statuses.iter().map(|s| s.to_string())));
+        query = query.filter(account::Column::Status.is_in(statuses.iter().copied()));
     }
     if let Some(part) = filter.email_contains.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         query = query.filter(crate::services::contains_text((account::Entity, account::Column::Email), part));
@@ -245,7 +245,7 @@ pub(super) async fn set_status(
     now: DateTime<Utc>,
 ) -> Result<account::Model, ServiceError> {
     let mut active: account::ActiveModel = row.into();
-    active.status = Set(status.to_string());
+    active.status = Set(status);
     active.updated_at = Set(now);
     Ok(active.update(db).await?)
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{Attachment, AttachmentStatus, attachments_by_filing};
+use super::{Attachment, AttachmentStatus, ReviewStatus, attachments_by_filing};
 use crate::auth::Actor;
 use crate::domain::{FieldError, FieldErrorCode, MaterialKind, PreApprovalCategory};
 use crate::services::Deps;
@@ -66,10 +66,10 @@ pub async fn checklist(deps: &Deps, actor: &Actor, filing_id: Uuid) -> Result<Ve
                     && a.website_id == website_id
                     && a.pre_approval_category == item.pre_approval_category
             });
-            let state = match found.and_then(|a| a.review_status.as_deref()) {
+            let state = match found.and_then(|a| a.review_status) {
                 _ if found.is_none() => ItemState::Missing,
-                Some("ACCEPTED") => ItemState::Accepted,
-                Some("NEEDS_REVISION") => ItemState::NeedsRevision,
+                Some(ReviewStatus::Accepted) => ItemState::Accepted,
+                Some(ReviewStatus::NeedsRevision) => ItemState::NeedsRevision,
                 _ => ItemState::Uploaded,
             };
             ChecklistItem {
@@ -143,7 +143,7 @@ pub(super) async fn mark_file_missing(deps: &Deps, id: Uuid) -> Result<(), Servi
     let db = &deps.db;
     use sea_orm::sea_query::Expr;
     attachment::Entity::update_many()
-        .col_expr(attachment::Column::ReviewStatus, Expr::value("NEEDS_REVISION"))
+        .col_expr(attachment::Column::ReviewStatus, Expr::value(ReviewStatus::NeedsRevision))
         .col_expr(attachment::Column::ReviewReason, Expr::value(FILE_MISSING_REASON))
         .col_expr(attachment::Column::UpdatedAt, Expr::value(deps.now()))
         .filter(attachment::Column::Id.eq(id))

@@ -30,15 +30,7 @@ use crate::storage::{ObjectRef, Storage};
 use entity::attachment;
 use uploads::discard;
 
-/// Where an attachment stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::Display)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum AttachmentStatus {
-    /// An upload URL was issued; the file is not checked yet.
-    Pending,
-    /// The file is stored and checked.
-    Uploaded,
-}
+pub use entity::enums::{AttachmentStatus, ReviewStatus};
 
 #[derive(Clone, Debug)]
 pub struct Attachment {
@@ -54,7 +46,7 @@ pub struct Attachment {
     pub status: AttachmentStatus,
     pub upload_expires_at: DateTime<Utc>,
     pub uploaded_at: Option<DateTime<Utc>>,
-    pub review_status: Option<String>,
+    pub review_status: Option<ReviewStatus>,
     pub review_reason: Option<String>,
     /// For a face video: the digits the person was asked to read aloud.
     pub face_challenge: Option<String>,
@@ -88,7 +80,7 @@ impl TryFrom<attachment::Model> for Attachment {
             content_type: row.content_type,
             size: row.size_bytes.max(0) as u64,
             sha256: row.sha256,
-            status: parse("attachments.status", &row.status)?,
+            status: row.status,
             upload_expires_at: row.upload_expires_at,
             uploaded_at: row.uploaded_at,
             review_status: row.review_status,
@@ -125,7 +117,7 @@ pub async fn delete(deps: &Deps, actor: &Actor, id: Uuid) -> Result<(), ServiceE
     ensure_editable(deps, actor, row.filing_id).await?;
     let txn = write_txn(db).await?;
     attachment::Entity::delete_by_id(row.id).exec(&txn).await?;
-    if row.status == AttachmentStatus::Uploaded.to_string() {
+    if row.status == AttachmentStatus::Uploaded {
         let change =
             FieldChange { field: "attachment".into(), old: Some(format!("{} {}", row.kind, row.file_name)), new: None };
         record(&txn, actor, row.filing_id, FilingAction::AttachmentRemoved, change, deps.now()).await?;

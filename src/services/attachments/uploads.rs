@@ -146,7 +146,7 @@ pub async fn complete_upload(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Att
     }
     let now = deps.now();
     let mut active: attachment::ActiveModel = row.into();
-    active.status = Set(AttachmentStatus::Uploaded.to_string());
+    active.status = Set(AttachmentStatus::Uploaded);
     active.object_key = Set(checked.key.clone());
     active.bucket = Set(Some(checked.bucket.clone()));
     active.uploaded_at = Set(Some(now));
@@ -331,7 +331,7 @@ pub(super) fn new_row(
         sha256: Set(request.sha256.to_lowercase()),
         object_key: Set(object.key.clone()),
         bucket: Set(Some(object.bucket.clone())),
-        status: Set(status.to_string()),
+        status: Set(status),
         upload_expires_at: Set(expires_at),
         uploaded_at: Set(None),
         created_by: Set(actor.id),

@@ -5,6 +5,7 @@
 //! transactions older than the oldest one still running; on SQLite the row id, which grows in commit order because
 //! SQLite has one writer at a time.
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
@@ -49,7 +50,10 @@ pub async fn filing_events(
     after: Option<FeedPosition>,
 ) -> Result<Page<(FeedPosition, FilingEvent)>, ServiceError> {
     if actor.owner_scope().is_some() {
-        return Err(ServiceError::Forbidden("the change feed is for registrar staff and API keys"));
+        return Err(ServiceError::Forbidden(Text::new(
+            "the change feed is for registrar staff and API keys",
+            "变更流仅供接入商工作人员和 API 密钥使用",
+        )));
     }
     let after = after.unwrap_or_default();
     let backend = deps.db.get_database_backend();

@@ -13,6 +13,7 @@ use crate::domain::{FieldError, FieldErrorCode};
 use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::{self, FilingAction, NewEvent};
+use entity::enums::ReviewStatus;
 use entity::mobile_session::{self, Column};
 
 /// How long the digits of a face check may be used.
@@ -108,7 +109,7 @@ pub(super) async fn check_liveness(
     entity::attachment::Entity::update_many()
         .col_expr(
             entity::attachment::Column::ReviewStatus,
-            Expr::value(if passed { "ACCEPTED" } else { "NEEDS_REVISION" }),
+            Expr::value(if passed { ReviewStatus::Accepted } else { ReviewStatus::NeedsRevision }),
         )
         .col_expr(entity::attachment::Column::ReviewReason, Expr::value((!passed).then(|| reason.clone())))
         .col_expr(entity::attachment::Column::UpdatedAt, Expr::value(now))

@@ -1,6 +1,7 @@
 //! The hand-off from desktop to phone: a session per responsible person with its token (the QR code's link),
 //! revoked or listed by the desktop, and the phone authenticated by that token.
 
+use crate::language::Text;
 use chrono::Duration;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
@@ -153,7 +154,10 @@ pub async fn authenticate(deps: &Deps, token: &str) -> Result<MobileCaller, Serv
         .one(db)
         .await?
         .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
-        .ok_or(ServiceError::Unauthenticated("this mobile link is not valid any more: ask for a new QR code"))?;
+        .ok_or(ServiceError::Unauthenticated(Text::new(
+            "this mobile link is not valid any more: ask for a new QR code",
+            "该手机链接已失效，请重新生成二维码",
+        )))?;
     Ok(MobileCaller {
         tenant_id: session.tenant_id,
         session_id: session.id,

@@ -319,7 +319,7 @@ impl SmsSender {
                     recipient: Set(deps.keys.seal(message.tenant_id, message.mobile)),
                     payload: Set(serde_json::json!({ "code": message.code, "person": message.person })),
                     // Recorded, not queued: the mail dispatcher leaves it alone.
-                    status: Set("RECORDED".to_owned()),
+                    status: Set(entity::enums::OutboxStatus::Recorded),
                     created_at: Set(deps.now()),
                     attempts: Set(0),
                     ..Default::default()

@@ -538,8 +538,8 @@ impl Dispatcher {
         tracing::warn!(endpoint = %endpoint.id, "webhook endpoint disabled: it kept failing");
         let admins = entity::account::Entity::find()
             .filter(entity::account::Column::TenantId.eq(endpoint.tenant_id))
-            .filter(entity::account::Column::Role.eq("ADMIN"))
-            .filter(entity::account::Column::Status.eq("ACTIVE"))
+            .filter(entity::account::Column::Role.eq(entity::enums::Role::Admin))
+            .filter(entity::account::Column::Status.eq(entity::enums::AccountStatus::Active))
             .all(txn)
             .await?;
         for admin in &admins {

@@ -33,7 +33,7 @@ pub async fn deliveries(
     let mut query =
         Entity::find().filter(Column::TenantId.eq(actor.tenant_id)).filter(Column::EndpointId.eq(endpoint.id));
     if let Some(statuses) = &filter.statuses {
-        query = query.filter(Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+        query = query.filter(Column::Status.is_in(statuses.iter().copied()));
     }
     if let Some((at, id)) = after {
         query = query.filter(
@@ -72,7 +72,7 @@ pub async fn redeliver(deps: &Deps, actor: &Actor, id: Uuid) -> Result<Delivery,
         return Err(ServiceError::InvalidInput(vec![error]));
     }
     let now = deps.now();
-    let row = if row.status == DeliveryStatus::Pending.as_str() {
+    let row = if row.status == DeliveryStatus::Pending {
         let mut active: webhook_delivery::ActiveModel = row.into();
         active.next_attempt_at = Set(now);
         active.update(&deps.db).await?
@@ -119,7 +119,7 @@ fn queued(
         event_type: Set(message.event_type),
         event_txid: Set(order.0),
         event_seq: Set(order.1),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         locked_until: Set(None),

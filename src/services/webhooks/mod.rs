@@ -14,6 +14,7 @@ pub use endpoints::{
 };
 pub use log::{DeliveryFilter, deliveries, get_delivery, ping, redeliver};
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -44,23 +45,7 @@ pub struct Endpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum DeliveryStatus {
-    /// Not delivered yet: waiting for its turn or for its next attempt.
-    Pending,
-    /// The endpoint answered 2xx.
-    Delivered,
-    /// Given up after `webhooks.retry_for_hours` (an administrator can redeliver it).
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
+pub use entity::enums::DeliveryStatus;
 
 /// The type of a test ping.
 pub const PING: &str = "PING";
@@ -98,7 +83,7 @@ impl TryFrom<entity::webhook_delivery::Model> for Delivery {
     type Error = ServiceError;
 
     fn try_from(row: entity::webhook_delivery::Model) -> Result<Self, ServiceError> {
-        let status: DeliveryStatus = super::models::parse("webhook_deliveries.status", &row.status)?;
+        let status = row.status;
         Ok(Self {
             webhook_id: webhook_id(&row),
             id: row.id,
@@ -134,6 +119,9 @@ fn authorize(actor: &Actor) -> Result<(), ServiceError> {
     if actor.manages_webhooks() {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden("managing webhooks needs an administrator or an API key with the ADMIN scope"))
+        Err(ServiceError::Forbidden(Text::new(
+            "managing webhooks needs an administrator or an API key with the ADMIN scope",
+            "管理 Webhook 需要管理员账号或 ADMIN 范围的 API 密钥",
+        )))
     }
 }

@@ -13,9 +13,10 @@ mod submission;
 
 pub use bureau::{BureauApproval, record_bureau_decision};
 pub use preliminary::{approve_preliminary, claim_review, reject_preliminary, release_review, review_attachment};
-pub use sms::{expire_sms_checks, record_sms, resubmit_to_miit, return_to_applicant, sms_checks};
+pub use sms::{expire_sms_checks, record_sms, resubmit_to_miit, return_to_applicant, sms_check, sms_checks};
 pub use submission::{abandon, submit, withdraw};
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
@@ -58,8 +59,105 @@ pub fn roles(actor: &Actor) -> Vec<WorkflowRole> {
     }
 }
 
-/// The actions the caller may take on a filing now (a cancellation order is submitted as one).
-pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> {
+/// A workflow mutation a caller can perform, named after the mutation (`SubmitFiling` is `submitFiling`). Several
+/// transitions share one mutation (`recordBureauDecision` approves or refuses); transitions only the server takes
+/// (the SMS deadline) are none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, strum::EnumIter)]
+pub enum AvailableAction {
+    SubmitFiling,
+    WithdrawFiling,
+    AbandonFiling,
+    ClaimReview,
+    ReleaseReview,
+    ApprovePreliminaryReview,
+    RejectPreliminaryReview,
+    RecordSmsVerification,
+    ResubmitToMiit,
+    ReturnToApplicant,
+    RecordBureauDecision,
+}
+
+impl AvailableAction {
+    /// The mutation's name in the schema.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SubmitFiling => "submitFiling",
+            Self::WithdrawFiling => "withdrawFiling",
+            Self::AbandonFiling => "abandonFiling",
+            Self::ClaimReview => "claimReview",
+            Self::ReleaseReview => "releaseReview",
+            Self::ApprovePreliminaryReview => "approvePreliminaryReview",
+            Self::RejectPreliminaryReview => "rejectPreliminaryReview",
+            Self::RecordSmsVerification => "recordSmsVerification",
+            Self::ResubmitToMiit => "resubmitToMiit",
+            Self::ReturnToApplicant => "returnToApplicant",
+            Self::RecordBureauDecision => "recordBureauDecision",
+        }
+    }
+
+    /// The mutation that performs `action` for `role`; none for what only the server does.
+    fn performing(action: WorkflowAction, role: WorkflowRole) -> Option<Self> {
+        if role == WorkflowRole::System {
+            return None;
+        }
+        Some(match action {
+            WorkflowAction::Submit | WorkflowAction::SubmitCancellation => Self::SubmitFiling,
+            WorkflowAction::Withdraw => Self::WithdrawFiling,
+            WorkflowAction::Abandon => Self::AbandonFiling,
+            WorkflowAction::ClaimReview => Self::ClaimReview,
+            WorkflowAction::ReleaseReview => Self::ReleaseReview,
+            WorkflowAction::ApprovePreliminary => Self::ApprovePreliminaryReview,
+            WorkflowAction::RejectPreliminary => Self::RejectPreliminaryReview,
+            WorkflowAction::SmsAllConfirmed | WorkflowAction::SmsFailed => Self::RecordSmsVerification,
+            WorkflowAction::ResubmitToMiit => Self::ResubmitToMiit,
+            WorkflowAction::ReturnToApplicant => Self::ReturnToApplicant,
+            WorkflowAction::BureauApprove | WorkflowAction::BureauReject => Self::RecordBureauDecision,
+        })
+    }
+}
+
+/// The transition table as README.md's "The review workflow" shows it: one row per transition a caller takes,
+/// with the mutation that takes it (the README is checked against this).
+pub fn markdown_table() -> String {
+    let role = |r: WorkflowRole| match r {
+        WorkflowRole::Applicant => "applicant",
+        WorkflowRole::Reviewer => "reviewer",
+        WorkflowRole::Registrar => "registrar",
+        WorkflowRole::System => "the server",
+    };
+    let note = |a: WorkflowAction| match a {
+        WorkflowAction::SubmitCancellation => " (a cancellation order)",
+        WorkflowAction::SmsAllConfirmed => " (the last person confirms)",
+        WorkflowAction::SmsFailed => " (a fifth failure; the server, when the window passes)",
+        WorkflowAction::BureauApprove => " (approved, with the ICP numbers)",
+        WorkflowAction::BureauReject => " (refused, with reasons)",
+        WorkflowAction::RejectPreliminary => " (with reasons)",
+        WorkflowAction::ReturnToApplicant => " (with reasons)",
+        _ => "",
+    };
+    // One row per (mutation, who, where to), with every state it starts from.
+    let mut rows: Vec<(Vec<String>, String, String, FilingStatus)> = Vec::new();
+    for (action, from, roles, to) in workflow::transitions() {
+        let Some(mutation) = roles.iter().find_map(|r| AvailableAction::performing(action, *r)) else { continue };
+        let mutation = format!("`{}`{}", mutation.name(), note(action));
+        let callers: Vec<&str> = roles.iter().copied().filter(|r| *r != WorkflowRole::System).map(role).collect();
+        let callers = callers.join(", ");
+        let from = format!("`{}`", from.as_str());
+        match rows.iter_mut().find(|(_, m, c, t)| *m == mutation && *c == callers && *t == to) {
+            Some(row) => row.0.push(from),
+            None => rows.push((vec![from], mutation, callers, to)),
+        }
+    }
+    let mut out = String::from("| From | Mutation | Who | To |\n|---|---|---|---|\n");
+    for (froms, mutation, callers, to) in rows {
+        out.push_str(&format!("| {} | {mutation} | {callers} | `{}` |\n", froms.join(", "), to.as_str()));
+    }
+    out
+}
+
+/// The workflow mutations the caller may perform on a filing now, in the order of the transition table (a
+/// cancellation order is submitted as one, so its `submitFiling` skips the preliminary review).
+pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<AvailableAction> {
     let mut out = Vec::new();
     let wrong_submit = if filing.filing_type.skips_preliminary_review() {
         WorkflowAction::Submit
@@ -68,8 +166,11 @@ pub fn available_actions(actor: &Actor, filing: &Filing) -> Vec<WorkflowAction> 
     };
     for role in roles(actor) {
         for action in workflow::available(filing.status, role) {
-            if action != wrong_submit && !out.contains(&action) {
-                out.push(action);
+            if action == wrong_submit {
+                continue;
+            }
+            if let Some(mutation) = AvailableAction::performing(action, role).filter(|m| !out.contains(m)) {
+                out.push(mutation);
             }
         }
     }
@@ -129,14 +230,16 @@ async fn transition(
     let current = lock(txn, actor, filing_id).await?;
     let roles = roles(actor);
     if roles.is_empty() {
-        return Err(ServiceError::Forbidden("this key may only read"));
+        return Err(ServiceError::Forbidden(Text::new("this key may only read", "该密钥只能读取")));
     }
     // A caller who saw an older version is told so first: what they meant to act on has changed.
     if current.version != version {
         return Err(ServiceError::Conflict { current_version: current.version });
     }
     let Some(to) = roles.iter().find_map(|&role| workflow::next(current.status, step.action, role)) else {
-        let action: &'static str = step.action.into();
+        // Named as the caller knows it: the mutation.
+        let action =
+            AvailableAction::performing(step.action, WorkflowRole::Registrar).map_or("", AvailableAction::name);
         return Err(ServiceError::InvalidTransition { action, from: current.status });
     };
     let mut active = filing::ActiveModel {
@@ -225,7 +328,10 @@ async fn ensure_assignee(db: &DatabaseConnection, actor: &Actor, filing_id: Uuid
         Some(reviewer)
             if reviewer != actor.id && !actor.is_admin() && roles(actor).contains(&WorkflowRole::Reviewer) =>
         {
-            Err(ServiceError::Forbidden("another reviewer has claimed this filing"))
+            Err(ServiceError::Forbidden(Text::new(
+                "another reviewer has claimed this filing",
+                "该备案已由其他审核员领取",
+            )))
         }
         _ => Ok(()),
     }

@@ -1,6 +1,7 @@
 //! The registrar's preliminary review (初审): claiming and releasing a filing, reviewing its materials, and the
 //! decision.
 
+use crate::language::Text;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use uuid::Uuid;
 
@@ -80,7 +81,7 @@ pub async fn review_attachment(
 ) -> Result<crate::services::attachments::Attachment, ServiceError> {
     let db = &deps.db;
     if !roles(actor).contains(&WorkflowRole::Reviewer) {
-        return Err(ServiceError::Forbidden("only reviewers decide on materials"));
+        return Err(ServiceError::Forbidden(Text::new("only reviewers decide on materials", "只有审核员可以审核材料")));
     }
     let attachment = crate::services::attachments::get(deps, actor, attachment_id).await?;
     ensure_assignee(db, actor, attachment.filing_id).await?;
@@ -108,7 +109,11 @@ pub async fn review_attachment(
     }
     let row = entity::attachment::Entity::find_by_id(attachment_id).one(&txn).await?.ok_or(ServiceError::NotFound)?;
     let mut active: entity::attachment::ActiveModel = row.into();
-    active.review_status = Set(Some(if accepted { "ACCEPTED" } else { "NEEDS_REVISION" }.to_owned()));
+    active.review_status = Set(Some(if accepted {
+        entity::enums::ReviewStatus::Accepted
+    } else {
+        entity::enums::ReviewStatus::NeedsRevision
+    }));
     active.review_reason = Set(if accepted { None } else { reason.clone() });
     active.updated_at = Set(now);
     active.update(&txn).await?;

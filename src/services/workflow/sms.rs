@@ -1,6 +1,7 @@
 //! The MIIT SMS check: every responsible person confirms by text within the window; a failed round is resubmitted or
 //! the filing returned to the applicant.
 
+use crate::language::Text;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
@@ -15,6 +16,7 @@ use crate::services::Deps;
 use crate::services::ServiceError;
 use crate::services::audit::FilingAction;
 use crate::services::models::Filing;
+use entity::enums::SmsCheckStatus;
 use entity::{filing, sms_check};
 
 /// What the registrar learned from MIIT about one person's SMS confirmation. Every person confirmed sends the
@@ -22,7 +24,10 @@ use entity::{filing, sms_check};
 pub async fn record_sms(deps: &Deps, actor: &Actor, check_id: Uuid, confirmed: bool) -> Result<Filing, ServiceError> {
     let (db, now) = (&deps.db, deps.now());
     if !roles(actor).contains(&WorkflowRole::Registrar) {
-        return Err(ServiceError::Forbidden("only the registrar records MIIT's SMS results"));
+        return Err(ServiceError::Forbidden(Text::new(
+            "only the registrar records MIIT's SMS results",
+            "只有接入商可以登记工信部短信核验结果",
+        )));
     }
     let of_tenant = || sms_check::Entity::find_by_id(check_id).filter(sms_check::Column::TenantId.eq(actor.tenant_id));
     let txn = write_txn(db).await?;
@@ -36,14 +41,14 @@ pub async fn record_sms(deps: &Deps, actor: &Actor, check_id: Uuid, confirmed: b
     }
     let failures = check.failures + i32::from(!confirmed);
     let status = if confirmed {
-        "CONFIRMED"
+        SmsCheckStatus::Confirmed
     } else if failures >= MAX_SMS_FAILURES {
-        "FAILED"
+        SmsCheckStatus::Failed
     } else {
-        "PENDING"
+        SmsCheckStatus::Pending
     };
     let mut active: sms_check::ActiveModel = check.clone().into();
-    active.status = Set(status.to_owned());
+    active.status = Set(status);
     active.failures = Set(failures);
     active.updated_at = Set(now);
     active.update(&txn).await?;
@@ -52,11 +57,11 @@ pub async fn record_sms(deps: &Deps, actor: &Actor, check_id: Uuid, confirmed: b
     record(&txn, actor, check.filing_id, event, None, None, Some(details), now).await?;
 
     let checks = sms_check::Entity::find().filter(sms_check::Column::FilingId.eq(check.filing_id)).all(&txn).await?;
-    let filing = if status == "FAILED" {
+    let filing = if status == SmsCheckStatus::Failed {
         let step =
             Step::new(WorkflowAction::SmsFailed, FilingAction::SmsCheckFailed).reason("too many failed confirmations");
         transition(deps, &txn, actor, check.filing_id, current.version, step, |_| {}).await?
-    } else if checks.iter().all(|c| c.status == "CONFIRMED") {
+    } else if checks.iter().all(|c| c.status == SmsCheckStatus::Confirmed) {
         let step = Step::new(WorkflowAction::SmsAllConfirmed, FilingAction::SmsCompleted);
         transition(deps, &txn, actor, check.filing_id, current.version, step, |m| m.sms_deadline_at = Set(None)).await?
     } else {
@@ -190,7 +195,7 @@ pub(super) async fn start_sms_round(
             website_id: Set(website_id),
             person_name: Set(person.name.clone()),
             mobile: Set(deps.keys.seal(actor.tenant_id, &person.mobile)),
-            status: Set("PENDING".to_owned()),
+            status: Set(SmsCheckStatus::Pending),
             failures: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
@@ -199,6 +204,19 @@ pub(super) async fn start_sms_round(
         .await?;
     }
     Ok(())
+}
+
+/// One SMS check of a filing the caller may see (`node(id:)`).
+pub async fn sms_check(deps: &Deps, actor: &Actor, id: Uuid) -> Result<sms_check::Model, ServiceError> {
+    let db = &deps.db;
+    let mut check = sms_check::Entity::find_by_id(id)
+        .filter(sms_check::Column::TenantId.eq(actor.tenant_id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    crate::services::access::ensure_visible(db, actor, check.filing_id).await?;
+    check.mobile = deps.keys.open(check.tenant_id, &check.mobile).map_err(ServiceError::internal)?;
+    Ok(check)
 }
 
 /// The SMS checks of a filing (current round).

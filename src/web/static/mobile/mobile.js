@@ -327,11 +327,11 @@
     return field ? field.code : null;
   }
 
-  // The first field error's message in the page's language (the server words every one in Chinese and English).
+  // The first field error's message, which the server words in the page's language (each request sends it as
+  // Accept-Language).
   function fieldMessage(problem) {
     var field = firstField(problem);
-    if (!field) return null;
-    return (state.language === 'zh' ? field.messageZh : field.message) || field.message || null;
+    return (field && field.message) || null;
   }
 
   function refresh() {

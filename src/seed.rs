@@ -345,8 +345,8 @@ impl SeededFiling {
             id: Set(self.id),
             tenant_id: Set(self.tenant),
             owner_account_id: Set(None),
-            filing_type: Set(FilingType::FirstFiling.as_str().to_owned()),
-            status: Set(state.as_str().to_owned()),
+            filing_type: Set(FilingType::FirstFiling),
+            status: Set(state),
             version: Set(1 + self.steps.len() as i32),
             reviewer_id: Set((!matches!(state, FilingStatus::Draft | FilingStatus::PendingReview) && submitted)
                 .then_some(self.reviewer)),
@@ -410,7 +410,7 @@ impl Rows {
             row.icp_number = Set(filing
                 .approved()
                 .then(|| filing.number.with_kind(IcpNumberKind::Website(k as u32 + 1)).to_string()));
-            row.operation = Set(WebsiteOperation::New.as_str().to_owned());
+            row.operation = Set(WebsiteOperation::New);
             row.base_website_id = Set(None);
             self.websites.push(row);
         }
@@ -437,7 +437,7 @@ impl Rows {
                 id: Set(attachment),
                 tenant_id: Set(filing.tenant),
                 filing_id: Set(id),
-                kind: Set(kind.as_str().to_owned()),
+                kind: Set(kind),
                 website_id: Set(website_id),
                 pre_approval_category: Set(None),
                 file_name: Set(file_name.to_owned()),
@@ -474,9 +474,9 @@ impl Rows {
                 actor_kind: Set(if by_reviewer { ActorKind::Account } else { ActorKind::System }),
                 actor_id: Set(Some(if by_reviewer { filing.reviewer } else { filing.actor.id })),
                 actor_label: Set(if by_reviewer { "审核员" } else { "beian" }.to_owned()),
-                action: Set(<&str>::from(action).to_owned()),
-                from_status: Set(from.map(|s| s.as_str().to_owned())),
-                to_status: Set(to.map(|s| s.as_str().to_owned())),
+                action: Set(action),
+                from_status: Set(from),
+                to_status: Set(to),
                 changes: Set(serde_json::json!([])),
                 reason: Set((action == FilingAction::PreliminaryRejected).then(|| "材料不清晰".to_owned())),
                 details: Set(None),

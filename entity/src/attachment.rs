@@ -11,9 +11,9 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub filing_id: Uuid,
     /// A material kind name (`ID_CARD_FRONT`, ...).
-    pub kind: String,
+    pub kind: crate::enums::MaterialKind,
     pub website_id: Option<Uuid>,
-    pub pre_approval_category: Option<String>,
+    pub pre_approval_category: Option<crate::enums::PreApprovalCategory>,
     pub file_name: String,
     pub content_type: String,
     pub size_bytes: i64,

@@ -9,8 +9,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     /// The applicant account that owns the filing; none when a registrar backend created it.
     pub owner_account_id: Option<Uuid>,
-    pub filing_type: String,
-    pub status: String,
+    pub filing_type: crate::enums::FilingType,
+    pub status: crate::enums::FilingStatus,
     /// Optimistic concurrency: every change increments it, and a write naming an older version is refused.
     pub version: i32,
     /// The reviewer who claimed the preliminary review (初审).

@@ -13,9 +13,9 @@ pub struct Model {
     pub actor_id: Option<Uuid>,
     /// A human-readable name of the actor at the time (the API key's name), kept even if the actor is deleted.
     pub actor_label: String,
-    pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: Option<String>,
+    pub action: crate::enums::FilingAction,
+    pub from_status: Option<crate::enums::FilingStatus>,
+    pub to_status: Option<crate::enums::FilingStatus>,
     /// JSON array of `{"field": ..., "old": ..., "new": ...}`; personal data is masked.
     pub changes: Json,
     pub reason: Option<String>,

@@ -1,8 +1,7 @@
 //! sea-orm entities of beian: the shape of the tables, nothing else.
 //!
-//! Enumerated columns are stored as their stable string names (`DRAFT`, `PENDING`, ...), so the database never needs
-//! a migration when a list grows. Status-like columns are typed as the active enums of [`enums`]; the filing forms'
-//! enumerations are parsed by the service layer into the domain enums.
+//! Enumerated columns are stored as their stable string names (`DRAFT`, `ENTERPRISE`, ...), so the database never
+//! needs a migration when a list grows, and typed as the active enums of [`enums`].
 
 pub mod account;
 pub mod account_token;

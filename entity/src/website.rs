@@ -18,16 +18,16 @@ pub struct Model {
     pub service_content: Json,
     pub languages: Json,
     pub pre_approvals: Json,
-    pub access_method: String,
+    pub access_method: crate::enums::AccessMethod,
     pub remark: Option<String>,
     /// The website's ICP number once the bureau approved.
     pub icp_number: Option<String>,
     /// What the order does with the website: NEW, CARRIED (from the record), CANCEL or CANCEL_ACCESS.
-    pub operation: String,
+    pub operation: crate::enums::WebsiteOperation,
     /// The filed website this one continues, for a carried or cancelled website.
     pub base_website_id: Option<Uuid>,
     pub rp_name: String,
-    pub rp_certificate_type: String,
+    pub rp_certificate_type: crate::enums::CertificateType,
     pub rp_certificate_number: String,
     pub rp_mobile: String,
     pub rp_emergency_phone: Option<String>,

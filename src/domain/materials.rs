@@ -15,9 +15,20 @@ const PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png"];
 const DOCUMENT_TYPES: &[&str] = &["application/pdf", "image/jpeg", "image/png"];
 const VIDEO_TYPES: &[&str] = &["video/mp4", "video/webm", "video/quicktime"];
 
-impl MaterialKind {
+/// What a kind of material may be and whom it belongs to (a trait: the kinds are defined with the tables that store
+/// them, in `entity::enums`).
+pub trait MaterialRules: Sized {
     /// Content types a file of this kind may have.
-    pub fn allowed_content_types(self) -> &'static [&'static str] {
+    fn allowed_content_types(self) -> &'static [&'static str];
+    fn size_class(self) -> SizeClass;
+    /// Whether the material belongs to one website (the website's person, licence or domain certificate).
+    fn needs_website(self) -> bool;
+    /// Whether the material belongs to one pre-approval category.
+    fn needs_pre_approval_category(self) -> bool;
+}
+
+impl MaterialRules for MaterialKind {
+    fn allowed_content_types(self) -> &'static [&'static str] {
         match self.size_class() {
             SizeClass::Image => PHOTO_TYPES,
             SizeClass::Document => DOCUMENT_TYPES,
@@ -25,7 +36,7 @@ impl MaterialKind {
         }
     }
 
-    pub fn size_class(self) -> SizeClass {
+    fn size_class(self) -> SizeClass {
         match self {
             Self::IdCardFront | Self::IdCardBack | Self::FacePhoto => SizeClass::Image,
             Self::FaceVideo => SizeClass::Video,
@@ -33,13 +44,11 @@ impl MaterialKind {
         }
     }
 
-    /// Whether the material belongs to one website (the website's person, licence or domain certificate).
-    pub fn needs_website(self) -> bool {
+    fn needs_website(self) -> bool {
         matches!(self, Self::PreApprovalLicence | Self::DomainCertificate | Self::FaceVideo | Self::FacePhoto)
     }
 
-    /// Whether the material belongs to one pre-approval category.
-    pub fn needs_pre_approval_category(self) -> bool {
+    fn needs_pre_approval_category(self) -> bool {
         self == Self::PreApprovalLicence
     }
 }

@@ -17,4 +17,5 @@ pub mod workflow;
 
 pub use enums::*;
 pub use errors::{FieldError, FieldErrorCode, Severity};
+pub use materials::MaterialRules;
 pub use province::Province;

@@ -9,41 +9,7 @@ use super::ServiceError;
 use crate::auth::Actor;
 use crate::domain::FilingStatus;
 
-/// What happened to a filing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
-#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
-pub enum FilingAction {
-    FilingCreated,
-    SubjectUpdated,
-    WebsiteAdded,
-    WebsiteUpdated,
-    WebsiteRemoved,
-    AttachmentUploaded,
-    AttachmentRemoved,
-    Submitted,
-    Withdrawn,
-    Abandoned,
-    ReviewClaimed,
-    ReviewReleased,
-    PreliminaryApproved,
-    PreliminaryRejected,
-    AttachmentReviewed,
-    SmsConfirmed,
-    SmsAttemptFailed,
-    SmsCompleted,
-    SmsCheckFailed,
-    SmsResent,
-    ReturnedToApplicant,
-    BureauApproved,
-    BureauRejected,
-    MobileVerificationStarted,
-    MobileVerificationRevoked,
-    PhoneCodeSent,
-    PhoneVerified,
-    FaceCheckStarted,
-    SmsReminderSent,
-    PersonalDataPurged,
-}
+pub use entity::enums::FilingAction;
 
 /// One changed field: its path and its old and new values (personal data masked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,9 +100,9 @@ pub async fn record(db: &impl ConnectionTrait, actor: &Actor, event: NewEvent<'_
         actor_kind: Set(actor.kind()),
         actor_id: Set(Some(actor.id)),
         actor_label: Set(actor.label.clone()),
-        action: Set(<&str>::from(event.action).to_owned()),
-        from_status: Set(event.from_status.map(|s| s.as_str().to_owned())),
-        to_status: Set(event.to_status.map(|s| s.as_str().to_owned())),
+        action: Set(event.action),
+        from_status: Set(event.from_status),
+        to_status: Set(event.to_status),
         changes: Set(serde_json::to_value(event.changes).map_err(ServiceError::internal)?),
         reason: Set(event.reason.map(str::to_owned)),
         details: Set(event.details),

@@ -133,8 +133,8 @@ impl TryFrom<entity::filing::Model> for Filing {
         Ok(Self {
             id: row.id,
             owner_account_id: row.owner_account_id,
-            filing_type: parse("filings.filing_type", &row.filing_type)?,
-            status: parse("filings.status", &row.status)?,
+            filing_type: row.filing_type,
+            status: row.status,
             version: row.version,
             reviewer_id: row.reviewer_id,
             submitted_at: row.submitted_at,
@@ -155,9 +155,9 @@ impl Subject {
         let open = |value: &str| keys.open(row.tenant_id, value).map_err(ServiceError::internal);
         Ok(Self {
             filing_id: row.filing_id,
-            subject_type: parse("filing_subjects.subject_type", &row.subject_type)?,
+            subject_type: row.subject_type,
             name: row.name,
-            certificate_type: parse("filing_subjects.certificate_type", &row.certificate_type)?,
+            certificate_type: row.certificate_type,
             certificate_number: open(&row.certificate_number)?,
             certificate_address: row.certificate_address,
             province_code: row.province_code,
@@ -168,7 +168,7 @@ impl Subject {
             remark: row.remark,
             responsible_person: ResponsiblePerson {
                 name: row.rp_name,
-                certificate_type: parse("filing_subjects.rp_certificate_type", &row.rp_certificate_type)?,
+                certificate_type: row.rp_certificate_type,
                 certificate_number: open(&row.rp_certificate_number)?,
                 mobile: open(&row.rp_mobile)?,
                 emergency_phone: row.rp_emergency_phone.as_deref().map(open).transpose()?,
@@ -208,18 +208,18 @@ impl Website {
                     })
                 })
                 .collect::<Result<_, ServiceError>>()?,
-            access_method: parse("websites.access_method", &row.access_method)?,
+            access_method: row.access_method,
             remark: row.remark,
             responsible_person: ResponsiblePerson {
                 name: row.rp_name,
-                certificate_type: parse("websites.rp_certificate_type", &row.rp_certificate_type)?,
+                certificate_type: row.rp_certificate_type,
                 certificate_number: open(&row.rp_certificate_number)?,
                 mobile: open(&row.rp_mobile)?,
                 emergency_phone: row.rp_emergency_phone.as_deref().map(open).transpose()?,
                 email: open(&row.rp_email)?,
             },
             icp_number: row.icp_number,
-            operation: parse("websites.operation", &row.operation)?,
+            operation: row.operation,
             base_website_id: row.base_website_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -231,16 +231,15 @@ impl TryFrom<entity::filing_event::Model> for FilingEvent {
     type Error = ServiceError;
 
     fn try_from(row: entity::filing_event::Model) -> Result<Self, ServiceError> {
-        let status = |column: &str, value: Option<String>| value.map(|v| parse(column, &v)).transpose();
         Ok(Self {
             id: row.id,
             filing_id: row.filing_id,
             actor_kind: row.actor_kind,
             actor_id: row.actor_id,
             actor_label: row.actor_label,
-            action: parse("filing_events.action", &row.action)?,
-            from_status: status("filing_events.from_status", row.from_status)?,
-            to_status: status("filing_events.to_status", row.to_status)?,
+            action: row.action,
+            from_status: row.from_status,
+            to_status: row.to_status,
             changes: serde_json::from_value(row.changes).map_err(ServiceError::internal)?,
             reason: row.reason,
             details: row.details,

@@ -218,7 +218,7 @@ async fn copy_record(
         let mut copy = source.clone().into_active_model().reset_all();
         copy.id = Set(planned.id);
         copy.filing_id = Set(filing_id);
-        copy.operation = Set(planned.operation.as_str().to_owned());
+        copy.operation = Set(planned.operation);
         copy.base_website_id = Set(planned.base_website_id);
         copy.created_at = Set(now);
         copy.updated_at = Set(now);

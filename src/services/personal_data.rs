@@ -315,11 +315,7 @@ async fn purge_one(
     }
     let txn = write_txn(db).await?;
     // Claimed with the version read: an applicant who edits the draft meanwhile keeps it.
-    let status = if row.status == FilingStatus::Draft.as_str() || row.status == FilingStatus::Returned.as_str() {
-        FilingStatus::Abandoned.as_str()
-    } else {
-        row.status.as_str()
-    };
+    let status = if row.status.is_editable() { FilingStatus::Abandoned } else { row.status };
     let claimed = filing::Entity::update_many()
         .col_expr(filing::Column::PurgedAt, Expr::value(now))
         .col_expr(filing::Column::Status, Expr::value(status))
@@ -360,8 +356,7 @@ async fn purge_one(
     let details = serde_json::json!({
         "retentionDays": retention_days, "attachments": materials.len(), "websites": websites,
     });
-    let from = row.status.parse::<FilingStatus>().ok();
-    let to = status.parse::<FilingStatus>().ok();
+    let (from, to) = (Some(row.status), Some(status));
     let mut event = NewEvent::new(row.id, FilingAction::PersonalDataPurged, now).details(Some(details));
     if from != to {
         event = event.transition(from, to);

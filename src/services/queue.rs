@@ -125,7 +125,7 @@ pub struct StatusStat {
 }
 
 /// A status change of the audit trail: filing, from, to, when.
-type Transition = (Uuid, Option<String>, Option<String>, DateTime<Utc>);
+type Transition = (Uuid, Option<FilingStatus>, Option<FilingStatus>, DateTime<Utc>);
 
 /// Per state: how many filings are in it, and the median time filings spent in it (from the audit trail).
 pub async fn stats(deps: &Deps, actor: &Actor) -> Result<Vec<StatusStat>, ServiceError> {
@@ -144,14 +144,14 @@ pub async fn stats(deps: &Deps, actor: &Actor) -> Result<Vec<StatusStat>, Servic
         .into_tuple()
         .all(db)
         .await?;
-    let mut stays: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
-    let mut current: Option<(Uuid, String, DateTime<Utc>)> = None;
+    let mut stays: std::collections::BTreeMap<FilingStatus, Vec<i64>> = Default::default();
+    let mut current: Option<(Uuid, FilingStatus, DateTime<Utc>)> = None;
     for (filing, from, to, at) in events {
         if let (Some((id, state, since)), Some(from)) = (&current, &from)
             && *id == filing
             && state == from
         {
-            stays.entry(from.clone()).or_default().push((at - *since).num_seconds());
+            stays.entry(*from).or_default().push((at - *since).num_seconds());
         }
         if let Some(to) = to {
             current = Some((filing, to, at));
@@ -163,14 +163,9 @@ pub async fn stats(deps: &Deps, actor: &Actor) -> Result<Vec<StatusStat>, Servic
     };
     let mut out: Vec<StatusStat> = counts
         .into_iter()
-        .map(|(status, count)| StatusStat {
-            status,
-            count,
-            median_seconds: stays.remove(status.as_str()).and_then(median),
-        })
+        .map(|(status, count)| StatusStat { status, count, median_seconds: stays.remove(&status).and_then(median) })
         .collect();
     for (status, values) in stays {
-        let status: FilingStatus = super::models::parse("filing_events.from_status", &status)?;
         out.push(StatusStat { status, count: 0, median_seconds: median(values) });
     }
     out.sort_by_key(|s| s.status);
@@ -181,7 +176,7 @@ pub async fn stats(deps: &Deps, actor: &Actor) -> Result<Vec<StatusStat>, Servic
 pub async fn counts_by_status(deps: &Deps, actor: &Actor) -> Result<Vec<(FilingStatus, u64)>, ServiceError> {
     let db = &deps.db;
     require_staff(actor)?;
-    let rows: Vec<(String, i64)> = filing::Entity::find()
+    let rows: Vec<(FilingStatus, i64)> = filing::Entity::find()
         .filter(filing::Column::TenantId.eq(actor.tenant_id))
         .select_only()
         .column(filing::Column::Status)
@@ -190,10 +185,8 @@ pub async fn counts_by_status(deps: &Deps, actor: &Actor) -> Result<Vec<(FilingS
         .into_tuple()
         .all(db)
         .await?;
-    let mut out: Vec<(FilingStatus, u64)> = rows
-        .into_iter()
-        .map(|(status, count)| Ok((super::models::parse("filings.status", &status)?, count.max(0) as u64)))
-        .collect::<Result<_, ServiceError>>()?;
+    let mut out: Vec<(FilingStatus, u64)> =
+        rows.into_iter().map(|(status, count)| (status, count.max(0) as u64)).collect();
     out.sort_by_key(|(status, _)| *status);
     Ok(out)
 }

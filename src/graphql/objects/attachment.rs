@@ -1,5 +1,6 @@
 //! A filing's materials (attachments) and its materials checklist.
 
+use crate::domain::MaterialRules;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 

@@ -65,17 +65,12 @@ impl TryFrom<attachment::Model> for Attachment {
     type Error = ServiceError;
 
     fn try_from(row: attachment::Model) -> Result<Self, ServiceError> {
-        use super::models::parse;
         Ok(Self {
             id: row.id,
             filing_id: row.filing_id,
-            kind: parse("attachments.kind", &row.kind)?,
+            kind: row.kind,
             website_id: row.website_id,
-            pre_approval_category: row
-                .pre_approval_category
-                .as_deref()
-                .map(|c| parse("attachments.pre_approval_category", c))
-                .transpose()?,
+            pre_approval_category: row.pre_approval_category,
             file_name: row.file_name,
             content_type: row.content_type,
             size: row.size_bytes.max(0) as u64,

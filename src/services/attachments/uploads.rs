@@ -1,6 +1,7 @@
 //! Uploading a material: presigned uploads checked before they count, uploads through the server, and making the
 //! checked file the current one of its slot.
 
+use crate::domain::MaterialRules;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -322,9 +323,9 @@ pub(super) fn new_row(
         id: Set(id),
         tenant_id: Set(actor.tenant_id),
         filing_id: Set(request.filing_id),
-        kind: Set(request.kind.as_str().to_owned()),
+        kind: Set(request.kind),
         website_id: Set(request.website_id),
-        pre_approval_category: Set(request.pre_approval_category.map(|c| c.as_str().to_owned())),
+        pre_approval_category: Set(request.pre_approval_category),
         file_name: Set(file_name),
         content_type: Set(request.content_type.clone()),
         size_bytes: Set(request.size as i64),
@@ -398,7 +399,7 @@ pub(super) async fn replace_slot(
     let mut query = attachment::Entity::find()
         .filter(attachment::Column::TenantId.eq(actor.tenant_id))
         .filter(attachment::Column::FilingId.eq(row.filing_id))
-        .filter(attachment::Column::Kind.eq(row.kind.clone()))
+        .filter(attachment::Column::Kind.eq(row.kind))
         .filter(attachment::Column::Status.eq(AttachmentStatus::Uploaded.to_string()))
         .filter(attachment::Column::Id.ne(row.id));
     query = match row.website_id {
@@ -406,7 +407,7 @@ pub(super) async fn replace_slot(
         None => query.filter(attachment::Column::WebsiteId.is_null()),
     };
     query = match &row.pre_approval_category {
-        Some(c) => query.filter(attachment::Column::PreApprovalCategory.eq(c.clone())),
+        Some(c) => query.filter(attachment::Column::PreApprovalCategory.eq(*c)),
         None => query.filter(attachment::Column::PreApprovalCategory.is_null()),
     };
     let earlier = query.all(txn).await?;

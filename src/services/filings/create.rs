@@ -49,7 +49,7 @@ pub async fn create_filing(
     subject_row(&deps.keys, actor, filing_id, Uuid::now_v7(), &input.subject).insert(&txn).await?;
     for website in &input.websites {
         let mut row = website_row(&deps.keys, actor, filing_id, Uuid::now_v7(), website, now, now);
-        row.operation = Set(WebsiteOperation::New.as_str().to_owned());
+        row.operation = Set(WebsiteOperation::New);
         row.base_website_id = Set(None);
         row.insert(&txn).await?;
     }
@@ -80,8 +80,8 @@ pub(crate) async fn insert_draft(
         id: Set(draft.id),
         tenant_id: Set(actor.tenant_id),
         owner_account_id: Set(draft.owner),
-        filing_type: Set(draft.filing_type.as_str().to_owned()),
-        status: Set(FilingStatus::Draft.as_str().to_owned()),
+        filing_type: Set(draft.filing_type),
+        status: Set(FilingStatus::Draft),
         version: Set(1),
         reviewer_id: Set(None),
         submitted_at: Set(None),

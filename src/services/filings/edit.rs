@@ -100,7 +100,7 @@ pub async fn add_website(
         return Err(ServiceError::InvalidInput(errors));
     }
     let mut row = website_row(&deps.keys, actor, filing_id, website_id, &input, now, now);
-    row.operation = Set(WebsiteOperation::New.as_str().to_owned());
+    row.operation = Set(WebsiteOperation::New);
     row.base_website_id = Set(None);
     let row = row.insert(&txn).await?;
     let changes = vec![audit::FieldChange { field: "website".into(), old: None, new: Some(input.name.clone()) }];

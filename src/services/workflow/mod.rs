@@ -244,7 +244,7 @@ async fn transition(
     };
     let mut active = filing::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(filing_id),
-        status: Set(to.as_str().to_owned()),
+        status: Set(to),
         version: Set(version + 1),
         updated_at: Set(now),
         ..Default::default()

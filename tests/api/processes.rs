@@ -183,13 +183,30 @@ struct Replica {
 
 impl Replica {
     /// Starts the binary with `config` (written as TOML) and waits until it is ready.
+    /// The port [`free_address`] found may be taken by another process before this one binds it: then the
+    /// replica starts again on another (a few times), so a busy machine does not fail the test.
     async fn start(name: &'static str, config: &Config, dir: &Path) -> Replica {
+        let mut config = config.clone();
         let config_path = dir.join(format!("{name}.toml"));
-        std::fs::write(&config_path, toml::to_string(config).unwrap()).unwrap();
-        Self::start_with(name, config.listen.to_string(), config_path, dir).await
+        for _ in 0..3 {
+            std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+            let mut replica = Self::spawn(name, config.listen.to_string(), config_path.clone(), dir);
+            match replica.ready().await {
+                Ok(()) => return replica,
+                Err(log) if log.contains("Address already in use") => config.listen = free_address(),
+                Err(log) => panic!("{name}: {log}"),
+            }
+        }
+        panic!("{name} found no free port");
     }
 
     async fn start_with(name: &'static str, listen: String, config: PathBuf, dir: &Path) -> Replica {
+        let mut replica = Self::spawn(name, listen, config, dir);
+        replica.wait_ready().await;
+        replica
+    }
+
+    fn spawn(name: &'static str, listen: String, config: PathBuf, dir: &Path) -> Replica {
         let log = dir.join(format!("{name}-{}.log", uuid::Uuid::new_v4().simple()));
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_beian"))
             .arg("--config")
@@ -203,25 +220,30 @@ impl Replica {
             .kill_on_drop(true)
             .spawn()
             .expect("beian starts");
-        let mut replica = Replica { name, address: format!("http://{listen}"), child, log, config };
-        replica.wait_ready().await;
-        replica
+        Replica { name, address: format!("http://{listen}"), child, log, config }
     }
 
     async fn wait_ready(&mut self) {
+        if let Err(problem) = self.ready().await {
+            panic!("{}: {problem}", self.name);
+        }
+    }
+
+    /// Waits until the process is ready; if it exits or never gets ready, why (with its log).
+    async fn ready(&mut self) -> Result<(), String> {
         let client = reqwest::Client::new();
         for _ in 0..300 {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{} exited with {status}: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
+                return Err(format!("exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap()));
             }
             if let Ok(response) = client.get(format!("{}/readyz", self.address)).send().await
                 && response.status() == 200
             {
-                return;
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{} did not become ready: {}", self.name, std::fs::read_to_string(&self.log).unwrap());
+        Err(format!("did not become ready: {}", std::fs::read_to_string(&self.log).unwrap()))
     }
 
     /// The same process started again on its configuration (with `edit` applied to the file's text).

@@ -668,3 +668,55 @@ impl async_graphql::OutputType for FieldErrorCode {
         Ok(async_graphql::Value::Enum(async_graphql::Name::new(self.0.as_str())))
     }
 }
+
+/// A webhook message's `type`: the `FilingAction` of the event it carries, or `PING` for a test ping. Made from
+/// `FilingAction` (its values and their descriptions) and `PING`, so the two lists cannot drift apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEventType(pub String);
+
+impl async_graphql::OutputType for WebhookEventType {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("WebhookEventType")
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        use async_graphql::registry::{Deprecation, MetaEnumValue, MetaType, MetaTypeId};
+        <FilingAction as async_graphql::OutputType>::create_type_info(registry);
+        let actions = <FilingAction as async_graphql::OutputType>::type_name();
+        let mut values = match registry.types.get(actions.as_ref()) {
+            Some(MetaType::Enum { enum_values, .. }) => enum_values.clone(),
+            _ => Default::default(),
+        };
+        let ping = MetaEnumValue {
+            name: crate::services::webhooks::PING.to_owned(),
+            description: Some("A test ping (`pingWebhookEndpoint`); it carries no event.".to_owned()),
+            deprecation: Deprecation::NoDeprecated,
+            visible: None,
+            inaccessible: false,
+            tags: Vec::new(),
+            directive_invocations: Vec::new(),
+        };
+        values.insert(ping.name.clone(), ping);
+        registry.create_output_type::<Self, _>(MetaTypeId::Enum, |_| MetaType::Enum {
+            name: "WebhookEventType".to_owned(),
+            description: Some(
+                "A webhook message's `type`: the `FilingAction` of the event it carries, or `PING`.".to_owned(),
+            ),
+            enum_values: values.clone(),
+            visible: None,
+            inaccessible: false,
+            tags: Vec::new(),
+            rust_typename: Some(std::any::type_name::<Self>()),
+            directive_invocations: Vec::new(),
+            requires_scopes: Vec::new(),
+        })
+    }
+
+    async fn resolve(
+        &self,
+        _: &async_graphql::ContextSelectionSet<'_>,
+        _: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::Enum(async_graphql::Name::new(&self.0)))
+    }
+}

@@ -133,3 +133,15 @@ fn the_readme_lists_every_error_code() {
     assert!(values.len() > 60 && values.contains(&"NAME_TOO_SHORT".to_owned()), "{values:?}");
     assert!(values.iter().all(|v| table.contains(&format!("| `{v}` |"))), "{values:?}");
 }
+
+#[test]
+fn a_webhook_event_type_is_a_filing_action_or_a_ping() {
+    let sdl = beian::graphql::sdl();
+    let mut expected = enum_values(&sdl, "FilingAction");
+    expected.push("PING".to_owned());
+    expected.sort();
+    let mut found = enum_values(&sdl, "WebhookEventType");
+    found.sort();
+    assert!(expected.len() > 20);
+    assert_eq!(found, expected);
+}

@@ -127,9 +127,9 @@ impl WebhookDelivery {
         ids::encode(Kind::WebhookEndpoint, self.0.endpoint_id)
     }
 
-    /// The message's `type`: a `FilingAction` name, or `PING` for a test ping.
-    async fn event_type(&self) -> &str {
-        &self.0.event_type
+    /// The message's `type`: the event's `FilingAction`, or `PING` for a test ping.
+    async fn event_type(&self) -> enums::WebhookEventType {
+        enums::WebhookEventType(self.0.event_type.clone())
     }
 
     /// The event delivered (absent for a ping).

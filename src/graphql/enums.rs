@@ -626,38 +626,15 @@ impl async_graphql::OutputType for FieldErrorCode {
     }
 
     fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
-        use async_graphql::registry::{Deprecation, MetaEnumValue, MetaType, MetaTypeId};
         use strum::IntoEnumIterator;
-        registry.create_output_type::<Self, _>(MetaTypeId::Enum, |_| MetaType::Enum {
-            name: "FieldErrorCode".to_owned(),
-            description: Some(
-                "Why a field was refused or flagged (`Finding.code`; `extensions.fields[].code` of BAD_USER_INPUT \
-                 carries the same names). Each value's description is its default message, in English and Chinese; \
-                 a finding may say more."
-                    .to_owned(),
-            ),
-            enum_values: domain::FieldErrorCode::iter()
-                .map(|code| {
-                    let (en, zh) = code.messages();
-                    let value = MetaEnumValue {
-                        name: code.as_str().to_owned(),
-                        description: Some(format!("{en} {zh}")),
-                        deprecation: Deprecation::NoDeprecated,
-                        visible: None,
-                        inaccessible: false,
-                        tags: Vec::new(),
-                        directive_invocations: Vec::new(),
-                    };
-                    (code.as_str().to_owned(), value)
-                })
-                .collect(),
-            visible: None,
-            inaccessible: false,
-            tags: Vec::new(),
-            rust_typename: Some(std::any::type_name::<Self>()),
-            directive_invocations: Vec::new(),
-            requires_scopes: Vec::new(),
-        })
+        let values = domain::FieldErrorCode::iter().map(|code| {
+            let (en, zh) = code.messages();
+            (code.as_str().to_owned(), enum_value(code.as_str(), format!("{en} {zh}")))
+        });
+        let description = "Why a field was refused or flagged (`Finding.code`; `extensions.fields[].code` of \
+                           BAD_USER_INPUT carries the same names). Each value's description is its default message, \
+                           in English and Chinese; a finding may say more.";
+        register_enum::<Self>(registry, description, values.collect())
     }
 
     async fn resolve(
@@ -680,36 +657,17 @@ impl async_graphql::OutputType for WebhookEventType {
     }
 
     fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
-        use async_graphql::registry::{Deprecation, MetaEnumValue, MetaType, MetaTypeId};
+        use async_graphql::registry::MetaType;
         <FilingAction as async_graphql::OutputType>::create_type_info(registry);
         let actions = <FilingAction as async_graphql::OutputType>::type_name();
         let mut values = match registry.types.get(actions.as_ref()) {
             Some(MetaType::Enum { enum_values, .. }) => enum_values.clone(),
             _ => Default::default(),
         };
-        let ping = MetaEnumValue {
-            name: crate::services::webhooks::PING.to_owned(),
-            description: Some("A test ping (`pingWebhookEndpoint`); it carries no event.".to_owned()),
-            deprecation: Deprecation::NoDeprecated,
-            visible: None,
-            inaccessible: false,
-            tags: Vec::new(),
-            directive_invocations: Vec::new(),
-        };
-        values.insert(ping.name.clone(), ping);
-        registry.create_output_type::<Self, _>(MetaTypeId::Enum, |_| MetaType::Enum {
-            name: "WebhookEventType".to_owned(),
-            description: Some(
-                "A webhook message's `type`: the `FilingAction` of the event it carries, or `PING`.".to_owned(),
-            ),
-            enum_values: values.clone(),
-            visible: None,
-            inaccessible: false,
-            tags: Vec::new(),
-            rust_typename: Some(std::any::type_name::<Self>()),
-            directive_invocations: Vec::new(),
-            requires_scopes: Vec::new(),
-        })
+        let ping = crate::services::webhooks::PING;
+        values.insert(ping.to_owned(), enum_value(ping, "A test ping (`pingWebhookEndpoint`); it carries no event."));
+        let description = "A webhook message's `type`: the `FilingAction` of the event it carries, or `PING`.";
+        register_enum::<Self>(registry, description, values)
     }
 
     async fn resolve(
@@ -719,4 +677,37 @@ impl async_graphql::OutputType for WebhookEventType {
     ) -> async_graphql::ServerResult<async_graphql::Value> {
         Ok(async_graphql::Value::Enum(async_graphql::Name::new(&self.0)))
     }
+}
+
+/// One value of an enumeration this module builds by hand.
+fn enum_value(name: &str, description: impl Into<String>) -> async_graphql::registry::MetaEnumValue {
+    async_graphql::registry::MetaEnumValue {
+        name: name.to_owned(),
+        description: Some(description.into()),
+        deprecation: async_graphql::registry::Deprecation::NoDeprecated,
+        visible: None,
+        inaccessible: false,
+        tags: Vec::new(),
+        directive_invocations: Vec::new(),
+    }
+}
+
+/// Registers an enumeration built by hand (its values made from another list) under `T`'s name.
+fn register_enum<T: async_graphql::OutputType>(
+    registry: &mut async_graphql::registry::Registry,
+    description: &str,
+    values: async_graphql::indexmap::IndexMap<String, async_graphql::registry::MetaEnumValue>,
+) -> String {
+    use async_graphql::registry::{MetaType, MetaTypeId};
+    registry.create_output_type::<T, _>(MetaTypeId::Enum, |_| MetaType::Enum {
+        name: T::type_name().into_owned(),
+        description: Some(description.to_owned()),
+        enum_values: values.clone(),
+        visible: None,
+        inaccessible: false,
+        tags: Vec::new(),
+        rust_typename: Some(std::any::type_name::<T>()),
+        directive_invocations: Vec::new(),
+        requires_scopes: Vec::new(),
+    })
 }
